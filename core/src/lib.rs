@@ -1,0 +1,13 @@
+//! Conclave core: everything both the server and the clients agree on.
+//!
+//! - [`group`]: the meeting's MLS group (membership, commits, epochs);
+//! - [`media_keys`]: SFrame keys derived from each epoch (RFC 9605 §5.2);
+//! - [`verification`]: the 20-digit code members read aloud;
+//! - [`identity`]: organization-certified and guest credentials, roster trust states.
+//!
+//! This crate must never depend on GUI or device crates; `tests/architecture.rs` checks it.
+
+pub mod group;
+pub mod identity;
+pub mod media_keys;
+pub mod verification;

@@ -1,0 +1,1 @@
+//! The Conclave meeting server (filled in by the server issue).
