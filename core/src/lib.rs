@@ -3,11 +3,13 @@
 //! - [`group`]: the meeting's MLS group (membership, commits, epochs);
 //! - [`media_keys`]: SFrame keys derived from each epoch (RFC 9605 §5.2);
 //! - [`verification`]: the 20-digit code members read aloud;
-//! - [`identity`]: organization-certified and guest credentials, roster trust states.
+//! - [`identity`]: organization-certified and guest credentials, roster trust states;
+//! - [`protocol`]: the signaling messages between clients and the server (`docs/protocol.md`).
 //!
 //! This crate must never depend on GUI or device crates; `tests/architecture.rs` checks it.
 
 pub mod group;
 pub mod identity;
 pub mod media_keys;
+pub mod protocol;
 pub mod verification;

@@ -90,10 +90,9 @@ mod tests {
 
     #[test]
     fn pinned_value() {
-        // Pins the derivation: a change here would make old and new clients disagree.
+        // Pins the derivation (checked independently with Python's hmac/hashlib HKDF): a change
+        // here would make old and new clients show different codes for the same group.
         let code = VerificationCode::derive(0, b"epoch authenticator");
-        assert_eq!(code.to_string(), code.to_string());
-        let again = VerificationCode::derive(0, b"epoch authenticator");
-        assert_eq!(code.groups(), again.groups());
+        assert_eq!(code.to_string(), "86006 21334 14077 67442");
     }
 }

@@ -117,14 +117,22 @@ fn members_share_codes_and_every_commit_changes_them() {
 
 #[test]
 fn a_member_with_diverged_state_shows_a_different_code() {
-    let mut meeting = Meeting::start(&["Host", "Aiko", "Ben"]);
-    let rekey = meeting.members[0].rekey().unwrap();
-    // Ben misses the commit: same epoch number? No — he stays behind, and his code differs.
-    meeting.fan_out(&rekey, &[2]);
+    let mut meeting = Meeting::start(&["Host", "CoHost", "Ben"]);
+    meeting
+        .members
+        .iter_mut()
+        .for_each(|m| m.set_committers([0, 1]));
+    // Two commits race from the same epoch. Ben wrongly applies the co-host's while the host
+    // applies its own: both reach the same epoch number with different group states.
+    let host_commit = meeting.members[0].rekey().unwrap();
+    let cohost_commit = meeting.members[1].rekey().unwrap();
+    meeting.members[0].confirm_commit().unwrap();
+    meeting.members[2].process(&cohost_commit.commit).unwrap();
+    drop(host_commit);
     let host = meeting.members[0].verification_code().unwrap();
     let ben = meeting.members[2].verification_code().unwrap();
+    assert_eq!(host.epoch(), ben.epoch());
     assert_ne!(host.to_string(), ben.to_string());
-    assert_ne!(host.epoch(), ben.epoch());
 }
 
 #[test]
@@ -162,8 +170,8 @@ fn expelled_member_cannot_decrypt_media_sent_after_the_commit() {
     let expel = meeting.members[0].commit(Vec::new(), &[mallory]).unwrap();
     meeting.fan_out(&expel, &[3]);
     let at = start + Duration::from_millis(10);
-    for i in 0..3 {
-        receivers[i].install(meeting.members[i].epoch_keys().unwrap(), at);
+    for (receiver, member) in receivers.iter_mut().zip(&meeting.members).take(3) {
+        receiver.install(member.epoch_keys().unwrap(), at);
     }
     aiko_sender
         .rekey(&meeting.members[1].epoch_keys().unwrap(), aiko_leaf)

@@ -1,0 +1,704 @@
+//! The protocol messages ([`ClientMessage`], [`ServerMessage`]), their supporting enums and
+//! structs, the versioned [`Envelope`], and the size and cross-field checks run by
+//! `validate()`.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    DisplayName, MAX_AUTO_LOCK_MINUTES, MAX_COMMIT_BYTES, MAX_ERROR_MESSAGE_BYTES,
+    MAX_FINGERPRINT_BYTES, MAX_ICE_CANDIDATE_BYTES, MAX_KEY_PACKAGE_BYTES, MAX_LIST_ENTRIES,
+    MAX_PROPOSAL_BYTES, MAX_SDP_BYTES, MAX_SDP_MID_BYTES, MAX_SERVER_VERSION_BYTES,
+    MAX_WELCOME_BYTES, MeetingNumber, MeetingPassword, MlsBlob, PROTOCOL_VERSION, ParticipantId,
+    ProtocolError, Reason, invalid,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Supporting types
+// ---------------------------------------------------------------------------------------------
+
+/// A participant's role in a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The meeting's owner: all host controls.
+    Host,
+    /// Assigned by a host: may use the host controls and may act as committer.
+    CoHost,
+    /// A signed-in attendee.
+    Participant,
+    /// An attendee without an account (self-asserted MLS credential, shown as unverified).
+    Guest,
+}
+
+/// Why a join was refused. JSON: an object internally tagged with `"kind"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DenyReason {
+    /// A host denied the knock from the lobby.
+    DeniedByHost {
+        /// Optional explanation typed by the host.
+        reason: Option<Reason>,
+    },
+    /// The meeting admits only signed-in users and no valid bearer token was presented.
+    SignInRequired,
+    /// The meeting is locked.
+    Locked,
+    /// This identity was expelled earlier and stays out for the meeting's life.
+    Expelled,
+    /// The meeting has reached its participant limit.
+    MeetingFull,
+    /// The meeting has ended.
+    MeetingEnded,
+}
+
+/// Why a meeting ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// A host ended it for everyone.
+    EndedByHost,
+    /// Nobody was active for the server's idle timeout.
+    Idle,
+    /// The server is shutting down.
+    ServerShutdown,
+}
+
+/// Machine-readable class of a [`ServerMessage::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The message was malformed or failed validation.
+    BadRequest,
+    /// The bearer token is missing, invalid or expired.
+    Unauthorized,
+    /// No meeting has this number. Also used for a wrong number so numbers cannot be probed.
+    MeetingNotFound,
+    /// The meeting password is wrong (guesses are throttled).
+    WrongPassword,
+    /// Too many attempts; see `retry_after_secs`.
+    Throttled,
+    /// The meeting requires signing in.
+    SignInRequired,
+    /// The sender's role does not allow this action (e.g. a host control from a participant).
+    NotAllowed,
+    /// The message exceeded [`MAX_MESSAGE_BYTES`](super::MAX_MESSAGE_BYTES).
+    MessageTooLarge,
+    /// The MLS message belongs to an epoch that is no longer current.
+    StaleEpoch,
+    /// The MLS message could not be parsed or broke a delivery-service rule.
+    InvalidMls,
+    /// This connection has already joined a meeting.
+    AlreadyJoined,
+    /// Something went wrong on the server.
+    Internal,
+}
+
+/// The meeting's host-controlled settings and current MLS epoch, as the server enforces them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingState {
+    /// No new participant may join (not even through the lobby).
+    pub locked: bool,
+    /// Lock automatically this many minutes after the meeting starts; `None` = off.
+    pub auto_lock_minutes: Option<u32>,
+    /// Newcomers wait in the lobby until admitted.
+    pub lobby_enabled: bool,
+    /// Only signed-in users may join.
+    pub require_sign_in: bool,
+    /// Participants may enter before a host is present (a server-designated acting committer
+    /// then commits Adds).
+    pub join_before_host: bool,
+    /// A host is connected.
+    pub host_present: bool,
+    /// The MLS group's current epoch, as ordered by the server.
+    pub epoch: u64,
+}
+
+/// Someone waiting in the lobby, as shown to hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LobbyEntry {
+    /// Their id.
+    pub participant: ParticipantId,
+    /// The name they typed (unverified for guests).
+    pub display_name: DisplayName,
+    /// Whether they authenticated with a bearer token (verified) or are a guest (unverified).
+    pub signed_in: bool,
+}
+
+/// One member of the meeting, for the roster.
+///
+/// The authoritative roster is the MLS group's; this server view lets clients label leaves
+/// and show who is connecting before their Welcome has been processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterEntry {
+    /// Their id.
+    pub participant: ParticipantId,
+    /// Their display name.
+    pub display_name: DisplayName,
+    /// Their role.
+    pub role: Role,
+    /// Whether they are signed in (verified).
+    pub signed_in: bool,
+    /// Their MLS leaf index once they are in the group; `None` while the Add is pending.
+    pub leaf_index: Option<u32>,
+}
+
+/// One admitted participant whose KeyPackage the committer must add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddRequest {
+    /// Who is being added.
+    pub participant: ParticipantId,
+    /// Their MLS KeyPackage (≤ [`MAX_KEY_PACKAGE_BYTES`]).
+    pub key_package: MlsBlob,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelope and messages
+// ---------------------------------------------------------------------------------------------
+
+/// The wire wrapper: `{"v": <version>, "type": ..., ...body fields}`.
+///
+/// `body` is flattened, so the message's `type` tag and fields sit next to `v`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// Protocol version; must equal [`PROTOCOL_VERSION`].
+    pub v: u16,
+    /// The message.
+    #[serde(flatten)]
+    pub body: T,
+}
+
+impl<T> Envelope<T> {
+    /// Wraps `body` with the current [`PROTOCOL_VERSION`].
+    pub fn new(body: T) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            body,
+        }
+    }
+}
+
+/// A message from a client to the server.
+///
+/// Host controls (`Admit` … `EndMeeting`) are accepted only from hosts and co-hosts; the
+/// server answers others with [`ErrorCode::NotAllowed`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Ask to join a meeting. The first message on a connection. A signed-in user's bearer
+    /// token is in the upgrade request's `Authorization` header, not here.
+    Join {
+        /// Which meeting.
+        meeting: MeetingNumber,
+        /// The meeting password, if the meeting has one and the user is not exempt.
+        password: Option<MeetingPassword>,
+        /// The name to show others.
+        display_name: DisplayName,
+        /// A fresh MLS KeyPackage; the committer adds it once the joiner is admitted.
+        key_package: MlsBlob,
+    },
+    /// Leave the meeting (the server then has the leaver removed from the MLS group).
+    Leave,
+    /// Host: let a lobby participant in.
+    Admit {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Host: refuse a lobby participant.
+    Deny {
+        /// Who.
+        participant: ParticipantId,
+        /// Optional explanation shown to them.
+        reason: Option<Reason>,
+    },
+    /// Host: admit everyone currently in the lobby.
+    AdmitAll,
+    /// Host: lock the meeting.
+    Lock,
+    /// Host: unlock the meeting.
+    Unlock,
+    /// Host: lock automatically after this many minutes from the start (1–1440); `None` = off.
+    SetAutoLock {
+        /// Minutes, or `None` to switch auto-lock off.
+        minutes: Option<u32>,
+    },
+    /// Host: require every attendee to be signed in.
+    SetRequireSignIn {
+        /// On or off.
+        required: bool,
+    },
+    /// Host: send newcomers to the lobby.
+    SetLobby {
+        /// On or off.
+        enabled: bool,
+    },
+    /// Host: remove a participant and keep them out for the meeting's life.
+    Expel {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Host: expel every participant who is not signed in (unverified).
+    ExpelUnverified,
+    /// Host: make a participant co-host.
+    AssignCoHost {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Host: end the meeting for everyone.
+    EndMeeting,
+    /// Committer: an MLS commit (a PublicMessage, so the server can check it).
+    Commit {
+        /// The epoch the commit was made FROM; the group moves to `epoch + 1` if accepted.
+        epoch: u64,
+        /// The MLS commit.
+        commit: MlsBlob,
+        /// The Welcome for added members; present exactly when `added` is non-empty.
+        welcome: Option<MlsBlob>,
+        /// Participants this commit adds (≤ 1000, no duplicates).
+        added: Vec<ParticipantId>,
+        /// Participants this commit removes (≤ 1000, no duplicates, disjoint from `added`).
+        removed: Vec<ParticipantId>,
+    },
+    /// A member's MLS proposal (e.g. an Update), forwarded to the group.
+    Proposal {
+        /// The epoch the proposal belongs to.
+        epoch: u64,
+        /// The MLS proposal.
+        proposal: MlsBlob,
+    },
+    /// Replace the KeyPackage given in `Join` (e.g. after a long wait in the lobby).
+    KeyPackageRefresh {
+        /// The new KeyPackage.
+        key_package: MlsBlob,
+    },
+    /// WebRTC: an SDP offer for the connection to the SFU.
+    SdpOffer {
+        /// The SDP (≤ 64 KiB).
+        sdp: String,
+    },
+    /// WebRTC: an SDP answer to the SFU's offer.
+    SdpAnswer {
+        /// The SDP (≤ 64 KiB).
+        sdp: String,
+    },
+    /// WebRTC: a trickled ICE candidate.
+    IceCandidate {
+        /// The candidate line (≤ 1 KiB); empty means end of candidates.
+        candidate: String,
+        /// The media stream identification tag (≤ 64 bytes).
+        sdp_mid: Option<String>,
+        /// Index of the m-line the candidate belongs to.
+        sdp_mline_index: Option<u16>,
+    },
+    /// Keep-alive / latency probe; answered with [`ServerMessage::Pong`].
+    Ping {
+        /// Echoed back.
+        nonce: u64,
+    },
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerMessage {
+    /// First message on every connection.
+    Hello {
+        /// Server software version (≤ 64 bytes).
+        server_version: String,
+        /// Fingerprint of the organization's identity key that certifies signed-in users'
+        /// credentials (≤ 128 bytes), for comparison with a pinned value.
+        org_key_fingerprint: Option<String>,
+    },
+    /// The joiner is waiting in the lobby.
+    InLobby {
+        /// The joiner's id.
+        participant: ParticipantId,
+    },
+    /// The joiner is in; its Add will be committed and a Welcome follows.
+    Admitted {
+        /// The joiner's id.
+        participant: ParticipantId,
+        /// The joiner's role.
+        role: Role,
+        /// The meeting's state.
+        meeting: MeetingState,
+    },
+    /// The join was refused; the server closes the connection afterwards.
+    Denied {
+        /// Why.
+        reason: DenyReason,
+    },
+    /// To hosts: someone is waiting in the lobby.
+    Knock {
+        /// Who.
+        entry: LobbyEntry,
+    },
+    /// To hosts: the whole lobby (≤ 1000 entries).
+    Lobby {
+        /// Everyone waiting.
+        entries: Vec<LobbyEntry>,
+    },
+    /// To the committer: commit Adds for these admitted participants' KeyPackages.
+    AddMembers {
+        /// The group's current epoch as the server sees it.
+        epoch: u64,
+        /// Who to add (≤ 1000, no duplicate participants).
+        requests: Vec<AddRequest>,
+    },
+    /// To the committer: commit the removal of these participants.
+    RemoveMembers {
+        /// The group's current epoch as the server sees it.
+        epoch: u64,
+        /// Who to remove (≤ 1000).
+        participants: Vec<ParticipantId>,
+    },
+    /// To a joiner: the Welcome that brings it into the group.
+    MlsWelcome {
+        /// The MLS Welcome.
+        welcome: MlsBlob,
+    },
+    /// To members other than the committer: an accepted commit to apply.
+    MlsCommit {
+        /// The epoch the commit was made from.
+        epoch: u64,
+        /// The MLS commit.
+        commit: MlsBlob,
+        /// Who committed it.
+        from: ParticipantId,
+    },
+    /// To members: a proposal to hold for the next commit (from a member, or the server's own
+    /// Remove proposal as the group's external sender).
+    MlsProposal {
+        /// The epoch the proposal belongs to.
+        epoch: u64,
+        /// The MLS proposal.
+        proposal: MlsBlob,
+    },
+    /// To the committer: its commit won; merge it. The group is now in `epoch + 1`.
+    CommitAccepted {
+        /// The epoch the accepted commit was made from (echoes [`ClientMessage::Commit`]).
+        epoch: u64,
+    },
+    /// To the committer: its commit lost (another commit for that epoch came first, or it
+    /// broke a rule); discard it, apply the pending commits and rebase.
+    CommitRejected {
+        /// The epoch the rejected commit was made from.
+        epoch: u64,
+        /// The group's current epoch.
+        current_epoch: u64,
+        /// Why.
+        reason: Reason,
+    },
+    /// The meeting's settings changed.
+    MeetingUpdate {
+        /// The new state.
+        meeting: MeetingState,
+    },
+    /// Who is in the meeting (≤ 1000 entries).
+    Roster {
+        /// Everyone admitted.
+        participants: Vec<RosterEntry>,
+    },
+    /// A participant's role changed.
+    RoleChanged {
+        /// Who.
+        participant: ParticipantId,
+        /// The new role.
+        role: Role,
+    },
+    /// To the expelled participant; the server closes the connection afterwards.
+    Expelled {
+        /// Optional explanation.
+        reason: Option<Reason>,
+    },
+    /// The meeting is over; the server closes the connection afterwards.
+    MeetingEnded {
+        /// Why.
+        reason: EndReason,
+    },
+    /// WebRTC: an SDP offer from the SFU (renegotiation).
+    SdpOffer {
+        /// The SDP (≤ 64 KiB).
+        sdp: String,
+    },
+    /// WebRTC: the SFU's answer to the client's offer.
+    SdpAnswer {
+        /// The SDP (≤ 64 KiB).
+        sdp: String,
+    },
+    /// WebRTC: a trickled ICE candidate from the SFU.
+    IceCandidate {
+        /// The candidate line (≤ 1 KiB); empty means end of candidates.
+        candidate: String,
+        /// The media stream identification tag (≤ 64 bytes).
+        sdp_mid: Option<String>,
+        /// Index of the m-line the candidate belongs to.
+        sdp_mline_index: Option<u16>,
+    },
+    /// A request failed.
+    Error {
+        /// Machine-readable class.
+        code: ErrorCode,
+        /// Human-readable detail (≤ 512 bytes); never contains secrets.
+        message: String,
+        /// For [`ErrorCode::Throttled`]: seconds to wait before retrying.
+        retry_after_secs: Option<u32>,
+    },
+    /// Answer to [`ClientMessage::Ping`].
+    Pong {
+        /// The ping's nonce.
+        nonce: u64,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------------------
+
+fn check_max(field: &'static str, len: usize, max: usize) -> Result<(), ProtocolError> {
+    if len > max {
+        Err(ProtocolError::FieldTooLong { field, len, max })
+    } else {
+        Ok(())
+    }
+}
+
+fn check_blob(field: &'static str, blob: &MlsBlob, max: usize) -> Result<(), ProtocolError> {
+    if blob.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    check_max(field, blob.len(), max)
+}
+
+fn check_sdp(sdp: &str) -> Result<(), ProtocolError> {
+    if sdp.is_empty() {
+        return Err(invalid("sdp", "must not be empty"));
+    }
+    check_max("sdp", sdp.len(), MAX_SDP_BYTES)
+}
+
+fn check_ice(candidate: &str, sdp_mid: Option<&str>) -> Result<(), ProtocolError> {
+    check_max("candidate", candidate.len(), MAX_ICE_CANDIDATE_BYTES)?;
+    check_max("sdp_mid", sdp_mid.map_or(0, str::len), MAX_SDP_MID_BYTES)
+}
+
+fn check_auto_lock(field: &'static str, minutes: Option<u32>) -> Result<(), ProtocolError> {
+    match minutes {
+        Some(m) if !(1..=MAX_AUTO_LOCK_MINUTES).contains(&m) => Err(invalid(
+            field,
+            format!("must be 1 to {MAX_AUTO_LOCK_MINUTES} minutes, or null for off"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_unique<'a>(
+    field: &'static str,
+    ids: impl IntoIterator<Item = &'a ParticipantId>,
+    seen: &mut HashSet<ParticipantId>,
+) -> Result<(), ProtocolError> {
+    for id in ids {
+        if !seen.insert(*id) {
+            return Err(invalid(field, format!("participant {id} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+impl ClientMessage {
+    /// Checks every size limit and cross-field rule (the newtypes' own rules already hold by
+    /// construction). Run by [`decode_client`](super::decode_client) and
+    /// [`encode_client`](super::encode_client).
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        match self {
+            ClientMessage::Join { key_package, .. }
+            | ClientMessage::KeyPackageRefresh { key_package } => {
+                check_blob("key_package", key_package, MAX_KEY_PACKAGE_BYTES)
+            }
+            ClientMessage::SetAutoLock { minutes } => check_auto_lock("minutes", *minutes),
+            ClientMessage::Commit {
+                epoch: _,
+                commit,
+                welcome,
+                added,
+                removed,
+            } => {
+                check_blob("commit", commit, MAX_COMMIT_BYTES)?;
+                if let Some(welcome) = welcome {
+                    check_blob("welcome", welcome, MAX_WELCOME_BYTES)?;
+                }
+                check_max("added", added.len(), MAX_LIST_ENTRIES)?;
+                check_max("removed", removed.len(), MAX_LIST_ENTRIES)?;
+                if added.is_empty() != welcome.is_none() {
+                    return Err(invalid(
+                        "welcome",
+                        "must be present exactly when `added` is non-empty",
+                    ));
+                }
+                let mut seen = HashSet::with_capacity(added.len() + removed.len());
+                check_unique("added", added, &mut seen)?;
+                check_unique("removed", removed, &mut seen)
+            }
+            ClientMessage::Proposal { proposal, .. } => {
+                check_blob("proposal", proposal, MAX_PROPOSAL_BYTES)
+            }
+            ClientMessage::SdpOffer { sdp } | ClientMessage::SdpAnswer { sdp } => check_sdp(sdp),
+            ClientMessage::IceCandidate {
+                candidate, sdp_mid, ..
+            } => check_ice(candidate, sdp_mid.as_deref()),
+            ClientMessage::Leave
+            | ClientMessage::Admit { .. }
+            | ClientMessage::Deny { .. }
+            | ClientMessage::AdmitAll
+            | ClientMessage::Lock
+            | ClientMessage::Unlock
+            | ClientMessage::SetRequireSignIn { .. }
+            | ClientMessage::SetLobby { .. }
+            | ClientMessage::Expel { .. }
+            | ClientMessage::ExpelUnverified
+            | ClientMessage::AssignCoHost { .. }
+            | ClientMessage::EndMeeting
+            | ClientMessage::Ping { .. } => Ok(()),
+        }
+    }
+
+    /// The wire `type` tag, e.g. `"join"`; handy for logging a message without its contents.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientMessage::Join { .. } => "join",
+            ClientMessage::Leave => "leave",
+            ClientMessage::Admit { .. } => "admit",
+            ClientMessage::Deny { .. } => "deny",
+            ClientMessage::AdmitAll => "admit_all",
+            ClientMessage::Lock => "lock",
+            ClientMessage::Unlock => "unlock",
+            ClientMessage::SetAutoLock { .. } => "set_auto_lock",
+            ClientMessage::SetRequireSignIn { .. } => "set_require_sign_in",
+            ClientMessage::SetLobby { .. } => "set_lobby",
+            ClientMessage::Expel { .. } => "expel",
+            ClientMessage::ExpelUnverified => "expel_unverified",
+            ClientMessage::AssignCoHost { .. } => "assign_co_host",
+            ClientMessage::EndMeeting => "end_meeting",
+            ClientMessage::Commit { .. } => "commit",
+            ClientMessage::Proposal { .. } => "proposal",
+            ClientMessage::KeyPackageRefresh { .. } => "key_package_refresh",
+            ClientMessage::SdpOffer { .. } => "sdp_offer",
+            ClientMessage::SdpAnswer { .. } => "sdp_answer",
+            ClientMessage::IceCandidate { .. } => "ice_candidate",
+            ClientMessage::Ping { .. } => "ping",
+        }
+    }
+}
+
+impl ServerMessage {
+    /// Checks every size limit and cross-field rule (the newtypes' own rules already hold by
+    /// construction). Run by [`decode_server`](super::decode_server) and
+    /// [`encode_server`](super::encode_server).
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        match self {
+            ServerMessage::Hello {
+                server_version,
+                org_key_fingerprint,
+            } => {
+                check_max(
+                    "server_version",
+                    server_version.len(),
+                    MAX_SERVER_VERSION_BYTES,
+                )?;
+                check_max(
+                    "org_key_fingerprint",
+                    org_key_fingerprint.as_deref().map_or(0, str::len),
+                    MAX_FINGERPRINT_BYTES,
+                )
+            }
+            ServerMessage::Admitted { meeting, .. } | ServerMessage::MeetingUpdate { meeting } => {
+                check_auto_lock("auto_lock_minutes", meeting.auto_lock_minutes)
+            }
+            ServerMessage::Lobby { entries } => {
+                check_max("entries", entries.len(), MAX_LIST_ENTRIES)
+            }
+            ServerMessage::AddMembers { requests, .. } => {
+                check_max("requests", requests.len(), MAX_LIST_ENTRIES)?;
+                for request in requests {
+                    check_blob(
+                        "requests[].key_package",
+                        &request.key_package,
+                        MAX_KEY_PACKAGE_BYTES,
+                    )?;
+                }
+                let mut seen = HashSet::with_capacity(requests.len());
+                check_unique(
+                    "requests",
+                    requests.iter().map(|r| &r.participant),
+                    &mut seen,
+                )
+            }
+            ServerMessage::RemoveMembers { participants, .. } => {
+                check_max("participants", participants.len(), MAX_LIST_ENTRIES)
+            }
+            ServerMessage::MlsWelcome { welcome } => {
+                check_blob("welcome", welcome, MAX_WELCOME_BYTES)
+            }
+            ServerMessage::MlsCommit { commit, .. } => {
+                check_blob("commit", commit, MAX_COMMIT_BYTES)
+            }
+            ServerMessage::MlsProposal { proposal, .. } => {
+                check_blob("proposal", proposal, MAX_PROPOSAL_BYTES)
+            }
+            ServerMessage::Roster { participants } => {
+                check_max("participants", participants.len(), MAX_LIST_ENTRIES)
+            }
+            ServerMessage::SdpOffer { sdp } | ServerMessage::SdpAnswer { sdp } => check_sdp(sdp),
+            ServerMessage::IceCandidate {
+                candidate, sdp_mid, ..
+            } => check_ice(candidate, sdp_mid.as_deref()),
+            ServerMessage::Error { message, .. } => {
+                check_max("message", message.len(), MAX_ERROR_MESSAGE_BYTES)
+            }
+            ServerMessage::InLobby { .. }
+            | ServerMessage::Denied { .. }
+            | ServerMessage::Knock { .. }
+            | ServerMessage::CommitAccepted { .. }
+            | ServerMessage::CommitRejected { .. }
+            | ServerMessage::RoleChanged { .. }
+            | ServerMessage::Expelled { .. }
+            | ServerMessage::MeetingEnded { .. }
+            | ServerMessage::Pong { .. } => Ok(()),
+        }
+    }
+
+    /// The wire `type` tag, e.g. `"admitted"`; handy for logging a message without its
+    /// contents.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ServerMessage::Hello { .. } => "hello",
+            ServerMessage::InLobby { .. } => "in_lobby",
+            ServerMessage::Admitted { .. } => "admitted",
+            ServerMessage::Denied { .. } => "denied",
+            ServerMessage::Knock { .. } => "knock",
+            ServerMessage::Lobby { .. } => "lobby",
+            ServerMessage::AddMembers { .. } => "add_members",
+            ServerMessage::RemoveMembers { .. } => "remove_members",
+            ServerMessage::MlsWelcome { .. } => "mls_welcome",
+            ServerMessage::MlsCommit { .. } => "mls_commit",
+            ServerMessage::MlsProposal { .. } => "mls_proposal",
+            ServerMessage::CommitAccepted { .. } => "commit_accepted",
+            ServerMessage::CommitRejected { .. } => "commit_rejected",
+            ServerMessage::MeetingUpdate { .. } => "meeting_update",
+            ServerMessage::Roster { .. } => "roster",
+            ServerMessage::RoleChanged { .. } => "role_changed",
+            ServerMessage::Expelled { .. } => "expelled",
+            ServerMessage::MeetingEnded { .. } => "meeting_ended",
+            ServerMessage::SdpOffer { .. } => "sdp_offer",
+            ServerMessage::SdpAnswer { .. } => "sdp_answer",
+            ServerMessage::IceCandidate { .. } => "ice_candidate",
+            ServerMessage::Error { .. } => "error",
+            ServerMessage::Pong { .. } => "pong",
+        }
+    }
+}
