@@ -406,6 +406,11 @@ impl Reason {
         Ok(Self(reason))
     }
 
+    /// A reason cut to the length limit, for server-written text that must never fail.
+    pub fn truncated(reason: &str) -> Self {
+        Self(reason.chars().take(MAX_REASON_CHARS).collect())
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -1,0 +1,767 @@
+//! One meeting's authoritative state on the server: who is in the lobby or the room, host
+//! controls, and the ordering of MLS commits. Pure logic with the clock passed in, so every
+//! rule is tested without sockets; the connection layer turns [`Outgoing`] into frames.
+//!
+//! The server never adds anyone to the MLS group: admitting someone only forwards their
+//! KeyPackage to the committer (the host's client), which commits the Add itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use conclave_core::protocol::{
+    AddRequest, DenyReason, DisplayName, EndReason, ErrorCode, LobbyEntry, MeetingState, MlsBlob,
+    ParticipantId, Reason, Role, RosterEntry, ServerMessage,
+};
+
+/// Largest meeting (matches the MLS key layout's plan).
+pub const MAX_PARTICIPANTS: usize = 1000;
+
+/// A message for one participant; `close` asks the connection layer to hang up after sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub to: ParticipantId,
+    pub message: ServerMessage,
+    pub close: bool,
+}
+
+/// What a joiner brings, after the connection layer checked the password and the token.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    pub display_name: DisplayName,
+    /// The signed-in account, if the bearer token was valid.
+    pub user_id: Option<String>,
+    /// The joiner's MLS signature key (from its validated KeyPackage).
+    pub signature_key: Vec<u8>,
+    pub key_package: MlsBlob,
+}
+
+/// The meeting's host-controlled options.
+#[derive(Debug, Clone, Default)]
+pub struct RoomOptions {
+    /// The account that hosts; `None` makes the first joiner the host (instant meetings).
+    pub host_user_id: Option<String>,
+    pub require_sign_in: bool,
+    pub lobby_enabled: bool,
+    pub auto_lock_minutes: Option<u32>,
+    pub join_before_host: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    /// Waiting for the host (or for the host to arrive).
+    Lobby { key_package: MlsBlob },
+    /// Admitted; its Add is waiting to be committed.
+    AwaitingAdd { key_package: MlsBlob },
+    /// In the MLS group.
+    Member,
+}
+
+#[derive(Debug, Clone)]
+struct Participant {
+    display_name: DisplayName,
+    user_id: Option<String>,
+    signature_key: Vec<u8>,
+    role: Role,
+    status: Status,
+}
+
+/// Whom a deny or expel keeps out for the meeting's life.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Ban {
+    Account(String),
+    Device(Vec<u8>),
+}
+
+/// Why a host action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    #[error("only the host or a co-host may do that")]
+    NotAllowed,
+    #[error("no such participant")]
+    NoSuchParticipant,
+    #[error("the meeting has ended")]
+    Ended,
+}
+
+impl RoomError {
+    /// The protocol error code for this refusal.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RoomError::NotAllowed => ErrorCode::NotAllowed,
+            RoomError::NoSuchParticipant => ErrorCode::BadRequest,
+            RoomError::Ended => ErrorCode::MeetingNotFound,
+        }
+    }
+}
+
+/// One meeting.
+#[derive(Debug)]
+pub struct Room {
+    options: RoomOptions,
+    locked: bool,
+    auto_lock_at: Option<Instant>,
+    epoch: u64,
+    participants: BTreeMap<ParticipantId, Participant>,
+    bans: BTreeSet<Ban>,
+    /// The client that commits (host, else a co-host, else with join-before-host the
+    /// longest-present member).
+    committer: Option<ParticipantId>,
+    /// An AddMembers batch sent to the committer and not yet committed.
+    adds_in_flight: BTreeSet<ParticipantId>,
+    ended: bool,
+}
+
+impl Room {
+    /// A new, empty meeting; auto-lock counts from `now`.
+    pub fn new(options: RoomOptions, now: Instant) -> Self {
+        let auto_lock_at = options
+            .auto_lock_minutes
+            .map(|m| now + Duration::from_secs(u64::from(m) * 60));
+        Self {
+            options,
+            locked: false,
+            auto_lock_at,
+            epoch: 0,
+            participants: BTreeMap::new(),
+            bans: BTreeSet::new(),
+            committer: None,
+            adds_in_flight: BTreeSet::new(),
+            ended: false,
+        }
+    }
+
+    /// The state clients see.
+    pub fn state(&self) -> MeetingState {
+        MeetingState {
+            locked: self.locked,
+            auto_lock_minutes: self.options.auto_lock_minutes,
+            lobby_enabled: self.options.lobby_enabled,
+            require_sign_in: self.options.require_sign_in,
+            join_before_host: self.options.join_before_host,
+            host_present: self.host_present(),
+            epoch: self.epoch,
+        }
+    }
+
+    /// The server's view of the MLS epoch (advanced by accepted commits).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether the meeting was ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Participants in the MLS group.
+    pub fn members(&self) -> Vec<ParticipantId> {
+        self.participants
+            .iter()
+            .filter(|(_, p)| p.status == Status::Member)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Participants waiting in the lobby.
+    pub fn lobby(&self) -> Vec<LobbyEntry> {
+        self.participants
+            .iter()
+            .filter(|(_, p)| matches!(p.status, Status::Lobby { .. }))
+            .map(|(id, p)| LobbyEntry {
+                participant: *id,
+                display_name: p.display_name.clone(),
+                signed_in: p.user_id.is_some(),
+            })
+            .collect()
+    }
+
+    /// The current committer.
+    pub fn committer(&self) -> Option<ParticipantId> {
+        self.committer
+    }
+
+    fn host_present(&self) -> bool {
+        self.participants.values().any(|p| p.role == Role::Host)
+    }
+
+    fn is_moderator(&self, id: ParticipantId) -> bool {
+        self.participants.get(&id).is_some_and(|p| {
+            matches!(p.role, Role::Host | Role::CoHost) && p.status == Status::Member
+        })
+    }
+
+    fn is_banned(&self, request: &JoinRequest) -> bool {
+        self.bans
+            .contains(&Ban::Device(request.signature_key.clone()))
+            || request
+                .user_id
+                .as_ref()
+                .is_some_and(|u| self.bans.contains(&Ban::Account(u.clone())))
+    }
+
+    fn send(to: ParticipantId, message: ServerMessage) -> Outgoing {
+        Outgoing {
+            to,
+            message,
+            close: false,
+        }
+    }
+
+    fn send_and_close(to: ParticipantId, message: ServerMessage) -> Outgoing {
+        Outgoing {
+            to,
+            message,
+            close: true,
+        }
+    }
+
+    fn to_moderators(&self, message: &ServerMessage) -> Vec<Outgoing> {
+        self.participants
+            .keys()
+            .filter(|id| self.is_moderator(**id))
+            .map(|id| Self::send(*id, message.clone()))
+            .collect()
+    }
+
+    fn to_members(&self, message: &ServerMessage, except: Option<ParticipantId>) -> Vec<Outgoing> {
+        self.members()
+            .into_iter()
+            .filter(|id| Some(*id) != except)
+            .map(|id| Self::send(id, message.clone()))
+            .collect()
+    }
+
+    fn roster(&self) -> ServerMessage {
+        ServerMessage::Roster {
+            participants: self
+                .participants
+                .iter()
+                .filter(|(_, p)| p.status == Status::Member)
+                .map(|(id, p)| RosterEntry {
+                    participant: *id,
+                    display_name: p.display_name.clone(),
+                    role: p.role,
+                    signed_in: p.user_id.is_some(),
+                    leaf_index: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn meeting_update(&self) -> Vec<Outgoing> {
+        let mut out = self.to_members(
+            &ServerMessage::MeetingUpdate {
+                meeting: self.state(),
+            },
+            None,
+        );
+        out.extend(self.to_members(&self.roster(), None));
+        out
+    }
+
+    fn role_for(&self, request: &JoinRequest) -> Role {
+        let is_host = match &self.options.host_user_id {
+            Some(host) => request.user_id.as_ref() == Some(host),
+            None => self.participants.is_empty(),
+        };
+        if is_host {
+            Role::Host
+        } else if request.user_id.is_some() {
+            Role::Participant
+        } else {
+            Role::Guest
+        }
+    }
+
+    /// Someone asks to join. Returns the messages to send; a refusal closes the connection.
+    pub fn join(&mut self, id: ParticipantId, request: JoinRequest, now: Instant) -> Vec<Outgoing> {
+        let mut out = self.tick(now);
+        let refuse = |reason| vec![Self::send_and_close(id, ServerMessage::Denied { reason })];
+        if self.ended {
+            return refuse(DenyReason::MeetingEnded);
+        }
+        if self.is_banned(&request) {
+            return refuse(DenyReason::Expelled);
+        }
+        if self.options.require_sign_in && request.user_id.is_none() {
+            return refuse(DenyReason::SignInRequired);
+        }
+        if self.participants.len() >= MAX_PARTICIPANTS {
+            return refuse(DenyReason::MeetingFull);
+        }
+        let role = self.role_for(&request);
+        let key_package = request.key_package.clone();
+        let mut participant = Participant {
+            display_name: request.display_name,
+            user_id: request.user_id,
+            signature_key: request.signature_key,
+            role,
+            status: Status::Lobby { key_package },
+        };
+
+        let no_committer = self.committer.is_none();
+        let may_start = role == Role::Host || self.options.join_before_host;
+        if no_committer && may_start && self.members().is_empty() {
+            // The first committer creates the MLS group itself: nothing to add.
+            participant.status = Status::Member;
+            self.participants.insert(id, participant);
+            self.committer = Some(id);
+            out.push(Self::send(
+                id,
+                ServerMessage::Admitted {
+                    participant: id,
+                    role,
+                    meeting: self.state(),
+                },
+            ));
+            out.extend(self.meeting_update());
+            // People who waited for the host are now the host's to admit.
+            let lobby = self.lobby();
+            if !lobby.is_empty() {
+                out.push(Self::send(id, ServerMessage::Lobby { entries: lobby }));
+            }
+            return out;
+        }
+
+        let must_wait = self.locked
+            || self.options.lobby_enabled
+            || (self.committer.is_none() && !may_start)
+            || (role != Role::Host && !self.host_present() && !self.options.join_before_host);
+        self.participants.insert(id, participant);
+        if must_wait {
+            out.push(Self::send(id, ServerMessage::InLobby { participant: id }));
+            if let Some(entry) = self.lobby().into_iter().find(|e| e.participant == id) {
+                out.extend(self.to_moderators(&ServerMessage::Knock { entry }));
+            }
+            return out;
+        }
+        out.extend(self.admit_one(id));
+        out
+    }
+
+    fn admit_one(&mut self, id: ParticipantId) -> Vec<Outgoing> {
+        let Some(participant) = self.participants.get_mut(&id) else {
+            return Vec::new();
+        };
+        let Status::Lobby { key_package } = &participant.status else {
+            return Vec::new();
+        };
+        participant.status = Status::AwaitingAdd {
+            key_package: key_package.clone(),
+        };
+        let role = participant.role;
+        let mut out = vec![Self::send(
+            id,
+            ServerMessage::Admitted {
+                participant: id,
+                role,
+                meeting: self.state(),
+            },
+        )];
+        out.extend(self.flush_adds());
+        out
+    }
+
+    /// Sends the committer every admitted-but-not-added KeyPackage as one batch, unless a
+    /// batch is already waiting for its commit.
+    pub fn flush_adds(&mut self) -> Vec<Outgoing> {
+        let Some(committer) = self.committer else {
+            return Vec::new();
+        };
+        if !self.adds_in_flight.is_empty() {
+            return Vec::new();
+        }
+        let requests: Vec<AddRequest> = self
+            .participants
+            .iter()
+            .filter_map(|(id, p)| match &p.status {
+                Status::AwaitingAdd { key_package } => Some(AddRequest {
+                    participant: *id,
+                    key_package: key_package.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        if requests.is_empty() {
+            return Vec::new();
+        }
+        self.adds_in_flight = requests.iter().map(|r| r.participant).collect();
+        vec![Self::send(
+            committer,
+            ServerMessage::AddMembers {
+                epoch: self.epoch,
+                requests,
+            },
+        )]
+    }
+
+    /// A commit arrives. The first valid commit for the current epoch wins; anything else is
+    /// rejected so its author rebases. Only the committer may add members.
+    pub fn commit(
+        &mut self,
+        from: ParticipantId,
+        epoch: u64,
+        commit: MlsBlob,
+        welcome: Option<MlsBlob>,
+        added: &[ParticipantId],
+    ) -> Vec<Outgoing> {
+        let reject = |reason: &str, current_epoch| {
+            vec![Self::send(
+                from,
+                ServerMessage::CommitRejected {
+                    epoch,
+                    current_epoch,
+                    reason: Reason::truncated(reason),
+                },
+            )]
+        };
+        if self.ended || self.participants.get(&from).map(|p| &p.status) != Some(&Status::Member) {
+            return reject("not a member of this meeting", self.epoch);
+        }
+        if Some(from) != self.committer {
+            return reject("only the meeting's committer may commit", self.epoch);
+        }
+        if epoch != self.epoch {
+            return reject("another commit already took this epoch; rebase", self.epoch);
+        }
+        let all_awaiting = added.iter().all(|id| {
+            matches!(
+                self.participants.get(id).map(|p| &p.status),
+                Some(Status::AwaitingAdd { .. })
+            )
+        });
+        if !all_awaiting {
+            return reject("the commit adds someone who was not admitted", self.epoch);
+        }
+        if added.is_empty() != welcome.is_none() {
+            return reject(
+                "a Welcome must accompany exactly the commits that add",
+                self.epoch,
+            );
+        }
+
+        self.epoch += 1;
+        let mut out = self.to_members(
+            &ServerMessage::MlsCommit {
+                epoch,
+                commit,
+                from,
+            },
+            Some(from),
+        );
+        out.push(Self::send(from, ServerMessage::CommitAccepted { epoch }));
+        if let Some(welcome) = welcome {
+            for id in added {
+                if let Some(p) = self.participants.get_mut(id) {
+                    p.status = Status::Member;
+                }
+                out.push(Self::send(
+                    *id,
+                    ServerMessage::MlsWelcome {
+                        welcome: welcome.clone(),
+                    },
+                ));
+            }
+        }
+        // A new epoch voids any batch still in flight: whoever is still waiting (admitted
+        // meanwhile, or left out) goes into the next batch, made from this epoch.
+        self.adds_in_flight.clear();
+        out.extend(self.meeting_update());
+        out.extend(self.flush_adds());
+        out
+    }
+
+    fn require_moderator(&self, actor: ParticipantId) -> Result<(), RoomError> {
+        if self.ended {
+            return Err(RoomError::Ended);
+        }
+        if self.is_moderator(actor) {
+            Ok(())
+        } else {
+            Err(RoomError::NotAllowed)
+        }
+    }
+
+    /// Host: lets one lobby entry in.
+    pub fn admit(
+        &mut self,
+        actor: ParticipantId,
+        id: ParticipantId,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        if !matches!(
+            self.participants.get(&id).map(|p| &p.status),
+            Some(Status::Lobby { .. })
+        ) {
+            return Err(RoomError::NoSuchParticipant);
+        }
+        let mut out = self.admit_one(id);
+        out.extend(self.to_moderators(&ServerMessage::Lobby {
+            entries: self.lobby(),
+        }));
+        Ok(out)
+    }
+
+    /// Host: lets the whole lobby in, as one batch.
+    pub fn admit_all(&mut self, actor: ParticipantId) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        let waiting: Vec<ParticipantId> = self.lobby().iter().map(|e| e.participant).collect();
+        let mut out = Vec::new();
+        for id in waiting {
+            out.extend(self.admit_one(id));
+        }
+        out.extend(self.to_moderators(&ServerMessage::Lobby {
+            entries: self.lobby(),
+        }));
+        Ok(out)
+    }
+
+    /// Host: refuses a lobby entry; they stay out for the meeting's life.
+    pub fn deny(
+        &mut self,
+        actor: ParticipantId,
+        id: ParticipantId,
+        reason: Option<Reason>,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        if !matches!(
+            self.participants.get(&id).map(|p| &p.status),
+            Some(Status::Lobby { .. })
+        ) {
+            return Err(RoomError::NoSuchParticipant);
+        }
+        self.ban(id);
+        let mut out = vec![Self::send_and_close(
+            id,
+            ServerMessage::Denied {
+                reason: DenyReason::DeniedByHost { reason },
+            },
+        )];
+        self.participants.remove(&id);
+        out.extend(self.to_moderators(&ServerMessage::Lobby {
+            entries: self.lobby(),
+        }));
+        Ok(out)
+    }
+
+    fn ban(&mut self, id: ParticipantId) {
+        if let Some(p) = self.participants.get(&id) {
+            self.bans.insert(Ban::Device(p.signature_key.clone()));
+            if let Some(user) = &p.user_id {
+                self.bans.insert(Ban::Account(user.clone()));
+            }
+        }
+    }
+
+    /// Host: removes a participant now and keeps them out (by account and device key).
+    pub fn expel(
+        &mut self,
+        actor: ParticipantId,
+        id: ParticipantId,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        if id == actor || !self.participants.contains_key(&id) {
+            return Err(RoomError::NoSuchParticipant);
+        }
+        self.ban(id);
+        let mut out = vec![Self::send_and_close(
+            id,
+            ServerMessage::Expelled { reason: None },
+        )];
+        out.extend(self.remove(id));
+        Ok(out)
+    }
+
+    /// Host: expels every participant who is not signed in.
+    pub fn expel_unverified(&mut self, actor: ParticipantId) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        let guests: Vec<ParticipantId> = self
+            .participants
+            .iter()
+            .filter(|(id, p)| **id != actor && p.user_id.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut out = Vec::new();
+        for id in guests {
+            out.extend(self.expel(actor, id)?);
+        }
+        Ok(out)
+    }
+
+    /// A participant leaves or disconnects: the committer is asked to commit the removal.
+    pub fn leave(&mut self, id: ParticipantId) -> Vec<Outgoing> {
+        self.remove(id)
+    }
+
+    fn remove(&mut self, id: ParticipantId) -> Vec<Outgoing> {
+        let Some(gone) = self.participants.remove(&id) else {
+            return Vec::new();
+        };
+        self.adds_in_flight.remove(&id);
+        let mut out = Vec::new();
+        if self.committer == Some(id) {
+            self.committer = self.next_committer();
+            if let Some(next) = self.committer {
+                if let Some(p) = self.participants.get_mut(&next)
+                    && p.role != Role::Host
+                {
+                    p.role = Role::CoHost;
+                }
+                out.extend(self.to_members(
+                    &ServerMessage::RoleChanged {
+                        participant: next,
+                        role: Role::CoHost,
+                    },
+                    None,
+                ));
+            }
+        }
+        if gone.status == Status::Member
+            && let Some(committer) = self.committer
+        {
+            out.push(Self::send(
+                committer,
+                ServerMessage::RemoveMembers {
+                    epoch: self.epoch,
+                    participants: vec![id],
+                },
+            ));
+        }
+        out.extend(self.meeting_update());
+        out.extend(self.to_moderators(&ServerMessage::Lobby {
+            entries: self.lobby(),
+        }));
+        out
+    }
+
+    fn next_committer(&self) -> Option<ParticipantId> {
+        let members = self.members();
+        members
+            .iter()
+            .copied()
+            .find(|id| {
+                self.participants
+                    .get(id)
+                    .is_some_and(|p| p.role == Role::CoHost)
+            })
+            .or_else(|| {
+                self.options
+                    .join_before_host
+                    .then(|| members.first().copied())
+                    .flatten()
+            })
+    }
+
+    /// Host settings: lock, auto-lock, lobby, sign-in requirement.
+    pub fn set_locked(
+        &mut self,
+        actor: ParticipantId,
+        locked: bool,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        self.locked = locked;
+        Ok(self.meeting_update())
+    }
+
+    /// Host: auto-lock `minutes` from now (None switches it off).
+    pub fn set_auto_lock(
+        &mut self,
+        actor: ParticipantId,
+        minutes: Option<u32>,
+        now: Instant,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        self.options.auto_lock_minutes = minutes;
+        self.auto_lock_at = minutes.map(|m| now + Duration::from_secs(u64::from(m) * 60));
+        Ok(self.meeting_update())
+    }
+
+    /// Host: send every newcomer to the lobby (or not).
+    pub fn set_lobby(
+        &mut self,
+        actor: ParticipantId,
+        enabled: bool,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        self.options.lobby_enabled = enabled;
+        Ok(self.meeting_update())
+    }
+
+    /// Host: refuse guests from now on (present guests stay until expelled).
+    pub fn set_require_sign_in(
+        &mut self,
+        actor: ParticipantId,
+        required: bool,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        self.options.require_sign_in = required;
+        Ok(self.meeting_update())
+    }
+
+    /// Host: make someone a co-host (they see the lobby and may use host controls).
+    pub fn assign_co_host(
+        &mut self,
+        actor: ParticipantId,
+        id: ParticipantId,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        let Some(p) = self
+            .participants
+            .get_mut(&id)
+            .filter(|p| p.status == Status::Member)
+        else {
+            return Err(RoomError::NoSuchParticipant);
+        };
+        p.role = Role::CoHost;
+        let mut out = self.to_members(
+            &ServerMessage::RoleChanged {
+                participant: id,
+                role: Role::CoHost,
+            },
+            None,
+        );
+        out.push(Self::send(
+            id,
+            ServerMessage::Lobby {
+                entries: self.lobby(),
+            },
+        ));
+        Ok(out)
+    }
+
+    /// Host: end the meeting for everyone.
+    pub fn end(&mut self, actor: ParticipantId) -> Result<Vec<Outgoing>, RoomError> {
+        self.require_moderator(actor)?;
+        self.ended = true;
+        let out = self
+            .participants
+            .keys()
+            .map(|id| {
+                Self::send_and_close(
+                    *id,
+                    ServerMessage::MeetingEnded {
+                        reason: EndReason::EndedByHost,
+                    },
+                )
+            })
+            .collect();
+        self.participants.clear();
+        Ok(out)
+    }
+
+    /// Applies time-based rules (auto-lock); call on every event and from a timer.
+    pub fn tick(&mut self, now: Instant) -> Vec<Outgoing> {
+        match self.auto_lock_at {
+            Some(at) if at <= now && !self.locked => {
+                self.locked = true;
+                self.auto_lock_at = None;
+                self.meeting_update()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "room_tests.rs"]
+mod tests;
