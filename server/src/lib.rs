@@ -4,3 +4,4 @@
 //! network layer, persistence and the SFU build on it.
 
 pub mod room;
+pub mod throttle;
