@@ -312,6 +312,7 @@ impl Room {
                     participant: id,
                     role,
                     meeting: self.state(),
+                    create_group: true,
                 },
             ));
             out.extend(self.meeting_update());
@@ -356,6 +357,7 @@ impl Room {
                 participant: id,
                 role,
                 meeting: self.state(),
+                create_group: false,
             },
         )];
         out.extend(self.flush_adds());

@@ -327,6 +327,9 @@ pub enum ServerMessage {
         role: Role,
         /// The meeting's state.
         meeting: MeetingState,
+        /// The joiner is the first committer: it creates the MLS group itself (no Welcome
+        /// follows). Everyone else waits for `mls_welcome`.
+        create_group: bool,
     },
     /// The join was refused; the server closes the connection afterwards.
     Denied {

@@ -148,6 +148,7 @@ fn server_samples() -> Vec<ServerMessage> {
             participant: pid(1),
             role: Role::Guest,
             meeting: state(),
+            create_group: false,
         },
         ServerMessage::Denied {
             reason: DenyReason::DeniedByHost {
