@@ -242,7 +242,7 @@ impl Room {
                     display_name: p.display_name.clone(),
                     role: p.role,
                     signed_in: p.user_id.is_some(),
-                    leaf_index: None,
+                    signature_key: MlsBlob::new(p.signature_key.clone()),
                 })
                 .collect(),
         }

@@ -143,9 +143,13 @@ pub struct RosterEntry {
     pub role: Role,
     /// Whether they are signed in (verified).
     pub signed_in: bool,
-    /// Their MLS leaf index once they are in the group; `None` while the Add is pending.
-    pub leaf_index: Option<u32>,
+    /// Their MLS signature public key (≤ [`MAX_SIGNATURE_KEY_BYTES`]), which names their leaf
+    /// in the MLS tree: clients match roster entries to leaves (and badges) by it.
+    pub signature_key: MlsBlob,
 }
+
+/// Longest MLS signature public key accepted in a roster entry (Ed25519 keys are 32 bytes).
+pub const MAX_SIGNATURE_KEY_BYTES: usize = 256;
 
 /// One admitted participant whose KeyPackage the committer must add.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -654,7 +658,14 @@ impl ServerMessage {
                 check_blob("proposal", proposal, MAX_PROPOSAL_BYTES)
             }
             ServerMessage::Roster { participants } => {
-                check_max("participants", participants.len(), MAX_LIST_ENTRIES)
+                check_max("participants", participants.len(), MAX_LIST_ENTRIES)?;
+                participants.iter().try_for_each(|p| {
+                    check_blob(
+                        "participants[].signature_key",
+                        &p.signature_key,
+                        MAX_SIGNATURE_KEY_BYTES,
+                    )
+                })
             }
             ServerMessage::SdpOffer { sdp } | ServerMessage::SdpAnswer { sdp } => check_sdp(sdp),
             ServerMessage::IceCandidate {

@@ -23,7 +23,7 @@ pub use fields::{
 };
 pub use messages::{
     AddRequest, ClientMessage, DenyReason, EndReason, Envelope, ErrorCode, LobbyEntry,
-    MeetingState, Role, RosterEntry, ServerMessage,
+    MAX_SIGNATURE_KEY_BYTES, MeetingState, Role, RosterEntry, ServerMessage,
 };
 
 use serde::de::DeserializeOwned;

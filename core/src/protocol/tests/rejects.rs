@@ -324,7 +324,7 @@ fn list_lengths_are_limited() {
                 display_name: name("x"),
                 role: Role::Guest,
                 signed_in: false,
-                leaf_index: None,
+                signature_key: MlsBlob::new(vec![2; 32]),
             })
             .collect(),
     };
