@@ -1,5 +1,6 @@
 //! Conclave core: everything both the server and the clients agree on.
 //!
+//! - [`client`]: the headless client engine (signaling + MLS) used by the CLI, tests and app;
 //! - [`group`]: the meeting's MLS group (membership, commits, epochs);
 //! - [`media_keys`]: SFrame keys derived from each epoch (RFC 9605 §5.2);
 //! - [`verification`]: the 20-digit code members read aloud;
@@ -8,6 +9,7 @@
 //!
 //! This crate must never depend on GUI or device crates; `tests/architecture.rs` checks it.
 
+pub mod client;
 pub mod group;
 pub mod identity;
 pub mod media_keys;

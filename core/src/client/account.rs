@@ -1,0 +1,185 @@
+//! HTTPS calls to the server outside a meeting: sign-in (which certifies this device's MLS
+//! signature key) and scheduling a meeting.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use super::tls::{TlsError, TlsTrust, owned_client_config};
+use crate::identity::{MemberCertificate, OrgPublicKey};
+
+/// Errors of account calls, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("could not reach the server: {0}")]
+    Network(String),
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many attempts; try again in {0} s")]
+    Throttled(u64),
+    #[error("the server refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error("the server's answer could not be understood: {0}")]
+    BadResponse(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// What sign-in returns.
+pub struct SignIn {
+    /// Bearer token for the WebSocket upgrade and HTTPS calls. Keep it in the OS keychain.
+    pub token: String,
+    pub user_id: String,
+    pub display_name: String,
+    /// The organization's certificate over this device's MLS signature key.
+    pub certificate: MemberCertificate,
+    pub org_key: OrgPublicKey,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("token", &"<redacted>")
+            .field("user_id", &self.user_id)
+            .field("display_name", &self.display_name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct SignInRequest<'a> {
+    username: &'a str,
+    password: &'a str,
+    device_signature_key: String,
+}
+
+#[derive(Deserialize)]
+struct SignInResponse {
+    token: String,
+    user_id: String,
+    display_name: String,
+    certificate: String,
+    org_key: String,
+}
+
+/// Options of a new meeting.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewMeeting {
+    pub title: Option<String>,
+    pub password: Option<String>,
+    pub require_sign_in: bool,
+    pub lobby: bool,
+    pub auto_lock_minutes: Option<u32>,
+    pub join_before_host: bool,
+}
+
+/// A created meeting: its number and password (to be sent by another channel).
+#[derive(Deserialize)]
+pub struct CreatedMeeting {
+    pub number: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for CreatedMeeting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedMeeting")
+            .field("number", &self.number)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+fn http_client(trust: &TlsTrust) -> Result<reqwest::Client, AccountError> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(owned_client_config(trust)?)
+        .build()
+        .map_err(|e| AccountError::Network(e.to_string()))
+}
+
+async fn refusal(response: reqwest::Response) -> AccountError {
+    let status = response.status().as_u16();
+    if status == 429 {
+        let wait = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        return AccountError::Throttled(wait);
+    }
+    if status == 401 {
+        return AccountError::BadCredentials;
+    }
+    let message = response.text().await.unwrap_or_default();
+    AccountError::Refused {
+        status,
+        message: message.chars().take(300).collect(),
+    }
+}
+
+fn decode(field: &str, text: &str) -> Result<Vec<u8>, AccountError> {
+    STANDARD
+        .decode(text)
+        .map_err(|_| AccountError::BadResponse(format!("{field} is not base64")))
+}
+
+/// Signs in and has the organization certify `device_signature_key`.
+pub async fn sign_in(
+    server: &str,
+    trust: &TlsTrust,
+    username: &str,
+    password: &str,
+    device_signature_key: &[u8],
+) -> Result<SignIn, AccountError> {
+    let response = http_client(trust)?
+        .post(format!("https://{server}/v1/signin"))
+        .json(&SignInRequest {
+            username,
+            password,
+            device_signature_key: STANDARD.encode(device_signature_key),
+        })
+        .send()
+        .await
+        .map_err(|e| AccountError::Network(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(refusal(response).await);
+    }
+    let body: SignInResponse = response
+        .json()
+        .await
+        .map_err(|e| AccountError::BadResponse(e.to_string()))?;
+    let certificate = MemberCertificate::from_bytes(&decode("certificate", &body.certificate)?)
+        .map_err(|e| AccountError::BadResponse(e.to_string()))?;
+    let org_key = OrgPublicKey::from_bytes(&decode("org_key", &body.org_key)?)
+        .map_err(|e| AccountError::BadResponse(e.to_string()))?;
+    Ok(SignIn {
+        token: body.token,
+        user_id: body.user_id,
+        display_name: body.display_name,
+        certificate,
+        org_key,
+    })
+}
+
+/// Creates a meeting hosted by the signed-in user.
+pub async fn create_meeting(
+    server: &str,
+    trust: &TlsTrust,
+    token: &str,
+    options: &NewMeeting,
+) -> Result<CreatedMeeting, AccountError> {
+    let response = http_client(trust)?
+        .post(format!("https://{server}/v1/meetings"))
+        .bearer_auth(token)
+        .json(options)
+        .send()
+        .await
+        .map_err(|e| AccountError::Network(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(refusal(response).await);
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| AccountError::BadResponse(e.to_string()))
+}

@@ -1,0 +1,263 @@
+//! The engine on a live WebSocket: one task per meeting connection. Callers get a command
+//! sender, an event stream and a watchable snapshot; nothing here blocks a UI thread.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use super::engine::{Engine, Event, Output, Phase, RosterView};
+use super::tls::{TlsError, TlsTrust, client_config};
+use crate::group::GroupMember;
+use crate::identity::OrgPublicKey;
+use crate::protocol::{
+    ClientMessage, DisplayName, LobbyEntry, MAX_MESSAGE_BYTES, MeetingNumber, MeetingPassword,
+    MeetingState, ParticipantId, Role, decode_server, encode_client,
+};
+use crate::verification::VerificationCode;
+
+/// Keep-alive period; the server closes connections idle for much longer.
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `host:port` of the server.
+    pub server: String,
+    pub trust: TlsTrust,
+    /// Bearer token of a signed-in user; guests pass `None`.
+    pub token: Option<String>,
+}
+
+/// Errors opening the connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("could not connect to the server: {0}")]
+    Connect(String),
+    #[error("the sign-in token was refused; sign in again")]
+    Unauthorized,
+}
+
+/// What a user (or script) sees of the meeting at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub phase: Option<Phase>,
+    pub participant: Option<ParticipantId>,
+    pub role: Option<Role>,
+    pub meeting: Option<MeetingState>,
+    /// The padlock.
+    pub end_to_end_encrypted: bool,
+    pub epoch: Option<u64>,
+    pub code: Option<VerificationCode>,
+    pub roster: Vec<RosterView>,
+    pub lobby: Vec<LobbyEntry>,
+    /// Whether the connection to the server is still up.
+    pub connected: bool,
+}
+
+enum Command {
+    Join {
+        meeting: MeetingNumber,
+        password: Option<MeetingPassword>,
+        display_name: DisplayName,
+    },
+    Send(ClientMessage),
+}
+
+/// A live meeting connection.
+pub struct MeetingClient {
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedReceiver<Event>,
+    snapshot: watch::Receiver<Snapshot>,
+    task: JoinHandle<()>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn snapshot_of(engine: &Engine, connected: bool) -> Snapshot {
+    Snapshot {
+        phase: Some(engine.phase().clone()),
+        participant: engine.participant(),
+        role: engine.role(),
+        meeting: engine.meeting().cloned(),
+        end_to_end_encrypted: engine.is_end_to_end_encrypted(),
+        epoch: engine.group().epoch().ok(),
+        code: engine.verification_code(),
+        roster: engine.roster(),
+        lobby: engine.lobby().to_vec(),
+        connected,
+    }
+}
+
+impl MeetingClient {
+    /// Connects to `wss://server/v1/ws`; `member` carries this device's MLS keys.
+    pub async fn connect(
+        options: ConnectOptions,
+        member: GroupMember,
+        org: Option<OrgPublicKey>,
+    ) -> Result<Self, ConnectError> {
+        let url = format!("wss://{}/v1/ws", options.server);
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| ConnectError::Connect(e.to_string()))?;
+        if let Some(token) = &options.token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| ConnectError::Unauthorized)?;
+            request.headers_mut().insert("authorization", value);
+        }
+        let connector = tokio_tungstenite::Connector::Rustls(client_config(&options.trust)?);
+        let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+        config.max_message_size = Some(MAX_MESSAGE_BYTES + 1024);
+        config.max_frame_size = Some(MAX_MESSAGE_BYTES + 1024);
+        let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            true,
+            Some(connector),
+        )
+        .await
+        .map_err(|e| match e {
+            tokio_tungstenite::tungstenite::Error::Http(response)
+                if response.status().as_u16() == 401 =>
+            {
+                ConnectError::Unauthorized
+            }
+            other => ConnectError::Connect(other.to_string()),
+        })?;
+
+        let engine = Engine::new(member, org);
+        let (command_tx, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        let (snapshot_tx, snapshot_rx) = watch::channel(snapshot_of(&engine, true));
+        let task = tokio::spawn(run(socket, engine, command_rx, event_tx, snapshot_tx));
+        Ok(Self {
+            commands: command_tx,
+            events: event_rx,
+            snapshot: snapshot_rx,
+            task,
+        })
+    }
+
+    /// Asks to join a meeting.
+    pub fn join(
+        &self,
+        meeting: MeetingNumber,
+        password: Option<MeetingPassword>,
+        display_name: DisplayName,
+    ) {
+        let _ = self.commands.send(Command::Join {
+            meeting,
+            password,
+            display_name,
+        });
+    }
+
+    /// Sends a request (host actions, leave, …).
+    pub fn send(&self, message: ClientMessage) {
+        let _ = self.commands.send(Command::Send(message));
+    }
+
+    /// The next event; `None` once the connection is gone and every event was read.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// Waits until the snapshot satisfies `condition` or `limit` passes.
+    pub async fn wait_until(
+        &mut self,
+        limit: Duration,
+        condition: impl Fn(&Snapshot) -> bool,
+    ) -> Result<Snapshot, Snapshot> {
+        let mut watcher = self.snapshot.clone();
+        let wait = watcher.wait_for(|s| condition(s));
+        match tokio::time::timeout(limit, wait).await {
+            Ok(Ok(snapshot)) => Ok(snapshot.clone()),
+            _ => Err(self.snapshot()),
+        }
+    }
+
+    /// Closes the connection.
+    pub fn close(self) {
+        self.task.abort();
+    }
+}
+
+async fn run<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
+    mut engine: Engine,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+    snapshot: watch::Sender<Snapshot>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = socket.split();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut nonce = 0u64;
+    loop {
+        let output = tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) => match decode_server(&text) {
+                    Ok(message) => engine.handle(message, unix_now()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "undecodable server message dropped");
+                        Output::default()
+                    }
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => Output::default(),
+            },
+            command = commands.recv() => match command {
+                Some(Command::Join { meeting, password, display_name }) => {
+                    match engine.join(meeting, password, display_name) {
+                        Ok(message) => Output { send: vec![message], events: Vec::new() },
+                        Err(e) => Output {
+                            send: Vec::new(),
+                            events: vec![Event::SecurityWarning(e.to_string())],
+                        },
+                    }
+                }
+                Some(Command::Send(message)) => engine.request(message),
+                None => break,
+            },
+            _ = ping.tick() => {
+                nonce += 1;
+                Output { send: vec![ClientMessage::Ping { nonce }], events: Vec::new() }
+            }
+        };
+        let mut failed = false;
+        for message in output.send {
+            match encode_client(&message) {
+                Ok(text) => {
+                    if sink.send(Message::text(text)).await.is_err() {
+                        failed = true;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "refused to send an invalid message"),
+            }
+        }
+        for event in output.events {
+            let _ = events.send(event);
+        }
+        snapshot.send_replace(snapshot_of(&engine, !failed));
+        if failed {
+            break;
+        }
+    }
+    snapshot.send_replace(snapshot_of(&engine, false));
+}

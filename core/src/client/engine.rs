@@ -1,0 +1,522 @@
+//! The headless client engine without I/O: server messages in, client messages and events out.
+//!
+//! It owns this participant's MLS state. As the committer (host, co-host or acting committer)
+//! it turns the server's `add_members` / `remove_members` into batched commits, and enforces
+//! host policy a second time: it never adds a KeyPackage that fails validation or whose key or
+//! account this client has seen expelled or denied.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::group::{EpochChange, GroupError, GroupMember, Incoming, validate_key_package};
+use crate::identity::{OrgPublicKey, TrustState};
+use crate::protocol::{
+    AddRequest, ClientMessage, DenyReason, DisplayName, EndReason, ErrorCode, LobbyEntry,
+    MeetingNumber, MeetingPassword, MeetingState, MlsBlob, ParticipantId, Reason, Role,
+    RosterEntry, ServerMessage,
+};
+use crate::verification::VerificationCode;
+
+/// Where this participant stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Connected, not joined yet.
+    Connected,
+    /// Waiting in the lobby.
+    InLobby,
+    /// Admitted; waiting for the Welcome.
+    Admitted,
+    /// In the MLS group: media keys available.
+    InMeeting,
+    /// Out of the meeting, with the reason.
+    Left(LeftReason),
+}
+
+/// Why the participant is no longer in the meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeftReason {
+    Denied(DenyReason),
+    Expelled(Option<Reason>),
+    Ended(EndReason),
+    RemovedFromGroup,
+    Left,
+}
+
+/// One roster line as this client shows it: the server's entry plus the MLS-derived trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterView {
+    pub participant: ParticipantId,
+    pub display_name: String,
+    pub role: Role,
+    /// From the MLS credential; `None` until the member's leaf is in this client's group.
+    pub trust: Option<TrustState>,
+}
+
+/// Something the UI or a script should know about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The phase changed.
+    Phase(Phase),
+    /// New group keys: a new epoch with its verification code (the "verify again" moment).
+    KeysChanged(VerificationCode),
+    /// Someone knocked (hosts and co-hosts).
+    Knock(LobbyEntry),
+    /// The lobby list changed (hosts and co-hosts).
+    Lobby(Vec<LobbyEntry>),
+    /// The roster changed.
+    Roster,
+    /// Meeting settings changed.
+    Meeting(MeetingState),
+    /// The server refused a request.
+    Error {
+        code: ErrorCode,
+        message: String,
+        retry_after_secs: Option<u32>,
+    },
+    /// A handshake message was refused (forged, unauthorized, stale). The meeting goes on.
+    SecurityWarning(String),
+}
+
+/// The engine's output for one input.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub send: Vec<ClientMessage>,
+    pub events: Vec<Event>,
+}
+
+/// Engine failures that are the local client's fault (not the peer's).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Group(#[from] GroupError),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Default)]
+struct CommitterWork {
+    adds: BTreeMap<ParticipantId, MlsBlob>,
+    /// Resolved to leaves when queued: the roster entry may be gone by commit time.
+    removes: BTreeMap<ParticipantId, u32>,
+}
+
+/// The client engine.
+pub struct Engine {
+    member: GroupMember,
+    org: Option<OrgPublicKey>,
+    phase: Phase,
+    participant: Option<ParticipantId>,
+    role: Option<Role>,
+    meeting: Option<MeetingState>,
+    roster: Vec<RosterEntry>,
+    lobby: Vec<LobbyEntry>,
+    /// Work the committer still has to commit, and the part of it in the commit under way.
+    queued: CommitterWork,
+    in_flight: Option<CommitterWork>,
+    /// Signature keys this client saw expelled or denied: never added again by this client.
+    barred_keys: HashSet<Vec<u8>>,
+    now_unix: u64,
+}
+
+impl Engine {
+    /// An engine for `member` (its keys and credential); `org` verifies signed-in members.
+    pub fn new(member: GroupMember, org: Option<OrgPublicKey>) -> Self {
+        Self {
+            member,
+            org,
+            phase: Phase::Connected,
+            participant: None,
+            role: None,
+            meeting: None,
+            roster: Vec::new(),
+            lobby: Vec::new(),
+            queued: CommitterWork::default(),
+            in_flight: None,
+            barred_keys: HashSet::new(),
+            now_unix: 0,
+        }
+    }
+
+    /// The `join` request (with a fresh KeyPackage).
+    pub fn join(
+        &mut self,
+        meeting: MeetingNumber,
+        password: Option<MeetingPassword>,
+        display_name: DisplayName,
+    ) -> Result<ClientMessage, EngineError> {
+        Ok(ClientMessage::Join {
+            meeting,
+            password,
+            display_name,
+            key_package: MlsBlob::new(self.member.key_package()?),
+        })
+    }
+
+    /// Current phase.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// This participant's id, once the server assigned one.
+    pub fn participant(&self) -> Option<ParticipantId> {
+        self.participant
+    }
+
+    /// This participant's role, once admitted.
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+
+    /// Meeting settings as last announced.
+    pub fn meeting(&self) -> Option<&MeetingState> {
+        self.meeting.as_ref()
+    }
+
+    /// People waiting in the lobby (hosts and co-hosts see it).
+    pub fn lobby(&self) -> &[LobbyEntry] {
+        &self.lobby
+    }
+
+    /// The padlock: media is end-to-end encrypted exactly when this client holds group keys.
+    pub fn is_end_to_end_encrypted(&self) -> bool {
+        self.phase == Phase::InMeeting && self.member.in_group()
+    }
+
+    /// The current verification code.
+    pub fn verification_code(&self) -> Option<VerificationCode> {
+        self.member.verification_code().ok()
+    }
+
+    /// The MLS group (for media keys and the roster).
+    pub fn group(&self) -> &GroupMember {
+        &self.member
+    }
+
+    /// The roster with MLS trust states matched by signature key.
+    pub fn roster(&self) -> Vec<RosterView> {
+        let leaves = self
+            .member
+            .roster(self.org.as_ref(), self.now_unix)
+            .unwrap_or_default();
+        self.roster
+            .iter()
+            .map(|entry| RosterView {
+                participant: entry.participant,
+                display_name: entry.display_name.as_str().to_string(),
+                role: entry.role,
+                trust: leaves
+                    .iter()
+                    .find(|l| l.signature_key == entry.signature_key.as_bytes())
+                    .map(|l| l.trust.clone()),
+            })
+            .collect()
+    }
+
+    fn leaf_of(&self, participant: ParticipantId) -> Option<u32> {
+        let key = self
+            .roster
+            .iter()
+            .find(|e| e.participant == participant)?
+            .signature_key
+            .as_bytes()
+            .to_vec();
+        self.member
+            .roster(None, self.now_unix)
+            .ok()?
+            .into_iter()
+            .find(|l| l.signature_key == key)
+            .map(|l| l.leaf_index)
+    }
+
+    fn key_of(&self, participant: ParticipantId) -> Option<Vec<u8>> {
+        self.roster
+            .iter()
+            .find(|e| e.participant == participant)
+            .map(|e| e.signature_key.as_bytes().to_vec())
+    }
+
+    fn set_phase(&mut self, phase: Phase, out: &mut Output) {
+        if self.phase != phase {
+            self.phase = phase.clone();
+            out.events.push(Event::Phase(phase));
+        }
+    }
+
+    fn keys_changed(&mut self, out: &mut Output) {
+        if let Ok(code) = self.member.verification_code() {
+            out.events.push(Event::KeysChanged(code));
+        }
+    }
+
+    /// Marks the leaves of the server's host and co-hosts as allowed to add members.
+    fn refresh_committers(&mut self) {
+        let moderators: Vec<ParticipantId> = self
+            .roster
+            .iter()
+            .filter(|e| matches!(e.role, Role::Host | Role::CoHost))
+            .map(|e| e.participant)
+            .collect();
+        let mut leaves: BTreeSet<u32> =
+            moderators.iter().filter_map(|p| self.leaf_of(*p)).collect();
+        // The group's creator keeps leaf 0 until it leaves; acting committers (join before
+        // host) are designated by the server's `add_members` to them, not by role.
+        leaves.insert(0);
+        self.member.set_committers(leaves);
+    }
+
+    /// A host action or other request from the user, checked for shape only; the server and
+    /// the committer enforce who may do what.
+    pub fn request(&mut self, message: ClientMessage) -> Output {
+        if let ClientMessage::Deny { participant, .. } | ClientMessage::Expel { participant } =
+            &message
+            && let Some(key) = self.key_of(*participant)
+        {
+            self.barred_keys.insert(key);
+        }
+        if matches!(message, ClientMessage::Leave) {
+            let mut out = Output::default();
+            self.set_phase(Phase::Left(LeftReason::Left), &mut out);
+            out.send.push(message);
+            return out;
+        }
+        Output {
+            send: vec![message],
+            events: Vec::new(),
+        }
+    }
+
+    /// Handles one server message. `now_unix` (seconds) checks certificate validity.
+    pub fn handle(&mut self, message: ServerMessage, now_unix: u64) -> Output {
+        self.now_unix = now_unix;
+        let mut out = Output::default();
+        match message {
+            ServerMessage::Hello { .. } | ServerMessage::Pong { .. } => {}
+            ServerMessage::InLobby { participant } => {
+                self.participant = Some(participant);
+                self.set_phase(Phase::InLobby, &mut out);
+            }
+            ServerMessage::Admitted {
+                participant,
+                role,
+                meeting,
+                create_group,
+            } => {
+                self.participant = Some(participant);
+                self.role = Some(role);
+                self.meeting = Some(meeting);
+                if create_group && !self.member.in_group() {
+                    let mut group_id = [0u8; 16];
+                    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut group_id);
+                    match self.member.create_group(&group_id, Vec::new()) {
+                        Ok(()) => {
+                            self.set_phase(Phase::InMeeting, &mut out);
+                            self.keys_changed(&mut out);
+                        }
+                        Err(e) => out.events.push(Event::SecurityWarning(e.to_string())),
+                    }
+                } else {
+                    self.set_phase(Phase::Admitted, &mut out);
+                }
+            }
+            ServerMessage::Denied { reason } => {
+                self.set_phase(Phase::Left(LeftReason::Denied(reason)), &mut out);
+            }
+            ServerMessage::Knock { entry } => {
+                out.events.push(Event::Knock(entry));
+            }
+            ServerMessage::Lobby { entries } => {
+                self.lobby = entries.clone();
+                out.events.push(Event::Lobby(entries));
+            }
+            ServerMessage::AddMembers { requests, .. } => {
+                self.queue_adds(requests);
+                self.commit_queued(&mut out);
+            }
+            ServerMessage::RemoveMembers { participants, .. } => {
+                for p in participants {
+                    if let Some(key) = self.key_of(p) {
+                        self.barred_keys.insert(key);
+                    }
+                    if let Some(leaf) = self.leaf_of(p) {
+                        self.queued.removes.insert(p, leaf);
+                    }
+                }
+                self.commit_queued(&mut out);
+            }
+            ServerMessage::MlsWelcome { welcome } => match self.member.join(welcome.as_bytes()) {
+                Ok(()) => {
+                    self.set_phase(Phase::InMeeting, &mut out);
+                    self.refresh_committers();
+                    self.keys_changed(&mut out);
+                }
+                Err(e) => out.events.push(Event::SecurityWarning(format!(
+                    "could not process the Welcome: {e}"
+                ))),
+            },
+            ServerMessage::MlsCommit { commit, .. } => {
+                self.refresh_committers();
+                match self.member.process(commit.as_bytes()) {
+                    Ok(Incoming::Commit(change)) => self.after_commit(&change, &mut out),
+                    Ok(Incoming::Proposal { .. }) => {}
+                    Err(e) => out
+                        .events
+                        .push(Event::SecurityWarning(format!("refused a commit: {e}"))),
+                }
+                // A commit of ours that lost the race is retried on top of the winner.
+                if self.in_flight.is_none() {
+                    self.commit_queued(&mut out);
+                }
+            }
+            ServerMessage::MlsProposal { proposal, .. } => {
+                if let Err(e) = self.member.process(proposal.as_bytes()) {
+                    out.events
+                        .push(Event::SecurityWarning(format!("refused a proposal: {e}")));
+                }
+            }
+            ServerMessage::CommitAccepted { .. } => {
+                self.in_flight = None;
+                match self.member.confirm_commit() {
+                    Ok(change) => self.after_commit(&change, &mut out),
+                    Err(e) => out.events.push(Event::SecurityWarning(e.to_string())),
+                }
+                self.commit_queued(&mut out);
+            }
+            ServerMessage::CommitRejected { .. } => {
+                let _ = self.member.discard_commit();
+                if let Some(work) = self.in_flight.take() {
+                    self.queued.adds.extend(work.adds);
+                    self.queued.removes.extend(work.removes);
+                }
+            }
+            ServerMessage::MeetingUpdate { meeting } => {
+                self.meeting = Some(meeting.clone());
+                out.events.push(Event::Meeting(meeting));
+            }
+            ServerMessage::Roster { participants } => {
+                self.roster = participants;
+                self.refresh_committers();
+                out.events.push(Event::Roster);
+            }
+            ServerMessage::RoleChanged { participant, role } => {
+                if Some(participant) == self.participant {
+                    self.role = Some(role);
+                }
+                if let Some(entry) = self
+                    .roster
+                    .iter_mut()
+                    .find(|e| e.participant == participant)
+                {
+                    entry.role = role;
+                }
+                self.refresh_committers();
+                out.events.push(Event::Roster);
+            }
+            ServerMessage::Expelled { reason } => {
+                self.set_phase(Phase::Left(LeftReason::Expelled(reason)), &mut out);
+            }
+            ServerMessage::MeetingEnded { reason } => {
+                self.set_phase(Phase::Left(LeftReason::Ended(reason)), &mut out);
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                retry_after_secs,
+            } => out.events.push(Event::Error {
+                code,
+                message,
+                retry_after_secs,
+            }),
+            ServerMessage::SdpOffer { .. }
+            | ServerMessage::SdpAnswer { .. }
+            | ServerMessage::IceCandidate { .. } => {}
+        }
+        out
+    }
+
+    fn queue_adds(&mut self, requests: Vec<AddRequest>) {
+        for request in requests {
+            self.queued
+                .adds
+                .insert(request.participant, request.key_package);
+        }
+    }
+
+    fn after_commit(&mut self, change: &EpochChange, out: &mut Output) {
+        if change.self_removed {
+            self.set_phase(Phase::Left(LeftReason::RemovedFromGroup), out);
+        } else {
+            self.keys_changed(out);
+        }
+    }
+
+    /// As committer: commits everything queued in one batch, unless a commit is under way.
+    fn commit_queued(&mut self, out: &mut Output) {
+        if self.in_flight.is_some() || !self.member.in_group() {
+            return;
+        }
+        let work = std::mem::take(&mut self.queued);
+        if work.adds.is_empty() && work.removes.is_empty() {
+            return;
+        }
+        let mut key_packages = Vec::new();
+        let mut added = Vec::new();
+        for (participant, blob) in &work.adds {
+            match validate_key_package(blob.as_bytes(), self.org.as_ref(), self.now_unix) {
+                Ok(kp) if self.barred_keys.contains(&kp.signature_key) => {
+                    out.events.push(Event::SecurityWarning(format!(
+                        "not adding participant {}: expelled or denied earlier",
+                        participant.0
+                    )));
+                    // Keep them out for good, so the server stops asking.
+                    out.send.push(ClientMessage::Expel {
+                        participant: *participant,
+                    });
+                }
+                Ok(kp) => {
+                    key_packages.push(kp);
+                    added.push(*participant);
+                }
+                Err(e) => {
+                    out.events.push(Event::SecurityWarning(format!(
+                        "not adding participant {}: {e}",
+                        participant.0
+                    )));
+                    out.send.push(ClientMessage::Expel {
+                        participant: *participant,
+                    });
+                }
+            }
+        }
+        let removed: Vec<ParticipantId> = work.removes.keys().copied().collect();
+        let leaves: Vec<u32> = work.removes.values().copied().collect();
+        if key_packages.is_empty() && leaves.is_empty() {
+            return;
+        }
+        let epoch = match self.member.epoch() {
+            Ok(epoch) => epoch,
+            Err(_) => return,
+        };
+        match self.member.commit(key_packages, &leaves) {
+            Ok(commit) => {
+                out.send.push(ClientMessage::Commit {
+                    epoch,
+                    commit: MlsBlob::new(commit.commit),
+                    welcome: commit.welcome.map(MlsBlob::new),
+                    added: added.clone(),
+                    removed: removed.clone(),
+                });
+                self.in_flight = Some(CommitterWork {
+                    adds: work
+                        .adds
+                        .into_iter()
+                        .filter(|(p, _)| added.contains(p))
+                        .collect(),
+                    removes: work.removes,
+                });
+            }
+            Err(e) => {
+                out.events
+                    .push(Event::SecurityWarning(format!("could not commit: {e}")));
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The headless client engine shared by the CLI, the tests and (later) the desktop app.
+//!
+//! - [`engine`]: the sans-I/O state machine (server messages in, client messages and events out);
+//! - [`connection`]: the engine on a live WebSocket, driven by a tokio task;
+//! - [`account`]: HTTPS sign-in and meeting creation;
+//! - [`tls`]: trusting the server (public roots, or a pinned self-signed certificate).
+
+pub mod account;
+pub mod connection;
+pub mod engine;
+pub mod tls;
+
+pub use connection::{ConnectError, ConnectOptions, MeetingClient, Snapshot};
+pub use engine::{Engine, Event, LeftReason, Phase, RosterView};
+pub use tls::TlsTrust;

@@ -1,0 +1,218 @@
+//! `conclaved`'s settings: built-in defaults, then a TOML file (`--config`), then command-line
+//! flags, each overriding the one before.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8443"
+//! data_dir = "/var/lib/conclave-server"
+//! tls_cert = "/etc/conclave/cert.pem"   # both or neither; without them a dev certificate
+//! tls_key = "/etc/conclave/key.pem"     # is created in data_dir
+//! hostnames = ["meet.example.org"]
+//! idle_timeout_secs = 60
+//! token_ttl_hours = 720
+//! certificate_ttl_hours = 24
+//! ```
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default listen address: loopback only, so nothing is exposed until an admin says so.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+    8443,
+);
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where the database, the organization key and the dev certificate live.
+    pub data_dir: PathBuf,
+    /// PEM certificate chain; with `tls_key`, replaces the generated dev certificate.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Names the dev certificate is issued for (besides `localhost` and loopback addresses).
+    pub hostnames: Vec<String>,
+    /// A connection that sends nothing (not even `ping`) for this long is dropped.
+    pub idle_timeout_secs: u64,
+    /// Lifetime of a sign-in bearer token.
+    pub token_ttl_hours: u64,
+    /// Lifetime of a member certificate issued at sign-in.
+    pub certificate_ttl_hours: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN,
+            data_dir: default_data_dir(),
+            tls_cert: None,
+            tls_key: None,
+            hostnames: Vec::new(),
+            idle_timeout_secs: 60,
+            token_ttl_hours: 720,
+            certificate_ttl_hours: 24,
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/conclave-server`, else `./conclave-data`.
+pub fn default_data_dir() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("conclave-server"),
+        _ => PathBuf::from("./conclave-data"),
+    }
+}
+
+impl ServerConfig {
+    /// Reads a TOML file; keys it does not set keep their defaults.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses TOML text (see the module docs for the keys).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.message().to_string())
+    }
+
+    /// Checks the rules a TOML schema cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key must be given together".into(),
+            ));
+        }
+        if self.idle_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "idle_timeout_secs must be at least 1".into(),
+            ));
+        }
+        if self.token_ttl_hours == 0 || self.certificate_ttl_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "token_ttl_hours and certificate_ttl_hours must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Command-line flags of `conclaved serve`; each one given overrides the file.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, e.g. 0.0.0.0:8443 (default 127.0.0.1:8443).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (database, organization key, dev certificate).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PEM certificate chain (requires --tls-key); default: a generated dev certificate.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Host name for the dev certificate (repeatable).
+    #[arg(long = "hostname", value_name = "NAME")]
+    pub hostnames: Vec<String>,
+}
+
+impl ServeArgs {
+    /// Defaults, then the `--config` file, then the flags.
+    pub fn resolve(&self) -> Result<ServerConfig, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => ServerConfig::load(path)?,
+            None => ServerConfig::default(),
+        };
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &self.data_dir {
+            config.data_dir.clone_from(dir);
+        }
+        if self.tls_cert.is_some() {
+            config.tls_cert.clone_from(&self.tls_cert);
+            config.tls_key.clone_from(&self.tls_key);
+        }
+        if !self.hostnames.is_empty() {
+            config.hostnames.clone_from(&self.hostnames);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_override_defaults_and_flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("conclave-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("conclaved.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\nhostnames = [\"meet.example.org\"]\nidle_timeout_secs = 30\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            data_dir: Some(dir.clone()),
+            ..ServeArgs::default()
+        };
+        let config = args.resolve().unwrap();
+        assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.hostnames, vec!["meet.example.org".to_string()]);
+        assert_eq!(config.idle_timeout_secs, 30);
+        assert_eq!(config.token_ttl_hours, 720);
+        assert_eq!(config.data_dir, dir);
+
+        let args = ServeArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            args.resolve().unwrap().listen,
+            "127.0.0.1:0".parse().unwrap()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_half_tls_settings_are_refused() {
+        assert!(ServerConfig::from_toml("lisen = \"127.0.0.1:1\"").is_err());
+        let config = ServerConfig::from_toml("tls_cert = \"/x.pem\"").unwrap();
+        assert!(config.validate().is_err());
+        assert_eq!(ServerConfig::from_toml("").unwrap(), ServerConfig::default());
+    }
+}

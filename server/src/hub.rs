@@ -1,0 +1,433 @@
+//! The state one server process shares between its connections: the store, the organization
+//! key, every live meeting's [`Room`], every connection's outbox and the guess throttles.
+//!
+//! Rooms are created lazily from the stored meeting on the first join. Every room operation
+//! runs under the rooms lock and its [`Outgoing`] messages are handed to the connections'
+//! outboxes before the lock is released, so all connections see one room's messages in the
+//! order the room produced them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use conclave_core::identity::{OrgPublicKey, OrgSigningKey};
+use conclave_core::protocol::{EndReason, ParticipantId, ServerMessage};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc};
+
+use crate::room::{JoinRequest, Outgoing, Room, RoomError, RoomOptions};
+use crate::store::{MeetingRecord, Store};
+use crate::throttle::GuessThrottle;
+
+/// Software version announced in `hello`.
+pub const SERVER_VERSION: &str = concat!("conclaved ", env!("CARGO_PKG_VERSION"));
+
+/// A meeting's options as stored in its record's options JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MeetingOptions {
+    /// Only signed-in users may join.
+    pub require_sign_in: bool,
+    /// Newcomers wait in the lobby.
+    pub lobby: bool,
+    /// Lock this many minutes after the meeting starts.
+    pub auto_lock_minutes: Option<u32>,
+    /// Participants may start before the host arrives.
+    pub join_before_host: bool,
+}
+
+impl MeetingOptions {
+    /// The JSON stored with the meeting.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// Reads stored options; unreadable JSON gives the strictest settings (lobby on,
+    /// sign-in required) rather than the most open ones.
+    pub fn from_json(json: &str) -> Self {
+        serde_json::from_str(json).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "unreadable meeting options; using strict defaults");
+            Self {
+                require_sign_in: true,
+                lobby: true,
+                auto_lock_minutes: None,
+                join_before_host: false,
+            }
+        })
+    }
+
+    /// The room options for a stored meeting.
+    pub fn room_options(&self, host_user_id: Option<String>) -> RoomOptions {
+        RoomOptions {
+            host_user_id,
+            require_sign_in: self.require_sign_in,
+            lobby_enabled: self.lobby,
+            auto_lock_minutes: self.auto_lock_minutes,
+            join_before_host: self.join_before_host,
+        }
+    }
+}
+
+/// Lifetimes and timeouts the connection and HTTP layers apply.
+#[derive(Debug, Clone, Copy)]
+pub struct HubSettings {
+    pub idle_timeout: Duration,
+    pub token_ttl: Duration,
+    pub certificate_ttl: Duration,
+}
+
+/// One live WebSocket connection.
+#[derive(Debug)]
+struct Connection {
+    outbox: mpsc::UnboundedSender<Outgoing>,
+    /// The meeting it joined (set when the join reached the room).
+    meeting: Option<String>,
+    /// The name it joined with, for audit entries.
+    display_name: Option<String>,
+}
+
+/// Shared server state; one per process, behind an `Arc`.
+pub struct Hub {
+    store: Store,
+    org_key: OrgSigningKey,
+    org_public: OrgPublicKey,
+    settings: HubSettings,
+    rooms: Mutex<HashMap<String, Room>>,
+    connections: Mutex<HashMap<ParticipantId, Connection>>,
+    connections_changed: Notify,
+    /// Meeting-password guesses, per meeting and per address.
+    throttle: Mutex<GuessThrottle>,
+    /// Sign-in password guesses, per account name and per address.
+    signin_throttle: Mutex<GuessThrottle>,
+    next_id: AtomicU64,
+    shutting_down: AtomicBool,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("org_key", &self.org_public)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical
+/// section leaves the maps consistent).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Unix time in seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Hub {
+    /// A hub with no rooms and no connections.
+    pub fn new(store: Store, org_key: OrgSigningKey, settings: HubSettings) -> Self {
+        let org_public = org_key.public();
+        Self {
+            store,
+            org_key,
+            org_public,
+            settings,
+            rooms: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
+            connections_changed: Notify::new(),
+            throttle: Mutex::new(GuessThrottle::new()),
+            signin_throttle: Mutex::new(GuessThrottle::new()),
+            next_id: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn org_key(&self) -> &OrgSigningKey {
+        &self.org_key
+    }
+
+    pub fn org_public_key(&self) -> OrgPublicKey {
+        self.org_public
+    }
+
+    pub fn settings(&self) -> HubSettings {
+        self.settings
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    // -- connections ----------------------------------------------------------------------
+
+    /// Registers a new connection and gives it its participant id; `None` while shutting
+    /// down.
+    pub fn connect(&self, outbox: mpsc::UnboundedSender<Outgoing>) -> Option<ParticipantId> {
+        let mut connections = lock(&self.connections);
+        // Checked under the lock so shutdown's broadcast cannot miss a new connection.
+        if self.is_shutting_down() {
+            return None;
+        }
+        let id = ParticipantId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        connections.insert(
+            id,
+            Connection {
+                outbox,
+                meeting: None,
+                display_name: None,
+            },
+        );
+        Some(id)
+    }
+
+    /// The connection is gone: it leaves its meeting (if any) and is forgotten.
+    pub fn disconnect(&self, id: ParticipantId) {
+        self.leave(id);
+        lock(&self.connections).remove(&id);
+        self.connections_changed.notify_waiters();
+    }
+
+    /// The meeting this connection joined, if any.
+    pub fn meeting_of(&self, id: ParticipantId) -> Option<String> {
+        lock(&self.connections)
+            .get(&id)
+            .and_then(|c| c.meeting.clone())
+    }
+
+    /// "Name (#id)" for audit entries.
+    pub fn describe(&self, id: ParticipantId) -> String {
+        match lock(&self.connections)
+            .get(&id)
+            .and_then(|c| c.display_name.clone())
+        {
+            Some(name) => format!("{name} (#{id})"),
+            None => format!("#{id}"),
+        }
+    }
+
+    /// Number of live connections.
+    pub fn connection_count(&self) -> usize {
+        lock(&self.connections).len()
+    }
+
+    /// Sends one message to one connection.
+    pub fn send(&self, to: ParticipantId, message: ServerMessage, close: bool) {
+        self.dispatch(vec![Outgoing { to, message, close }]);
+    }
+
+    /// Hands each message to its connection's outbox; the connection closes after a message
+    /// marked `close`. Messages for connections that are already gone are dropped.
+    pub fn dispatch(&self, messages: Vec<Outgoing>) {
+        if messages.is_empty() {
+            return;
+        }
+        let connections = lock(&self.connections);
+        for out in messages {
+            let kind = out.message.type_name();
+            let to = out.to;
+            match connections.get(&to) {
+                Some(connection) => {
+                    if connection.outbox.send(out).is_err() {
+                        tracing::debug!(participant = %to, kind, "outbox closed; dropped");
+                    }
+                }
+                None => tracing::debug!(participant = %to, kind, "no such connection; dropped"),
+            }
+        }
+    }
+
+    // -- rooms ----------------------------------------------------------------------------
+
+    /// Joins connection `id` to the stored meeting `record` (creating its room on first
+    /// use). Returns `false`, sending nothing, when the meeting's room has ended.
+    pub fn join(&self, id: ParticipantId, record: &MeetingRecord, request: JoinRequest) -> bool {
+        let number = record.number.clone();
+        let name = request.display_name.as_str().to_string();
+        let mut rooms = lock(&self.rooms);
+        let room = rooms.entry(number.clone()).or_insert_with(|| {
+            let options = MeetingOptions::from_json(&record.options_json);
+            tracing::info!(meeting = %number, "meeting room opened");
+            Room::new(
+                options.room_options(record.host_user_id.clone()),
+                Instant::now(),
+            )
+        });
+        if room.is_ended() {
+            return false;
+        }
+        {
+            let mut connections = lock(&self.connections);
+            if let Some(connection) = connections.get_mut(&id) {
+                connection.meeting = Some(number);
+                connection.display_name = Some(name);
+            }
+        }
+        let out = room.join(id, request, Instant::now());
+        self.dispatch(out);
+        true
+    }
+
+    /// Whether the meeting has a room that was ended.
+    pub fn room_ended(&self, number: &str) -> bool {
+        lock(&self.rooms).get(number).is_some_and(Room::is_ended)
+    }
+
+    /// Runs `action` on the room connection `id` joined and delivers what it produced.
+    /// Fails with [`RoomError::Ended`] when the connection is in no live room.
+    pub fn with_room(
+        &self,
+        id: ParticipantId,
+        action: impl FnOnce(&mut Room) -> Result<Vec<Outgoing>, RoomError>,
+    ) -> Result<(), RoomError> {
+        let Some(number) = self.meeting_of(id) else {
+            return Err(RoomError::Ended);
+        };
+        let mut rooms = lock(&self.rooms);
+        let room = rooms.get_mut(&number).ok_or(RoomError::Ended)?;
+        let out = action(room)?;
+        self.dispatch(out);
+        Ok(())
+    }
+
+    /// The participant leaves its meeting (on `leave`, disconnect or idle timeout).
+    pub fn leave(&self, id: ParticipantId) {
+        let number = {
+            let mut connections = lock(&self.connections);
+            connections.get_mut(&id).and_then(|c| c.meeting.take())
+        };
+        if let Some(number) = number {
+            let mut rooms = lock(&self.rooms);
+            if let Some(room) = rooms.get_mut(&number) {
+                let out = room.leave(id);
+                self.dispatch(out);
+            }
+        }
+    }
+
+    /// Applies every room's time-based rules (auto-lock); called every second.
+    pub fn tick(&self, now: Instant) {
+        let mut rooms = lock(&self.rooms);
+        for room in rooms.values_mut() {
+            let out = room.tick(now);
+            self.dispatch(out);
+        }
+    }
+
+    // -- throttles ------------------------------------------------------------------------
+
+    /// How long this address must wait before guessing this meeting's password again.
+    pub fn join_throttled(&self, meeting: &str, address: IpAddr) -> Option<Duration> {
+        lock(&self.throttle).check(meeting, address, Instant::now())
+    }
+
+    /// Records a wrong meeting password (or an unknown meeting number).
+    pub fn join_failed(&self, meeting: &str, address: IpAddr) {
+        lock(&self.throttle).failed(meeting, address, Instant::now());
+    }
+
+    /// Records a right meeting password.
+    pub fn join_succeeded(&self, address: IpAddr) {
+        lock(&self.throttle).succeeded(address);
+    }
+
+    /// How long this address must wait before trying to sign in as `username` again.
+    pub fn signin_throttled(&self, username: &str, address: IpAddr) -> Option<Duration> {
+        lock(&self.signin_throttle).check(username, address, Instant::now())
+    }
+
+    /// Records failed sign-in.
+    pub fn signin_failed(&self, username: &str, address: IpAddr) {
+        lock(&self.signin_throttle).failed(username, address, Instant::now());
+    }
+
+    /// Records a successful sign-in.
+    pub fn signin_succeeded(&self, address: IpAddr) {
+        lock(&self.signin_throttle).succeeded(address);
+    }
+
+    // -- audit ----------------------------------------------------------------------------
+
+    /// Writes a host action to the audit log: who did what to whom. Never passwords, tokens
+    /// or keys. A failed write is logged, not fatal.
+    pub async fn audit(
+        &self,
+        meeting: &str,
+        actor: ParticipantId,
+        action: &str,
+        target: Option<String>,
+    ) {
+        let actor = self.describe(actor);
+        let target = target.unwrap_or_default();
+        tracing::info!(meeting, actor = %actor, action, target = %target, "host action");
+        if let Err(e) = self.store.audit(meeting, &actor, action, &target).await {
+            tracing::warn!(meeting, action, error = %e, "could not write the audit log");
+        }
+    }
+
+    // -- shutdown -------------------------------------------------------------------------
+
+    /// Refuses new connections and tells every connected participant the meeting ended
+    /// (`server_shutdown`), closing their connections.
+    pub fn begin_shutdown(&self) {
+        let connections = lock(&self.connections);
+        self.shutting_down.store(true, Ordering::SeqCst);
+        for (id, connection) in connections.iter() {
+            let _ = connection.outbox.send(Outgoing {
+                to: *id,
+                message: ServerMessage::MeetingEnded {
+                    reason: EndReason::ServerShutdown,
+                },
+                close: true,
+            });
+        }
+    }
+
+    /// Waits until every connection has closed, or `limit` passed.
+    pub async fn wait_for_connections(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.connections_changed.notified();
+            if self.connection_count() == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                tracing::warn!(
+                    remaining = self.connection_count(),
+                    "connections still open at shutdown"
+                );
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meeting_options_round_trip_and_fail_closed() {
+        let options = MeetingOptions {
+            require_sign_in: false,
+            lobby: true,
+            auto_lock_minutes: Some(10),
+            join_before_host: true,
+        };
+        assert_eq!(MeetingOptions::from_json(&options.to_json()), options);
+        assert_eq!(MeetingOptions::from_json("{}"), MeetingOptions::default());
+        let broken = MeetingOptions::from_json("not json");
+        assert!(broken.lobby && broken.require_sign_in);
+        let room = options.room_options(Some("u1".into()));
+        assert!(room.lobby_enabled && room.join_before_host);
+        assert_eq!(room.auto_lock_minutes, Some(10));
+    }
+}
