@@ -1,12 +1,26 @@
-//! `conclave-cli`: the headless Conclave client.
+//! `conclave-cli`: the headless Conclave client, for people, scripts, tests and load bots.
 //!
-//! Until the meeting server lands, `demo` runs a whole E2EE meeting in one process: real MLS
-//! membership changes and real SFrame-encrypted audio frames between several members, printing
-//! what each participant would see (roster, verification code, padlock state).
+//! - `demo`: a whole E2EE meeting in one process (no server needed);
+//! - `signin` / `signout`: sign in to a server (token, MLS key and certificate go to the OS
+//!   keychain, or to `--credentials-file`);
+//! - `create-meeting`: schedule an instant meeting as the signed-in host;
+//! - `join`: take part in a meeting as a guest or signed-in user, with host actions on stdin.
 
+mod credentials;
 mod demo;
+mod session;
 
-use clap::{Parser, Subcommand};
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use conclave_core::client::account::{NewMeeting, create_meeting, sign_in};
+use conclave_core::client::{ConnectOptions, MeetingClient, TlsTrust};
+use conclave_core::group::{GroupMember, generate_signature_keys};
+use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
+use credentials::{StoredIdentity, Vault};
 
 #[derive(Parser)]
 #[command(name = "conclave-cli", version, about = "Headless Conclave client")]
@@ -15,19 +29,242 @@ struct Cli {
     command: Command,
 }
 
+/// How to reach the server.
+#[derive(Args, Debug, Clone)]
+struct ServerArgs {
+    /// Server address, host:port.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    server: String,
+    /// SHA-256 fingerprint of a self-signed server certificate (as `conclaved` prints it);
+    /// without it the public web roots are used.
+    #[arg(long)]
+    pin: Option<String>,
+}
+
+impl ServerArgs {
+    fn trust(&self) -> TlsTrust {
+        match &self.pin {
+            Some(pin) => TlsTrust::PinnedSha256(pin.clone()),
+            None => TlsTrust::PublicRoots,
+        }
+    }
+}
+
+/// Which stored sign-in to use.
+#[derive(Args, Debug, Clone)]
+struct IdentityArgs {
+    /// Account name.
+    #[arg(long)]
+    user: String,
+    /// Keep the sign-in in this file (mode 0600) instead of the OS keychain.
+    #[arg(long)]
+    credentials_file: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a local E2EE demo meeting of headless members in this process.
     Demo(demo::DemoArgs),
+    /// Sign in; the password is read from stdin (never from the command line).
+    Signin {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
+    /// Forget a stored sign-in.
+    Signout {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
+    },
+    /// Create a meeting hosted by the signed-in user; prints its number and password.
+    CreateMeeting {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        identity: IdentityArgs,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        require_sign_in: bool,
+        #[arg(long)]
+        lobby: bool,
+        #[arg(long)]
+        auto_lock_minutes: Option<u32>,
+        #[arg(long)]
+        join_before_host: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Join a meeting; the password is read from the first stdin line when --password-stdin.
+    Join {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Meeting number.
+        meeting: String,
+        /// Display name (guests; signed-in users use their account's name).
+        #[arg(long, default_value = "Guest")]
+        name: String,
+        /// Join as this signed-in user (see `signin`).
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        credentials_file: Option<PathBuf>,
+        /// Read the meeting password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Leave after this many seconds (for scripts).
+        #[arg(long)]
+        stay_secs: Option<u64>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn read_secret_line(prompt: &str) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("{prompt}: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Demo(args) => demo::run(&args).map(|()| 0),
+        Command::Signin { server, identity } => {
+            let password = read_secret_line("password")?;
+            let signer = generate_signature_keys()?;
+            let result = sign_in(
+                &server.server,
+                &server.trust(),
+                &identity.user,
+                &password,
+                signer.public(),
+            )
+            .await?;
+            let stored = StoredIdentity::new(&server.server, &result, &signer)?;
+            stored.save(&Vault::new(
+                identity.credentials_file,
+                &identity.user,
+                &server.server,
+            ))?;
+            println!(
+                "signed in as {} ({}); organization key {}",
+                result.display_name,
+                result.user_id,
+                result.org_key.fingerprint()
+            );
+            Ok(0)
+        }
+        Command::Signout { server, identity } => {
+            StoredIdentity::delete(&Vault::new(
+                identity.credentials_file,
+                &identity.user,
+                &server.server,
+            ))?;
+            println!("signed out");
+            Ok(0)
+        }
+        Command::CreateMeeting {
+            server,
+            identity,
+            title,
+            require_sign_in,
+            lobby,
+            auto_lock_minutes,
+            join_before_host,
+            json,
+        } => {
+            let stored = StoredIdentity::load(&Vault::new(
+                identity.credentials_file,
+                &identity.user,
+                &server.server,
+            ))?;
+            let options = NewMeeting {
+                title,
+                password: None,
+                require_sign_in,
+                lobby,
+                auto_lock_minutes,
+                join_before_host,
+            };
+            let created =
+                create_meeting(&server.server, &server.trust(), &stored.token, &options).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"number": created.number, "password": created.password})
+                );
+            } else {
+                println!("meeting number: {}", created.number);
+                println!(
+                    "password (send it by another channel): {}",
+                    created.password
+                );
+            }
+            Ok(0)
+        }
+        Command::Join {
+            server,
+            meeting,
+            name,
+            user,
+            credentials_file,
+            password_stdin,
+            stay_secs,
+            json,
+        } => {
+            let meeting = MeetingNumber::parse(&meeting).context("not a meeting number")?;
+            let password = if password_stdin {
+                Some(MeetingPassword::new(read_secret_line("meeting password")?)?)
+            } else {
+                None
+            };
+            let (member, token, org, display_name) = match user {
+                Some(user) => {
+                    let stored =
+                        StoredIdentity::load(&Vault::new(credentials_file, &user, &server.server))?;
+                    let name = DisplayName::new(&stored.display_name)?;
+                    (
+                        stored.member()?,
+                        Some(stored.token.clone()),
+                        Some(stored.org_key()?),
+                        name,
+                    )
+                }
+                None => {
+                    let name = DisplayName::new(&name)?;
+                    (GroupMember::guest(name.as_str())?, None, None, name)
+                }
+            };
+            let options = ConnectOptions {
+                server: server.server.clone(),
+                trust: server.trust(),
+                token,
+            };
+            let client = MeetingClient::connect(options, member, org).await?;
+            client.join(meeting, password, display_name);
+            session::run(client, json, stay_secs.map(Duration::from_secs)).await
+        }
+    }
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo(args) => demo::run(&args),
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match runtime.block_on(run(cli)) {
+        Ok(code) => std::process::ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
-use openmls_basic_credential::SignatureKeyPair;
+pub use openmls_basic_credential::SignatureKeyPair;
 use openmls_rust_crypto::OpenMlsRustCrypto;
 use openmls_traits::OpenMlsProvider;
 
@@ -66,6 +66,16 @@ fn mls<E: std::fmt::Display>(operation: &'static str) -> impl FnOnce(E) -> Group
 /// A fresh Ed25519 signature key pair for MLS; on a device it goes to the OS keychain.
 pub fn generate_signature_keys() -> Result<SignatureKeyPair, GroupError> {
     SignatureKeyPair::new(CIPHERSUITE.signature_algorithm()).map_err(mls("key generation"))
+}
+
+/// Serializes a signature key pair (private half included) for the OS keychain.
+pub fn signature_keys_to_bytes(keys: &SignatureKeyPair) -> Result<Vec<u8>, GroupError> {
+    keys.tls_serialize_detached().map_err(mls("encode keys"))
+}
+
+/// Restores a key pair saved with [`signature_keys_to_bytes`].
+pub fn signature_keys_from_bytes(bytes: &[u8]) -> Result<SignatureKeyPair, GroupError> {
+    SignatureKeyPair::tls_deserialize_exact(bytes).map_err(|e| GroupError::Decode(e.to_string()))
 }
 
 /// The delivery service's identity inside groups: it may propose Remove (for members whose

@@ -282,13 +282,13 @@ impl Hub {
 
     /// Runs `action` on the room connection `id` joined and delivers what it produced.
     /// Fails with [`RoomError::Ended`] when the connection is in no live room.
-    pub fn with_room(
+    pub fn with_room<E: From<RoomError>>(
         &self,
         id: ParticipantId,
-        action: impl FnOnce(&mut Room) -> Result<Vec<Outgoing>, RoomError>,
-    ) -> Result<(), RoomError> {
+        action: impl FnOnce(&mut Room) -> Result<Vec<Outgoing>, E>,
+    ) -> Result<(), E> {
         let Some(number) = self.meeting_of(id) else {
-            return Err(RoomError::Ended);
+            return Err(RoomError::Ended.into());
         };
         let mut rooms = lock(&self.rooms);
         let room = rooms.get_mut(&number).ok_or(RoomError::Ended)?;

@@ -1,0 +1,316 @@
+//! `conclave-cli join`: takes part in a meeting. Events are printed as they happen (text, or
+//! one JSON object per line with `--json`); host actions are read from stdin, one per line:
+//! `lock`, `unlock`, `lobby on|off`, `auto-lock <min>|off`, `require-sign-in on|off`,
+//! `admit <id>`, `admit-all`, `deny <id> [reason]`, `expel <id>`, `expel-unverified`,
+//! `co-host <id>`, `end`, `status`, `leave`.
+//!
+//! Exit codes: 0 left, 2 denied or refused, 3 expelled, 4 meeting ended, 1 other errors.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Snapshot};
+use conclave_core::identity::TrustState;
+use conclave_core::protocol::{ClientMessage, ErrorCode, ParticipantId, Reason};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Parses one stdin line into a request; `Ok(None)` for `status`.
+pub fn parse_command(line: &str) -> Result<Option<ClientMessage>> {
+    let mut words = line.split_whitespace();
+    let Some(verb) = words.next() else {
+        return Ok(None);
+    };
+    let id = |word: Option<&str>| -> Result<ParticipantId> {
+        let text = word.ok_or_else(|| anyhow!("{verb} needs a participant id"))?;
+        Ok(ParticipantId(
+            text.parse()
+                .map_err(|_| anyhow!("not a participant id: {text}"))?,
+        ))
+    };
+    let switch = |word: Option<&str>| -> Result<bool> {
+        match word {
+            Some("on") => Ok(true),
+            Some("off") => Ok(false),
+            _ => bail!("{verb} takes on or off"),
+        }
+    };
+    let message = match verb {
+        "lock" => ClientMessage::Lock,
+        "unlock" => ClientMessage::Unlock,
+        "lobby" => ClientMessage::SetLobby {
+            enabled: switch(words.next())?,
+        },
+        "require-sign-in" => ClientMessage::SetRequireSignIn {
+            required: switch(words.next())?,
+        },
+        "auto-lock" => ClientMessage::SetAutoLock {
+            minutes: match words.next() {
+                Some("off") => None,
+                Some(n) => Some(
+                    n.parse()
+                        .map_err(|_| anyhow!("auto-lock takes minutes or off"))?,
+                ),
+                None => bail!("auto-lock takes minutes or off"),
+            },
+        },
+        "admit" => ClientMessage::Admit {
+            participant: id(words.next())?,
+        },
+        "admit-all" => ClientMessage::AdmitAll,
+        "deny" => {
+            let participant = id(words.next())?;
+            let rest: Vec<&str> = words.collect();
+            ClientMessage::Deny {
+                participant,
+                reason: (!rest.is_empty()).then(|| Reason::truncated(&rest.join(" "))),
+            }
+        }
+        "expel" => ClientMessage::Expel {
+            participant: id(words.next())?,
+        },
+        "expel-unverified" => ClientMessage::ExpelUnverified,
+        "co-host" => ClientMessage::AssignCoHost {
+            participant: id(words.next())?,
+        },
+        "end" => ClientMessage::EndMeeting,
+        "leave" => ClientMessage::Leave,
+        "status" => return Ok(None),
+        other => bail!("unknown command: {other}"),
+    };
+    Ok(Some(message))
+}
+
+fn trust_label(trust: Option<&TrustState>) -> &'static str {
+    match trust {
+        Some(TrustState::VerifiedUser { .. }) => "verified",
+        Some(TrustState::UnverifiedGuest { .. }) => "unverified",
+        Some(TrustState::Invalid { .. }) => "INVALID",
+        None => "joining",
+    }
+}
+
+fn status_json(s: &Snapshot) -> serde_json::Value {
+    json!({
+        "event": "status",
+        "participant": s.participant.map(|p| p.0),
+        "phase": s.phase.as_ref().map(|p| format!("{p:?}")),
+        "end_to_end_encrypted": s.end_to_end_encrypted,
+        "epoch": s.epoch,
+        "verification_code": s.code.map(|c| c.to_string()),
+        "locked": s.meeting.as_ref().map(|m| m.locked),
+        "roster": s.roster.iter().map(|r| json!({
+            "participant": r.participant.0,
+            "name": r.display_name,
+            "role": format!("{:?}", r.role),
+            "trust": trust_label(r.trust.as_ref()),
+        })).collect::<Vec<_>>(),
+        "lobby": s.lobby.iter().map(|e| json!({
+            "participant": e.participant.0,
+            "name": e.display_name.as_str(),
+            "signed_in": e.signed_in,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_status(s: &Snapshot, as_json: bool) {
+    if as_json {
+        println!("{}", status_json(s));
+        return;
+    }
+    let padlock = if s.end_to_end_encrypted {
+        "🔒 end-to-end encrypted"
+    } else {
+        "⚠ not end-to-end encrypted yet"
+    };
+    println!("{padlock}");
+    if let (Some(code), Some(epoch)) = (s.code, s.epoch) {
+        println!("verification code: {code}  (epoch {epoch})");
+    }
+    for r in &s.roster {
+        println!(
+            "  #{} {} [{:?}] {}",
+            r.participant.0,
+            r.display_name,
+            r.role,
+            trust_label(r.trust.as_ref())
+        );
+    }
+    for e in &s.lobby {
+        let who = if e.signed_in { "signed in" } else { "guest" };
+        println!(
+            "  waiting: #{} {} ({who})",
+            e.participant.0,
+            e.display_name.as_str()
+        );
+    }
+}
+
+fn print_event(event: &Event, as_json: bool) {
+    let value = match event {
+        Event::Phase(phase) => json!({"event": "phase", "phase": format!("{phase:?}")}),
+        Event::KeysChanged(code) => json!({
+            "event": "keys_changed", "epoch": code.epoch(), "verification_code": code.to_string()
+        }),
+        Event::Knock(entry) => json!({
+            "event": "knock", "participant": entry.participant.0,
+            "name": entry.display_name.as_str(), "signed_in": entry.signed_in
+        }),
+        Event::Lobby(entries) => json!({"event": "lobby", "waiting": entries.len()}),
+        Event::Roster => json!({"event": "roster"}),
+        Event::Meeting(m) => json!({
+            "event": "meeting", "locked": m.locked, "require_sign_in": m.require_sign_in,
+            "lobby": m.lobby_enabled, "auto_lock_minutes": m.auto_lock_minutes
+        }),
+        Event::Error {
+            code,
+            message,
+            retry_after_secs,
+        } => json!({
+            "event": "error", "code": format!("{code:?}"), "message": message,
+            "retry_after_secs": retry_after_secs
+        }),
+        Event::SecurityWarning(text) => json!({"event": "security_warning", "message": text}),
+    };
+    if as_json {
+        println!("{value}");
+    } else {
+        match event {
+            Event::KeysChanged(code) => println!(
+                "keys changed (epoch {}): verification code {code} — verify again",
+                code.epoch()
+            ),
+            Event::Knock(entry) => println!(
+                "🔔 #{} {} is waiting in the lobby ({})",
+                entry.participant.0,
+                entry.display_name.as_str(),
+                if entry.signed_in {
+                    "signed in"
+                } else {
+                    "guest"
+                }
+            ),
+            Event::Error {
+                message,
+                retry_after_secs: Some(s),
+                ..
+            } => {
+                println!("error: {message} (try again in {s} s)");
+            }
+            Event::Error { message, .. } => println!("error: {message}"),
+            Event::SecurityWarning(text) => println!("security warning: {text}"),
+            Event::Phase(phase) => println!("{}", phase_text(phase)),
+            _ => {}
+        }
+    }
+}
+
+fn phase_text(phase: &Phase) -> String {
+    match phase {
+        Phase::Connected => "connected".into(),
+        Phase::InLobby => "waiting for the host to let you in…".into(),
+        Phase::Admitted => "admitted; setting up end-to-end encryption…".into(),
+        Phase::InMeeting => "in the meeting".into(),
+        Phase::Left(reason) => match reason {
+            LeftReason::Denied(r) => format!("not let in: {r:?}"),
+            LeftReason::Expelled(_) => "you were removed from the meeting by the host".into(),
+            LeftReason::Ended(_) => "the meeting has ended".into(),
+            LeftReason::RemovedFromGroup => "you are no longer in the meeting".into(),
+            LeftReason::Left => "you left the meeting".into(),
+        },
+    }
+}
+
+/// Exit code for how the session ended.
+pub fn exit_code(phase: Option<&Phase>, refused: bool) -> u8 {
+    match phase {
+        Some(Phase::Left(LeftReason::Denied(_))) => 2,
+        Some(Phase::Left(LeftReason::Expelled(_) | LeftReason::RemovedFromGroup)) => 3,
+        Some(Phase::Left(LeftReason::Ended(_))) => 4,
+        _ if refused => 2,
+        _ => 0,
+    }
+}
+
+/// Runs the session until it ends (or `stay` elapses after joining, if given).
+pub async fn run(mut client: MeetingClient, as_json: bool, stay: Option<Duration>) -> Result<u8> {
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let deadline = stay.map(|d| tokio::time::Instant::now() + d);
+    let mut refused = false;
+    loop {
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = client.next_event() => {
+                let Some(event) = event else { break };
+                print_event(&event, as_json);
+                if let Event::Error { code, .. } = &event
+                    && matches!(code, ErrorCode::WrongPassword | ErrorCode::Throttled
+                        | ErrorCode::MeetingNotFound | ErrorCode::SignInRequired
+                        | ErrorCode::Unauthorized)
+                    && client.snapshot().participant.is_none()
+                {
+                    refused = true;
+                    break;
+                }
+                if matches!(event, Event::Phase(Phase::Left(_))) {
+                    break;
+                }
+            }
+            line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => match parse_command(&line) {
+                    Ok(Some(message)) => client.send(message),
+                    Ok(None) => print_status(&client.snapshot(), as_json),
+                    Err(e) => eprintln!("{e}"),
+                },
+                _ => stdin_open = false,
+            },
+            () = sleep => {
+                client.send(ClientMessage::Leave);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                break;
+            }
+        }
+    }
+    let snapshot = client.snapshot();
+    print_status(&snapshot, as_json);
+    let code = exit_code(snapshot.phase.as_ref(), refused);
+    client.close();
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_and_bad_ones_are_explained() {
+        assert_eq!(
+            parse_command("lock").ok().flatten(),
+            Some(ClientMessage::Lock)
+        );
+        assert_eq!(
+            parse_command("admit 7").ok().flatten(),
+            Some(ClientMessage::Admit {
+                participant: ParticipantId(7)
+            })
+        );
+        assert_eq!(
+            parse_command("auto-lock 10").ok().flatten(),
+            Some(ClientMessage::SetAutoLock { minutes: Some(10) })
+        );
+        assert!(matches!(
+            parse_command("deny 3 not invited").ok().flatten(),
+            Some(ClientMessage::Deny { reason: Some(r), .. }) if r.as_str() == "not invited"
+        ));
+        assert!(parse_command("status").is_ok_and(|m| m.is_none()));
+        for bad in ["admit", "admit x", "lobby maybe", "fly"] {
+            assert!(parse_command(bad).is_err(), "{bad}");
+        }
+    }
+}

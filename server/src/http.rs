@@ -1,0 +1,326 @@
+//! The HTTPS JSON endpoints next to the WebSocket: sign-in, meeting creation and health.
+//!
+//! - `POST /v1/signin` `{username, password, device_signature_key}` → a bearer token and a
+//!   member certificate binding the device's MLS signature key to the account;
+//! - `POST /v1/meetings` (bearer token) → a new meeting's number and password;
+//! - `GET /v1/health` → `ok`.
+//!
+//! Errors are JSON `{"error": "..."}`. Passwords and tokens are never logged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use conclave_core::protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+use crate::hub::{Hub, MeetingOptions, unix_now};
+use crate::ws::authenticate;
+
+/// Length of generated meeting passwords.
+pub const GENERATED_PASSWORD_CHARS: usize = 12;
+const DIGITS: &[u8] = b"23456789";
+const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
+const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+/// Longest meeting title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Ed25519 public key length: the only MLS signature scheme of the ciphersuite.
+const SIGNATURE_KEY_BYTES: usize = 32;
+
+/// A fresh meeting password: 12 characters from an alphabet without look-alikes (no 0/O,
+/// 1/l/I), with at least one digit, one lower-case and one upper-case letter.
+pub fn generate_meeting_password() -> String {
+    let mut rng = rand::rngs::OsRng;
+    let mut pick = |set: &[u8]| char::from(set[rng.gen_range(0..set.len())]);
+    let all: Vec<u8> = [DIGITS, LOWER, UPPER].concat();
+    let mut chars = vec![pick(DIGITS), pick(LOWER), pick(UPPER)];
+    while chars.len() < GENERATED_PASSWORD_CHARS {
+        chars.push(pick(&all));
+    }
+    // Fisher–Yates, so the guaranteed classes are not always in front.
+    for i in (1..chars.len()).rev() {
+        chars.swap(i, rng.gen_range(0..=i));
+    }
+    chars.into_iter().collect()
+}
+
+/// A JSON error response.
+fn error(status: StatusCode, message: &str) -> Response {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        error: &'a str,
+    }
+    (status, Json(Body { error: message })).into_response()
+}
+
+fn bad_json(rejection: &JsonRejection) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        &format!("invalid request body: {}", rejection.body_text()),
+    )
+}
+
+fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{what} failed");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+fn throttled(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs().saturating_add(1);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many attempts; try again later",
+    );
+    if let Ok(value) = secs.to_string().parse() {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// `GET /v1/health`.
+pub async fn health() -> &'static str {
+    "ok"
+}
+
+/// Body of `POST /v1/signin`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub username: String,
+    pub password: String,
+    /// The device's MLS signature public key, standard base64.
+    pub device_signature_key: String,
+}
+
+/// Answer to `POST /v1/signin`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignInResponse {
+    /// Bearer token for `Authorization: Bearer …`.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    pub user_id: String,
+    pub display_name: String,
+    /// `MemberCertificate::to_bytes()`, standard base64.
+    pub certificate: String,
+    /// The organization's 32-byte public key, standard base64.
+    pub org_key: String,
+    pub org_key_fingerprint: String,
+}
+
+/// `POST /v1/signin`.
+pub async fn signin(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<SignInRequest>, JsonRejection>,
+) -> Response {
+    let request = match body {
+        Ok(Json(request)) => request,
+        Err(rejection) => return bad_json(&rejection),
+    };
+    let address = peer.ip();
+    if let Some(wait) = hub.signin_throttled(&request.username, address) {
+        tracing::info!(%address, "sign-in throttled");
+        return throttled(wait);
+    }
+    let device_key = match BASE64.decode(request.device_signature_key.as_bytes()) {
+        Ok(key) if key.len() == SIGNATURE_KEY_BYTES => key,
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "device_signature_key must be a base64 Ed25519 public key",
+            );
+        }
+    };
+
+    let user = match hub
+        .store()
+        .verify_password(&request.username, &request.password)
+        .await
+    {
+        Ok(user) => user,
+        Err(e) if e.is_bad_credentials() => {
+            hub.signin_failed(&request.username, address);
+            tracing::info!(%address, "sign-in refused");
+            // Same answer for an unknown user, a wrong password and a disabled account.
+            return error(StatusCode::UNAUTHORIZED, "wrong username or password");
+        }
+        Err(e) => return internal("password check", &e),
+    };
+    hub.signin_succeeded(address);
+
+    let settings = hub.settings();
+    let (token, expires_at) = match hub
+        .store()
+        .create_token(&user.id, &device_key, settings.token_ttl)
+        .await
+    {
+        Ok(issued) => issued,
+        Err(e) => return internal("token creation", &e),
+    };
+    let now = unix_now();
+    let certificate = match hub.org_key().certify(
+        &user.id,
+        &user.display_name,
+        &device_key,
+        now.saturating_sub(60),
+        now.saturating_add(settings.certificate_ttl.as_secs()),
+    ) {
+        Ok(certificate) => certificate,
+        Err(e) => return internal("certification", &e),
+    };
+    let certificate = match certificate.to_bytes() {
+        Ok(bytes) => BASE64.encode(bytes),
+        Err(e) => return internal("certificate encoding", &e),
+    };
+    let org = hub.org_public_key();
+    tracing::info!(user = %user.id, "signed in");
+    Json(SignInResponse {
+        token,
+        expires_at,
+        user_id: user.id,
+        display_name: user.display_name,
+        certificate,
+        org_key: BASE64.encode(org.0),
+        org_key_fingerprint: org.fingerprint(),
+    })
+    .into_response()
+}
+
+/// Body of `POST /v1/meetings`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMeetingRequest {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub require_sign_in: bool,
+    #[serde(default)]
+    pub lobby: bool,
+    #[serde(default)]
+    pub auto_lock_minutes: Option<u32>,
+    #[serde(default)]
+    pub join_before_host: bool,
+}
+
+/// Answer to `POST /v1/meetings`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreateMeetingResponse {
+    pub number: String,
+    pub password: String,
+}
+
+/// Checks a meeting request and returns its password (the given one or a generated one) and
+/// options.
+pub fn prepare_meeting(
+    password: Option<String>,
+    title: Option<&str>,
+    options: &MeetingOptions,
+) -> Result<String, String> {
+    if let Some(minutes) = options.auto_lock_minutes
+        && !(1..=MAX_AUTO_LOCK_MINUTES).contains(&minutes)
+    {
+        return Err(format!(
+            "auto_lock_minutes must be 1 to {MAX_AUTO_LOCK_MINUTES}"
+        ));
+    }
+    if title.is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS || t.chars().any(char::is_control))
+    {
+        return Err(format!(
+            "title must be at most {MAX_TITLE_CHARS} characters without control characters"
+        ));
+    }
+    let password = password.unwrap_or_else(generate_meeting_password);
+    MeetingPassword::new(password.clone()).map_err(|e| e.to_string())?;
+    Ok(password)
+}
+
+/// `POST /v1/meetings`.
+pub async fn create_meeting(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    body: Result<Json<CreateMeetingRequest>, JsonRejection>,
+) -> Response {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let user = match authenticate(&hub, header).await {
+        Ok(user) => user,
+        Err(StatusCode::UNAUTHORIZED) => {
+            return error(StatusCode::UNAUTHORIZED, "sign in first");
+        }
+        Err(status) => return error(status, "internal error"),
+    };
+    let request = match body {
+        Ok(Json(request)) => request,
+        Err(rejection) => return bad_json(&rejection),
+    };
+    let options = MeetingOptions {
+        require_sign_in: request.require_sign_in,
+        lobby: request.lobby,
+        auto_lock_minutes: request.auto_lock_minutes,
+        join_before_host: request.join_before_host,
+    };
+    let title = request.title.as_deref();
+    let password = match prepare_meeting(request.password, title, &options) {
+        Ok(password) => password,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+    };
+    match hub
+        .store()
+        .create_meeting(Some(&user.id), &password, title, &options.to_json())
+        .await
+    {
+        Ok(record) => {
+            tracing::info!(meeting = %record.number, host = %user.id, "meeting created");
+            Json(CreateMeetingResponse {
+                number: record.number,
+                password,
+            })
+            .into_response()
+        }
+        Err(e) => internal("meeting creation", &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_mix_classes_and_avoid_look_alikes() {
+        for _ in 0..200 {
+            let password = generate_meeting_password();
+            assert_eq!(password.chars().count(), GENERATED_PASSWORD_CHARS);
+            assert!(password.chars().any(|c| c.is_ascii_digit()));
+            assert!(password.chars().any(|c| c.is_ascii_lowercase()));
+            assert!(password.chars().any(|c| c.is_ascii_uppercase()));
+            assert!(!password.chars().any(|c| "0O1lI".contains(c)));
+        }
+    }
+
+    #[test]
+    fn meeting_requests_are_checked() {
+        let options = MeetingOptions {
+            auto_lock_minutes: Some(0),
+            ..MeetingOptions::default()
+        };
+        assert!(prepare_meeting(None, None, &options).is_err());
+        let options = MeetingOptions::default();
+        assert!(prepare_meeting(Some(String::new()), None, &options).is_err());
+        assert!(prepare_meeting(None, Some("a\u{7}"), &options).is_err());
+        assert_eq!(
+            prepare_meeting(Some("given pw".into()), Some("Weekly"), &options).ok(),
+            Some("given pw".to_string())
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! Starting and stopping a whole server: store, organization key, TLS, the HTTPS router and
+//! the auto-lock timer. `conclaved`, the tests and the desktop app's embedded mode all go
+//! through [`start`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum_server::tls_rustls::RustlsConfig;
+use conclave_core::identity::OrgPublicKey;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConfigError, ServerConfig};
+use crate::hub::{Hub, HubSettings};
+use crate::{http, org_key, store, tls, ws};
+
+/// How long shutdown waits for participants' connections to close after telling them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Largest JSON body accepted by the HTTPS endpoints.
+const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("organization key: {0}")]
+    OrgKey(#[from] org_key::OrgKeyError),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let context = context.into();
+    move |source| ServerError::Io { context, source }
+}
+
+/// A server that is accepting connections.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address it listens on (the real port when the configuration said 0).
+    pub addr: SocketAddr,
+    /// SHA-256 of the TLS certificate (DER), colon-separated upper-case hex: what a client
+    /// pins when the certificate is self-signed.
+    pub tls_fingerprint: String,
+    /// The organization key that certifies signed-in users.
+    pub org_public_key: OrgPublicKey,
+    hub: Arc<Hub>,
+    handle: axum_server::Handle,
+    serve: JoinHandle<std::io::Result<()>>,
+    ticker: JoinHandle<()>,
+}
+
+/// The routes: `/v1/ws`, `/v1/signin`, `/v1/meetings`, `/v1/health`.
+pub fn router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route("/v1/ws", get(ws::handler))
+        .route("/v1/signin", post(http::signin))
+        .route("/v1/meetings", post(http::create_meeting))
+        .route("/v1/health", get(http::health))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .with_state(hub)
+}
+
+/// Opens the data directory (database, organization key, certificate), binds the listener
+/// and serves HTTPS until [`RunningServer::shutdown`].
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir).map_err(io(format!(
+        "cannot create the data directory {}",
+        config.data_dir.display()
+    )))?;
+    let store = store::Store::open(&config.data_dir).await?;
+    let org_key = org_key::load_or_create_org_key(&config.data_dir)?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => tls::load_cert(cert, key)?,
+        _ => tls::load_or_create_dev_cert(&config.data_dir, &config.hostnames)?,
+    };
+    let tls_fingerprint = tls.fingerprint_sha256();
+
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(io(format!("cannot listen on {}", config.listen)))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io("cannot configure the listener"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io("cannot read the listen address"))?;
+
+    let hub = Arc::new(Hub::new(
+        store,
+        org_key,
+        HubSettings {
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            token_ttl: Duration::from_secs(config.token_ttl_hours.saturating_mul(3600)),
+            certificate_ttl: Duration::from_secs(
+                config.certificate_ttl_hours.saturating_mul(3600),
+            ),
+        },
+    ));
+    let org_public_key = hub.org_public_key();
+    let app = router(hub.clone());
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.config))
+        .handle(handle.clone());
+    let serve = tokio::spawn(async move {
+        server
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+    });
+    let ticker = tokio::spawn(tick(hub.clone()));
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer {
+        addr,
+        tls_fingerprint,
+        org_public_key,
+        hub,
+        handle,
+        serve,
+        ticker,
+    })
+}
+
+/// Calls every room's `tick` once a second (auto-lock).
+async fn tick(hub: Arc<Hub>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        hub.tick(std::time::Instant::now());
+    }
+}
+
+impl RunningServer {
+    /// The shared state (store, rooms), e.g. for an embedding app or a test.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Whether the HTTPS server stopped on its own (e.g. the listener failed).
+    pub fn is_finished(&self) -> bool {
+        self.serve.is_finished()
+    }
+
+    /// Graceful shutdown: every connected participant gets `meeting_ended{server_shutdown}`
+    /// and is disconnected, then the listener closes.
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down");
+        self.hub.begin_shutdown();
+        self.hub.wait_for_connections(SHUTDOWN_GRACE).await;
+        self.ticker.abort();
+        self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
+        match tokio::time::timeout(SHUTDOWN_GRACE, self.serve).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!("server did not stop in time"),
+        }
+        tracing::info!("stopped");
+    }
+}

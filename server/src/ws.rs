@@ -1,0 +1,571 @@
+//! The signaling WebSocket, `GET /v1/ws`: one connection per participant (docs/protocol.md).
+//!
+//! The upgrade request may carry `Authorization: Bearer <token>`; an invalid token is refused
+//! with 401 before the upgrade. The server sends `hello` first, then reads one JSON message
+//! per text frame: `join` goes through the gatekeeping checks (meeting, throttle, password,
+//! KeyPackage, account), everything else maps onto the [`Room`] method of the same meaning.
+//! Replies and room messages reach the socket through the connection's outbox, in order.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use conclave_core::group::validate_key_package;
+use conclave_core::identity::TrustState;
+use conclave_core::protocol::{
+    BearerToken, ClientMessage, DisplayName, ErrorCode, MAX_ERROR_MESSAGE_BYTES,
+    MAX_MESSAGE_BYTES, MeetingNumber, MeetingPassword, MlsBlob, ParticipantId, ServerMessage,
+    decode_client, encode_server,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use crate::hub::{Hub, SERVER_VERSION, unix_now};
+use crate::room::{JoinRequest, Outgoing, Room, RoomError};
+use crate::store::UserRecord;
+
+/// Undecodable messages tolerated on one connection; the last one closes it.
+pub const MAX_BAD_MESSAGES: u32 = 5;
+
+/// WebSocket frame and message limit. A little above [`MAX_MESSAGE_BYTES`] so a message
+/// slightly over the protocol limit still gets a `message_too_large` answer from
+/// `decode_client` on a live connection; anything larger is cut off by the WebSocket layer
+/// before it is buffered, and the connection closes with 1009.
+pub const WS_MESSAGE_LIMIT: usize = MAX_MESSAGE_BYTES + 64 * 1024;
+
+/// `GET /v1/ws`.
+pub async fn handler(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if hub.is_shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let user = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => match authenticate(&hub, value.to_str().ok()).await {
+            Ok(user) => Some(user),
+            Err(status) => return (status, "invalid or expired bearer token").into_response(),
+        },
+    };
+    let address = peer.ip();
+    upgrade
+        .max_message_size(WS_MESSAGE_LIMIT)
+        .max_frame_size(WS_MESSAGE_LIMIT)
+        .on_upgrade(move |socket| run(hub, socket, user, address))
+}
+
+/// The account behind an `Authorization` header value.
+pub async fn authenticate(hub: &Hub, value: Option<&str>) -> Result<UserRecord, StatusCode> {
+    let token = value
+        .and_then(|v| BearerToken::from_authorization_header(v).ok())
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    match hub.store().user_for_token(token.expose()).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(StatusCode::UNAUTHORIZED),
+        Err(e) => {
+            tracing::error!(error = %e, "token lookup failed");
+            Err(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// An `error` message, its text cut to the protocol's limit.
+pub fn error_message(code: ErrorCode, message: &str, retry_after_secs: Option<u32>) -> ServerMessage {
+    let mut end = message.len().min(MAX_ERROR_MESSAGE_BYTES);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    ServerMessage::Error {
+        code,
+        message: message[..end].to_string(),
+        retry_after_secs,
+    }
+}
+
+/// What the connection does after handling one message.
+enum Flow {
+    Continue,
+    /// Send what is queued, then close normally.
+    Close,
+}
+
+/// A refusal of a request on a joined connection.
+enum Refusal {
+    Room(RoomError),
+    Code(ErrorCode, &'static str),
+}
+
+impl From<RoomError> for Refusal {
+    fn from(e: RoomError) -> Self {
+        Refusal::Room(e)
+    }
+}
+
+struct Session {
+    hub: Arc<Hub>,
+    id: ParticipantId,
+    user: Option<UserRecord>,
+    address: IpAddr,
+    /// Set once a join reached the room; a connection joins at most once.
+    joined: bool,
+    bad_messages: u32,
+}
+
+async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address: IpAddr) {
+    let (outbox, mut inbox) = mpsc::unbounded_channel::<Outgoing>();
+    let (mut sink, mut stream) = socket.split();
+    let Some(id) = hub.connect(outbox) else {
+        let _ = sink.send(close(close_code::AWAY, "shutting down")).await;
+        return;
+    };
+    tracing::debug!(participant = %id, signed_in = user.is_some(), "connected");
+    let idle = hub.settings().idle_timeout;
+    let mut session = Session {
+        hub: hub.clone(),
+        id,
+        user,
+        address,
+        joined: false,
+        bad_messages: 0,
+    };
+    hub.send(
+        id,
+        ServerMessage::Hello {
+            server_version: SERVER_VERSION.to_string(),
+            org_key_fingerprint: Some(hub.org_public_key().fingerprint()),
+        },
+        false,
+    );
+
+    let mut deadline = Instant::now() + idle;
+    loop {
+        tokio::select! {
+            out = inbox.recv() => {
+                let Some(out) = out else { break };
+                if send(&mut sink, &out.message).await.is_err() {
+                    break;
+                }
+                if out.close {
+                    let _ = sink.send(close(close_code::NORMAL, "")).await;
+                    break;
+                }
+            }
+            incoming = stream.next() => {
+                deadline = Instant::now() + idle;
+                let flow = match incoming {
+                    None | Some(Ok(Message::Close(_))) => break,
+                    Some(Err(e)) => {
+                        tracing::debug!(participant = %id, error = %e, "unreadable frame; closing");
+                        let _ = sink.send(close(close_code::SIZE, "unreadable or oversize frame")).await;
+                        break;
+                    }
+                    Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => {
+                        session.bad_message(ErrorCode::BadRequest, "binary frames are not used")
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+                };
+                if let Flow::Close = flow {
+                    while let Ok(out) = inbox.try_recv() {
+                        if send(&mut sink, &out.message).await.is_err() || out.close {
+                            break;
+                        }
+                    }
+                    let _ = sink.send(close(close_code::NORMAL, "")).await;
+                    break;
+                }
+            }
+            () = sleep_until(deadline) => {
+                tracing::info!(participant = %id, "idle timeout; closing");
+                let _ = sink.send(close(close_code::AWAY, "idle timeout")).await;
+                break;
+            }
+        }
+    }
+    hub.disconnect(id);
+    tracing::debug!(participant = %id, "disconnected");
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+async fn send(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    message: &ServerMessage,
+) -> Result<(), axum::Error> {
+    match encode_server(message) {
+        Ok(text) => sink.send(Message::Text(text.into())).await,
+        Err(e) => {
+            // Only a bug can produce an invalid message; drop it rather than the connection.
+            tracing::error!(kind = message.type_name(), error = %e, "could not encode a message");
+            Ok(())
+        }
+    }
+}
+
+impl Session {
+    fn reply(&self, message: ServerMessage) {
+        self.hub.send(self.id, message, false);
+    }
+
+    fn error(&self, code: ErrorCode, message: &str) {
+        self.reply(error_message(code, message, None));
+    }
+
+    /// Answers an undecodable message; the fifth one also closes the connection.
+    fn bad_message(&mut self, code: ErrorCode, message: &str) -> Flow {
+        self.bad_messages += 1;
+        let close = self.bad_messages >= MAX_BAD_MESSAGES;
+        self.hub
+            .send(self.id, error_message(code, message, None), close);
+        if close {
+            tracing::info!(participant = %self.id, "too many bad messages; closing");
+        }
+        Flow::Continue
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Flow {
+        let message = match decode_client(text) {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::debug!(participant = %self.id, error = %e, "bad message");
+                return self.bad_message(e.error_code(), &e.to_string());
+            }
+        };
+        tracing::trace!(participant = %self.id, kind = message.type_name(), "message");
+        match message {
+            ClientMessage::Ping { nonce } => {
+                self.reply(ServerMessage::Pong { nonce });
+                Flow::Continue
+            }
+            ClientMessage::Join {
+                meeting,
+                password,
+                display_name,
+                key_package,
+            } => {
+                self.join(meeting, password, display_name, key_package)
+                    .await;
+                Flow::Continue
+            }
+            _ if !self.joined => {
+                self.error(ErrorCode::BadRequest, "join a meeting first");
+                Flow::Continue
+            }
+            ClientMessage::Leave => {
+                self.hub.leave(self.id);
+                Flow::Close
+            }
+            other => {
+                self.in_meeting(other).await;
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn join(
+        &mut self,
+        meeting: MeetingNumber,
+        password: Option<MeetingPassword>,
+        display_name: DisplayName,
+        key_package: MlsBlob,
+    ) {
+        if self.joined {
+            return self.error(ErrorCode::AlreadyJoined, "this connection already joined");
+        }
+        let number = meeting.as_str().to_string();
+        let hub = self.hub.clone();
+        if let Some(wait) = hub.join_throttled(&number, self.address) {
+            let secs = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
+            tracing::info!(participant = %self.id, meeting = %number, "join throttled");
+            return self.reply(error_message(
+                ErrorCode::Throttled,
+                "too many attempts; try again later",
+                Some(secs),
+            ));
+        }
+        let record = match hub.store().meeting(&number).await {
+            Ok(Some(record)) if !record.ended && !hub.room_ended(&number) => record,
+            Ok(_) => {
+                // Unknown numbers count as guesses too, so numbers cannot be probed freely.
+                hub.join_failed(&number, self.address);
+                return self.error(ErrorCode::MeetingNotFound, "no such meeting");
+            }
+            Err(e) => {
+                tracing::error!(meeting = %number, error = %e, "meeting lookup failed");
+                return self.error(ErrorCode::Internal, "internal error");
+            }
+        };
+
+        // The meeting's host account needs no password; everyone else does.
+        let is_host_account = matches!(
+            (&self.user, &record.host_user_id),
+            (Some(user), Some(host)) if user.id == *host
+        );
+        if !is_host_account {
+            let right = match password {
+                Some(password) => self.check_password(&number, password).await,
+                None => Ok(false),
+            };
+            match right {
+                Ok(true) => hub.join_succeeded(self.address),
+                Ok(false) => {
+                    hub.join_failed(&number, self.address);
+                    tracing::info!(participant = %self.id, meeting = %number, "wrong meeting password");
+                    return self.error(ErrorCode::WrongPassword, "wrong meeting password");
+                }
+                Err(()) => return self.error(ErrorCode::Internal, "internal error"),
+            }
+        }
+
+        let validated = match validate_key_package(
+            key_package.as_bytes(),
+            Some(&hub.org_public_key()),
+            unix_now(),
+        ) {
+            Ok(validated) => validated,
+            Err(e) => {
+                return self.error(ErrorCode::InvalidMls, &format!("invalid KeyPackage: {e}"));
+            }
+        };
+        if let Err((code, why)) = self.check_credential(&validated.trust) {
+            return self.error(code, why);
+        }
+        let display_name = match &self.user {
+            Some(user) => DisplayName::new(&user.display_name).unwrap_or(display_name),
+            None => display_name,
+        };
+        let request = JoinRequest {
+            display_name,
+            user_id: self.user.as_ref().map(|u| u.id.clone()),
+            signature_key: validated.signature_key,
+            key_package,
+        };
+        tracing::info!(
+            participant = %self.id,
+            meeting = %number,
+            signed_in = self.user.is_some(),
+            "join"
+        );
+        if hub.join(self.id, &record, request) {
+            self.joined = true;
+        } else {
+            self.error(ErrorCode::MeetingNotFound, "no such meeting");
+        }
+    }
+
+    /// Checks the meeting password with Argon2 off the async threads.
+    async fn check_password(&self, number: &str, password: MeetingPassword) -> Result<bool, ()> {
+        let hub = self.hub.clone();
+        let number = number.to_string();
+        let runtime = tokio::runtime::Handle::current();
+        let verdict = tokio::task::spawn_blocking(move || {
+            runtime.block_on(
+                hub.store()
+                    .verify_meeting_password(&number, password.expose()),
+            )
+        })
+        .await;
+        match verdict {
+            Ok(Ok(right)) => Ok(right),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "password check failed");
+                Err(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "password check task failed");
+                Err(())
+            }
+        }
+    }
+
+    /// The KeyPackage's credential must match how the connection authenticated: a signed-in
+    /// user's must be certified by this server's organization key for that account, a
+    /// guest's must be a guest credential. So the server's roster and the MLS roster agree.
+    fn check_credential(&self, trust: &TrustState) -> Result<(), (ErrorCode, &'static str)> {
+        match (&self.user, trust) {
+            (_, TrustState::Invalid { .. }) => Err((
+                ErrorCode::InvalidMls,
+                "the KeyPackage's credential does not verify",
+            )),
+            (Some(user), TrustState::VerifiedUser { user_id, .. }) if *user_id == user.id => {
+                Ok(())
+            }
+            (Some(_), _) => Err((
+                ErrorCode::InvalidMls,
+                "the KeyPackage's credential is not certified for this account",
+            )),
+            (None, TrustState::UnverifiedGuest { .. }) => Ok(()),
+            (None, TrustState::VerifiedUser { .. }) => Err((
+                ErrorCode::Unauthorized,
+                "a certified credential needs its account's bearer token",
+            )),
+        }
+    }
+
+    /// Every message of a joined connection other than `join`, `leave` and `ping`.
+    async fn in_meeting(&mut self, message: ClientMessage) {
+        let actor = self.id;
+        let now = std::time::Instant::now();
+        let result: Result<(), Refusal> = match message {
+            ClientMessage::Admit { participant } => {
+                self.host_action("admit", Some(participant), |r| r.admit(actor, participant))
+                    .await
+            }
+            ClientMessage::Deny {
+                participant,
+                reason,
+            } => {
+                self.host_action("deny", Some(participant), |r| {
+                    r.deny(actor, participant, reason)
+                })
+                .await
+            }
+            ClientMessage::AdmitAll => {
+                self.host_action("admit_all", None, |r| r.admit_all(actor))
+                    .await
+            }
+            ClientMessage::Lock => {
+                self.host_action("lock", None, |r| r.set_locked(actor, true))
+                    .await
+            }
+            ClientMessage::Unlock => {
+                self.host_action("unlock", None, |r| r.set_locked(actor, false))
+                    .await
+            }
+            ClientMessage::SetAutoLock { minutes } => {
+                let action = match minutes {
+                    Some(_) => "set_auto_lock",
+                    None => "clear_auto_lock",
+                };
+                self.host_action(action, None, |r| r.set_auto_lock(actor, minutes, now))
+                    .await
+            }
+            ClientMessage::SetRequireSignIn { required } => {
+                let action = if required {
+                    "require_sign_in"
+                } else {
+                    "allow_guests"
+                };
+                self.host_action(action, None, |r| r.set_require_sign_in(actor, required))
+                    .await
+            }
+            ClientMessage::SetLobby { enabled } => {
+                let action = if enabled { "lobby_on" } else { "lobby_off" };
+                self.host_action(action, None, |r| r.set_lobby(actor, enabled))
+                    .await
+            }
+            ClientMessage::Expel { participant } => {
+                self.host_action("expel", Some(participant), |r| r.expel(actor, participant))
+                    .await
+            }
+            ClientMessage::ExpelUnverified => {
+                self.host_action("expel_unverified", None, |r| r.expel_unverified(actor))
+                    .await
+            }
+            ClientMessage::AssignCoHost { participant } => {
+                self.host_action("assign_co_host", Some(participant), |r| {
+                    r.assign_co_host(actor, participant)
+                })
+                .await
+            }
+            ClientMessage::EndMeeting => self.end_meeting().await,
+            ClientMessage::Commit {
+                epoch,
+                commit,
+                welcome,
+                added,
+                removed: _,
+            } => self.hub.with_room(actor, |r: &mut Room| {
+                Ok::<_, Refusal>(r.commit(actor, epoch, commit, welcome, &added))
+            }),
+            ClientMessage::Proposal { epoch, proposal } => {
+                self.hub.with_room(actor, |r: &mut Room| {
+                    let members = r.members();
+                    if !members.contains(&actor) {
+                        return Err(Refusal::Code(
+                            ErrorCode::NotAllowed,
+                            "only members of the group may propose",
+                        ));
+                    }
+                    if epoch != r.epoch() {
+                        return Err(Refusal::Code(
+                            ErrorCode::StaleEpoch,
+                            "the proposal is for an epoch that is no longer current",
+                        ));
+                    }
+                    let message = ServerMessage::MlsProposal { epoch, proposal };
+                    Ok(members
+                        .into_iter()
+                        .filter(|m| *m != actor)
+                        .map(|to| Outgoing {
+                            to,
+                            message: message.clone(),
+                            close: false,
+                        })
+                        .collect())
+                })
+            }
+            ClientMessage::KeyPackageRefresh { .. } => Err(Refusal::Code(
+                ErrorCode::BadRequest,
+                "key_package_refresh is not supported yet",
+            )),
+            ClientMessage::SdpOffer { .. }
+            | ClientMessage::SdpAnswer { .. }
+            | ClientMessage::IceCandidate { .. } => Err(Refusal::Code(
+                ErrorCode::BadRequest,
+                "media is not available yet",
+            )),
+            // Handled by `handle_text`.
+            ClientMessage::Join { .. } | ClientMessage::Leave | ClientMessage::Ping { .. } => {
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(Refusal::Room(e)) => self.error(e.code(), &e.to_string()),
+            Err(Refusal::Code(code, message)) => self.error(code, message),
+        }
+    }
+
+    /// Runs a host control on the room and, when it succeeded, writes the audit log.
+    async fn host_action(
+        &self,
+        action: &'static str,
+        target: Option<ParticipantId>,
+        run: impl FnOnce(&mut Room) -> Result<Vec<Outgoing>, RoomError>,
+    ) -> Result<(), Refusal> {
+        // Described before the action: deny and expel forget the target.
+        let target = target.map(|t| self.hub.describe(t));
+        let meeting = self.hub.meeting_of(self.id);
+        self.hub.with_room(self.id, run)?;
+        if let Some(meeting) = meeting {
+            self.hub.audit(&meeting, self.id, action, target).await;
+        }
+        Ok(())
+    }
+
+    async fn end_meeting(&self) -> Result<(), Refusal> {
+        let actor = self.id;
+        let meeting = self.hub.meeting_of(actor);
+        self.host_action("end_meeting", None, |r| r.end(actor))
+            .await?;
+        if let Some(meeting) = meeting
+            && let Err(e) = self.hub.store().end_meeting(&meeting).await
+        {
+            tracing::error!(meeting = %meeting, error = %e, "could not record the meeting's end");
+        }
+        Ok(())
+    }
+}
