@@ -520,3 +520,183 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::protocol::MeetingNumber;
+
+    fn state() -> MeetingState {
+        MeetingState {
+            locked: false,
+            auto_lock_minutes: None,
+            lobby_enabled: false,
+            require_sign_in: false,
+            join_before_host: false,
+            host_present: true,
+            epoch: 0,
+        }
+    }
+
+    fn host_engine() -> Engine {
+        let mut host = Engine::new(GroupMember::guest("Host").unwrap(), None);
+        let out = host.handle(
+            ServerMessage::Admitted {
+                participant: ParticipantId(1),
+                role: Role::Host,
+                meeting: state(),
+                create_group: true,
+            },
+            0,
+        );
+        assert!(out.events.contains(&Event::Phase(Phase::InMeeting)));
+        assert!(host.is_end_to_end_encrypted());
+        host
+    }
+
+    fn join_request(engine: &mut Engine) -> MlsBlob {
+        match engine
+            .join(
+                MeetingNumber::parse("123456789").unwrap(),
+                None,
+                DisplayName::new("Aiko").unwrap(),
+            )
+            .unwrap()
+        {
+            ClientMessage::Join { key_package, .. } => key_package,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn committer_batches_adds_and_the_joiner_gets_the_same_code() {
+        let mut host = host_engine();
+        let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
+        let key_package = join_request(&mut aiko);
+        let out = host.handle(
+            ServerMessage::AddMembers {
+                epoch: 0,
+                requests: vec![AddRequest {
+                    participant: ParticipantId(2),
+                    key_package,
+                }],
+            },
+            0,
+        );
+        let [
+            ClientMessage::Commit {
+                epoch: 0,
+                welcome: Some(welcome),
+                added,
+                ..
+            },
+        ] = out.send.as_slice()
+        else {
+            panic!("expected one commit, got {:?}", out.send);
+        };
+        assert_eq!(added, &vec![ParticipantId(2)]);
+        // Nothing changes until the server accepts.
+        assert_eq!(host.group().epoch().unwrap(), 0);
+        let out = host.handle(ServerMessage::CommitAccepted { epoch: 0 }, 0);
+        assert!(matches!(out.events.as_slice(), [Event::KeysChanged(code)] if code.epoch() == 1));
+
+        aiko.handle(
+            ServerMessage::Admitted {
+                participant: ParticipantId(2),
+                role: Role::Guest,
+                meeting: state(),
+                create_group: false,
+            },
+            0,
+        );
+        assert_eq!(aiko.phase(), &Phase::Admitted);
+        aiko.handle(
+            ServerMessage::MlsWelcome {
+                welcome: welcome.clone(),
+            },
+            0,
+        );
+        assert_eq!(aiko.phase(), &Phase::InMeeting);
+        assert_eq!(aiko.verification_code(), host.verification_code());
+    }
+
+    #[test]
+    fn invalid_or_barred_key_packages_are_not_added_but_expelled() {
+        let mut host = host_engine();
+        let out = host.handle(
+            ServerMessage::AddMembers {
+                epoch: 0,
+                requests: vec![AddRequest {
+                    participant: ParticipantId(5),
+                    key_package: MlsBlob::new(vec![1, 2, 3]),
+                }],
+            },
+            0,
+        );
+        assert_eq!(
+            out.send,
+            vec![ClientMessage::Expel {
+                participant: ParticipantId(5)
+            }]
+        );
+        assert!(matches!(out.events.as_slice(), [Event::SecurityWarning(_)]));
+        assert_eq!(host.group().epoch().unwrap(), 0);
+    }
+
+    #[test]
+    fn rejected_commit_is_retried_after_the_winner() {
+        let mut host = host_engine();
+        let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
+        let key_package = join_request(&mut aiko);
+        let request = AddRequest {
+            participant: ParticipantId(2),
+            key_package,
+        };
+        let out = host.handle(
+            ServerMessage::AddMembers {
+                epoch: 0,
+                requests: vec![request],
+            },
+            0,
+        );
+        assert_eq!(out.send.len(), 1);
+        let out = host.handle(
+            ServerMessage::CommitRejected {
+                epoch: 0,
+                current_epoch: 0,
+                reason: Reason::truncated("try again"),
+            },
+            0,
+        );
+        assert!(out.send.is_empty());
+        // The queued work goes out again with the next trigger (here: a removal request).
+        let out = host.handle(
+            ServerMessage::RemoveMembers {
+                epoch: 0,
+                participants: Vec::new(),
+            },
+            0,
+        );
+        assert!(matches!(
+            out.send.as_slice(),
+            [ClientMessage::Commit { added, .. }] if added == &vec![ParticipantId(2)]
+        ));
+    }
+
+    #[test]
+    fn leaving_and_being_expelled_are_reported() {
+        let mut host = host_engine();
+        let out = host.request(ClientMessage::Leave);
+        assert_eq!(out.send, vec![ClientMessage::Leave]);
+        assert_eq!(host.phase(), &Phase::Left(LeftReason::Left));
+
+        let mut guest = Engine::new(GroupMember::guest("G").unwrap(), None);
+        let out = guest.handle(ServerMessage::Expelled { reason: None }, 0);
+        assert_eq!(
+            out.events,
+            vec![Event::Phase(Phase::Left(LeftReason::Expelled(None)))]
+        );
+        assert!(!guest.is_end_to_end_encrypted());
+    }
+}
