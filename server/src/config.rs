@@ -18,10 +18,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// Default listen address: loopback only, so nothing is exposed until an admin says so.
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
-    8443,
-);
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8443);
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -176,8 +174,8 @@ mod tests {
 
     #[test]
     fn file_values_override_defaults_and_flags_override_the_file() {
-        let dir = std::env::temp_dir().join(format!("conclave-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
         let path = dir.join("conclaved.toml");
         std::fs::write(
             &path,
@@ -205,7 +203,6 @@ mod tests {
             args.resolve().unwrap().listen,
             "127.0.0.1:0".parse().unwrap()
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -213,6 +210,9 @@ mod tests {
         assert!(ServerConfig::from_toml("lisen = \"127.0.0.1:1\"").is_err());
         let config = ServerConfig::from_toml("tls_cert = \"/x.pem\"").unwrap();
         assert!(config.validate().is_err());
-        assert_eq!(ServerConfig::from_toml("").unwrap(), ServerConfig::default());
+        assert_eq!(
+            ServerConfig::from_toml("").unwrap(),
+            ServerConfig::default()
+        );
     }
 }

@@ -22,6 +22,8 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::hub::{Hub, MeetingOptions, unix_now};
+use crate::org_key::issue_member_certificate;
+use crate::store::{MAX_TITLE_CHARS, StoreError};
 use crate::ws::authenticate;
 
 /// Length of generated meeting passwords.
@@ -29,8 +31,6 @@ pub const GENERATED_PASSWORD_CHARS: usize = 12;
 const DIGITS: &[u8] = b"23456789";
 const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
 const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
-/// Longest meeting title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
 /// Ed25519 public key length: the only MLS signature scheme of the ciphersuite.
 const SIGNATURE_KEY_BYTES: usize = 32;
 
@@ -105,7 +105,7 @@ pub struct SignInResponse {
     /// Bearer token for `Authorization: Bearer …`.
     pub token: String,
     /// Unix seconds.
-    pub expires_at: u64,
+    pub expires_at: i64,
     pub user_id: String,
     pub display_name: String,
     /// `MemberCertificate::to_bytes()`, standard base64.
@@ -146,7 +146,7 @@ pub async fn signin(
         .await
     {
         Ok(user) => user,
-        Err(e) if e.is_bad_credentials() => {
+        Err(StoreError::BadCredentials | StoreError::Disabled) => {
             hub.signin_failed(&request.username, address);
             tracing::info!(%address, "sign-in refused");
             // Same answer for an unknown user, a wrong password and a disabled account.
@@ -157,7 +157,7 @@ pub async fn signin(
     hub.signin_succeeded(address);
 
     let settings = hub.settings();
-    let (token, expires_at) = match hub
+    let issued = match hub
         .store()
         .create_token(&user.id, &device_key, settings.token_ttl)
         .await
@@ -165,13 +165,12 @@ pub async fn signin(
         Ok(issued) => issued,
         Err(e) => return internal("token creation", &e),
     };
-    let now = unix_now();
-    let certificate = match hub.org_key().certify(
-        &user.id,
-        &user.display_name,
+    let certificate = match issue_member_certificate(
+        hub.org_key(),
+        &user,
         &device_key,
-        now.saturating_sub(60),
-        now.saturating_add(settings.certificate_ttl.as_secs()),
+        unix_now(),
+        settings.certificate_ttl,
     ) {
         Ok(certificate) => certificate,
         Err(e) => return internal("certification", &e),
@@ -183,8 +182,8 @@ pub async fn signin(
     let org = hub.org_public_key();
     tracing::info!(user = %user.id, "signed in");
     Json(SignInResponse {
-        token,
-        expires_at,
+        token: issued.token,
+        expires_at: issued.expires_at,
         user_id: user.id,
         display_name: user.display_name,
         certificate,
@@ -277,7 +276,12 @@ pub async fn create_meeting(
     };
     match hub
         .store()
-        .create_meeting(Some(&user.id), &password, title, &options.to_json())
+        .create_meeting(
+            Some(&user.id),
+            &password,
+            title.unwrap_or_default(),
+            &options.to_json(),
+        )
         .await
     {
         Ok(record) => {
@@ -288,6 +292,7 @@ pub async fn create_meeting(
             })
             .into_response()
         }
+        Err(e @ StoreError::InvalidInput { .. }) => error(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e) => internal("meeting creation", &e),
     }
 }

@@ -117,7 +117,9 @@ impl std::fmt::Debug for Hub {
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical
 /// section leaves the maps consistent).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Unix time in seconds.
@@ -365,9 +367,11 @@ impl Hub {
         target: Option<String>,
     ) {
         let actor = self.describe(actor);
-        let target = target.unwrap_or_default();
-        tracing::info!(meeting, actor = %actor, action, target = %target, "host action");
-        if let Err(e) = self.store.audit(meeting, &actor, action, &target).await {
+        if let Err(e) = self
+            .store
+            .audit(Some(meeting), &actor, action, target.as_deref())
+            .await
+        {
             tracing::warn!(meeting, action, error = %e, "could not write the audit log");
         }
     }

@@ -86,7 +86,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         (Some(cert), Some(key)) => tls::load_cert(cert, key)?,
         _ => tls::load_or_create_dev_cert(&config.data_dir, &config.hostnames)?,
     };
-    let tls_fingerprint = tls.fingerprint_sha256();
+    let tls_fingerprint = tls.fingerprint_sha256().to_string();
 
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(io(format!("cannot listen on {}", config.listen)))?;
@@ -103,16 +103,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         HubSettings {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             token_ttl: Duration::from_secs(config.token_ttl_hours.saturating_mul(3600)),
-            certificate_ttl: Duration::from_secs(
-                config.certificate_ttl_hours.saturating_mul(3600),
-            ),
+            certificate_ttl: Duration::from_secs(config.certificate_ttl_hours.saturating_mul(3600)),
         },
     ));
     let org_public_key = hub.org_public_key();
     let app = router(hub.clone());
     let handle = axum_server::Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.config))
-        .handle(handle.clone());
+    let server =
+        axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.server_config()))
+            .handle(handle.clone());
     let serve = tokio::spawn(async move {
         server
             .serve(app.into_make_service_with_connect_info::<SocketAddr>())
@@ -153,7 +152,7 @@ impl RunningServer {
     }
 
     /// Graceful shutdown: every connected participant gets `meeting_ended{server_shutdown}`
-    /// and is disconnected, then the listener closes.
+    /// and is disconnected, then the listener and the database close.
     pub async fn shutdown(self) {
         tracing::info!("shutting down");
         self.hub.begin_shutdown();
@@ -166,6 +165,7 @@ impl RunningServer {
             Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("server did not stop in time"),
         }
+        self.hub.store().close().await;
         tracing::info!("stopped");
     }
 }

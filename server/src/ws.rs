@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Response};
 use conclave_core::group::validate_key_package;
 use conclave_core::identity::TrustState;
 use conclave_core::protocol::{
-    BearerToken, ClientMessage, DisplayName, ErrorCode, MAX_ERROR_MESSAGE_BYTES,
-    MAX_MESSAGE_BYTES, MeetingNumber, MeetingPassword, MlsBlob, ParticipantId, ServerMessage,
-    decode_client, encode_server,
+    BearerToken, ClientMessage, DisplayName, ErrorCode, MAX_ERROR_MESSAGE_BYTES, MAX_MESSAGE_BYTES,
+    MeetingNumber, MeetingPassword, MlsBlob, ParticipantId, ServerMessage, decode_client,
+    encode_server,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -77,7 +77,11 @@ pub async fn authenticate(hub: &Hub, value: Option<&str>) -> Result<UserRecord, 
 }
 
 /// An `error` message, its text cut to the protocol's limit.
-pub fn error_message(code: ErrorCode, message: &str, retry_after_secs: Option<u32>) -> ServerMessage {
+pub fn error_message(
+    code: ErrorCode,
+    message: &str,
+    retry_after_secs: Option<u32>,
+) -> ServerMessage {
     let mut end = message.len().min(MAX_ERROR_MESSAGE_BYTES);
     while !message.is_char_boundary(end) {
         end -= 1;
@@ -296,7 +300,7 @@ impl Session {
             ));
         }
         let record = match hub.store().meeting(&number).await {
-            Ok(Some(record)) if !record.ended && !hub.room_ended(&number) => record,
+            Ok(Some(record)) if record.ended_at.is_none() && !hub.room_ended(&number) => record,
             Ok(_) => {
                 // Unknown numbers count as guesses too, so numbers cannot be probed freely.
                 hub.join_failed(&number, self.address);
@@ -365,29 +369,13 @@ impl Session {
         }
     }
 
-    /// Checks the meeting password with Argon2 off the async threads.
+    /// Checks the meeting password (the store runs Argon2 off the async threads).
     async fn check_password(&self, number: &str, password: MeetingPassword) -> Result<bool, ()> {
-        let hub = self.hub.clone();
-        let number = number.to_string();
-        let runtime = tokio::runtime::Handle::current();
-        let verdict = tokio::task::spawn_blocking(move || {
-            runtime.block_on(
-                hub.store()
-                    .verify_meeting_password(&number, password.expose()),
-            )
-        })
-        .await;
-        match verdict {
-            Ok(Ok(right)) => Ok(right),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "password check failed");
-                Err(())
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "password check task failed");
-                Err(())
-            }
-        }
+        self.hub
+            .store()
+            .verify_meeting_password(number, password.expose())
+            .await
+            .map_err(|e| tracing::error!(error = %e, "password check failed"))
     }
 
     /// The KeyPackage's credential must match how the connection authenticated: a signed-in
@@ -399,9 +387,7 @@ impl Session {
                 ErrorCode::InvalidMls,
                 "the KeyPackage's credential does not verify",
             )),
-            (Some(user), TrustState::VerifiedUser { user_id, .. }) if *user_id == user.id => {
-                Ok(())
-            }
+            (Some(user), TrustState::VerifiedUser { user_id, .. }) if *user_id == user.id => Ok(()),
             (Some(_), _) => Err((
                 ErrorCode::InvalidMls,
                 "the KeyPackage's credential is not certified for this account",

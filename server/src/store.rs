@@ -1,0 +1,494 @@
+//! Persistence: accounts, sign-in tokens, scheduled meetings and the audit log, in SQLite.
+//!
+//! The database lives in the server's data directory ([`DATABASE_FILE`]); it is created on
+//! first open and migrated with the migrations embedded from `server/migrations/`. It runs in
+//! WAL mode with `synchronous = FULL` and foreign keys on, so a crash loses no committed write.
+//!
+//! Nothing secret is stored in clear: account and meeting passwords are argon2id PHC strings
+//! (hashed off the async runtime), bearer tokens are kept only as their SHA-256, and the audit
+//! log records who did what, never a password, token or key. Nothing here logs a secret.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use argon2::password_hash::rand_core::OsRng as PasswordRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use conclave_core::identity::MAX_NAME_BYTES;
+use rand::RngCore as _;
+use sqlx::Row as _;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+// Tokens and meetings (+ audit) are further `impl Store` blocks in sibling files.
+#[path = "store_tokens.rs"]
+mod tokens;
+pub use tokens::{IssuedToken, TokenSession, token_hash};
+
+#[path = "store_meetings.rs"]
+mod meetings;
+pub use meetings::{AuditEntry, MeetingRecord, is_meeting_number};
+
+/// Name of the SQLite database file inside the data directory.
+pub const DATABASE_FILE: &str = "conclave.db";
+/// Digits in a meeting number.
+pub const MEETING_NUMBER_DIGITS: usize = 11;
+/// Longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+/// Longest accepted password (account or meeting), in bytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest meeting title, in characters.
+pub const MAX_TITLE_CHARS: usize = 256;
+/// Largest meeting options document, in bytes.
+pub const MAX_OPTIONS_BYTES: usize = 64 * 1024;
+/// Largest device signature key accepted with a token, in bytes.
+pub const MAX_DEVICE_KEY_BYTES: usize = 1024;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory or database file could not be created or read.
+    #[error("cannot use {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The embedded migrations could not be applied.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Unknown username or wrong password (deliberately indistinguishable).
+    #[error("wrong username or password")]
+    BadCredentials,
+    /// The account exists and the password was right, but the account is disabled.
+    #[error("this account is disabled")]
+    Disabled,
+    /// Another account already has this username (compared case-insensitively).
+    #[error("the username {0:?} is already taken")]
+    DuplicateUsername(String),
+    /// No account has this username or id.
+    #[error("no such user: {0}")]
+    UnknownUser(String),
+    /// No meeting has this number.
+    #[error("no such meeting: {0}")]
+    UnknownMeeting(String),
+    /// An argument was empty, too long or malformed.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput { field: &'static str, reason: String },
+    /// Argon2 failed (bad parameters or a corrupt stored hash).
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+    /// Every random meeting number tried was taken.
+    #[error("could not find a free meeting number")]
+    NoFreeMeetingNumber,
+    /// The password could not be read (terminal or standard input).
+    #[error("cannot read the password: {0}")]
+    PasswordInput(#[source] std::io::Error),
+    /// A blocking task (password hashing) panicked or was cancelled.
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
+    StoreError::InvalidInput {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// How a [`Store`] is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Argon2id cost parameters for new password hashes (existing hashes keep their own).
+    pub argon2_params: Params,
+    /// Connections in the SQLite pool.
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            argon2_params: Params::default(),
+            max_connections: 8,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Minimal Argon2 cost so tests stay fast. Never use this for a real server.
+    pub fn insecure_fast_hashing_for_tests() -> Self {
+        let params = Params::new(Params::MIN_M_COST, Params::MIN_T_COST, 1, None);
+        Self {
+            argon2_params: params.unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+}
+
+/// An account, without its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Stable random id (32 hex digits); what certificates and rooms refer to.
+    pub id: String,
+    /// Sign-in name, unique case-insensitively.
+    pub username: String,
+    /// The name the organization vouches for in member certificates.
+    pub display_name: String,
+    /// A disabled account cannot sign in and its tokens are refused.
+    pub disabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The server's database. Cheap to clone; clones share one connection pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    hasher: Argon2<'static>,
+    /// A hash of a random password, verified against when the account or meeting is unknown
+    /// so that "unknown" and "wrong password" take the same time.
+    dummy_hash: Arc<str>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, disabled, created_at";
+impl Store {
+    /// Opens (creating if missing) the database in `data_dir` with production hashing costs.
+    pub async fn open(data_dir: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Self::open_with(data_dir, StoreOptions::default()).await
+    }
+
+    /// Opens (creating if missing) the database in `data_dir` and applies pending migrations.
+    pub async fn open_with(
+        data_dir: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let data_dir = data_dir.as_ref();
+        crate::org_key::create_private_dir(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_with(connect)
+            .await?;
+        restrict_database_files(&path)?;
+        MIGRATOR.run(&pool).await?;
+        let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, options.argon2_params);
+        let mut filler = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut filler);
+        let dummy_hash = hash_blocking(hasher.clone(), hex::encode(filler)).await?;
+        tracing::info!(path = %path.display(), "database open");
+        Ok(Store {
+            pool,
+            hasher,
+            dummy_hash: dummy_hash.into(),
+            path,
+        })
+    }
+
+    /// Path of the SQLite file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the pool, checkpointing the WAL; later calls on any clone fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn hash_secret(&self, secret: &str) -> Result<String, StoreError> {
+        hash_blocking(self.hasher.clone(), secret.to_owned()).await
+    }
+
+    async fn verify_secret(&self, secret: &str, phc: String) -> Result<bool, StoreError> {
+        let hasher = self.hasher.clone();
+        let secret = secret.to_owned();
+        tokio::task::spawn_blocking(move || match PasswordHash::new(&phc) {
+            Ok(parsed) => hasher.verify_password(secret.as_bytes(), &parsed).is_ok(),
+            Err(error) => {
+                tracing::error!(%error, "stored password hash is malformed");
+                false
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))
+    }
+
+    // ----- accounts -------------------------------------------------------------------------
+
+    /// Creates an account. The username must be unique (case-insensitively).
+    pub async fn add_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<UserRecord, StoreError> {
+        check_username(username)?;
+        check_display_name(display_name)?;
+        check_password(password)?;
+        if self.user_by_username(username).await?.is_some() {
+            return Err(StoreError::DuplicateUsername(username.to_owned()));
+        }
+        let password_hash = self.hash_secret(password).await?;
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let record = UserRecord {
+            id: hex::encode(id),
+            username: username.to_owned(),
+            display_name: display_name.to_owned(),
+            disabled: false,
+            created_at: unix_now(),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, disabled, created_at) \
+             VALUES (?, ?, ?, ?, 0, ?)",
+        )
+        .bind(&record.id)
+        .bind(&record.username)
+        .bind(&record.display_name)
+        .bind(&password_hash)
+        .bind(record.created_at)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => {
+                tracing::info!(user_id = %record.id, username = %record.username, "user added");
+                Ok(record)
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::DuplicateUsername(username.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// All accounts, ordered by username.
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| user_from_row(row).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// The account with this username, if any.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?");
+        let row = sqlx::query(&sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    /// The account with this id, if any.
+    pub async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    /// Disables or re-enables an account. Disabling also revokes all of its tokens, so
+    /// enabling it again does not revive old sessions.
+    pub async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<UserRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
+            .bind(disabled)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::UnknownUser(username.to_owned()));
+        }
+        if disabled {
+            sqlx::query(
+                "DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
+            )
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(%username, disabled, "user status changed");
+        self.user_by_username(username)
+            .await?
+            .ok_or_else(|| StoreError::UnknownUser(username.to_owned()))
+    }
+
+    /// Checks a sign-in. Unknown usernames and wrong passwords give the same error after the
+    /// same amount of work; [`StoreError::Disabled`] is only reported to the right password.
+    pub async fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<UserRecord, StoreError> {
+        if password.len() > MAX_PASSWORD_BYTES || username.chars().count() > MAX_USERNAME_CHARS {
+            return Err(StoreError::BadCredentials);
+        }
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?");
+        let row = sqlx::query(&sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        let (user, phc) = match &row {
+            Some(row) => (Some(user_from_row(row)?), row.try_get("password_hash")?),
+            None => (None, self.dummy_hash.to_string()),
+        };
+        let matches = self.verify_secret(password, phc).await?;
+        match user {
+            Some(user) if matches && user.disabled => Err(StoreError::Disabled),
+            Some(user) if matches => Ok(user),
+            _ => {
+                tracing::info!("sign-in refused: bad credentials");
+                Err(StoreError::BadCredentials)
+            }
+        }
+    }
+}
+
+async fn hash_blocking(hasher: Argon2<'static>, secret: String) -> Result<String, StoreError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut PasswordRng);
+        hasher
+            .hash_password(secret.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| StoreError::PasswordHash(e.to_string()))
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord, sqlx::Error> {
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        disabled: row.try_get("disabled")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The current time in Unix seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn check_username(username: &str) -> Result<(), StoreError> {
+    let count = username.chars().count();
+    if count == 0 || count > MAX_USERNAME_CHARS {
+        return Err(invalid(
+            "username",
+            format!("must be 1 to {MAX_USERNAME_CHARS} characters"),
+        ));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(invalid(
+            "username",
+            "may contain only letters, digits and . _ - @",
+        ));
+    }
+    Ok(())
+}
+
+/// Display names end up in member certificates, which cap them at `MAX_NAME_BYTES` bytes.
+fn check_display_name(name: &str) -> Result<(), StoreError> {
+    if name.len() > MAX_NAME_BYTES {
+        return Err(invalid(
+            "display name",
+            format!("longer than {MAX_NAME_BYTES} bytes"),
+        ));
+    }
+    check_text("display name", name, MAX_NAME_BYTES, false)
+}
+
+fn check_text(
+    field: &'static str,
+    text: &str,
+    max_chars: usize,
+    empty_ok: bool,
+) -> Result<(), StoreError> {
+    if !empty_ok && text.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if text.chars().count() > max_chars {
+        return Err(invalid(
+            field,
+            format!("longer than {max_chars} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn check_password(password: &str) -> Result<(), StoreError> {
+    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+        return Err(invalid(
+            "password",
+            format!("must be 1 to {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes the database and its WAL and shared-memory files readable by the owner only
+/// (they hold password hashes and token hashes).
+fn restrict_database_files(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+            Err(source) => return Err(StoreError::Io { path: file, source }),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -1,0 +1,424 @@
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::*;
+
+async fn open(dir: &Path) -> Store {
+    Store::open_with(dir, StoreOptions::insecure_fast_hashing_for_tests())
+        .await
+        .unwrap()
+}
+
+/// Every byte the database has on disk (main file, WAL and shared memory).
+fn database_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with(DATABASE_FILE) {
+            all.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn database_is_created_and_accounts_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nested").join("data");
+    let store = open(&data).await;
+    assert!(data.join(DATABASE_FILE).is_file());
+    let alice = store
+        .add_user("alice", "Alice Liddell", "rabbit-hole")
+        .await
+        .unwrap();
+    let meeting = store
+        .create_meeting(Some(&alice.id), "tea-party", "Weekly", "{}")
+        .await
+        .unwrap();
+    store.close().await;
+    drop(store);
+
+    let store = open(&data).await;
+    assert_eq!(store.list_users().await.unwrap(), vec![alice.clone()]);
+    assert_eq!(
+        store.verify_password("alice", "rabbit-hole").await.unwrap(),
+        alice
+    );
+    assert_eq!(
+        store.meeting(&meeting.number).await.unwrap(),
+        Some(meeting.clone())
+    );
+    assert!(
+        store
+            .verify_meeting_password(&meeting.number, "tea-party")
+            .await
+            .unwrap()
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.add_user("amy", "Amy", "pw").await.unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(DATABASE_FILE)
+        {
+            let mode = entry.metadata().unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{:?}", entry.file_name());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "the WAL file exists too");
+}
+
+#[tokio::test]
+async fn duplicate_username_is_refused_case_insensitively() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.add_user("bob", "Bob", "pw-one").await.unwrap();
+    for name in ["bob", "BOB"] {
+        let err = store
+            .add_user(name, "Other Bob", "pw-two")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::DuplicateUsername(_)),
+            "{name}: {err:?}"
+        );
+    }
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for (user, name, pw) in [
+        ("", "Name", "pw"),
+        ("has space", "Name", "pw"),
+        ("ok", "", "pw"),
+        ("ok", "Name\u{7}", "pw"),
+        ("ok", "Name", ""),
+    ] {
+        let err = store.add_user(user, name, pw).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
+    }
+    let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    assert!(store.add_user("ok", "Name", &long).await.is_err());
+    let err = store
+        .create_meeting(None, "pw", "title", "{not json")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
+    let err = store
+        .create_meeting(Some("no-such-user"), "pw", "title", "{}")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownUser(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_give_the_same_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.add_user("carol", "Carol", "correct").await.unwrap();
+    let wrong = store
+        .verify_password("carol", "incorrect")
+        .await
+        .unwrap_err();
+    let unknown = store
+        .verify_password("mallory", "correct")
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, StoreError::BadCredentials));
+    assert!(matches!(unknown, StoreError::BadCredentials));
+    assert_eq!(wrong.to_string(), unknown.to_string());
+    assert!(store.verify_password("carol", "correct").await.is_ok());
+    assert!(store.verify_password("CAROL", "correct").await.is_ok());
+}
+
+#[tokio::test]
+async fn disabled_user_cannot_sign_in_and_tokens_stop_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let dave = store.add_user("dave", "Dave", "secret-pw").await.unwrap();
+    let issued = store
+        .create_token(&dave.id, b"device-key", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_for_token(&issued.token).await.unwrap(),
+        Some(dave.clone())
+    );
+
+    let disabled = store.set_user_disabled("dave", true).await.unwrap();
+    assert!(disabled.disabled);
+    assert!(matches!(
+        store
+            .verify_password("dave", "secret-pw")
+            .await
+            .unwrap_err(),
+        StoreError::Disabled
+    ));
+    // A wrong password on a disabled account does not reveal that it is disabled.
+    assert!(matches!(
+        store.verify_password("dave", "guess").await.unwrap_err(),
+        StoreError::BadCredentials
+    ));
+    assert_eq!(store.user_for_token(&issued.token).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .create_token(&dave.id, b"device-key", Duration::from_secs(60))
+            .await
+            .unwrap_err(),
+        StoreError::Disabled
+    ));
+
+    // Re-enabling allows sign-in again but does not revive the old token.
+    store.set_user_disabled("dave", false).await.unwrap();
+    assert!(store.verify_password("dave", "secret-pw").await.is_ok());
+    assert_eq!(store.user_for_token(&issued.token).await.unwrap(), None);
+    assert!(matches!(
+        store.set_user_disabled("nobody", true).await.unwrap_err(),
+        StoreError::UnknownUser(_)
+    ));
+}
+
+#[tokio::test]
+async fn tokens_and_passwords_are_never_stored_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let erin = store
+        .add_user("erin", "Erin", "Account-Password-42")
+        .await
+        .unwrap();
+    let issued = store
+        .create_token(&erin.id, &[7u8; 32], Duration::from_secs(3600))
+        .await
+        .unwrap();
+    store
+        .create_meeting(Some(&erin.id), "Meeting-Password-99", "Standup", "{}")
+        .await
+        .unwrap();
+    let session = store
+        .session_for_token(&issued.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.device_signature_key, vec![7u8; 32]);
+    assert!(!format!("{issued:?}").contains(&issued.token));
+
+    let bytes = database_bytes(dir.path());
+    assert!(contains(&bytes, &token_hash(&issued.token)));
+    assert!(!contains(&bytes, &issued.token));
+    assert!(!contains(&bytes, "Account-Password-42"));
+    assert!(!contains(&bytes, "Meeting-Password-99"));
+    store.close().await;
+    let bytes = database_bytes(dir.path());
+    assert!(!contains(&bytes, &issued.token));
+    assert!(!contains(&bytes, "Account-Password-42"));
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let fay = store.add_user("fay", "Fay", "pw").await.unwrap();
+    let issued = store
+        .create_token(&fay.id, b"key", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let now = unix_now();
+    assert!(issued.expires_at >= now + 59);
+    let valid = store.user_for_token_at(&issued.token, now + 30).await;
+    assert_eq!(valid.unwrap(), Some(fay.clone()));
+    let late = store.user_for_token_at(&issued.token, now + 61).await;
+    assert_eq!(late.unwrap(), None);
+
+    let instant = store
+        .create_token(&fay.id, b"key", Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(store.user_for_token(&instant.token).await.unwrap(), None);
+    assert_eq!(store.purge_expired_tokens().await.unwrap(), 1);
+
+    assert_eq!(store.user_for_token("not-a-token").await.unwrap(), None);
+    assert_eq!(store.user_for_token("").await.unwrap(), None);
+    assert!(store.revoke_token(&issued.token).await.unwrap());
+    assert_eq!(store.user_for_token(&issued.token).await.unwrap(), None);
+    assert!(!store.revoke_token(&issued.token).await.unwrap());
+}
+
+#[tokio::test]
+async fn meeting_numbers_are_eleven_digits_and_distinct() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let mut seen = HashSet::new();
+    for i in 0..40 {
+        let meeting = store
+            .create_meeting(None, "pw", &format!("m{i}"), r#"{"lobby":true}"#)
+            .await
+            .unwrap();
+        assert_eq!(meeting.number.len(), MEETING_NUMBER_DIGITS);
+        assert!(meeting.number.bytes().all(|b| b.is_ascii_digit()));
+        assert_ne!(meeting.number.as_bytes()[0], b'0');
+        assert!(is_meeting_number(&meeting.number));
+        assert!(seen.insert(meeting.number));
+    }
+    assert!(!is_meeting_number("01234567890"));
+    assert!(!is_meeting_number("1234567890"));
+    assert!(!is_meeting_number("1234567890a"));
+}
+
+#[tokio::test]
+async fn meeting_password_verification_and_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let meeting = store
+        .create_meeting(None, "open-sesame", "会議", r#"{"auto_lock_minutes":10}"#)
+        .await
+        .unwrap();
+    assert_eq!(meeting.host_user_id, None);
+    let number = &meeting.number;
+    assert!(
+        store
+            .verify_meeting_password(number, "open-sesame")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .verify_meeting_password(number, "open-sesam")
+            .await
+            .unwrap()
+    );
+    assert!(!store.verify_meeting_password(number, "").await.unwrap());
+    assert!(
+        !store
+            .verify_meeting_password("99999999999", "open-sesame")
+            .await
+            .unwrap()
+    );
+    assert!(!store.verify_meeting_password("garbage", "x").await.unwrap());
+    assert_eq!(store.meeting("garbage").await.unwrap(), None);
+
+    let ended = store.end_meeting(number).await.unwrap();
+    let ended_at = ended.ended_at.unwrap();
+    assert_eq!(
+        store.end_meeting(number).await.unwrap().ended_at,
+        Some(ended_at)
+    );
+    assert_eq!(ended.title, "会議");
+    assert!(matches!(
+        store.end_meeting("12345678901").await.unwrap_err(),
+        StoreError::UnknownMeeting(_)
+    ));
+}
+
+#[tokio::test]
+async fn audit_entries_are_kept_per_meeting_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let host = store
+        .add_user("host", "Host", "Host-Secret-1")
+        .await
+        .unwrap();
+    let meeting = store
+        .create_meeting(Some(&host.id), "Room-Secret-2", "Board", "{}")
+        .await
+        .unwrap();
+    let other = store
+        .create_meeting(None, "Room-Secret-3", "Other", "{}")
+        .await
+        .unwrap();
+    let number = meeting.number.as_str();
+    store
+        .audit(Some(number), &host.id, "meeting.create", None)
+        .await
+        .unwrap();
+    store
+        .audit(Some(number), &host.id, "meeting.lock", None)
+        .await
+        .unwrap();
+    store
+        .audit(Some(number), &host.id, "participant.expel", Some("guest-7"))
+        .await
+        .unwrap();
+    store
+        .audit(Some(&other.number), "server", "meeting.create", None)
+        .await
+        .unwrap();
+    store
+        .audit(None, "admin-cli", "user.disable", Some("host"))
+        .await
+        .unwrap();
+
+    let entries = store.audit_entries(Some(number)).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["meeting.create", "meeting.lock", "participant.expel"]
+    );
+    assert_eq!(entries[2].target.as_deref(), Some("guest-7"));
+    assert!(entries.windows(2).all(|w| w[0].id < w[1].id));
+    let all = store.audit_entries(None).await.unwrap();
+    assert_eq!(all.len(), 5);
+    let dump = format!("{all:?}");
+    for secret in ["Host-Secret-1", "Room-Secret-2", "Room-Secret-3"] {
+        assert!(!dump.contains(secret));
+    }
+}
+
+#[tokio::test]
+async fn default_options_hash_with_argon2id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let user = store.add_user("gil", "Gil", "pw").await.unwrap();
+    let phc: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        .bind(&user.id)
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    let defaults = Params::default();
+    let expected = format!(
+        "$argon2id$v=19$m={},t={},p={}$",
+        defaults.m_cost(),
+        defaults.t_cost(),
+        defaults.p_cost()
+    );
+    assert!(phc.starts_with(&expected), "{phc}");
+    assert!(defaults.m_cost() >= 19 * 1024);
+    // Hashes made with other parameters (e.g. by a test build) still verify.
+    let cheap = Store::open_with(dir.path(), StoreOptions::insecure_fast_hashing_for_tests())
+        .await
+        .unwrap();
+    assert_eq!(cheap.verify_password("gil", "pw").await.unwrap(), user);
+}
+
+#[tokio::test]
+async fn display_names_fit_in_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let longest = "あ".repeat(MAX_NAME_BYTES / 3);
+    store.add_user("hana", &longest, "pw").await.unwrap();
+    let too_long = "あ".repeat(MAX_NAME_BYTES / 3 + 1);
+    let err = store.add_user("ian", &too_long, "pw").await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
+}

@@ -1,0 +1,498 @@
+//! The network layer end to end: a real server on 127.0.0.1:0 with a fresh data directory,
+//! HTTPS through reqwest and WebSockets through tokio-tungstenite, both pinning the server's
+//! self-signed certificate by its SHA-256 fingerprint (the core client's `PinnedSha256`
+//! verifier: exactly the certificate whose SHA-256 equals `RunningServer::tls_fingerprint`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use conclave_core::client::tls::{TlsTrust, owned_client_config};
+use conclave_core::group::{GroupMember, generate_signature_keys, validate_key_package};
+use conclave_core::identity::OrgPublicKey;
+use conclave_core::protocol::{
+    ClientMessage, DisplayName, EndReason, ErrorCode, MAX_MESSAGE_BYTES, MeetingNumber,
+    MeetingPassword, MlsBlob, Role, ServerMessage,
+};
+use futures_util::SinkExt;
+use serde_json::json;
+use support::*;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn health_and_pinning() {
+    let server = TestServer::start().await;
+    let response = server
+        .http()
+        .get(server.url("/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+
+    // Any other pin is refused by the client.
+    let wrong = TlsTrust::PinnedSha256(["AB"; 32].join(":"));
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(owned_client_config(&wrong).unwrap())
+        .build()
+        .unwrap();
+    assert!(client.get(server.url("/v1/health")).send().await.is_err());
+}
+
+#[tokio::test]
+async fn sign_in_certifies_the_device_key() {
+    let server = TestServer::start().await;
+    server
+        .add_user("aiko", "Aiko Tanaka", "correct horse battery")
+        .await;
+    let device = generate_signature_keys().unwrap();
+    let response = server
+        .http()
+        .post(server.url("/v1/signin"))
+        .json(&json!({
+            "username": "aiko",
+            "password": "correct horse battery",
+            "device_signature_key": BASE64.encode(device.public()),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(!body["token"].as_str().unwrap().is_empty());
+    assert!(body["expires_at"].as_i64().unwrap() > i64::try_from(unix_now()).unwrap());
+    assert_eq!(body["display_name"], "Aiko Tanaka");
+    let org = OrgPublicKey::from_bytes(&BASE64.decode(body["org_key"].as_str().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(org, server.running().org_public_key);
+    assert_eq!(body["org_key_fingerprint"], org.fingerprint());
+    let certificate = certificate_of(&body);
+    certificate
+        .verify(&org, device.public(), unix_now())
+        .unwrap();
+    assert_eq!(certificate.user_id(), body["user_id"].as_str().unwrap());
+    let other_device = generate_signature_keys().unwrap();
+    assert!(
+        certificate
+            .verify(&org, other_device.public(), unix_now())
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_look_the_same() {
+    let server = TestServer::start().await;
+    server
+        .add_user("aiko", "Aiko", "correct horse battery")
+        .await;
+    let key = BASE64.encode([7u8; 32]);
+    let mut answers = Vec::new();
+    for username in ["aiko", "nobody"] {
+        let response = server
+            .http()
+            .post(server.url("/v1/signin"))
+            .json(&json!({"username": username, "password": "guess", "device_signature_key": key}))
+            .send()
+            .await
+            .unwrap();
+        answers.push((response.status(), response.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, 401);
+    assert_eq!(answers[0], answers[1]);
+    let body: serde_json::Value = serde_json::from_str(&answers[0].1).unwrap();
+    assert!(body["error"].is_string());
+}
+
+#[tokio::test]
+async fn meetings_are_created_over_https_by_signed_in_users() {
+    let server = TestServer::start().await;
+    server.add_user("hana", "Hana", "host password 1").await;
+    let (token, _) = server.sign_in("hana", "host password 1").await;
+    let (number, password) = server
+        .create_meeting(&token, json!({"title": "Weekly", "lobby": true}))
+        .await;
+    assert_eq!(number.len(), 11);
+    assert!(number.chars().all(|c| c.is_ascii_digit()));
+    assert_eq!(password.chars().count(), 12);
+    let (_, given) = server
+        .create_meeting(&token, json!({"password": "chosen one"}))
+        .await;
+    assert_eq!(given, "chosen one");
+
+    let response = server
+        .http()
+        .post(server.url("/v1/meetings"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let response = server
+        .http()
+        .post(server.url("/v1/meetings"))
+        .bearer_auth(&token)
+        .json(&json!({"auto_lock_minutes": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn wrong_meeting_passwords_are_throttled() {
+    let (server, _, _, number, _) = server_with_meeting(json!({})).await;
+    let guest = GroupMember::guest("Guess").unwrap();
+    let mut socket = server.connect_ok(None).await;
+    for _ in 0..6 {
+        send(&mut socket, &join(&number, Some("wrong"), "Guess", &guest)).await;
+        assert_eq!(
+            error_code(&recv(&mut socket).await).0,
+            ErrorCode::WrongPassword
+        );
+    }
+    send(&mut socket, &join(&number, Some("wrong"), "Guess", &guest)).await;
+    let (code, retry) = error_code(&recv(&mut socket).await);
+    assert_eq!(code, ErrorCode::Throttled);
+    assert!(retry.unwrap() >= 1);
+    // Unknown numbers are not found (and the connection is still usable).
+    let mut fresh = server.connect_ok(None).await;
+    send(&mut fresh, &join("123456789", Some("x"), "Guess", &guest)).await;
+    let (code, _) = error_code(&recv(&mut fresh).await);
+    assert!(matches!(
+        code,
+        ErrorCode::MeetingNotFound | ErrorCode::Throttled
+    ));
+    ping(&mut fresh, 1).await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_the_server_lives_on() {
+    let server = TestServer::start().await;
+    let mut socket = server.connect_ok(None).await;
+
+    let oversize = "x".repeat(MAX_MESSAGE_BYTES + 1);
+    socket.send(Message::Text(oversize.into())).await.unwrap();
+    assert_eq!(
+        error_code(&recv(&mut socket).await).0,
+        ErrorCode::MessageTooLarge
+    );
+    socket
+        .send(Message::Text("{not json".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(&recv(&mut socket).await).0,
+        ErrorCode::BadRequest
+    );
+    socket
+        .send(Message::Text(r#"{"v":2,"type":"ping","nonce":1}"#.into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(&recv(&mut socket).await).0,
+        ErrorCode::BadRequest
+    );
+    ping(&mut socket, 42).await;
+    // Room messages before a join are refused.
+    send(&mut socket, &ClientMessage::Lock).await;
+    assert_eq!(
+        error_code(&recv(&mut socket).await).0,
+        ErrorCode::BadRequest
+    );
+
+    // The fifth bad message closes the connection.
+    for _ in 0..2 {
+        socket.send(Message::Text("[]".into())).await.unwrap();
+        assert_eq!(
+            error_code(&recv(&mut socket).await).0,
+            ErrorCode::BadRequest
+        );
+    }
+    expect_closed(&mut socket).await;
+
+    // A frame far over the limit is cut off by the WebSocket layer: that connection ends.
+    let mut socket = server.connect_ok(None).await;
+    let huge = "x".repeat(MAX_MESSAGE_BYTES + 1024 * 1024);
+    let _ = socket.send(Message::Text(huge.into())).await;
+    expect_closed(&mut socket).await;
+
+    let mut socket = server.connect_ok(None).await;
+    ping(&mut socket, 7).await;
+}
+
+#[tokio::test]
+async fn invalid_tokens_are_refused_at_the_upgrade() {
+    let server = TestServer::start().await;
+    let error = server.connect(Some("not-a-token")).await.unwrap_err();
+    assert!(error.contains("401"), "{error}");
+}
+
+#[tokio::test]
+async fn host_creates_the_group_and_admits_a_guest_from_the_lobby() {
+    let (server, token, mut host, number, password) = server_with_meeting(json!({})).await;
+
+    // A guest who comes before the host waits in the lobby.
+    let mut guest = GroupMember::guest("Gil").unwrap();
+    let mut guest_socket = server.connect_ok(None).await;
+    send(
+        &mut guest_socket,
+        &join(&number, Some(&password), "Gil", &guest),
+    )
+    .await;
+    let ServerMessage::InLobby {
+        participant: guest_id,
+    } = recv(&mut guest_socket).await
+    else {
+        panic!("expected in_lobby");
+    };
+    // The guest's KeyPackage credential must be a guest's; a bad KeyPackage is refused.
+    let mut bad = server.connect_ok(None).await;
+    send(
+        &mut bad,
+        &ClientMessage::Join {
+            meeting: MeetingNumber::parse(&number).unwrap(),
+            password: Some(MeetingPassword::new(password.clone()).unwrap()),
+            display_name: DisplayName::new("Bad").unwrap(),
+            key_package: MlsBlob::new(vec![1, 2, 3]),
+        },
+    )
+    .await;
+    assert_eq!(error_code(&recv(&mut bad).await).0, ErrorCode::InvalidMls);
+
+    // The host account joins without the password and creates the group.
+    let mut host_socket = server.connect_ok(Some(&token)).await;
+    send(&mut host_socket, &join(&number, None, "ignored", &host)).await;
+    match recv(&mut host_socket).await {
+        ServerMessage::Admitted {
+            role, create_group, ..
+        } => {
+            assert_eq!(role, Role::Host);
+            assert!(create_group);
+        }
+        other => panic!("expected admitted, got {other:?}"),
+    }
+    send(&mut host_socket, &join(&number, None, "again", &host)).await;
+    let ServerMessage::Lobby { entries } = recv_kind(&mut host_socket, "lobby").await else {
+        unreachable!()
+    };
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].participant, guest_id);
+    assert!(!entries[0].signed_in);
+    assert_eq!(
+        error_code(&recv_kind(&mut host_socket, "error").await).0,
+        ErrorCode::AlreadyJoined
+    );
+
+    // A guest may not use host controls.
+    send(&mut guest_socket, &ClientMessage::Lock).await;
+    assert_eq!(
+        error_code(&recv(&mut guest_socket).await).0,
+        ErrorCode::NotAllowed
+    );
+
+    send(
+        &mut host_socket,
+        &ClientMessage::Admit {
+            participant: guest_id,
+        },
+    )
+    .await;
+    match recv_kind(&mut guest_socket, "admitted").await {
+        ServerMessage::Admitted {
+            role, create_group, ..
+        } => {
+            assert_eq!(role, Role::Guest);
+            assert!(!create_group);
+        }
+        _ => unreachable!(),
+    }
+    let ServerMessage::AddMembers { epoch, requests } =
+        recv_kind(&mut host_socket, "add_members").await
+    else {
+        unreachable!()
+    };
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].participant, guest_id);
+
+    // The host's client commits the Add; the server orders it and routes the Welcome.
+    host.create_group(b"net test group", Vec::new()).unwrap();
+    let key_package =
+        validate_key_package(requests[0].key_package.as_bytes(), None, unix_now()).unwrap();
+    let commit = host.commit(vec![key_package], &[]).unwrap();
+    assert_eq!(commit.from_epoch, epoch);
+    send(
+        &mut host_socket,
+        &ClientMessage::Commit {
+            epoch,
+            commit: MlsBlob::new(commit.commit),
+            welcome: commit.welcome.map(MlsBlob::new),
+            added: vec![guest_id],
+            removed: Vec::new(),
+        },
+    )
+    .await;
+    assert_eq!(
+        recv_kind(&mut host_socket, "commit_accepted").await,
+        ServerMessage::CommitAccepted { epoch }
+    );
+    host.confirm_commit().unwrap();
+    let ServerMessage::MlsWelcome { welcome } = recv_kind(&mut guest_socket, "mls_welcome").await
+    else {
+        unreachable!()
+    };
+    guest.join(welcome.as_bytes()).unwrap();
+    assert_eq!(guest.epoch().unwrap(), host.epoch().unwrap());
+    assert_eq!(
+        guest.verification_code().unwrap(),
+        host.verification_code().unwrap()
+    );
+
+    // Ending the meeting reaches everyone and the number is gone for good.
+    send(&mut host_socket, &ClientMessage::EndMeeting).await;
+    for socket in [&mut host_socket, &mut guest_socket] {
+        assert_eq!(
+            recv_kind(socket, "meeting_ended").await,
+            ServerMessage::MeetingEnded {
+                reason: EndReason::EndedByHost
+            }
+        );
+        expect_closed(socket).await;
+    }
+    let mut late = server.connect_ok(None).await;
+    let latecomer = GroupMember::guest("Late").unwrap();
+    send(
+        &mut late,
+        &join(&number, Some(&password), "Late", &latecomer),
+    )
+    .await;
+    assert_eq!(
+        error_code(&recv(&mut late).await).0,
+        ErrorCode::MeetingNotFound
+    );
+
+    // The admit is in the audit log, without secrets.
+    let entries = server
+        .running()
+        .hub()
+        .store()
+        .audit_entries(Some(&number))
+        .await
+        .unwrap();
+    let admit = entries.iter().find(|e| e.action == "admit").unwrap();
+    assert!(admit.actor.contains("Hana Host"));
+    assert!(admit.target.as_deref().unwrap().contains("Gil"));
+    assert!(entries.iter().any(|e| e.action == "end_meeting"));
+    assert!(!entries.iter().any(|e| format!("{e:?}").contains(&password)));
+}
+
+#[tokio::test]
+async fn graceful_shutdown_ends_every_meeting() {
+    let (mut server, token, host, number, _) = server_with_meeting(json!({})).await;
+    let mut host_socket = server.connect_ok(Some(&token)).await;
+    send(&mut host_socket, &join(&number, None, "Hana", &host)).await;
+    recv_kind(&mut host_socket, "admitted").await;
+
+    let running = server.server.take().unwrap();
+    let addr = running.addr;
+    let stopping = tokio::spawn(running.shutdown());
+    assert_eq!(
+        recv_kind(&mut host_socket, "meeting_ended").await,
+        ServerMessage::MeetingEnded {
+            reason: EndReason::ServerShutdown
+        }
+    );
+    expect_closed(&mut host_socket).await;
+    tokio::time::timeout(WAIT, stopping).await.unwrap().unwrap();
+    assert!(TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn sign_in_guesses_are_throttled() {
+    let server = TestServer::start().await;
+    server
+        .add_user("aiko", "Aiko", "correct horse battery")
+        .await;
+    let key = BASE64.encode([7u8; 32]);
+    let attempt = || async {
+        server
+            .http()
+            .post(server.url("/v1/signin"))
+            .json(&json!({"username": "aiko", "password": "guess", "device_signature_key": key}))
+            .send()
+            .await
+            .unwrap()
+    };
+    for _ in 0..6 {
+        assert_eq!(attempt().await.status(), 401);
+    }
+    let response = attempt().await;
+    assert_eq!(response.status(), 429);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+}
+
+#[tokio::test]
+async fn credentials_must_match_how_the_connection_signed_in() {
+    let (server, token, _, number, password) = server_with_meeting(json!({})).await;
+    // A signed-in connection with a guest credential.
+    let mut socket = server.connect_ok(Some(&token)).await;
+    let guest = GroupMember::guest("Hana").unwrap();
+    send(&mut socket, &join(&number, Some(&password), "Hana", &guest)).await;
+    assert_eq!(
+        error_code(&recv(&mut socket).await).0,
+        ErrorCode::InvalidMls
+    );
+    // A guest connection with someone's certified credential.
+    let (_, certified) = server.sign_in("hana", "host password 1").await;
+    let mut socket = server.connect_ok(None).await;
+    send(
+        &mut socket,
+        &join(&number, Some(&password), "Hana", &certified),
+    )
+    .await;
+    assert_eq!(
+        error_code(&recv(&mut socket).await).0,
+        ErrorCode::Unauthorized
+    );
+}
+
+#[tokio::test]
+async fn idle_connections_are_dropped_while_pinging_ones_stay() {
+    let server = TestServer::start_with(|c| c.idle_timeout_secs = 1).await;
+    server
+        .add_user("hana", "Hana Host", "host password 1")
+        .await;
+    let (token, host) = server.sign_in("hana", "host password 1").await;
+    let (number, password) = server
+        .create_meeting(&token, json!({"join_before_host": true}))
+        .await;
+    let mut host_socket = server.connect_ok(Some(&token)).await;
+    send(&mut host_socket, &join(&number, None, "Hana", &host)).await;
+    recv_kind(&mut host_socket, "admitted").await;
+
+    let guest = GroupMember::guest("Quiet").unwrap();
+    let mut quiet = server.connect_ok(None).await;
+    send(&mut quiet, &join(&number, Some(&password), "Quiet", &guest)).await;
+    recv_kind(&mut quiet, "admitted").await;
+    // The host keeps pinging; the guest says nothing and is dropped.
+    let started = std::time::Instant::now();
+    let mut nonce = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        nonce += 1;
+        send(&mut host_socket, &ClientMessage::Ping { nonce }).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    expect_closed(&mut quiet).await;
+    send(&mut host_socket, &ClientMessage::Ping { nonce: 1_000 }).await;
+    while recv_kind(&mut host_socket, "pong").await != (ServerMessage::Pong { nonce: 1_000 }) {}
+}
