@@ -109,9 +109,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let org_public_key = hub.org_public_key();
     let app = router(hub.clone());
     let handle = axum_server::Handle::new();
-    let server =
-        axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.server_config()))
-            .handle(handle.clone());
+    // Small signaling messages must not wait for Nagle + delayed ACK (~40 ms per hop).
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(RustlsConfig::from_config(
+        tls.server_config(),
+    ))
+    .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let server = axum_server::from_tcp(listener)
+        .acceptor(acceptor)
+        .handle(handle.clone());
     let serve = tokio::spawn(async move {
         server
             .serve(app.into_make_service_with_connect_info::<SocketAddr>())
