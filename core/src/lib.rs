@@ -5,6 +5,7 @@
 //! - [`media_keys`]: SFrame keys derived from each epoch (RFC 9605 §5.2);
 //! - [`verification`]: the 20-digit code members read aloud;
 //! - [`identity`]: organization-certified and guest credentials, roster trust states;
+//! - [`schedule`]: scheduled meetings, options and the password policy (HTTPS API types);
 //! - [`protocol`]: the signaling messages between clients and the server (`docs/protocol.md`).
 //!
 //! This crate must never depend on GUI or device crates; `tests/architecture.rs` checks it.
@@ -14,4 +15,5 @@ pub mod group;
 pub mod identity;
 pub mod media_keys;
 pub mod protocol;
+pub mod schedule;
 pub mod verification;
