@@ -21,7 +21,7 @@ use conclave_core::protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use crate::hub::{Hub, MeetingOptions, unix_now};
+use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};
 use crate::org_key::issue_member_certificate;
 use crate::store::{MAX_TITLE_CHARS, StoreError};
 use crate::ws::authenticate;
@@ -268,6 +268,7 @@ pub async fn create_meeting(
         lobby: request.lobby,
         auto_lock_minutes: request.auto_lock_minutes,
         join_before_host: request.join_before_host,
+        ..MeetingOptions::default()
     };
     let title = request.title.as_deref();
     let password = match prepare_meeting(request.password, title, &options) {

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use conclave_core::identity::{OrgPublicKey, OrgSigningKey};
 use conclave_core::protocol::{EndReason, ParticipantId, ServerMessage};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc};
 
 use crate::room::{JoinRequest, Outgoing, Room, RoomError, RoomOptions};
@@ -24,42 +23,37 @@ use crate::throttle::GuessThrottle;
 /// Software version announced in `hello`.
 pub const SERVER_VERSION: &str = concat!("conclaved ", env!("CARGO_PKG_VERSION"));
 
-/// A meeting's options as stored in its record's options JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MeetingOptions {
-    /// Only signed-in users may join.
-    pub require_sign_in: bool,
-    /// Newcomers wait in the lobby.
-    pub lobby: bool,
-    /// Lock this many minutes after the meeting starts.
-    pub auto_lock_minutes: Option<u32>,
-    /// Participants may start before the host arrives.
-    pub join_before_host: bool,
+pub use conclave_core::schedule::MeetingOptions;
+
+/// How the server stores a meeting's options (JSON in the meeting record) and turns them into
+/// room settings.
+pub trait StoredOptions: Sized {
+    /// The JSON stored with the meeting.
+    fn to_json(&self) -> String;
+    /// Reads stored options; unreadable JSON gives the strictest settings (lobby on,
+    /// sign-in required) rather than the most open ones.
+    fn from_json(json: &str) -> Self;
+    /// The room options for a stored meeting.
+    fn room_options(&self, host_user_id: Option<String>) -> RoomOptions;
 }
 
-impl MeetingOptions {
-    /// The JSON stored with the meeting.
-    pub fn to_json(&self) -> String {
+impl StoredOptions for MeetingOptions {
+    fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
     }
 
-    /// Reads stored options; unreadable JSON gives the strictest settings (lobby on,
-    /// sign-in required) rather than the most open ones.
-    pub fn from_json(json: &str) -> Self {
+    fn from_json(json: &str) -> Self {
         serde_json::from_str(json).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "unreadable meeting options; using strict defaults");
             Self {
                 require_sign_in: true,
                 lobby: true,
-                auto_lock_minutes: None,
-                join_before_host: false,
+                ..Self::default()
             }
         })
     }
 
-    /// The room options for a stored meeting.
-    pub fn room_options(&self, host_user_id: Option<String>) -> RoomOptions {
+    fn room_options(&self, host_user_id: Option<String>) -> RoomOptions {
         RoomOptions {
             host_user_id,
             require_sign_in: self.require_sign_in,
@@ -425,6 +419,7 @@ mod tests {
             lobby: true,
             auto_lock_minutes: Some(10),
             join_before_host: true,
+            exclude_password_from_invitation: false,
         };
         assert_eq!(MeetingOptions::from_json(&options.to_json()), options);
         assert_eq!(MeetingOptions::from_json("{}"), MeetingOptions::default());

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use conclave_server::accounts_cli::{CLI_ACTOR, UserCommand, run_user_command};
 use conclave_server::config::ServeArgs;
 use conclave_server::http::prepare_meeting;
-use conclave_server::hub::MeetingOptions;
+use conclave_server::hub::{MeetingOptions, StoredOptions as _};
 use conclave_server::server::start;
 use conclave_server::store::Store;
 use tracing_subscriber::EnvFilter;
@@ -199,6 +199,7 @@ async fn run_meeting_command(command: MeetingCommand, store: &Store) -> Result<(
                 lobby,
                 auto_lock_minutes,
                 join_before_host,
+                ..MeetingOptions::default()
             };
             let password = prepare_meeting(None, title.as_deref(), &options)?;
             let record = store
