@@ -5,6 +5,7 @@
 //! - [`media_keys`]: SFrame keys derived from each epoch (RFC 9605 §5.2);
 //! - [`verification`]: the 20-digit code members read aloud;
 //! - [`identity`]: organization-certified and guest credentials, roster trust states;
+//! - [`password_policy`]: checking and generating meeting passwords by the organization's rules;
 //! - [`schedule`]: scheduled meetings, options and the password policy (HTTPS API types);
 //! - [`protocol`]: the signaling messages between clients and the server (`docs/protocol.md`).
 //!
@@ -14,6 +15,7 @@ pub mod client;
 pub mod group;
 pub mod identity;
 pub mod media_keys;
+pub mod password_policy;
 pub mod protocol;
 pub mod schedule;
 pub mod verification;

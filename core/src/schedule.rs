@@ -224,3 +224,167 @@ impl Default for PasswordPolicy {
         }
     }
 }
+
+/// Why a schedule or its options were refused, in words a host can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("unknown time zone {0:?}; use an IANA name such as Asia/Tokyo")]
+    UnknownTimeZone(String),
+    #[error("{start} does not exist in {zone} (the clocks change then); pick another time")]
+    NonexistentLocalTime { start: NaiveDateTime, zone: String },
+    #[error("the duration must be 1 to {MAX_DURATION_MINUTES} minutes")]
+    Duration,
+    #[error("a weekly recurrence needs 1 to 7 different weekdays")]
+    RecurrenceDays,
+    #[error("give the recurrence an end date or a number of occurrences, not both")]
+    RecurrenceEnd,
+    #[error("the number of occurrences must be 1 to {MAX_OCCURRENCES}")]
+    RecurrenceCount,
+    #[error("the recurrence ends before the meeting starts")]
+    RecurrenceUntil,
+    #[error("auto-lock must be 1 to {MAX_AUTO_LOCK_MINUTES} minutes")]
+    AutoLock,
+    #[error(
+        "the title must be 1 to {MAX_SCHEDULE_TITLE_CHARS} characters without control characters"
+    )]
+    Title,
+}
+
+impl When {
+    /// The IANA zone, checked.
+    pub fn zone(&self) -> Result<chrono_tz::Tz, ScheduleError> {
+        self.time_zone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| ScheduleError::UnknownTimeZone(self.time_zone.clone()))
+    }
+
+    /// The first occurrence's start as an instant. A local time that falls twice (clocks go
+    /// back) is read as the earlier one.
+    pub fn start_utc(&self) -> Result<chrono::DateTime<chrono::Utc>, ScheduleError> {
+        use chrono::TimeZone as _;
+        let zone = self.zone()?;
+        zone.from_local_datetime(&self.start)
+            .earliest()
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or_else(|| ScheduleError::NonexistentLocalTime {
+                start: self.start,
+                zone: self.time_zone.clone(),
+            })
+    }
+
+    /// Checks every rule of a schedule.
+    pub fn validate(&self) -> Result<(), ScheduleError> {
+        self.start_utc()?;
+        if !(1..=MAX_DURATION_MINUTES).contains(&self.duration_minutes) {
+            return Err(ScheduleError::Duration);
+        }
+        if let Some(recurrence) = &self.recurrence {
+            let mut days = recurrence.days.clone();
+            days.sort_by_key(|d| d.num_days_from_monday());
+            days.dedup();
+            if days.is_empty() || days.len() != recurrence.days.len() {
+                return Err(ScheduleError::RecurrenceDays);
+            }
+            match (recurrence.until, recurrence.count) {
+                (Some(_), Some(_)) => return Err(ScheduleError::RecurrenceEnd),
+                (Some(until), None) if until < self.start.date() => {
+                    return Err(ScheduleError::RecurrenceUntil);
+                }
+                (None, Some(count)) if !(1..=MAX_OCCURRENCES).contains(&count) => {
+                    return Err(ScheduleError::RecurrenceCount);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MeetingOptions {
+    /// Checks the options' ranges.
+    pub fn validate(&self) -> Result<(), ScheduleError> {
+        match self.auto_lock_minutes {
+            Some(minutes) if !(1..=MAX_AUTO_LOCK_MINUTES).contains(&minutes) => {
+                Err(ScheduleError::AutoLock)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Checks a meeting title.
+pub fn validate_title(title: &str) -> Result<(), ScheduleError> {
+    let chars = title.chars().count();
+    if title.trim().is_empty()
+        || chars > MAX_SCHEDULE_TITLE_CHARS
+        || title.chars().any(char::is_control)
+    {
+        return Err(ScheduleError::Title);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn when(start: &str, zone: &str) -> When {
+        When {
+            start: start.parse().unwrap(),
+            time_zone: zone.into(),
+            duration_minutes: 30,
+            recurrence: None,
+        }
+    }
+
+    #[test]
+    fn schedules_are_checked_with_reasons() {
+        assert_eq!(when("2026-12-01T10:00:00", "Asia/Tokyo").validate(), Ok(()));
+        assert_eq!(
+            when("2026-12-01T10:00:00", "Mars/Olympus").validate(),
+            Err(ScheduleError::UnknownTimeZone("Mars/Olympus".into()))
+        );
+        // 02:30 on 29 March 2026 does not exist in Berlin (clocks jump 02:00 → 03:00).
+        assert!(matches!(
+            when("2026-03-29T02:30:00", "Europe/Berlin").validate(),
+            Err(ScheduleError::NonexistentLocalTime { .. })
+        ));
+        let mut long = when("2026-12-01T10:00:00", "UTC");
+        long.duration_minutes = 0;
+        assert_eq!(long.validate(), Err(ScheduleError::Duration));
+        let mut weekly = when("2026-12-01T10:00:00", "UTC");
+        weekly.recurrence = Some(WeeklyRecurrence {
+            days: vec![Weekday::Tue, Weekday::Tue],
+            until: None,
+            count: None,
+        });
+        assert_eq!(weekly.validate(), Err(ScheduleError::RecurrenceDays));
+        weekly.recurrence = Some(WeeklyRecurrence {
+            days: vec![Weekday::Tue],
+            until: Some("2026-11-01".parse().unwrap()),
+            count: None,
+        });
+        assert_eq!(weekly.validate(), Err(ScheduleError::RecurrenceUntil));
+        weekly.recurrence = Some(WeeklyRecurrence {
+            days: vec![Weekday::Tue, Weekday::Thu],
+            until: None,
+            count: Some(10),
+        });
+        assert_eq!(weekly.validate(), Ok(()));
+        assert_eq!(validate_title(" "), Err(ScheduleError::Title));
+        assert_eq!(validate_title("定例会議"), Ok(()));
+    }
+
+    #[test]
+    fn options_default_to_excluding_the_password_and_reject_unknown_fields() {
+        let options: MeetingOptions = serde_json::from_str("{}").unwrap();
+        assert!(options.exclude_password_from_invitation);
+        assert!(serde_json::from_str::<MeetingOptions>("{\"lobbby\":true}").is_err());
+        let zero = MeetingOptions {
+            auto_lock_minutes: Some(0),
+            ..MeetingOptions::default()
+        };
+        assert_eq!(zero.validate(), Err(ScheduleError::AutoLock));
+    }
+}

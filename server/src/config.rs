@@ -10,11 +10,21 @@
 //! idle_timeout_secs = 60
 //! token_ttl_hours = 720
 //! certificate_ttl_hours = 24
+//! public_address = "meet.example.org:8443"  # what invitations and join links show
+//!
+//! [password_policy]        # rules for meeting passwords (generated and host-chosen)
+//! min_length = 12
+//! require_lowercase = true
+//! require_uppercase = true
+//! require_digit = true
+//! require_symbol = false
+//! forbidden_words = ["example", "conclave"]
 //! ```
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use conclave_core::schedule::PasswordPolicy;
 use serde::Deserialize;
 
 /// Default listen address: loopback only, so nothing is exposed until an admin says so.
@@ -55,6 +65,11 @@ pub struct ServerConfig {
     pub token_ttl_hours: u64,
     /// Lifetime of a member certificate issued at sign-in.
     pub certificate_ttl_hours: u64,
+    /// `host:port` that clients reach this server at, shown in invitations and join links;
+    /// default: the first `hostnames` entry (or the listen address) with the listen port.
+    pub public_address: Option<String>,
+    /// The organization's rules for meeting passwords.
+    pub password_policy: PasswordPolicy,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +83,8 @@ impl Default for ServerConfig {
             idle_timeout_secs: 60,
             token_ttl_hours: 720,
             certificate_ttl_hours: 24,
+            public_address: None,
+            password_policy: PasswordPolicy::default(),
         }
     }
 }
@@ -115,7 +132,21 @@ impl ServerConfig {
                 "token_ttl_hours and certificate_ttl_hours must be at least 1".into(),
             ));
         }
+        self.password_policy
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("password_policy: {e}")))?;
         Ok(())
+    }
+
+    /// The `host:port` invitations and join links name.
+    pub fn public_address(&self) -> String {
+        if let Some(address) = &self.public_address {
+            return address.clone();
+        }
+        match self.hostnames.first() {
+            Some(host) => format!("{host}:{}", self.listen.port()),
+            None => self.listen.to_string(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! - `POST /v1/signin` `{username, password, device_signature_key}` → a bearer token and a
 //!   member certificate binding the device's MLS signature key to the account;
 //! - `POST /v1/meetings` (bearer token) → a new meeting's number and password;
+//! - `GET /v1/org-key` → the organization's public key (for guests to verify members);
 //! - `GET /v1/health` → `ok`.
 //!
 //! Errors are JSON `{"error": "..."}`. Passwords and tokens are never logged.
@@ -87,6 +88,24 @@ fn throttled(wait: std::time::Duration) -> Response {
 /// `GET /v1/health`.
 pub async fn health() -> &'static str {
     "ok"
+}
+
+/// Answer to `GET /v1/org-key`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrgKeyResponse {
+    /// The organization's 32-byte public key, standard base64.
+    pub org_key: String,
+    pub fingerprint: String,
+}
+
+/// `GET /v1/org-key`: lets guests check signed-in members' certified credentials. It is only
+/// as trustworthy as the TLS connection it came over; an organization pins it by policy.
+pub async fn org_key(State(hub): State<Arc<Hub>>) -> Json<OrgKeyResponse> {
+    let key = hub.org_public_key();
+    Json(OrgKeyResponse {
+        org_key: BASE64.encode(key.0),
+        fingerprint: key.fingerprint(),
+    })
 }
 
 /// Body of `POST /v1/signin`.

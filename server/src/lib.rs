@@ -5,7 +5,8 @@
 //!
 //! - [`server::start`] runs a whole server (HTTPS + WebSocket on one port); [`config`] is its
 //!   configuration, [`hub`] the state shared by connections, [`ws`] the signaling WebSocket
-//!   and [`http`] the JSON endpoints (sign-in, meeting creation, health);
+//!   and [`http`] the JSON endpoints (sign-in, meeting creation, health), [`schedule_http`]
+//!   the scheduling endpoints;
 //! - [`store`] persists accounts, tokens, meetings and the audit log; [`tls`] and
 //!   [`org_key`] hold the server's certificate and the organization identity key;
 //!   [`accounts_cli`] is `conclaved user …`.
@@ -16,6 +17,7 @@ pub mod http;
 pub mod hub;
 pub mod org_key;
 pub mod room;
+pub mod schedule_http;
 pub mod server;
 pub mod store;
 pub mod throttle;

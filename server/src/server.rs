@@ -67,6 +67,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/v1/ws", get(ws::handler))
         .route("/v1/signin", post(http::signin))
         .route("/v1/meetings", post(http::create_meeting))
+        .route("/v1/org-key", get(http::org_key))
         .route("/v1/health", get(http::health))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(hub)
@@ -107,7 +108,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         },
     ));
     let org_public_key = hub.org_public_key();
-    let app = router(hub.clone());
+    let public_address = {
+        // With port 0 the real port is only known now.
+        let mut bound = config.clone();
+        bound.listen = addr;
+        bound.public_address()
+    };
+    let app = router(hub.clone()).merge(crate::schedule_http::routes(
+        hub.clone(),
+        crate::schedule_http::ScheduleSettings {
+            password_policy: config.password_policy.clone(),
+            public_address,
+        },
+    ));
     let handle = axum_server::Handle::new();
     // Small signaling messages must not wait for Nagle + delayed ACK (~40 ms per hop).
     let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(RustlsConfig::from_config(

@@ -33,6 +33,10 @@ pub use tokens::{IssuedToken, TokenSession, token_hash};
 mod meetings;
 pub use meetings::{AuditEntry, MeetingRecord, is_meeting_number};
 
+#[path = "store_schedule.rs"]
+mod schedule;
+pub use schedule::{SchedulePatch, ScheduleRecord};
+
 /// Name of the SQLite database file inside the data directory.
 pub const DATABASE_FILE: &str = "conclave.db";
 /// Digits in a meeting number.
@@ -81,6 +85,12 @@ pub enum StoreError {
     /// No meeting has this number.
     #[error("no such meeting: {0}")]
     UnknownMeeting(String),
+    /// The scheduled meeting was cancelled; it can no longer change.
+    #[error("meeting {0} was cancelled")]
+    Cancelled(String),
+    /// A conditional update found the meeting at another SEQUENCE.
+    #[error("the meeting was changed meanwhile (now at sequence {current})")]
+    Conflict { current: u32 },
     /// An argument was empty, too long or malformed.
     #[error("invalid {field}: {reason}")]
     InvalidInput { field: &'static str, reason: String },

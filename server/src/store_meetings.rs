@@ -151,11 +151,16 @@ impl Store {
 
     /// Marks a meeting ended (idempotent: an ended meeting keeps its first end time).
     pub async fn end_meeting(&self, number: &str) -> Result<MeetingRecord, StoreError> {
-        sqlx::query("UPDATE meetings SET ended_at = ? WHERE number = ? AND ended_at IS NULL")
-            .bind(unix_now())
-            .bind(number)
-            .execute(&self.pool)
-            .await?;
+        // A scheduled meeting outlives one session ("end for all" ends today's occurrence);
+        // only cancellation ends it for good.
+        sqlx::query(
+            "UPDATE meetings SET ended_at = ? WHERE number = ? AND ended_at IS NULL \
+             AND number NOT IN (SELECT number FROM schedules)",
+        )
+        .bind(unix_now())
+        .bind(number)
+        .execute(&self.pool)
+        .await?;
         let meeting = self
             .meeting(number)
             .await?

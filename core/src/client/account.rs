@@ -19,6 +19,9 @@ pub enum AccountError {
     Throttled(u64),
     #[error("the server refused the request ({status}): {message}")]
     Refused { status: u16, message: String },
+    /// A host-chosen meeting password broke the organization's policy; `rule` names which.
+    #[error("{message}")]
+    PasswordPolicy { rule: String, message: String },
     #[error("the server's answer could not be understood: {0}")]
     BadResponse(String),
     #[error(transparent)]
@@ -89,14 +92,14 @@ impl std::fmt::Debug for CreatedMeeting {
     }
 }
 
-fn http_client(trust: &TlsTrust) -> Result<reqwest::Client, AccountError> {
+pub(super) fn http_client(trust: &TlsTrust) -> Result<reqwest::Client, AccountError> {
     reqwest::Client::builder()
         .use_preconfigured_tls(owned_client_config(trust)?)
         .build()
         .map_err(|e| AccountError::Network(e.to_string()))
 }
 
-async fn refusal(response: reqwest::Response) -> AccountError {
+pub(super) async fn refusal(response: reqwest::Response) -> AccountError {
     let status = response.status().as_u16();
     if status == 429 {
         let wait = response
@@ -110,10 +113,22 @@ async fn refusal(response: reqwest::Response) -> AccountError {
     if status == 401 {
         return AccountError::BadCredentials;
     }
-    let message = response.text().await.unwrap_or_default();
-    AccountError::Refused {
-        status,
-        message: message.chars().take(300).collect(),
+    let text = response.text().await.unwrap_or_default();
+    // The server answers `{"error": "...", "rule": "..."}`; show its words, not the JSON.
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: String,
+        #[serde(default)]
+        rule: Option<String>,
+    }
+    let (message, rule) = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => (body.error, body.rule),
+        Err(_) => (text, None),
+    };
+    let message: String = message.chars().take(300).collect();
+    match rule {
+        Some(rule) => AccountError::PasswordPolicy { rule, message },
+        None => AccountError::Refused { status, message },
     }
 }
 
@@ -181,5 +196,29 @@ pub async fn create_meeting(
     response
         .json()
         .await
+        .map_err(|e| AccountError::BadResponse(e.to_string()))
+}
+
+/// Fetches the organization key a server certifies its users with, so a guest can tell
+/// verified members from impostors. Trust in it is trust in the TLS connection (pinned
+/// certificate or public roots); an organization that needs more pins the key by policy.
+pub async fn fetch_org_key(server: &str, trust: &TlsTrust) -> Result<OrgPublicKey, AccountError> {
+    #[derive(Deserialize)]
+    struct Body {
+        org_key: String,
+    }
+    let response = http_client(trust)?
+        .get(format!("https://{server}/v1/org-key"))
+        .send()
+        .await
+        .map_err(|e| AccountError::Network(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(refusal(response).await);
+    }
+    let body: Body = response
+        .json()
+        .await
+        .map_err(|e| AccountError::BadResponse(e.to_string()))?;
+    OrgPublicKey::from_bytes(&decode("org_key", &body.org_key)?)
         .map_err(|e| AccountError::BadResponse(e.to_string()))
 }

@@ -3,11 +3,13 @@
 //! - [`engine`]: the sans-I/O state machine (server messages in, client messages and events out);
 //! - [`connection`]: the engine on a live WebSocket, driven by a tokio task;
 //! - [`account`]: HTTPS sign-in and meeting creation;
+//! - [`schedule_api`]: scheduling, listing, updating and cancelling meetings over HTTPS;
 //! - [`tls`]: trusting the server (public roots, or a pinned self-signed certificate).
 
 pub mod account;
 pub mod connection;
 pub mod engine;
+pub mod schedule_api;
 pub mod tls;
 
 pub use connection::{ConnectError, ConnectOptions, MeetingClient, Snapshot};

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A real local meeting on this computer: conclaved on loopback (TLS, SQLite, its own temporary
+# data directory), a signed-in host and two guests as conclave-cli clients over WebSocket, with
+# MLS group keys. Each client prints its padlock, roster and verification code; the codes match.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --quiet --locked -p conclave-server -p conclave-cli
+bin="${CARGO_TARGET_DIR:-target}/debug"
+port="${CONCLAVE_PORT:-18443}"
+server="127.0.0.1:$port"
+data="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$data"
+}
+trap cleanup EXIT
+
+"$bin/conclaved" serve --data-dir "$data" --listen "$server" >"$data/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+    grep -q "TLS certificate SHA-256" "$data/server.log" && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$data/server.log"; exit 1; }
+    sleep 0.1
+done
+pin="$(sed -n 's/^TLS certificate SHA-256: //p' "$data/server.log")"
+echo "conclaved on https://$server (certificate $pin)"
+
+host_password="local-demo-$RANDOM$RANDOM"
+echo "$host_password" | "$bin/conclaved" user add --data-dir "$data" hana "Hana (host)" --password-stdin >/dev/null
+common=(--server "$server" --pin "$pin")
+host_id=(--user hana --credentials-file "$data/hana.credentials")
+echo "$host_password" | "$bin/conclave-cli" signin "${common[@]}" "${host_id[@]}"
+meeting="$("$bin/conclave-cli" create-meeting "${common[@]}" "${host_id[@]}" --title "Local meeting" --json)"
+number="$(echo "$meeting" | sed -n 's/.*"number":"\([0-9]*\)".*/\1/p')"
+password="$(echo "$meeting" | sed -n 's/.*"password":"\([^"]*\)".*/\1/p')"
+echo "meeting $number created (its password goes to the guests by another channel)"
+echo
+
+label() { sed -u "s/^/[$1] /"; }
+{ sleep 6; echo status; sleep 2; } |
+    "$bin/conclave-cli" join "${common[@]}" "${host_id[@]}" "$number" --stay-secs 9 | label host &
+sleep 1
+for name in Aiko Ben; do
+    { echo "$password"; sleep 5; echo status; sleep 2; } |
+        "$bin/conclave-cli" join "${common[@]}" "$number" --name "$name" --password-stdin --stay-secs 7 | label "$name" &
+    sleep 0.5
+done
+wait %1 %2 %3 2>/dev/null || true
+echo
+echo "done: every participant printed the same verification code for the same epoch."

@@ -1,0 +1,387 @@
+//! HTTPS endpoints for scheduled meetings (see `conclave_core::schedule` for the API).
+//!
+//! Only the host sees a scheduled meeting: every lookup is by number **and** host, and
+//! another account's meeting answers 404 exactly like a number that does not exist.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use conclave_core::schedule::{
+    MeetingOptions, MeetingUpdate, PasswordPolicy, ScheduleRequest, ScheduleResponse,
+    ScheduledMeeting, When, validate_title,
+};
+use serde::Serialize;
+
+use crate::hub::{Hub, StoredOptions as _};
+use crate::store::{SchedulePatch, ScheduleRecord, StoreError, UserRecord};
+use crate::ws::authenticate;
+
+/// What the scheduling endpoints need besides the hub.
+#[derive(Debug, Clone)]
+pub struct ScheduleSettings {
+    /// The organization's rules for meeting passwords.
+    pub password_policy: PasswordPolicy,
+    /// `host:port` that invitations name.
+    pub public_address: String,
+}
+
+#[derive(Clone)]
+struct ScheduleState {
+    hub: Arc<Hub>,
+    settings: Arc<ScheduleSettings>,
+}
+
+/// The `/v1/schedule` routes.
+pub fn routes(hub: Arc<Hub>, settings: ScheduleSettings) -> Router {
+    Router::new()
+        .route("/v1/schedule", get(list).post(schedule))
+        .route(
+            "/v1/schedule/{number}",
+            get(show).patch(update).delete(cancel),
+        )
+        .with_state(ScheduleState {
+            hub,
+            settings: Arc::new(settings),
+        })
+}
+
+/// A JSON error; `rule` names the password-policy rule that failed, for clients to localise.
+fn refuse(status: StatusCode, message: &str, rule: Option<&str>) -> Response {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        error: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rule: Option<&'a str>,
+    }
+    (
+        status,
+        Json(Body {
+            error: message,
+            rule,
+        }),
+    )
+        .into_response()
+}
+
+fn bad_request(message: &str) -> Response {
+    refuse(StatusCode::BAD_REQUEST, message, None)
+}
+
+fn store_failure(e: &StoreError) -> Response {
+    match e {
+        StoreError::UnknownMeeting(_) => refuse(StatusCode::NOT_FOUND, "no such meeting", None),
+        StoreError::Cancelled(_) => refuse(StatusCode::GONE, &e.to_string(), None),
+        StoreError::Conflict { .. } => refuse(StatusCode::CONFLICT, &e.to_string(), None),
+        StoreError::InvalidInput { .. } => bad_request(&e.to_string()),
+        other => {
+            tracing::error!(error = %other, "scheduling failed");
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error", None)
+        }
+    }
+}
+
+async fn host(state: &ScheduleState, headers: &HeaderMap) -> Result<UserRecord, Response> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    authenticate(&state.hub, value).await.map_err(|status| {
+        if status == StatusCode::UNAUTHORIZED {
+            refuse(status, "sign in first", None)
+        } else {
+            refuse(status, "internal error", None)
+        }
+    })
+}
+
+/// Checks a host-chosen password against the policy, or generates one that satisfies it.
+fn password_for(policy: &PasswordPolicy, chosen: Option<String>) -> Result<String, Response> {
+    match chosen {
+        None => Ok(policy.generate()),
+        Some(password) => match policy.check(&password) {
+            Ok(()) => Ok(password),
+            Err(violation) => Err(refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("the password does not meet the policy: {violation}"),
+                Some(violation.code()),
+            )),
+        },
+    }
+}
+
+fn view(
+    record: &ScheduleRecord,
+    host_name: &str,
+    server: &str,
+) -> Result<ScheduledMeeting, Response> {
+    let when: When = serde_json::from_str(&record.timing_json).map_err(|e| {
+        tracing::error!(error = %e, meeting = %record.meeting.number, "stored timing unreadable");
+        refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error", None)
+    })?;
+    Ok(ScheduledMeeting {
+        number: record.meeting.number.clone(),
+        uid: record.uid.clone(),
+        sequence: record.sequence,
+        title: record.meeting.title.clone(),
+        when,
+        options: MeetingOptions::from_json(&record.meeting.options_json),
+        host_name: host_name.to_owned(),
+        server: server.to_owned(),
+        cancelled: record.cancelled_at.is_some(),
+    })
+}
+
+fn answer(
+    state: &ScheduleState,
+    user: &UserRecord,
+    record: &ScheduleRecord,
+    password: Option<String>,
+) -> Response {
+    match view(record, &user.display_name, &state.settings.public_address) {
+        Ok(meeting) => Json(ScheduleResponse { meeting, password }).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn audit(state: &ScheduleState, number: &str, user: &UserRecord, action: &str) {
+    if let Err(e) = state
+        .hub
+        .store()
+        .audit(Some(number), &user.id, action, None)
+        .await
+    {
+        tracing::error!(error = %e, "audit log write failed");
+    }
+}
+
+/// `POST /v1/schedule`.
+async fn schedule(
+    State(state): State<ScheduleState>,
+    headers: HeaderMap,
+    body: Result<Json<ScheduleRequest>, JsonRejection>,
+) -> Response {
+    let user = match host(&state, &headers).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let request = match body {
+        Ok(Json(request)) => request,
+        Err(rejection) => {
+            return bad_request(&format!("invalid request body: {}", rejection.body_text()));
+        }
+    };
+    if let Err(e) = validate_title(&request.title)
+        .and_then(|()| request.when.validate())
+        .and_then(|()| request.options.validate())
+    {
+        return bad_request(&e.to_string());
+    }
+    let password = match password_for(&state.settings.password_policy, request.password) {
+        Ok(password) => password,
+        Err(response) => return response,
+    };
+    let timing = match serde_json::to_string(&request.when) {
+        Ok(json) => json,
+        Err(e) => {
+            return store_failure(&StoreError::InvalidInput {
+                field: "when",
+                reason: e.to_string(),
+            });
+        }
+    };
+    match state
+        .hub
+        .store()
+        .schedule_meeting(
+            &user.id,
+            &password,
+            &request.title,
+            &request.options.to_json(),
+            &timing,
+        )
+        .await
+    {
+        Ok(record) => {
+            audit(&state, &record.meeting.number, &user, "meeting.schedule").await;
+            answer(&state, &user, &record, Some(password))
+        }
+        Err(e) => store_failure(&e),
+    }
+}
+
+/// `GET /v1/schedule`: the caller's own scheduled meetings.
+async fn list(State(state): State<ScheduleState>, headers: HeaderMap) -> Response {
+    let user = match host(&state, &headers).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    match state.hub.store().scheduled_meetings_of(&user.id).await {
+        Ok(records) => {
+            let mut meetings = Vec::with_capacity(records.len());
+            for record in &records {
+                match view(record, &user.display_name, &state.settings.public_address) {
+                    Ok(meeting) => meetings.push(meeting),
+                    Err(response) => return response,
+                }
+            }
+            Json(meetings).into_response()
+        }
+        Err(e) => store_failure(&e),
+    }
+}
+
+/// `GET /v1/schedule/{number}`.
+async fn show(
+    State(state): State<ScheduleState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    let user = match host(&state, &headers).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    match state.hub.store().scheduled_meeting(&number, &user.id).await {
+        Ok(Some(record)) => match view(&record, &user.display_name, &state.settings.public_address)
+        {
+            Ok(meeting) => Json(meeting).into_response(),
+            Err(response) => response,
+        },
+        Ok(None) => store_failure(&StoreError::UnknownMeeting(number)),
+        Err(e) => store_failure(&e),
+    }
+}
+
+/// Turns an API update into a checked store patch, and the clear password it sets, if any.
+fn patch_from(
+    update: MeetingUpdate,
+    policy: &PasswordPolicy,
+) -> Result<(SchedulePatch, Option<String>), Response> {
+    if let Some(title) = &update.title {
+        validate_title(title).map_err(|e| bad_request(&e.to_string()))?;
+    }
+    let timing_json = match &update.when {
+        Some(when) => {
+            when.validate().map_err(|e| bad_request(&e.to_string()))?;
+            Some(serde_json::to_string(when).map_err(|e| bad_request(&e.to_string()))?)
+        }
+        None => None,
+    };
+    let mut options = serde_json::Map::new();
+    let mut set = |key: &str, value: serde_json::Value| {
+        options.insert(key.to_owned(), value);
+    };
+    if let Some(v) = update.require_sign_in {
+        set("require_sign_in", v.into());
+    }
+    if let Some(v) = update.lobby {
+        set("lobby", v.into());
+    }
+    if let Some(v) = update.join_before_host {
+        set("join_before_host", v.into());
+    }
+    if let Some(v) = update.exclude_password_from_invitation {
+        set("exclude_password_from_invitation", v.into());
+    }
+    if let Some(minutes) = update.auto_lock_minutes {
+        let check = MeetingOptions {
+            auto_lock_minutes: minutes,
+            ..MeetingOptions::default()
+        };
+        check.validate().map_err(|e| bad_request(&e.to_string()))?;
+        // JSON null in a merge patch would delete the key, which reads back as "off" too.
+        set(
+            "auto_lock_minutes",
+            minutes.map_or(serde_json::Value::Null, Into::into),
+        );
+    }
+    let options_patch_json = if options.is_empty() {
+        None
+    } else {
+        Some(serde_json::Value::Object(options).to_string())
+    };
+    let password = match (update.password, update.regenerate_password) {
+        (Some(_), true) => {
+            return Err(bad_request(
+                "give a new password or ask for a generated one, not both",
+            ));
+        }
+        (Some(chosen), false) => Some(password_for(policy, Some(chosen))?),
+        (None, true) => Some(policy.generate()),
+        (None, false) => None,
+    };
+    Ok((
+        SchedulePatch {
+            title: update.title,
+            timing_json,
+            options_patch_json,
+            password: password.clone(),
+            if_sequence: update.if_sequence,
+        },
+        password,
+    ))
+}
+
+/// `PATCH /v1/schedule/{number}`.
+async fn update(
+    State(state): State<ScheduleState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    body: Result<Json<MeetingUpdate>, JsonRejection>,
+) -> Response {
+    let user = match host(&state, &headers).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let update = match body {
+        Ok(Json(update)) => update,
+        Err(rejection) => {
+            return bad_request(&format!("invalid request body: {}", rejection.body_text()));
+        }
+    };
+    let (patch, password) = match patch_from(update, &state.settings.password_policy) {
+        Ok(patch) => patch,
+        Err(response) => return response,
+    };
+    let password_changed = password.is_some();
+    match state
+        .hub
+        .store()
+        .update_schedule(&number, &user.id, patch)
+        .await
+    {
+        Ok(record) => {
+            audit(&state, &number, &user, "meeting.update").await;
+            if password_changed {
+                audit(&state, &number, &user, "meeting.password_change").await;
+            }
+            answer(&state, &user, &record, password)
+        }
+        Err(e) => store_failure(&e),
+    }
+}
+
+/// `DELETE /v1/schedule/{number}`: cancels (the record stays, for the cancellation notice).
+async fn cancel(
+    State(state): State<ScheduleState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    let user = match host(&state, &headers).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    match state.hub.store().cancel_schedule(&number, &user.id).await {
+        Ok(record) => {
+            audit(&state, &number, &user, "meeting.cancel").await;
+            match view(&record, &user.display_name, &state.settings.public_address) {
+                Ok(meeting) => Json(meeting).into_response(),
+                Err(response) => response,
+            }
+        }
+        Err(e) => store_failure(&e),
+    }
+}
