@@ -25,6 +25,10 @@ pub struct StoredIdentity {
     signature_keys: String,
     certificate: String,
     org_key: String,
+    /// Clear passwords of meetings this user scheduled, by meeting number: the server keeps
+    /// only hashes, and the password message is rendered from here.
+    #[serde(default)]
+    meeting_passwords: std::collections::BTreeMap<String, String>,
 }
 
 /// Where to keep it.
@@ -61,7 +65,19 @@ impl StoredIdentity {
             signature_keys: STANDARD.encode(signature_keys_to_bytes(signature_keys)?),
             certificate: STANDARD.encode(sign_in.certificate.to_bytes()?),
             org_key: STANDARD.encode(sign_in.org_key.0),
+            meeting_passwords: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// Keeps a meeting's password (save afterwards).
+    pub fn set_meeting_password(&mut self, number: &str, password: &str) {
+        self.meeting_passwords
+            .insert(number.to_owned(), password.to_owned());
+    }
+
+    /// A kept meeting password.
+    pub fn meeting_password(&self, number: &str) -> Option<&str> {
+        self.meeting_passwords.get(number).map(String::as_str)
     }
 
     /// The organization key learnt at sign-in.

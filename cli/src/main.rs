@@ -4,10 +4,13 @@
 //! - `signin` / `signout`: sign in to a server (token, MLS key and certificate go to the OS
 //!   keychain, or to `--credentials-file`);
 //! - `create-meeting`: schedule an instant meeting as the signed-in host;
+//! - `schedule`, `list`, `update`, `cancel`, `export-invite`, `password-message`: scheduled
+//!   meetings and their invitations, with the password kept out of the invitation by default;
 //! - `join`: take part in a meeting as a guest or signed-in user, with host actions on stdin.
 
 mod credentials;
 mod demo;
+mod scheduling;
 mod session;
 
 use std::io::IsTerminal as _;
@@ -16,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use conclave_core::client::account::{NewMeeting, create_meeting, sign_in};
+use conclave_core::client::account::{NewMeeting, create_meeting, fetch_org_key, sign_in};
 use conclave_core::client::{ConnectOptions, MeetingClient, TlsTrust};
 use conclave_core::group::{GroupMember, generate_signature_keys};
 use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
@@ -31,18 +34,18 @@ struct Cli {
 
 /// How to reach the server.
 #[derive(Args, Debug, Clone)]
-struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// Server address, host:port.
     #[arg(long, default_value = "127.0.0.1:8443")]
-    server: String,
+    pub server: String,
     /// SHA-256 fingerprint of a self-signed server certificate (as `conclaved` prints it);
     /// without it the public web roots are used.
     #[arg(long)]
-    pin: Option<String>,
+    pub pin: Option<String>,
 }
 
 impl ServerArgs {
-    fn trust(&self) -> TlsTrust {
+    pub fn trust(&self) -> TlsTrust {
         match &self.pin {
             Some(pin) => TlsTrust::PinnedSha256(pin.clone()),
             None => TlsTrust::PublicRoots,
@@ -52,13 +55,13 @@ impl ServerArgs {
 
 /// Which stored sign-in to use.
 #[derive(Args, Debug, Clone)]
-struct IdentityArgs {
+pub(crate) struct IdentityArgs {
     /// Account name.
     #[arg(long)]
-    user: String,
+    pub user: String,
     /// Keep the sign-in in this file (mode 0600) instead of the OS keychain.
     #[arg(long)]
-    credentials_file: Option<PathBuf>,
+    pub credentials_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -122,9 +125,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Scheduling(scheduling::ScheduleCommand),
 }
 
-fn read_secret_line(prompt: &str) -> Result<String> {
+pub(crate) fn read_secret_line(prompt: &str) -> Result<String> {
     if std::io::stdin().is_terminal() {
         eprint!("{prompt}: ");
     }
@@ -136,6 +141,7 @@ fn read_secret_line(prompt: &str) -> Result<String> {
 async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Demo(args) => demo::run(&args).map(|()| 0),
+        Command::Scheduling(command) => scheduling::run(command).await,
         Command::Signin { server, identity } => {
             let password = read_secret_line("password")?;
             let signer = generate_signature_keys()?;
@@ -239,7 +245,16 @@ async fn run(cli: Cli) -> Result<u8> {
                 }
                 None => {
                     let name = DisplayName::new(&name)?;
-                    (GroupMember::guest(name.as_str())?, None, None, name)
+                    // Without the organization key a guest could not tell verified members
+                    // from impostors; without it they are shown as not verifiable.
+                    let org = match fetch_org_key(&server.server, &server.trust()).await {
+                        Ok(key) => Some(key),
+                        Err(e) => {
+                            eprintln!("warning: cannot fetch the organization key ({e})");
+                            None
+                        }
+                    };
+                    (GroupMember::guest(name.as_str())?, None, org, name)
                 }
             };
             let options = ConnectOptions {

@@ -4,6 +4,7 @@
 //! - [`group`]: the meeting's MLS group (membership, commits, epochs);
 //! - [`media_keys`]: SFrame keys derived from each epoch (RFC 9605 §5.2);
 //! - [`verification`]: the 20-digit code members read aloud;
+//! - [`invite`]: invitations (.ics, text, HTML) and the separate password message, en/ja;
 //! - [`identity`]: organization-certified and guest credentials, roster trust states;
 //! - [`password_policy`]: checking and generating meeting passwords by the organization's rules;
 //! - [`schedule`]: scheduled meetings, options and the password policy (HTTPS API types);
@@ -14,6 +15,7 @@
 pub mod client;
 pub mod group;
 pub mod identity;
+pub mod invite;
 pub mod media_keys;
 pub mod password_policy;
 pub mod protocol;
