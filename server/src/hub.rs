@@ -248,16 +248,22 @@ impl Hub {
         let number = record.number.clone();
         let name = request.display_name.as_str().to_string();
         let mut rooms = lock(&self.rooms);
-        let room = rooms.entry(number.clone()).or_insert_with(|| {
+        let open = || {
             let options = MeetingOptions::from_json(&record.options_json);
             tracing::info!(meeting = %number, "meeting room opened");
             Room::new(
                 options.room_options(record.host_user_id.clone()),
                 Instant::now(),
             )
-        });
+        };
+        let room = rooms.entry(number.clone()).or_insert_with(open);
         if room.is_ended() {
-            return false;
+            if record.ended_at.is_some() {
+                return false;
+            }
+            // A scheduled meeting outlives a session that was ended for all: the next
+            // occurrence gets a fresh room (with the options as they are now).
+            *room = open();
         }
         {
             let mut connections = lock(&self.connections);

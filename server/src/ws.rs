@@ -300,7 +300,7 @@ impl Session {
             ));
         }
         let record = match hub.store().meeting(&number).await {
-            Ok(Some(record)) if record.ended_at.is_none() && !hub.room_ended(&number) => record,
+            Ok(Some(record)) if record.ended_at.is_none() => record,
             Ok(_) => {
                 // Unknown numbers count as guesses too, so numbers cannot be probed freely.
                 hub.join_failed(&number, self.address);

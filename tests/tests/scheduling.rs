@@ -353,3 +353,26 @@ async fn scheduled_meetings_survive_a_restart_with_their_options() {
         Some(Phase::Left(LeftReason::Denied(DenyReason::SignInRequired)))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_session_for_all_keeps_the_scheduled_meeting_joinable() {
+    let server = TestServer::start().await;
+    let (scheduler, device) = host(&server, "hana").await;
+    let response = scheduler.schedule(&tuesday_standup()).await.unwrap();
+    let meeting = created(&response.meeting.number, &response.password.unwrap());
+    let mut host_client = server.user_joins(device, &meeting).await;
+    in_meeting(&mut host_client).await;
+    host_client.send(conclave_core::protocol::ClientMessage::EndMeeting);
+    wait(&mut host_client, "ended", |s| {
+        matches!(s.phase, Some(Phase::Left(_)))
+    })
+    .await;
+
+    // Next week's occurrence: the host and a guest meet again under the same number.
+    let device = server.sign_in("hana", "long-host-password").await;
+    let mut next_week = server.user_joins(device, &meeting).await;
+    in_meeting(&mut next_week).await;
+    let mut guest = server.guest_joins("Aiko", &meeting).await;
+    in_meeting(&mut guest).await;
+    assert!(!scheduler.get(&meeting.number).await.unwrap().cancelled);
+}
