@@ -10,4 +10,6 @@ echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --workspace
+echo "== CLI against a real server"
+./scripts/cli-smoke.sh
 echo "All checks passed."
