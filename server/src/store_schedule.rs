@@ -221,10 +221,11 @@ impl Store {
         .bind(number)
         .execute(&mut *tx)
         .await?;
+        // Read back inside the transaction, so the answer shows this update's own SEQUENCE
+        // and not a later concurrent one's.
+        let record = read_in(&mut tx, number).await?;
         tx.commit().await?;
-        self.scheduled_meeting(number, host_user_id)
-            .await?
-            .ok_or_else(|| StoreError::UnknownMeeting(number.to_owned()))
+        Ok(record)
     }
 
     /// Cancels a scheduled meeting: SEQUENCE +1, and the meeting ends so joins are refused.
@@ -259,12 +260,27 @@ impl Store {
             .bind(number)
             .execute(&mut *tx)
             .await?;
+        let record = read_in(&mut tx, number).await?;
         tx.commit().await?;
         tracing::info!(meeting = %number, "scheduled meeting cancelled");
-        self.scheduled_meeting(number, host_user_id)
-            .await?
-            .ok_or_else(|| StoreError::UnknownMeeting(number.to_owned()))
+        Ok(record)
     }
+}
+
+async fn read_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    number: &str,
+) -> Result<ScheduleRecord, StoreError> {
+    let sql = format!(
+        "SELECT {SCHEDULE_COLUMNS} FROM meetings m JOIN schedules s ON s.number = m.number \
+         WHERE m.number = ?"
+    );
+    let row = sqlx::query(&sql)
+        .bind(number)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::UnknownMeeting(number.to_owned()))?;
+    Ok(schedule_from_row(&row)?)
 }
 
 fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ScheduleRecord, sqlx::Error> {

@@ -56,10 +56,10 @@ async fn main() {
         in_meeting(&mut client).await;
         let joined = started.elapsed();
         joins.push(joined);
+        // The joiner's epoch is the newest; wait for everyone to apply this join before the
+        // next one, so each join is measured in a quiet meeting of i members.
+        let epoch = client.snapshot().epoch.unwrap();
         clients.push(client);
-        // Wait for everyone to apply this join before the next one, so each join is measured
-        // in a quiet meeting of i members.
-        let epoch = clients[0].snapshot().epoch.unwrap();
         all_at_epoch(&mut clients, epoch).await;
     }
     let last_join = *joins.last().unwrap();

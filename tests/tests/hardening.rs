@@ -157,7 +157,7 @@ async fn restart_keeps_accounts_and_meetings_and_clients_can_rejoin() {
     in_meeting(&mut host).await;
     let mut guest = server.guest_joins("Aiko", &meeting).await;
     in_meeting(&mut guest).await;
-    let epoch = host.snapshot().epoch.unwrap();
+    let epoch = guest.snapshot().epoch.unwrap();
     let codes = codes_at(&mut [&mut host, &mut guest], epoch).await;
     assert_eq!(codes[0], codes[1]);
 }

@@ -43,8 +43,10 @@ async fn host_and_three_participants_share_a_code_that_changes_on_join_and_leave
     for name in ["Aiko", "Ben", "Chie"] {
         let mut guest = server.guest_joins(name, &meeting).await;
         in_meeting(&mut guest).await;
+        // The newest member's epoch is the one everyone must reach (the host's client may
+        // still be waiting for the server to confirm its commit).
+        let epoch = guest.snapshot().epoch.unwrap();
         guests.push(guest);
-        let epoch = host.snapshot().epoch.unwrap();
         let mut everyone: Vec<&mut _> = std::iter::once(&mut host)
             .chain(guests.iter_mut())
             .collect();
@@ -139,7 +141,7 @@ async fn expel_rekeys_keeps_them_out_and_expel_unverified_takes_exactly_the_gues
     in_meeting(&mut mallory).await;
     let mut guest = server.guest_joins("Guest", &meeting).await;
     in_meeting(&mut guest).await;
-    let epoch = host.snapshot().epoch.unwrap();
+    let epoch = guest.snapshot().epoch.unwrap();
     codes_at(&mut [&mut host, &mut yuki, &mut mallory, &mut guest], epoch).await;
 
     // Verified and unverified badges come from the MLS credentials.
@@ -192,7 +194,7 @@ async fn expel_rekeys_keeps_them_out_and_expel_unverified_takes_exactly_the_gues
 
     let mut again = server.guest_joins("Second guest", &meeting).await;
     in_meeting(&mut again).await;
-    let epoch = host.snapshot().epoch.unwrap();
+    let epoch = again.snapshot().epoch.unwrap();
     codes_at(&mut [&mut host, &mut yuki, &mut guest, &mut again], epoch).await;
 
     host.send(ClientMessage::ExpelUnverified);
