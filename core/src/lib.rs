@@ -2,6 +2,7 @@
 //!
 //! - [`client`]: the headless client engine (signaling + MLS) used by the CLI, tests and app;
 //! - [`group`]: the meeting's MLS group (membership, commits, epochs);
+//! - [`media`]: Opus audio, jitter buffer, mixing, tones and WAV files (device traits, no devices);
 //! - [`media_keys`]: SFrame keys derived from each epoch (RFC 9605 §5.2);
 //! - [`verification`]: the 20-digit code members read aloud;
 //! - [`invite`]: invitations (.ics, text, HTML) and the separate password message, en/ja;
@@ -16,6 +17,7 @@ pub mod client;
 pub mod group;
 pub mod identity;
 pub mod invite;
+pub mod media;
 pub mod media_keys;
 pub mod password_policy;
 pub mod protocol;
