@@ -1,6 +1,7 @@
 //! The client media engine's device-independent parts: Opus audio with in-band FEC and DTX
 //! ([`audio`]), an adaptive jitter buffer with loss concealment ([`jitter`]), mixing
-//! ([`mixer`]), and synthetic and file sources and sinks for headless use ([`signal`]).
+//! ([`mixer`]), synthetic and file sources and sinks for headless use ([`signal`]), and SFrame
+//! per H.264 NAL unit with start-code emulation prevention ([`video`]).
 //!
 //! Devices plug in through [`AudioSource`] and [`AudioSink`]: the desktop app implements them
 //! with cpal, the CLI and tests with tones and WAV files. This module holds no device crate.
@@ -12,6 +13,7 @@ pub mod audio;
 pub mod jitter;
 pub mod mixer;
 pub mod signal;
+pub mod video;
 
 /// Audio sample rate everywhere in Conclave (Opus's native rate).
 pub const SAMPLE_RATE: u32 = 48_000;
