@@ -22,6 +22,9 @@ pub struct AudioEncoderConfig {
     pub expected_loss_percent: i32,
     /// Skip sending silence (discontinuous transmission).
     pub dtx: bool,
+    /// Opus encoder complexity 0–10: CPU against quality. 5 keeps speech clear at half the
+    /// encoder cost of 10 (`docs/performance.md`).
+    pub complexity: i32,
 }
 
 impl Default for AudioEncoderConfig {
@@ -30,6 +33,7 @@ impl Default for AudioEncoderConfig {
             bitrate: 32_000,
             expected_loss_percent: 10,
             dtx: true,
+            complexity: 5,
         }
     }
 }
@@ -53,6 +57,9 @@ impl AudioEncoder {
             .set_packet_loss_perc(config.expected_loss_percent.clamp(0, 100))
             .map_err(codec)?;
         encoder.set_dtx(config.dtx).map_err(codec)?;
+        encoder
+            .set_complexity(config.complexity.clamp(0, 10))
+            .map_err(codec)?;
         Ok(Self {
             encoder,
             packet: vec![0; MAX_PACKET_BYTES],
