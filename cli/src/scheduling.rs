@@ -153,6 +153,9 @@ pub enum ScheduleCommand {
         /// Put the password into the invitation (off by default: it goes by another channel).
         #[arg(long)]
         include_password_in_invitation: bool,
+        /// A co-host's username (repeatable); co-hosts see the meeting in their list.
+        #[arg(long = "co-host")]
+        co_hosts: Vec<String>,
         /// Read a host-chosen password from stdin instead of generating one.
         #[arg(long)]
         password_stdin: bool,
@@ -190,6 +193,12 @@ pub enum ScheduleCommand {
         join_before_host: Option<bool>,
         #[arg(long)]
         exclude_password_from_invitation: Option<bool>,
+        /// Replace the co-hosts with these usernames (repeatable).
+        #[arg(long = "co-host")]
+        co_hosts: Vec<String>,
+        /// Remove every co-host.
+        #[arg(long, conflicts_with = "co_hosts")]
+        no_co_hosts: bool,
         /// Have the server generate a new password.
         #[arg(long, conflicts_with = "password_stdin")]
         regenerate_password: bool,
@@ -326,6 +335,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             auto_lock_minutes,
             join_before_host,
             include_password_in_invitation,
+            co_hosts,
             password_stdin,
             json,
         } => {
@@ -345,6 +355,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
                     join_before_host,
                     exclude_password_from_invitation: !include_password_in_invitation,
                 },
+                co_hosts,
                 password,
             };
             let response = session.scheduler.schedule(&request).await?;
@@ -393,6 +404,8 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             auto_lock_minutes,
             join_before_host,
             exclude_password_from_invitation,
+            co_hosts,
+            no_co_hosts,
             regenerate_password,
             password_stdin,
             if_sequence,
@@ -418,6 +431,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
                 auto_lock_minutes: auto_lock_minutes.map(|m| (m > 0).then_some(m)),
                 join_before_host,
                 exclude_password_from_invitation,
+                co_hosts: (no_co_hosts || !co_hosts.is_empty()).then_some(co_hosts),
                 password,
                 regenerate_password,
                 if_sequence,

@@ -1,8 +1,10 @@
 //! Scheduled meetings: the HTTPS API types shared by the server and every client.
 //!
-//! Endpoints (all need a bearer token; a meeting is visible only to its host):
+//! Endpoints (all need a bearer token; a meeting is visible only to its host and co-hosts, and
+//! only the host changes or cancels it):
 //! - `POST   /v1/schedule`            [`ScheduleRequest`] → [`ScheduleResponse`]
-//! - `GET    /v1/schedule`            → `Vec<ScheduledMeeting>` (the caller's own meetings)
+//! - `GET    /v1/schedule`            → `Vec<ScheduledMeeting>` (the caller's own meetings and
+//!   those naming the caller as co-host)
 //! - `GET    /v1/schedule/{number}`   → [`ScheduledMeeting`]
 //! - `PATCH  /v1/schedule/{number}`   [`MeetingUpdate`] → [`ScheduleResponse`]
 //! - `DELETE /v1/schedule/{number}`   → [`ScheduledMeeting`] (cancelled, sequence bumped)
@@ -22,6 +24,8 @@ pub const MAX_AUTO_LOCK_MINUTES: u32 = 24 * 60;
 pub const MAX_OCCURRENCES: u32 = 520;
 /// Longest title, in characters.
 pub const MAX_SCHEDULE_TITLE_CHARS: usize = 200;
+/// Most co-hosts a scheduled meeting may name.
+pub const MAX_CO_HOSTS: usize = 20;
 
 fn yes() -> bool {
     true
@@ -98,6 +102,9 @@ pub struct ScheduleRequest {
     pub when: When,
     #[serde(default)]
     pub options: MeetingOptions,
+    /// Usernames of co-hosts (at most [`MAX_CO_HOSTS`]): they see the meeting in their list.
+    #[serde(default)]
+    pub co_hosts: Vec<String>,
     /// A host-chosen password; it must satisfy the organization's policy. `None`: the server
     /// generates one that does.
     #[serde(default)]
@@ -136,6 +143,9 @@ pub struct MeetingUpdate {
     pub join_before_host: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_password_from_invitation: Option<bool>,
+    /// Replaces the co-hosts (usernames).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub co_hosts: Option<Vec<String>>,
     /// A new host-chosen password (checked against the policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
@@ -173,6 +183,12 @@ pub struct ScheduledMeeting {
     pub options: MeetingOptions,
     /// The host's display name (the invitation's organizer).
     pub host_name: String,
+    /// Co-hosts' usernames.
+    #[serde(default)]
+    pub co_hosts: Vec<String>,
+    /// Whether the caller is a co-host rather than the host (co-hosts may not change it).
+    #[serde(default)]
+    pub viewer_is_co_host: bool,
     /// The server address clients join at (`host:port`).
     pub server: String,
     /// Set once the host cancelled it; cancelled meetings refuse joins.

@@ -33,6 +33,8 @@ fn meeting(title: &str, zone: &str) -> ScheduledMeeting {
         },
         options: MeetingOptions::default(),
         host_name: "山田 花子".into(),
+        co_hosts: Vec::new(),
+        viewer_is_co_host: false,
         server: "meet.example.org:8443".into(),
         cancelled: false,
     }

@@ -1,7 +1,8 @@
 //! HTTPS endpoints for scheduled meetings (see `conclave_core::schedule` for the API).
 //!
-//! Only the host sees a scheduled meeting: every lookup is by number **and** host, and
-//! another account's meeting answers 404 exactly like a number that does not exist.
+//! Only the host and the co-hosts it named see a scheduled meeting, and only the host changes
+//! or cancels it: every lookup is by number **and** account, and anyone else's meeting answers
+//! 404 exactly like a number that does not exist.
 
 // The helpers' `Err` is the finished HTTP response, built once per refused request: boxing it
 // would only add an allocation on the error path.
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use conclave_core::schedule::{
-    MeetingOptions, MeetingUpdate, PasswordPolicy, ScheduleRequest, ScheduleResponse,
+    MAX_CO_HOSTS, MeetingOptions, MeetingUpdate, PasswordPolicy, ScheduleRequest, ScheduleResponse,
     ScheduledMeeting, When, validate_title,
 };
 use serde::Serialize;
@@ -117,15 +118,55 @@ fn password_for(policy: &PasswordPolicy, chosen: Option<String>) -> Result<Strin
     }
 }
 
-fn view(
+/// Co-host usernames → account ids; refuses unknown names and too many.
+async fn co_host_ids(
+    state: &ScheduleState,
+    host: &UserRecord,
+    usernames: &[String],
+) -> Result<Vec<String>, Response> {
+    if usernames.len() > MAX_CO_HOSTS {
+        return Err(bad_request(&format!("at most {MAX_CO_HOSTS} co-hosts")));
+    }
+    let mut ids = Vec::with_capacity(usernames.len());
+    for username in usernames {
+        match state.hub.store().user_by_username(username).await {
+            Ok(Some(user)) if user.id != host.id => ids.push(user.id),
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(bad_request(&format!("no such user: {username}"))),
+            Err(e) => return Err(store_failure(&e)),
+        }
+    }
+    Ok(ids)
+}
+
+async fn view(
+    state: &ScheduleState,
     record: &ScheduleRecord,
-    host_name: &str,
-    server: &str,
+    viewer: &UserRecord,
 ) -> Result<ScheduledMeeting, Response> {
     let when: When = serde_json::from_str(&record.timing_json).map_err(|e| {
         tracing::error!(error = %e, meeting = %record.meeting.number, "stored timing unreadable");
         refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error", None)
     })?;
+    let store = state.hub.store();
+    let host_id = record.meeting.host_user_id.as_deref().unwrap_or_default();
+    let host_name = if host_id == viewer.id {
+        viewer.display_name.clone()
+    } else {
+        match store.user_by_id(host_id).await {
+            Ok(Some(host)) => host.display_name,
+            Ok(None) => String::new(),
+            Err(e) => return Err(store_failure(&e)),
+        }
+    };
+    let mut co_hosts = Vec::with_capacity(record.co_host_ids.len());
+    for id in &record.co_host_ids {
+        match store.user_by_id(id).await {
+            Ok(Some(user)) => co_hosts.push(user.username),
+            Ok(None) => {}
+            Err(e) => return Err(store_failure(&e)),
+        }
+    }
     Ok(ScheduledMeeting {
         number: record.meeting.number.clone(),
         uid: record.uid.clone(),
@@ -133,19 +174,21 @@ fn view(
         title: record.meeting.title.clone(),
         when,
         options: MeetingOptions::from_json(&record.meeting.options_json),
-        host_name: host_name.to_owned(),
-        server: server.to_owned(),
+        host_name,
+        co_hosts,
+        viewer_is_co_host: host_id != viewer.id,
+        server: state.settings.public_address.clone(),
         cancelled: record.cancelled_at.is_some(),
     })
 }
 
-fn answer(
+async fn answer(
     state: &ScheduleState,
     user: &UserRecord,
     record: &ScheduleRecord,
     password: Option<String>,
 ) -> Response {
-    match view(record, &user.display_name, &state.settings.public_address) {
+    match view(state, record, user).await {
         Ok(meeting) => Json(ScheduleResponse { meeting, password }).into_response(),
         Err(response) => response,
     }
@@ -184,6 +227,10 @@ async fn schedule(
     {
         return bad_request(&e.to_string());
     }
+    let co_hosts = match co_host_ids(&state, &user, &request.co_hosts).await {
+        Ok(ids) => ids,
+        Err(response) => return response,
+    };
     let password = match password_for(&state.settings.password_policy, request.password) {
         Ok(password) => password,
         Err(response) => return response,
@@ -206,12 +253,13 @@ async fn schedule(
             &request.title,
             &request.options.to_json(),
             &timing,
+            &co_hosts,
         )
         .await
     {
         Ok(record) => {
             audit(&state, &record.meeting.number, &user, "meeting.schedule").await;
-            answer(&state, &user, &record, Some(password))
+            answer(&state, &user, &record, Some(password)).await
         }
         Err(e) => store_failure(&e),
     }
@@ -227,7 +275,7 @@ async fn list(State(state): State<ScheduleState>, headers: HeaderMap) -> Respons
         Ok(records) => {
             let mut meetings = Vec::with_capacity(records.len());
             for record in &records {
-                match view(record, &user.display_name, &state.settings.public_address) {
+                match view(&state, record, &user).await {
                     Ok(meeting) => meetings.push(meeting),
                     Err(response) => return response,
                 }
@@ -248,9 +296,8 @@ async fn show(
         Ok(user) => user,
         Err(response) => return response,
     };
-    match state.hub.store().scheduled_meeting(&number, &user.id).await {
-        Ok(Some(record)) => match view(&record, &user.display_name, &state.settings.public_address)
-        {
+    match state.hub.store().visible_schedule(&number, &user.id).await {
+        Ok(Some(record)) => match view(&state, &record, &user).await {
             Ok(meeting) => Json(meeting).into_response(),
             Err(response) => response,
         },
@@ -323,6 +370,7 @@ fn patch_from(
             timing_json,
             options_patch_json,
             password: password.clone(),
+            co_host_ids: None,
             if_sequence: update.if_sequence,
         },
         password,
@@ -346,10 +394,18 @@ async fn update(
             return bad_request(&format!("invalid request body: {}", rejection.body_text()));
         }
     };
-    let (patch, password) = match patch_from(update, &state.settings.password_policy) {
+    let co_hosts = match &update.co_hosts {
+        Some(names) => match co_host_ids(&state, &user, names).await {
+            Ok(ids) => Some(ids),
+            Err(response) => return response,
+        },
+        None => None,
+    };
+    let (mut patch, password) = match patch_from(update, &state.settings.password_policy) {
         Ok(patch) => patch,
         Err(response) => return response,
     };
+    patch.co_host_ids = co_hosts;
     let password_changed = password.is_some();
     match state
         .hub
@@ -362,7 +418,7 @@ async fn update(
             if password_changed {
                 audit(&state, &number, &user, "meeting.password_change").await;
             }
-            answer(&state, &user, &record, password)
+            answer(&state, &user, &record, password).await
         }
         Err(e) => store_failure(&e),
     }
@@ -381,7 +437,7 @@ async fn cancel(
     match state.hub.store().cancel_schedule(&number, &user.id).await {
         Ok(record) => {
             audit(&state, &number, &user, "meeting.cancel").await;
-            match view(&record, &user.display_name, &state.settings.public_address) {
+            match view(&state, &record, &user).await {
                 Ok(meeting) => Json(meeting).into_response(),
                 Err(response) => response,
             }

@@ -25,6 +25,8 @@ pub struct ScheduleRecord {
     pub timing_json: String,
     /// Unix seconds; set once cancelled.
     pub cancelled_at: Option<i64>,
+    /// Accounts that see the meeting as co-hosts.
+    pub co_host_ids: Vec<String>,
 }
 
 /// A checked patch for [`Store::update_schedule`]. `None` fields stay as they are.
@@ -36,6 +38,8 @@ pub struct SchedulePatch {
     pub options_patch_json: Option<String>,
     /// A new clear password (already checked against the organization's policy).
     pub password: Option<String>,
+    /// Replaces the co-hosts (account ids).
+    pub co_host_ids: Option<Vec<String>>,
     pub if_sequence: Option<u32>,
 }
 
@@ -81,6 +85,7 @@ impl Store {
         title: &str,
         options_json: &str,
         timing_json: &str,
+        co_host_ids: &[String],
     ) -> Result<ScheduleRecord, StoreError> {
         check_json("timing", timing_json)?;
         let meeting = self
@@ -97,13 +102,17 @@ impl Store {
         .bind(unix_now())
         .execute(&self.pool)
         .await;
+        let inserted = match inserted {
+            Ok(_) => self.set_co_hosts(&meeting.number, co_host_ids).await,
+            Err(e) => Err(e.into()),
+        };
         if let Err(e) = inserted {
             // Do not leave a meeting without its schedule behind.
             let _ = sqlx::query("DELETE FROM meetings WHERE number = ?")
                 .bind(&meeting.number)
                 .execute(&self.pool)
                 .await;
-            return Err(e.into());
+            return Err(e);
         }
         Ok(ScheduleRecord {
             meeting,
@@ -111,7 +120,54 @@ impl Store {
             sequence: 0,
             timing_json: timing_json.to_owned(),
             cancelled_at: None,
+            co_host_ids: co_host_ids.to_vec(),
         })
+    }
+
+    async fn set_co_hosts(&self, number: &str, co_host_ids: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        replace_co_hosts(&mut tx, number, co_host_ids).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A scheduled meeting `viewer` hosts or co-hosts; `None` for anyone else.
+    pub async fn visible_schedule(
+        &self,
+        number: &str,
+        viewer: &str,
+    ) -> Result<Option<ScheduleRecord>, StoreError> {
+        if !is_meeting_number(number) {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM meetings m JOIN schedules s ON s.number = m.number \
+             WHERE m.number = ? AND (m.host_user_id = ? OR EXISTS (SELECT 1 FROM \
+             schedule_co_hosts c WHERE c.number = m.number AND c.user_id = ?))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(number)
+            .bind(viewer)
+            .bind(viewer)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(self.with_co_hosts(schedule_from_row(&row)?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn with_co_hosts(
+        &self,
+        mut record: ScheduleRecord,
+    ) -> Result<ScheduleRecord, StoreError> {
+        record.co_host_ids = sqlx::query_scalar(
+            "SELECT user_id FROM schedule_co_hosts WHERE number = ? ORDER BY user_id",
+        )
+        .bind(&record.meeting.number)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(record)
     }
 
     /// One scheduled meeting, if it exists and `host_user_id` hosts it. Others' meetings are
@@ -133,26 +189,33 @@ impl Store {
             .bind(host_user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(schedule_from_row).transpose()?)
+        match row {
+            Some(row) => Ok(Some(self.with_co_hosts(schedule_from_row(&row)?).await?)),
+            None => Ok(None),
+        }
     }
 
-    /// Every scheduled meeting `host_user_id` hosts, cancelled ones included, oldest first.
+    /// Every scheduled meeting `viewer` hosts or co-hosts, cancelled ones included, oldest
+    /// first.
     pub async fn scheduled_meetings_of(
         &self,
-        host_user_id: &str,
+        viewer: &str,
     ) -> Result<Vec<ScheduleRecord>, StoreError> {
         let sql = format!(
             "SELECT {SCHEDULE_COLUMNS} FROM meetings m JOIN schedules s ON s.number = m.number \
-             WHERE m.host_user_id = ? ORDER BY m.created_at, m.number"
+             WHERE m.host_user_id = ? OR EXISTS (SELECT 1 FROM schedule_co_hosts c \
+             WHERE c.number = m.number AND c.user_id = ?) ORDER BY m.created_at, m.number"
         );
         let rows = sqlx::query(&sql)
-            .bind(host_user_id)
+            .bind(viewer)
+            .bind(viewer)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(schedule_from_row)
-            .collect::<Result<_, _>>()?)
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            records.push(self.with_co_hosts(schedule_from_row(row)?).await?);
+        }
+        Ok(records)
     }
 
     /// Applies `patch` to a scheduled meeting of `host_user_id` and bumps its SEQUENCE, all in
@@ -221,6 +284,9 @@ impl Store {
         .bind(number)
         .execute(&mut *tx)
         .await?;
+        if let Some(co_hosts) = &patch.co_host_ids {
+            replace_co_hosts(&mut tx, number, co_hosts).await?;
+        }
         // Read back inside the transaction, so the answer shows this update's own SEQUENCE
         // and not a later concurrent one's.
         let record = read_in(&mut tx, number).await?;
@@ -267,6 +333,25 @@ impl Store {
     }
 }
 
+async fn replace_co_hosts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    number: &str,
+    co_host_ids: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM schedule_co_hosts WHERE number = ?")
+        .bind(number)
+        .execute(&mut **tx)
+        .await?;
+    for user_id in co_host_ids {
+        sqlx::query("INSERT OR IGNORE INTO schedule_co_hosts (number, user_id) VALUES (?, ?)")
+            .bind(number)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn read_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     number: &str,
@@ -280,7 +365,14 @@ async fn read_in(
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| StoreError::UnknownMeeting(number.to_owned()))?;
-    Ok(schedule_from_row(&row)?)
+    let mut record = schedule_from_row(&row)?;
+    record.co_host_ids = sqlx::query_scalar(
+        "SELECT user_id FROM schedule_co_hosts WHERE number = ? ORDER BY user_id",
+    )
+    .bind(number)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(record)
 }
 
 fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ScheduleRecord, sqlx::Error> {
@@ -298,5 +390,6 @@ fn schedule_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ScheduleRecord, sq
         sequence: u32::try_from(sequence).unwrap_or(u32::MAX),
         timing_json: row.try_get("timing")?,
         cancelled_at: row.try_get("cancelled_at")?,
+        co_host_ids: Vec::new(),
     })
 }

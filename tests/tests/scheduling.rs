@@ -26,6 +26,7 @@ fn tuesday_standup() -> ScheduleRequest {
             }),
         },
         options: MeetingOptions::default(),
+        co_hosts: Vec::new(),
         password: None,
     }
 }
@@ -375,4 +376,69 @@ async fn ending_a_session_for_all_keeps_the_scheduled_meeting_joinable() {
     let mut guest = server.guest_joins("Aiko", &meeting).await;
     in_meeting(&mut guest).await;
     assert!(!scheduler.get(&meeting.number).await.unwrap().cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn co_hosts_see_the_meeting_but_only_the_host_changes_it() {
+    let server = TestServer::start().await;
+    let (hana, _) = host(&server, "hana").await;
+    let (yuki, _) = host(&server, "yuki").await;
+    let (ken, _) = host(&server, "ken").await;
+    let request = ScheduleRequest {
+        co_hosts: vec!["yuki".into()],
+        ..tuesday_standup()
+    };
+    let meeting = hana.schedule(&request).await.unwrap().meeting;
+    assert_eq!(meeting.co_hosts, vec!["yuki".to_string()]);
+
+    let seen = yuki.list().await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].number, meeting.number);
+    assert!(seen[0].viewer_is_co_host);
+    assert_eq!(seen[0].host_name, "hana host");
+    assert_eq!(yuki.get(&meeting.number).await.unwrap().uid, meeting.uid);
+    assert!(
+        ken.list().await.unwrap().is_empty(),
+        "not listed to anyone else"
+    );
+    assert!(matches!(
+        ken.get(&meeting.number).await,
+        Err(AccountError::Refused { status: 404, .. })
+    ));
+    // A co-host reads; only the host writes.
+    let rename = MeetingUpdate {
+        title: Some("co-host edit".into()),
+        ..MeetingUpdate::default()
+    };
+    assert!(matches!(
+        yuki.update(&meeting.number, &rename).await,
+        Err(AccountError::Refused { status: 404, .. })
+    ));
+    assert!(matches!(
+        yuki.cancel(&meeting.number).await,
+        Err(AccountError::Refused { status: 404, .. })
+    ));
+    // The host hands co-hosting to ken; yuki no longer sees it.
+    let swap = MeetingUpdate {
+        co_hosts: Some(vec!["ken".into()]),
+        ..MeetingUpdate::default()
+    };
+    assert_eq!(
+        hana.update(&meeting.number, &swap)
+            .await
+            .unwrap()
+            .meeting
+            .co_hosts,
+        vec!["ken".to_string()]
+    );
+    assert!(yuki.list().await.unwrap().is_empty());
+    assert_eq!(ken.list().await.unwrap().len(), 1);
+    let unknown = ScheduleRequest {
+        co_hosts: vec!["nobody".into()],
+        ..tuesday_standup()
+    };
+    assert!(matches!(
+        hana.schedule(&unknown).await,
+        Err(AccountError::Refused { status: 400, .. })
+    ));
 }
