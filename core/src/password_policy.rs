@@ -11,6 +11,9 @@ pub const MAX_MEETING_PASSWORD_CHARS: usize = 128;
 /// Shortest length a policy may demand (and the shortest generated password is 12).
 pub const MIN_POLICY_LENGTH: usize = 8;
 const GENERATED_MIN_CHARS: usize = 12;
+/// Draws per [`PasswordPolicy::try_generate`]: a sane policy passes on the first draw or so;
+/// one that fails this many is, for practical purposes, one no generator can satisfy.
+const GENERATE_ATTEMPTS: usize = 1000;
 
 // No look-alikes (0/O, 1/l/I), so a password read over the phone survives.
 const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
@@ -65,6 +68,10 @@ pub enum PolicyError {
     MinLength,
     #[error("forbidden words must not be empty")]
     EmptyForbiddenWord,
+    #[error(
+        "no password can satisfy this policy (its forbidden words rule out a required kind of character)"
+    )]
+    Unsatisfiable,
 }
 
 fn is_symbol(c: char) -> bool {
@@ -80,7 +87,8 @@ impl PasswordPolicy {
         if self.forbidden_words.iter().any(|w| w.trim().is_empty()) {
             return Err(PolicyError::EmptyForbiddenWord);
         }
-        Ok(())
+        // The server generates passwords by this policy, so it must be able to.
+        self.try_generate().map(drop)
     }
 
     /// Checks a host-chosen password; the error names the first rule it breaks.
@@ -124,19 +132,51 @@ impl PasswordPolicy {
         Ok(())
     }
 
-    /// A random password that satisfies the policy: every required class at least once,
-    /// `max(min_length, 12)` characters, no look-alikes, no forbidden word.
-    pub fn generate(&self) -> String {
+    /// A character class for the generator, less any character that is itself a forbidden
+    /// word (no retry could ever avoid that one).
+    fn usable(&self, class: &[u8]) -> Vec<u8> {
+        class
+            .iter()
+            .copied()
+            .filter(|&c| {
+                !self.forbidden_words.iter().any(|word| {
+                    let word = word.trim();
+                    word.len() == 1 && word.eq_ignore_ascii_case(&char::from(c).to_string())
+                })
+            })
+            .collect()
+    }
+
+    /// A random password that satisfies the policy (see [`Self::generate`]), or
+    /// [`PolicyError::Unsatisfiable`] when none turned up.
+    pub fn try_generate(&self) -> Result<String, PolicyError> {
         let mut rng = rand::rngs::OsRng;
         let length = self
             .min_length
             .clamp(GENERATED_MIN_CHARS, MAX_MEETING_PASSWORD_CHARS);
-        let mut classes: Vec<&[u8]> = vec![LOWER, UPPER, DIGITS];
-        if self.require_symbol {
-            classes.push(SYMBOLS);
+        // Letters and digits always appear (a mixed password is harder to guess); symbols
+        // only when required, as they are awkward to dictate over the phone.
+        let wanted = [
+            (LOWER, self.require_lowercase),
+            (UPPER, self.require_uppercase),
+            (DIGITS, self.require_digit),
+            (SYMBOLS, self.require_symbol),
+        ];
+        let mut classes = Vec::new();
+        for (class, required) in wanted {
+            let usable = self.usable(class);
+            if usable.is_empty() && required {
+                return Err(PolicyError::Unsatisfiable);
+            }
+            if !usable.is_empty() && (required || class != SYMBOLS) {
+                classes.push(usable);
+            }
         }
         let alphabet: Vec<u8> = classes.concat();
-        loop {
+        if alphabet.is_empty() {
+            return Err(PolicyError::Unsatisfiable);
+        }
+        for _ in 0..GENERATE_ATTEMPTS {
             let mut chars: Vec<u8> = classes
                 .iter()
                 .map(|class| class[rng.gen_range(0..class.len())])
@@ -149,8 +189,22 @@ impl PasswordPolicy {
                 chars.swap(i, rng.gen_range(0..=i));
             }
             let password: String = chars.into_iter().map(char::from).collect();
-            // A forbidden word appearing by chance is astronomically rare; just draw again.
+            // A forbidden word appearing by chance is rare; just draw again.
             if self.check(&password).is_ok() {
+                return Ok(password);
+            }
+        }
+        Err(PolicyError::Unsatisfiable)
+    }
+
+    /// A random password (OS randomness) that satisfies the policy: every required class at
+    /// least once, `max(min_length, 12)` characters, no look-alikes (0/O, 1/l/I, so it can be
+    /// read over the phone), no forbidden word. Call it only with a policy that passed
+    /// [`Self::validate`] (the server checks its configuration at start-up): for one that no
+    /// password can satisfy, this keeps drawing forever.
+    pub fn generate(&self) -> String {
+        loop {
+            if let Ok(password) = self.try_generate() {
                 return password;
             }
         }
@@ -181,13 +235,21 @@ mod tests {
             require_symbol: false,
             forbidden_words: Vec::new(),
         };
-        for policy in [PasswordPolicy::default(), strict(), lenient] {
+        let longest = PasswordPolicy {
+            min_length: MAX_MEETING_PASSWORD_CHARS,
+            require_symbol: true,
+            // Single letters are left out of the alphabet rather than retried for.
+            forbidden_words: vec!["a".into(), "Z".into(), "7".into()],
+            ..PasswordPolicy::default()
+        };
+        for policy in [PasswordPolicy::default(), strict(), lenient, longest] {
             assert_eq!(policy.validate(), Ok(()));
             for _ in 0..300 {
                 let password = policy.generate();
                 assert_eq!(policy.check(&password), Ok(()), "{password}");
                 assert!(password.chars().count() >= policy.min_length.max(12));
                 assert!(!password.chars().any(|c| "0O1lI".contains(c)));
+                assert!(password.chars().count() <= MAX_MEETING_PASSWORD_CHARS);
             }
         }
     }
@@ -216,6 +278,24 @@ mod tests {
             Err(PolicyViolation::TooLong)
         );
         assert_eq!(policy.check("Correct-Horse-42-Battery"), Ok(()));
+        // Forbidden words match whatever the case, and the error names the configured word.
+        assert_eq!(
+            PasswordPolicy::default().check("ConClave2026!x"),
+            Err(PolicyViolation::ForbiddenWord {
+                word: "conclave".into()
+            })
+        );
+        assert_eq!(
+            PasswordPolicy::default().check("Abc12"),
+            Err(PolicyViolation::TooShort { min: 10, actual: 5 })
+        );
+        assert_eq!(
+            PasswordPolicy::default()
+                .check("Abc12")
+                .unwrap_err()
+                .to_string(),
+            "the password must have at least 10 characters (it has 5)"
+        );
         // Japanese passwords count characters, not bytes.
         let japanese = PasswordPolicy {
             min_length: 8,
@@ -240,5 +320,51 @@ mod tests {
             ..PasswordPolicy::default()
         };
         assert_eq!(blank.validate(), Err(PolicyError::EmptyForbiddenWord));
+        let huge = PasswordPolicy {
+            min_length: MAX_MEETING_PASSWORD_CHARS + 1,
+            ..PasswordPolicy::default()
+        };
+        assert_eq!(huge.validate(), Err(PolicyError::MinLength));
+        // Every digit the generator uses is forbidden, yet digits are required.
+        let no_digits = PasswordPolicy {
+            forbidden_words: "23456789".chars().map(String::from).collect(),
+            ..PasswordPolicy::default()
+        };
+        assert_eq!(no_digits.validate(), Err(PolicyError::Unsatisfiable));
+        assert_eq!(no_digits.try_generate(), Err(PolicyError::Unsatisfiable));
+        // Without the digit requirement the same words are fine: digits just never appear.
+        let optional = PasswordPolicy {
+            require_digit: false,
+            ..no_digits
+        };
+        assert_eq!(optional.validate(), Ok(()));
+        assert!(!optional.generate().chars().any(|c| c.is_ascii_digit()));
+    }
+
+    #[test]
+    fn rule_codes_are_distinct_and_messages_are_sentences() {
+        let all = [
+            PolicyViolation::Empty,
+            PolicyViolation::TooShort { min: 10, actual: 3 },
+            PolicyViolation::TooLong,
+            PolicyViolation::ControlCharacter,
+            PolicyViolation::MissingLowercase,
+            PolicyViolation::MissingUppercase,
+            PolicyViolation::MissingDigit,
+            PolicyViolation::MissingSymbol,
+            PolicyViolation::ForbiddenWord {
+                word: "acme".into(),
+            },
+        ];
+        let mut codes: Vec<&str> = all.iter().map(PolicyViolation::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+        for violation in &all {
+            assert!(
+                violation.to_string().starts_with("the password"),
+                "{violation}"
+            );
+        }
     }
 }

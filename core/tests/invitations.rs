@@ -183,11 +183,15 @@ fn an_independent_parser_reads_uid_sequence_and_local_start_with_its_zone() {
     assert!(rrule.ends_with("UNTIL=20270630T145959Z"), "{rrule}");
     let zone = &calendar.timezones[0];
     assert_eq!(value(&zone.properties, "TZID"), "Asia/Tokyo");
-    assert!(
-        zone.transitions
-            .iter()
-            .all(|t| value(&t.properties, "TZOFFSETTO") == "+0900")
-    );
+    // Tokyo has no daylight saving time: one STANDARD rule, +0900 to +0900.
+    assert_eq!(zone.transitions.len(), 1);
+    let standard = &zone.transitions[0];
+    assert!(matches!(
+        standard.transition,
+        IcalTimeZoneTransitionType::STANDARD
+    ));
+    assert_eq!(value(&standard.properties, "TZOFFSETFROM"), "+0900");
+    assert_eq!(value(&standard.properties, "TZOFFSETTO"), "+0900");
 
     // After an update the UID stays and the SEQUENCE grows; a cancellation says CANCEL.
     meeting.sequence = 1;
@@ -270,5 +274,204 @@ fn bad_input_gives_typed_errors() {
     assert!(matches!(
         render_text(&input(&meeting, Language::English)),
         Err(InviteError::ServerAddress(_))
+    ));
+}
+
+#[test]
+fn every_ics_line_is_crlf_terminated_and_at_most_75_octets() {
+    let title =
+        "第4四半期の事業計画レビュー、来期予算; 人事評価\\まとめ（全社・役員のみ）".repeat(2);
+    for zone in ["Asia/Tokyo", "Europe/Berlin", "America/New_York", "UTC"] {
+        let mut meeting = meeting(&title, zone);
+        meeting.host_name = "長い名前の主催者さん（情報システム部 セキュリティ担当）".into();
+        for language in [Language::English, Language::Japanese] {
+            for render in [render_ics, render_ics_cancel] {
+                let ics = render(&input(&meeting, language)).unwrap();
+                assert!(ics.ends_with("\r\n"));
+                assert!(!ics.replace("\r\n", "").contains('\n'), "bare LF");
+                for line in ics.split("\r\n") {
+                    assert!(line.len() <= 75, "{} octets: {line}", line.len());
+                }
+                // Folding never split a character, and unfolding restores the text.
+                let calendar = parse(&ics);
+                let summary = value(&calendar.events[0].properties, "SUMMARY");
+                assert!(summary.contains("第4四半期の事業計画レビュー"), "{summary}");
+            }
+        }
+    }
+}
+
+#[test]
+fn text_values_are_escaped_in_the_calendar() {
+    let meeting = meeting("Budget; Q4, draft \\ v2", "Asia/Tokyo");
+    let ics = unfolded(&render_ics(&input(&meeting, Language::English)).unwrap());
+    assert!(
+        ics.contains("SUMMARY:Budget\\; Q4\\, draft \\\\ v2\r\n"),
+        "{ics}"
+    );
+    let description = ics.lines().find(|l| l.starts_with("DESCRIPTION:")).unwrap();
+    assert!(description.contains("\\n") && !description.contains('\n'));
+    // The host's name cannot break out of the quoted CN parameter.
+    let mut tricky = meeting.clone();
+    tricky.host_name = "Eve\":mailto:evil@example.com;X=\"".into();
+    let ics = render_ics(&input(&tricky, Language::English)).unwrap();
+    let calendar = parse(&ics);
+    let organizer = property(&calendar.events[0].properties, "ORGANIZER");
+    assert_eq!(
+        organizer.value.as_deref(),
+        Some("mailto:hanako@example.org")
+    );
+}
+
+#[test]
+fn recurrences_end_by_count_or_by_a_utc_until() {
+    let mut meeting = meeting("Weekly", "Europe/Berlin");
+    // 30 June 2027 ends at 23:59:59 CEST, i.e. 21:59:59 UTC.
+    let calendar = parse(&render_ics(&input(&meeting, Language::English)).unwrap());
+    let rrule = value(&calendar.events[0].properties, "RRULE");
+    assert_eq!(rrule, "FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270630T215959Z");
+    meeting.when.recurrence = Some(WeeklyRecurrence {
+        days: vec![Weekday::Mon, Weekday::Wed, Weekday::Fri],
+        until: None,
+        count: Some(10),
+    });
+    let calendar = parse(&render_ics(&input(&meeting, Language::Japanese)).unwrap());
+    let rrule = value(&calendar.events[0].properties, "RRULE");
+    assert_eq!(rrule, "FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=10");
+    let text = render_text(&input(&meeting, Language::Japanese)).unwrap();
+    assert!(text.contains("毎週 月・水・金曜日（全10回）"), "{text}");
+    let text = render_text(&input(&meeting, Language::English)).unwrap();
+    assert!(
+        text.contains("Every week on Monday, Wednesday, Friday, 10 times"),
+        "{text}"
+    );
+    meeting.when.recurrence = None;
+    let calendar = parse(&render_ics(&input(&meeting, Language::English)).unwrap());
+    assert!(
+        !calendar.events[0]
+            .properties
+            .iter()
+            .any(|p| p.name == "RRULE")
+    );
+}
+
+#[test]
+fn a_cancellation_says_so_in_every_language() {
+    // Rendered from the meeting as it was: the cancellation itself says it is cancelled.
+    let meeting = meeting("定例会議", "Asia/Tokyo");
+    let english = unfolded(&render_ics_cancel(&input(&meeting, Language::English)).unwrap());
+    assert!(english.contains("This meeting has been cancelled."));
+    let japanese = unfolded(&render_ics_cancel(&input(&meeting, Language::Japanese)).unwrap());
+    assert!(japanese.contains("【中止】定例会議"));
+    assert!(japanese.contains("この会議は中止になりました。"));
+    let request = unfolded(&render_ics(&input(&meeting, Language::Japanese)).unwrap());
+    assert!(!request.contains("中止"));
+}
+
+#[test]
+fn the_e2ee_notice_uses_the_terms_users_know() {
+    let meeting = meeting("Weekly", "Asia/Tokyo");
+    let japanese = render_text(&input(&meeting, Language::Japanese)).unwrap();
+    assert!(japanese.contains("エンドツーエンド暗号化"));
+    assert!(japanese.contains("セキュリティ検証コード"));
+    assert!(japanese.contains("会議番号: 48213579260"));
+    let english = render_text(&input(&meeting, Language::English)).unwrap();
+    assert!(english.contains("end-to-end encrypted"));
+    assert!(english.contains("security verification code"));
+    assert!(english.contains("https://meet.example.org:8443/join/48213579260"));
+    assert!(english.contains("conclave://join/meet.example.org:8443/48213579260"));
+    assert!(english.contains("Duration: 45 minutes"));
+}
+
+#[test]
+fn bad_input_never_panics() {
+    let base = meeting("Weekly", "Asia/Tokyo");
+    let mut cases: Vec<ScheduledMeeting> = Vec::new();
+    for zone in [
+        "",
+        "Mars/Olympus_Mons",
+        "asia/tokyo",
+        "../../etc/passwd",
+        "UTC+9",
+    ] {
+        let mut m = base.clone();
+        m.when.time_zone = zone.into();
+        cases.push(m);
+    }
+    for server in [
+        "",
+        "a b",
+        "host/path",
+        "host?x=1",
+        "ほげ.example",
+        "[::1]:8443",
+    ] {
+        let mut m = base.clone();
+        m.server = server.into();
+        cases.push(m);
+    }
+    for number in ["", "12 34", "１２３", "1/2", &"9".repeat(100)] {
+        let mut m = base.clone();
+        m.number = number.into();
+        cases.push(m);
+    }
+    let mut m = base.clone();
+    m.when.duration_minutes = 0;
+    cases.push(m);
+    let mut m = base.clone();
+    m.when.duration_minutes = u32::MAX;
+    cases.push(m);
+    let mut m = base.clone();
+    m.when.start = "2026-03-29T02:30:00".parse().unwrap();
+    m.when.time_zone = "Europe/Berlin".into();
+    cases.push(m);
+    let mut m = base.clone();
+    m.when.start = "9999-12-31T23:59:00".parse().unwrap();
+    m.when.recurrence = None;
+    cases.push(m);
+    let mut m = base.clone();
+    m.when.start = "-0100-01-01T00:00:00".parse().unwrap();
+    cases.push(m);
+    for (until, count, days) in [
+        (None, Some(u32::MAX), vec![Weekday::Mon]),
+        (Some("2020-01-01"), None, vec![Weekday::Mon]),
+        (Some("2262-04-11"), None, vec![Weekday::Mon]),
+        (None, None, vec![]),
+        (Some("2027-01-01"), Some(3), vec![Weekday::Mon]),
+    ] {
+        let mut m = base.clone();
+        m.when.recurrence = Some(WeeklyRecurrence {
+            days,
+            until: until.map(|u| u.parse().unwrap()),
+            count,
+        });
+        cases.push(m);
+    }
+    let mut m = base.clone();
+    m.title = "\u{0}\r\n\u{202e}".into();
+    m.host_name = "\"\r\n".into();
+    m.uid = "a;b,c\\d\r\n".into();
+    cases.push(m);
+    for meeting in &cases {
+        for language in [Language::English, Language::Japanese] {
+            for (_, render) in FORMATS {
+                let _ = render(&input(meeting, language));
+            }
+            let _ = render_password_message(meeting, PASSWORD, language);
+        }
+    }
+    let unknown = &cases[1];
+    for (name, render) in FORMATS {
+        assert!(
+            matches!(
+                render(&input(unknown, Language::Japanese)),
+                Err(InviteError::Schedule(ScheduleError::UnknownTimeZone(_)))
+            ),
+            "{name}"
+        );
+    }
+    assert!(matches!(
+        render_password_message(unknown, PASSWORD, Language::English),
+        Err(InviteError::Schedule(ScheduleError::UnknownTimeZone(_)))
     ));
 }

@@ -219,7 +219,7 @@ mod tests {
             ..ServeArgs::default()
         };
         let config = args.resolve().unwrap();
-        assert_eq!(config.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.listen, "0.0.0.0:9000".parse::<SocketAddr>().unwrap());
         assert_eq!(config.hostnames, vec!["meet.example.org".to_string()]);
         assert_eq!(config.idle_timeout_secs, 30);
         assert_eq!(config.token_ttl_hours, 720);
@@ -232,7 +232,7 @@ mod tests {
         };
         assert_eq!(
             args.resolve().unwrap().listen,
-            "127.0.0.1:0".parse().unwrap()
+            "127.0.0.1:0".parse::<SocketAddr>().unwrap()
         );
     }
 

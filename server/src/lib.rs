@@ -19,6 +19,7 @@ pub mod org_key;
 pub mod room;
 pub mod schedule_http;
 pub mod server;
+pub mod sfu;
 pub mod store;
 pub mod throttle;
 pub mod tls;

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Offset as _, TimeZone as _, Utc, Weekday};
 use chrono_tz::{OffsetComponents as _, OffsetName as _, Tz};
 
-use super::text::render_text;
+use super::text::text_body;
 use super::{InvitationInput, InviteError, https_join_link};
-use crate::schedule::When;
+use crate::schedule::{ScheduleError, When};
 
 const PRODID: &str = "-//Conclave//Conclave Meetings 1.0//EN";
 /// RFC 5545 §3.1: lines are folded at 75 octets.
@@ -30,18 +30,7 @@ fn render(input: &InvitationInput<'_>, cancel: bool) -> Result<String, InviteErr
     when.validate()?;
     let zone = when.zone()?;
     let link = https_join_link(&meeting.server, &meeting.number)?;
-    let organizer = match input.organizer_email {
-        Some(email) if !email.is_empty() && !email.contains([':', ';', ',', '"', '\n', '\r']) => {
-            email.to_owned()
-        }
-        _ => {
-            let host = meeting
-                .server
-                .rsplit_once(':')
-                .map_or(meeting.server.as_str(), |(h, _)| h);
-            format!("noreply@{host}")
-        }
-    };
+    let organizer = organizer_address(input.organizer_email, &meeting.server);
     let mut lines = vec![
         "BEGIN:VCALENDAR".to_owned(),
         format!("PRODID:{PRODID}"),
@@ -64,12 +53,19 @@ fn render(input: &InvitationInput<'_>, cancel: bool) -> Result<String, InviteErr
         lines.push(rrule);
     }
     lines.push(format!("SUMMARY:{}", escape_text(&meeting.title)));
-    lines.push(format!("DESCRIPTION:{}", escape_text(&render_text(input)?)));
+    lines.push(format!(
+        "DESCRIPTION:{}",
+        escape_text(&text_body(input, cancel || meeting.cancelled)?)
+    ));
     lines.push(format!("LOCATION:{}", escape_text(&link)));
     lines.push(format!("URL:{link}"));
     lines.push(format!(
         "ORGANIZER;CN=\"{}\":mailto:{organizer}",
-        meeting.host_name.replace(['"', '\r', '\n'], "")
+        meeting
+            .host_name
+            .chars()
+            .filter(|c| *c != '"' && !c.is_control())
+            .collect::<String>()
     ));
     if cancel {
         lines.push("STATUS:CANCELLED".to_owned());
@@ -84,6 +80,36 @@ fn render(input: &InvitationInput<'_>, cancel: bool) -> Result<String, InviteErr
         fold_into(&mut out, line);
     }
     Ok(out)
+}
+
+/// The organizer's `mailto:` address: the one given if it is a plain address, else a
+/// no-reply address on the server's host (calendars insist on an ORGANIZER to accept
+/// updates and cancellations from).
+fn organizer_address(email: Option<&str>, server: &str) -> String {
+    let plain = |email: &str| {
+        let (local, domain) = email.split_once('@').unwrap_or_default();
+        !local.is_empty()
+            && !domain.is_empty()
+            && email.len() <= 254
+            && !email
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || ":;,\"<>\\".contains(c))
+    };
+    match email {
+        Some(email) if plain(email) => email.to_owned(),
+        _ => match server_host(server) {
+            v6 if v6.contains(':') => format!("noreply@[{v6}]"),
+            host => format!("noreply@{host}"),
+        },
+    }
+}
+
+/// The host part of `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn server_host(server: &str) -> &str {
+    if let Some(rest) = server.strip_prefix('[') {
+        return rest.split_once(']').map_or(rest, |(host, _)| host);
+    }
+    server.rsplit_once(':').map_or(server, |(host, _)| host)
 }
 
 fn local(time: NaiveDateTime) -> String {
@@ -151,9 +177,14 @@ fn rrule(zone: Tz, when: &When) -> Result<Option<String>, InviteError> {
     }
     if let Some(until) = recurrence.until {
         // With a TZID'd DTSTART, UNTIL must be in UTC (RFC 5545 §3.3.10).
-        if let Some(end) = end_of_local_day(zone, until) {
-            rule.push_str(&format!(";UNTIL={}", end.format("%Y%m%dT%H%M%SZ")));
-        }
+        // Dropping UNTIL would make the series endless, so failing is the only safe answer.
+        let end = end_of_local_day(zone, until).ok_or_else(|| {
+            InviteError::Schedule(ScheduleError::NonexistentLocalTime {
+                start: until.and_hms_opt(23, 59, 59).unwrap_or_default(),
+                zone: when.time_zone.clone(),
+            })
+        })?;
+        rule.push_str(&format!(";UNTIL={}", end.format("%Y%m%dT%H%M%SZ")));
     }
     Ok(Some(rule))
 }
@@ -275,6 +306,29 @@ mod tests {
         }
         let unfolded = out.replace("\r\n ", "");
         assert_eq!(unfolded.trim_end(), line);
+    }
+
+    #[test]
+    fn organizer_falls_back_to_a_no_reply_address_on_the_server_host() {
+        assert_eq!(
+            organizer_address(Some("hanako@example.org"), "meet.example.org:8443"),
+            "hanako@example.org"
+        );
+        for bad in [
+            None,
+            Some(""),
+            Some("x"),
+            Some("a@b\r\nATTENDEE:x"),
+            Some("a;b@c"),
+        ] {
+            assert_eq!(
+                organizer_address(bad, "meet.example.org:8443"),
+                "noreply@meet.example.org"
+            );
+        }
+        assert_eq!(server_host("[::1]:8443"), "::1");
+        assert_eq!(server_host("[::1]"), "::1");
+        assert_eq!(server_host("meet.example.org"), "meet.example.org");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! a link that embeds it; each says the password arrives separately. Join links never carry a
 //! password, whatever the setting.
 
+mod i18n;
 mod ics;
 mod text;
 
@@ -33,6 +34,14 @@ impl Language {
             Language::English
         }
     }
+
+    /// The BCP 47 tag (`en`, `ja`), e.g. for HTML's `lang` attribute.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Language::English => "en",
+            Language::Japanese => "ja",
+        }
+    }
 }
 
 /// Why an invitation could not be rendered.
@@ -44,6 +53,9 @@ pub enum InviteError {
     ServerAddress(String),
     #[error("{0:?} is not a meeting number")]
     MeetingNumber(String),
+    /// A bug in the embedded Fluent files (a test covers every id); never user input.
+    #[error("invitation strings: {0}")]
+    Localisation(String),
 }
 
 /// What an invitation is rendered from.

@@ -1,177 +1,87 @@
 //! Email bodies (plain text and HTML) and the separate password message.
 
-use chrono::{Datelike as _, NaiveDateTime, Weekday};
-
+use super::i18n::Strings;
 use super::{InvitationInput, InviteError, Language, https_join_link, join_link};
 use crate::schedule::{ScheduledMeeting, WeeklyRecurrence};
 
-/// The invitation's lines, language-specific, before plain-text or HTML layout.
+/// The invitation's localised parts, before plain-text or HTML layout.
 struct Lines {
     heading: String,
-    fields: Vec<(&'static str, String)>,
+    fields: Vec<(String, String)>,
+    join_label: String,
     links: Vec<String>,
-    notes: Vec<&'static str>,
+    notes: Vec<String>,
 }
 
-fn weekday_name(day: Weekday, language: Language) -> &'static str {
-    let index = day.num_days_from_monday() as usize;
-    match language {
-        Language::English => [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ][index],
-        Language::Japanese => ["月", "火", "水", "木", "金", "土", "日"][index],
-    }
-}
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// "Tuesday, 1 December 2026, 10:00" or "2026年12月1日(火) 10:00".
-pub(super) fn local_date_time(start: NaiveDateTime, language: Language) -> String {
-    let day = weekday_name(start.weekday(), language);
-    match language {
-        Language::English => format!(
-            "{day}, {} {} {}, {}",
-            start.day(),
-            MONTHS[start.month0() as usize],
-            start.year(),
-            start.format("%H:%M")
-        ),
-        Language::Japanese => format!(
-            "{}年{}月{}日({day}) {}",
-            start.year(),
-            start.month(),
-            start.day(),
-            start.format("%H:%M")
-        ),
-    }
-}
-
-fn recurrence_words(recurrence: &WeeklyRecurrence, language: Language) -> String {
-    let days: Vec<&str> = recurrence
+fn recurrence_words(
+    strings: &Strings,
+    recurrence: &WeeklyRecurrence,
+) -> Result<String, InviteError> {
+    let days = recurrence
         .days
         .iter()
-        .map(|d| weekday_name(*d, language))
-        .collect();
-    match language {
-        Language::English => {
-            let mut text = format!("Every week on {}", days.join(", "));
-            if let Some(until) = recurrence.until {
-                text.push_str(&format!(" until {}", until.format("%Y-%m-%d")));
-            }
-            if let Some(count) = recurrence.count {
-                text.push_str(&format!(", {count} times"));
-            }
-            text
-        }
-        Language::Japanese => {
-            let mut text = format!("毎週 {}曜日", days.join("・"));
-            if let Some(until) = recurrence.until {
-                text.push_str(&format!("（{}まで）", until.format("%Y年%m月%d日")));
-            }
-            if let Some(count) = recurrence.count {
-                text.push_str(&format!("（全{count}回）"));
-            }
-            text
-        }
+        .map(|day| strings.weekday(*day))
+        .collect::<Result<Vec<_>, _>>()?
+        .join(&strings.get("list-separator")?);
+    match (recurrence.until, recurrence.count) {
+        (Some(until), _) => strings.format(
+            "recurrence-weekly-until",
+            &[("days", days.into()), ("date", strings.date(until)?.into())],
+        ),
+        (None, Some(count)) => strings.format(
+            "recurrence-weekly-count",
+            &[("days", days.into()), ("count", count.into())],
+        ),
+        (None, None) => strings.format("recurrence-weekly", &[("days", days.into())]),
     }
 }
 
-fn lines(input: &InvitationInput<'_>) -> Result<Lines, InviteError> {
+/// The parts of an invitation; `cancelled` also for a cancellation rendered before the
+/// meeting itself says so.
+fn lines(input: &InvitationInput<'_>, cancelled: bool) -> Result<Lines, InviteError> {
     let meeting = input.meeting;
     let when = &meeting.when;
     when.validate()?;
-    let language = input.language;
-    let japanese = language == Language::Japanese;
-    let start = format!(
-        "{} ({})",
-        local_date_time(when.start, language),
-        when.time_zone
-    );
-    let duration = if japanese {
-        format!("{}分", when.duration_minutes)
-    } else {
-        format!("{} minutes", when.duration_minutes)
-    };
+    let strings = Strings::new(input.language)?;
     let mut fields = vec![
-        (if japanese { "日時" } else { "When" }, start),
-        (if japanese { "時間" } else { "Duration" }, duration),
+        (
+            strings.get("label-when")?,
+            strings.date_time_zone(when.start, &when.time_zone)?,
+        ),
+        (
+            strings.get("label-duration")?,
+            strings.format("duration", &[("minutes", when.duration_minutes.into())])?,
+        ),
     ];
     if let Some(recurrence) = &when.recurrence {
         fields.push((
-            if japanese { "繰り返し" } else { "Repeats" },
-            recurrence_words(recurrence, language),
+            strings.get("label-repeats")?,
+            recurrence_words(&strings, recurrence)?,
         ));
     }
-    fields.push((
-        if japanese { "主催者" } else { "Host" },
-        meeting.host_name.clone(),
-    ));
-    fields.push((
-        if japanese {
-            "会議番号"
-        } else {
-            "Meeting number"
-        },
-        meeting.number.clone(),
-    ));
+    fields.push((strings.get("label-host")?, meeting.host_name.clone()));
+    fields.push((strings.get("label-number")?, meeting.number.clone()));
     let mut notes = Vec::new();
-    match input.included_password() {
-        Some(password) => fields.push((
-            if japanese { "パスワード" } else { "Password" },
-            password.to_owned(),
-        )),
-        None => notes.push(if japanese {
-            "パスワードはこの招待状には記載していません。別の連絡手段で主催者からお送りします。"
-        } else {
-            "The meeting password is not in this invitation: the host sends it to you separately, by another channel."
-        }),
+    if cancelled {
+        notes.push(strings.get("cancelled-notice")?);
     }
-    notes.push(if japanese {
-        "この会議はエンドツーエンドで暗号化されます（E2EE）。参加後、画面の確認コードを全員で読み上げて一致を確認してください。"
-    } else {
-        "This meeting is end-to-end encrypted. Once in, read the verification code aloud and check that everyone sees the same one."
-    });
-    let heading = if meeting.cancelled {
-        if japanese {
-            format!("【中止】{}", meeting.title)
-        } else {
-            format!("Cancelled: {}", meeting.title)
-        }
+    match input.included_password() {
+        Some(password) => fields.push((strings.get("label-password")?, password.to_owned())),
+        None => notes.push(strings.get("password-separately")?),
+    }
+    notes.push(strings.get("e2ee-notice")?);
+    let heading = if cancelled {
+        strings.format(
+            "cancelled-heading",
+            &[("title", meeting.title.as_str().into())],
+        )?
     } else {
         meeting.title.clone()
     };
-    if meeting.cancelled {
-        notes.insert(
-            0,
-            if japanese {
-                "この会議は中止になりました。"
-            } else {
-                "This meeting has been cancelled."
-            },
-        );
-    }
     Ok(Lines {
         heading,
         fields,
+        join_label: strings.get("label-join")?,
         links: vec![
             https_join_link(&meeting.server, &meeting.number)?,
             join_link(&meeting.server, &meeting.number)?,
@@ -180,21 +90,22 @@ fn lines(input: &InvitationInput<'_>) -> Result<Lines, InviteError> {
     })
 }
 
-fn join_label(language: Language) -> &'static str {
-    match language {
-        Language::English => "Join",
-        Language::Japanese => "参加リンク",
-    }
+/// The plain-text email body.
+pub fn render_text(input: &InvitationInput<'_>) -> Result<String, InviteError> {
+    text_body(input, input.meeting.cancelled)
 }
 
-/// The plain-text email body (also the `.ics` DESCRIPTION).
-pub fn render_text(input: &InvitationInput<'_>) -> Result<String, InviteError> {
-    let lines = lines(input)?;
+/// The plain-text body, also the `.ics` DESCRIPTION (where a cancellation says so).
+pub(super) fn text_body(
+    input: &InvitationInput<'_>,
+    cancelled: bool,
+) -> Result<String, InviteError> {
+    let lines = lines(input, cancelled)?;
     let mut out = format!("{}\n\n", lines.heading);
     for (label, value) in &lines.fields {
         out.push_str(&format!("{label}: {value}\n"));
     }
-    out.push_str(&format!("\n{}:\n", join_label(input.language)));
+    out.push_str(&format!("\n{}:\n", lines.join_label));
     for link in &lines.links {
         out.push_str(&format!("  {link}\n"));
     }
@@ -224,11 +135,8 @@ fn escape_html(text: &str) -> String {
 
 /// The HTML email body; every value is escaped.
 pub fn render_html(input: &InvitationInput<'_>) -> Result<String, InviteError> {
-    let lines = lines(input)?;
-    let lang = match input.language {
-        Language::English => "en",
-        Language::Japanese => "ja",
-    };
+    let lines = lines(input, input.meeting.cancelled)?;
+    let lang = input.language.tag();
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n<h1>{}</h1>\n<table>\n",
         escape_html(&lines.heading),
@@ -243,7 +151,7 @@ pub fn render_html(input: &InvitationInput<'_>) -> Result<String, InviteError> {
     }
     out.push_str(&format!(
         "</table>\n<p>{}:</p>\n<ul>\n",
-        escape_html(join_label(input.language))
+        escape_html(&lines.join_label)
     ));
     for link in &lines.links {
         let link = escape_html(link);
@@ -264,15 +172,20 @@ pub fn render_password_message(
     password: &str,
     language: Language,
 ) -> Result<String, InviteError> {
-    let start = local_date_time(meeting.when.start, language);
-    Ok(match language {
-        Language::English => format!(
-            "Password for \"{}\" ({start}, meeting number {}): {password}\nThe invitation was sent separately.\n",
-            meeting.title, meeting.number
-        ),
-        Language::Japanese => format!(
-            "「{}」（{start}、会議番号 {}）のパスワード: {password}\n招待状は別にお送りしています。\n",
-            meeting.title, meeting.number
-        ),
-    })
+    meeting.when.zone()?;
+    let strings = Strings::new(language)?;
+    let start = strings.date_time_zone(meeting.when.start, &meeting.when.time_zone)?;
+    let message = strings.format(
+        "password-message",
+        &[
+            ("title", meeting.title.as_str().into()),
+            ("start", start.into()),
+            ("number", meeting.number.as_str().into()),
+            ("password", password.into()),
+        ],
+    )?;
+    Ok(format!(
+        "{message}\n{}\n",
+        strings.get("password-message-note")?
+    ))
 }

@@ -13,6 +13,7 @@ pub mod audio;
 pub mod jitter;
 pub mod mixer;
 pub mod signal;
+pub mod transport;
 pub mod video;
 
 /// Audio sample rate everywhere in Conclave (Opus's native rate).

@@ -1,0 +1,305 @@
+//! The media hop to the SFU over WebRTC (webrtc-rs 0.21): DTLS-SRTP on ICE, UDP first.
+//!
+//! Each participant has one peer connection to the SFU with one audio m-line, send and
+//! receive. Upstream it carries this client's audio; downstream the SFU multiplexes every other
+//! member's audio onto the one track. That needs no renegotiation when people join or leave:
+//! every payload is an SFrame frame whose authenticated KID names the sending member's leaf
+//! and whose clear metadata carries the sender's frame sequence, so the receiver demultiplexes
+//! and orders by what SFrame proves, not by what the SFU's RTP headers say.
+//!
+//! Signaling is not trickled: each side gathers its candidates before its description is
+//! sent, which on loopback and LANs takes milliseconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::sync::{Mutex, mpsc, watch};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
+};
+
+/// RTP payload type for Opus (dynamic, as browsers use).
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// RTP clock ticks per 20 ms Opus frame.
+pub const OPUS_TICKS_PER_FRAME: u32 = 960;
+/// How long gathering and connecting may take before giving up.
+const PATIENCE: Duration = Duration::from_secs(15);
+/// Downstream payloads buffered before the oldest are dropped (2 s of 5 speakers).
+const INCOMING_QUEUE: usize = 500;
+
+/// Why the media connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
+    #[error("the session description is not valid: {0}")]
+    BadDescription(String),
+    #[error("the media connection timed out while {0}")]
+    Timeout(&'static str),
+    #[error("the media connection closed")]
+    Closed,
+}
+
+fn webrtc_error(e: impl std::fmt::Display) -> TransportError {
+    TransportError::WebRtc(e.to_string())
+}
+
+/// An audio track description for Opus.
+pub fn opus_track(id: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        format!("conclave-{id}"),
+        format!("audio-{id}"),
+        format!("audio-{id}"),
+        RtpCodecKind::Audio,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: "audio/opus".to_owned(),
+                clock_rate: 48_000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                rtcp_feedback: vec![],
+            },
+            ..Default::default()
+        }],
+    )))
+}
+
+/// Events a peer connection reports, shared by the client and the SFU.
+pub struct LinkEvents {
+    gathered: watch::Sender<bool>,
+    state: watch::Sender<RTCPeerConnectionState>,
+    /// Where RTP payloads of remote tracks go.
+    incoming: mpsc::Sender<Vec<u8>>,
+}
+
+impl LinkEvents {
+    pub fn new(incoming: mpsc::Sender<Vec<u8>>) -> Arc<Self> {
+        Arc::new(Self {
+            gathered: watch::channel(false).0,
+            state: watch::channel(RTCPeerConnectionState::New).0,
+            incoming,
+        })
+    }
+
+    /// Waits until candidate gathering has finished.
+    pub async fn gathered(&self) -> Result<(), TransportError> {
+        let mut watch = self.gathered.subscribe();
+        tokio::time::timeout(PATIENCE, watch.wait_for(|done| *done))
+            .await
+            .map_err(|_| TransportError::Timeout("gathering candidates"))?
+            .map_err(|_| TransportError::Closed)?;
+        Ok(())
+    }
+
+    /// Waits until the connection is up (ICE + DTLS).
+    pub async fn connected(&self) -> Result<(), TransportError> {
+        let mut watch = self.state.subscribe();
+        let reached = tokio::time::timeout(
+            PATIENCE,
+            watch.wait_for(|s| {
+                matches!(
+                    s,
+                    RTCPeerConnectionState::Connected
+                        | RTCPeerConnectionState::Failed
+                        | RTCPeerConnectionState::Closed
+                )
+            }),
+        )
+        .await
+        .map_err(|_| TransportError::Timeout("connecting"))?
+        .map_err(|_| TransportError::Closed)?;
+        if *reached == RTCPeerConnectionState::Connected {
+            Ok(())
+        } else {
+            Err(TransportError::Closed)
+        }
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> RTCPeerConnectionState {
+        *self.state.borrow()
+    }
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for LinkEvents {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.gathered.send_replace(true);
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.state.send_replace(state);
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let incoming = self.incoming.clone();
+        tokio::spawn(async move {
+            while let Some(event) = track.poll().await {
+                match event {
+                    TrackRemoteEvent::OnRtpPacket(packet) => {
+                        // A full queue means the consumer stalled: drop, never block the
+                        // connection's driver.
+                        let _ = incoming.try_send(packet.payload.to_vec());
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+/// A new peer connection bound to `bind` (e.g. `127.0.0.1:0` or `0.0.0.0:0`).
+pub async fn peer_connection(
+    bind: &str,
+    events: Arc<LinkEvents>,
+) -> Result<Arc<dyn PeerConnection>, TransportError> {
+    let mut media = MediaEngine::default();
+    media.register_default_codecs().map_err(webrtc_error)?;
+    let runtime = webrtc::runtime::default_runtime()
+        .ok_or_else(|| TransportError::WebRtc("no async runtime".into()))?;
+    let connection = PeerConnectionBuilder::new()
+        .with_media_engine(media)
+        .with_handler(events)
+        .with_runtime(runtime)
+        .with_udp_addrs(vec![bind.to_owned()])
+        .build()
+        .await
+        .map_err(webrtc_error)?;
+    Ok(Arc::new(connection))
+}
+
+/// Serializes a description for signaling.
+pub fn description_to_text(description: &RTCSessionDescription) -> Result<String, TransportError> {
+    serde_json::to_string(description).map_err(|e| TransportError::BadDescription(e.to_string()))
+}
+
+/// Parses a description received over signaling.
+pub fn description_from_text(text: &str) -> Result<RTCSessionDescription, TransportError> {
+    serde_json::from_str(text).map_err(|e| TransportError::BadDescription(e.to_string()))
+}
+
+/// Writes one payload as the next RTP packet of `track`.
+pub struct RtpWriter {
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    sequence: u16,
+    timestamp: u32,
+}
+
+impl RtpWriter {
+    pub fn new(track: Arc<TrackLocalStaticRTP>, ssrc: u32) -> Self {
+        Self {
+            track,
+            ssrc,
+            sequence: rand::random(),
+            timestamp: rand::random(),
+        }
+    }
+
+    /// Sends `payload` (an SFrame frame) as one RTP packet, 20 ms after the previous one.
+    pub async fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        let packet = rtc::rtp::packet::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                payload_type: OPUS_PAYLOAD_TYPE,
+                sequence_number: self.sequence,
+                timestamp: self.timestamp,
+                ssrc: self.ssrc,
+                ..Default::default()
+            },
+            payload: bytes::Bytes::copy_from_slice(payload),
+        };
+        self.sequence = self.sequence.wrapping_add(1);
+        self.timestamp = self.timestamp.wrapping_add(OPUS_TICKS_PER_FRAME);
+        self.track.write_rtp(packet).await.map_err(webrtc_error)
+    }
+}
+
+/// A client's media connection to the SFU: it offers, the SFU answers.
+pub struct MediaLink {
+    connection: Arc<dyn PeerConnection>,
+    events: Arc<LinkEvents>,
+    writer: Mutex<RtpWriter>,
+    incoming: Mutex<mpsc::Receiver<Vec<u8>>>,
+}
+
+impl MediaLink {
+    /// Creates the peer connection and its offer (candidates included), to send as
+    /// `sdp_offer`.
+    pub async fn offer(bind: &str) -> Result<(Self, String), TransportError> {
+        let (tx, rx) = mpsc::channel(INCOMING_QUEUE);
+        let events = LinkEvents::new(tx);
+        let connection = peer_connection(bind, events.clone()).await?;
+        let ssrc = rand::random();
+        let track = opus_track("upstream", ssrc);
+        connection
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(webrtc_error)?;
+        let offer = connection.create_offer(None).await.map_err(webrtc_error)?;
+        connection
+            .set_local_description(offer)
+            .await
+            .map_err(webrtc_error)?;
+        events.gathered().await?;
+        let local = connection
+            .local_description()
+            .await
+            .ok_or(TransportError::Closed)?;
+        let text = description_to_text(&local)?;
+        Ok((
+            Self {
+                connection,
+                events,
+                writer: Mutex::new(RtpWriter::new(track, ssrc)),
+                incoming: Mutex::new(rx),
+            },
+            text,
+        ))
+    }
+
+    /// Applies the SFU's answer and waits until media can flow.
+    pub async fn accept_answer(&self, answer: &str) -> Result<(), TransportError> {
+        self.connection
+            .set_remote_description(description_from_text(answer)?)
+            .await
+            .map_err(webrtc_error)?;
+        self.events.connected().await
+    }
+
+    /// Sends one SFrame-protected audio frame.
+    pub async fn send_audio(&self, frame: &[u8]) -> Result<(), TransportError> {
+        self.writer.lock().await.send(frame).await
+    }
+
+    /// The next downstream payload (an SFrame frame from some other member); `None` once the
+    /// connection is gone.
+    pub async fn next_audio(&self) -> Option<Vec<u8>> {
+        self.incoming.lock().await.recv().await
+    }
+
+    /// Takes a downstream payload if one is waiting.
+    pub async fn try_next_audio(&self) -> Option<Vec<u8>> {
+        self.incoming.lock().await.try_recv().ok()
+    }
+
+    /// Closes the connection.
+    pub async fn close(&self) {
+        let _ = self.connection.close().await;
+    }
+}

@@ -1,0 +1,187 @@
+//! Media through the real SFU over WebRTC on loopback: A sends a known tone sequence,
+//! Opus-encoded and SFrame-encrypted with the MLS epoch keys; B and C receive it through the
+//! SFU, decrypt, buffer, decode and record, and the recordings carry the same tones. A tap at
+//! the SFU shows it forwarded only SFrame ciphertext, and a participant whose forwarding is off
+//! (lobby, expelled) gets nothing.
+//!
+//! Tolerance: in every 100 ms window in the middle of each tone, the sent tone is the strongest
+//! candidate by at least 10× in power.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conclave_core::group::{GroupMember, validate_key_package};
+use conclave_core::media::audio::{AudioDecoder, AudioEncoder, AudioEncoderConfig};
+use conclave_core::media::jitter::{JitterBuffer, Playout};
+use conclave_core::media::signal::{ToneSource, dominant_tone};
+use conclave_core::media::transport::MediaLink;
+use conclave_core::media::{AudioSource, FRAME_SAMPLES};
+use conclave_core::media_keys::{MediaKeyConfig, MediaReceiver, MediaSender};
+use conclave_core::protocol::ParticipantId;
+use conclave_server::sfu::Sfu;
+
+const TONES: [f64; 3] = [440.0, 880.0, 1320.0];
+const FRAMES_PER_TONE: u32 = 25;
+
+fn group(n: usize) -> Vec<GroupMember> {
+    let mut host = GroupMember::guest("member 0").unwrap();
+    host.create_group(b"media-e2e", Vec::new()).unwrap();
+    let mut joiners: Vec<GroupMember> = (1..n)
+        .map(|i| GroupMember::guest(&format!("member {i}")).unwrap())
+        .collect();
+    if joiners.is_empty() {
+        return vec![host];
+    }
+    let key_packages = joiners
+        .iter()
+        .map(|j| validate_key_package(&j.key_package().unwrap(), None, 1_800_000_000).unwrap())
+        .collect();
+    let out = host.commit(key_packages, &[]).unwrap();
+    host.confirm_commit().unwrap();
+    let welcome = out.welcome.unwrap();
+    for joiner in &mut joiners {
+        joiner.join(&welcome).unwrap();
+    }
+    let mut all = vec![host];
+    all.extend(joiners);
+    all
+}
+
+async fn connect(sfu: &Arc<Sfu>, id: u64) -> MediaLink {
+    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
+    let answer = sfu
+        .answer(ParticipantId(id), "12345678901", &offer)
+        .await
+        .unwrap();
+    link.accept_answer(&answer).await.unwrap();
+    link
+}
+
+struct Listener {
+    link: MediaLink,
+    receiver: MediaReceiver,
+    buffer: JitterBuffer,
+    decoder: AudioDecoder,
+    recording: Vec<i16>,
+    frames_received: usize,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tones_reach_every_member_through_the_sfu_as_ciphertext_only() {
+    let members = group(4);
+    let config = MediaKeyConfig::default();
+    let sfu = Sfu::new("127.0.0.1:0");
+    let (tap_tx, mut tap_rx) = tokio::sync::mpsc::unbounded_channel();
+    sfu.set_tap(tap_tx);
+
+    let speaker = connect(&sfu, 1).await;
+    let mut listeners = Vec::new();
+    for (i, member) in members.iter().enumerate().skip(1).take(2) {
+        listeners.push(Listener {
+            link: connect(&sfu, i as u64 + 1).await,
+            receiver: MediaReceiver::new(config, member.epoch_keys().unwrap()).unwrap(),
+            buffer: JitterBuffer::new(),
+            decoder: AudioDecoder::new().unwrap(),
+            recording: Vec::new(),
+            frames_received: 0,
+        });
+    }
+    // Member 4 waits in the lobby: connected, but the SFU forwards nothing to it.
+    let lobby = connect(&sfu, 4).await;
+    for id in 1..=3 {
+        sfu.set_forwarding(ParticipantId(id), true);
+    }
+
+    let mut sender = MediaSender::new(config, &members[0].epoch_keys().unwrap(), 0).unwrap();
+    let mut encoder = AudioEncoder::new(AudioEncoderConfig::default()).unwrap();
+    let mut source = ToneSource::new(TONES.iter().map(|f| (*f, FRAMES_PER_TONE)).collect());
+    let mut pcm = vec![0i16; FRAME_SAMPLES];
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    let total = TONES.len() as u32 * FRAMES_PER_TONE;
+    let mut sequence = 0u64;
+    let mut clear = Vec::new();
+    for tick in 0..total + 15 {
+        ticker.tick().await;
+        let now = Instant::now();
+        if tick < total && source.next_frame(&mut pcm).unwrap() {
+            if let Some(packet) = encoder.encode(&pcm).unwrap() {
+                let mut wire = Vec::new();
+                sender
+                    .encrypt_into(&sequence.to_be_bytes(), packet, &mut wire)
+                    .unwrap();
+                speaker.send_audio(&wire).await.unwrap();
+            }
+            sequence += 1;
+        }
+        for listener in &mut listeners {
+            while let Some(payload) = listener.link.try_next_audio().await {
+                let frame = listener
+                    .receiver
+                    .decrypt_into(&payload, 8, &mut clear, now)
+                    .unwrap();
+                assert_eq!(frame.sender, 0, "the KID names the speaker's leaf");
+                let seq = u64::from_be_bytes(frame.metadata.try_into().unwrap());
+                listener.buffer.push(seq, frame.payload.to_vec(), now);
+                listener.frames_received += 1;
+            }
+            let mut out = vec![0i16; FRAME_SAMPLES];
+            match listener.buffer.pop(now) {
+                Playout::Waiting => continue,
+                Playout::Packet(p) => listener.decoder.decode(&p, &mut out).unwrap(),
+                Playout::Recover(p) => listener.decoder.recover(&p, &mut out).unwrap(),
+                Playout::Conceal => listener.decoder.conceal(&mut out).unwrap(),
+            }
+            listener.recording.extend_from_slice(&out);
+        }
+    }
+
+    for (index, listener) in listeners.iter().enumerate() {
+        assert!(
+            listener.frames_received as u32 >= total * 9 / 10,
+            "listener {index} got {} of {total} frames",
+            listener.frames_received
+        );
+        let power = |i: usize| {
+            listener.recording[i * FRAME_SAMPLES..(i + 1) * FRAME_SAMPLES]
+                .iter()
+                .map(|s| i64::from(*s).abs())
+                .sum::<i64>()
+        };
+        let frames = listener.recording.len() / FRAME_SAMPLES;
+        let onset = (0..frames).find(|i| power(*i) > 1_000_000).unwrap();
+        for (k, tone) in TONES.iter().enumerate() {
+            let first = onset + k * FRAMES_PER_TONE as usize + 5;
+            for window in 0..3 {
+                let from = (first + window * 5) * FRAME_SAMPLES;
+                let samples = &listener.recording[from..from + 5 * FRAME_SAMPLES];
+                let (found, margin) = dominant_tone(samples, &TONES).unwrap();
+                assert_eq!(found, *tone, "listener {index}, tone {k}, window {window}");
+                assert!(margin > 10.0, "listener {index}, tone {tone}: {margin:.1}×");
+            }
+        }
+    }
+
+    // The lobby participant received nothing.
+    assert!(lobby.try_next_audio().await.is_none());
+
+    // The tap: everything forwarded is SFrame ciphertext. Nothing decodes without the keys:
+    // an outsider's receiver (another group's keys) refuses every frame, and the clear Opus
+    // packets the speaker produced never appear in what was forwarded.
+    let outsider_group = group(1);
+    let mut outsider = MediaReceiver::new(config, outsider_group[0].epoch_keys().unwrap()).unwrap();
+    let mut forwarded = 0;
+    while let Ok((publisher, payload)) = tap_rx.try_recv() {
+        assert_eq!(publisher, ParticipantId(1));
+        assert!(
+            outsider
+                .decrypt_into(&payload, 8, &mut clear, Instant::now())
+                .is_err()
+        );
+        forwarded += 1;
+    }
+    assert!(forwarded as u32 >= total * 9 / 10);
+    speaker.close().await;
+    lobby.close().await;
+}
