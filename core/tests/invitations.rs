@@ -67,6 +67,8 @@ fn password_forms() -> Vec<String> {
     vec![
         PASSWORD.to_owned(),
         "Kx7%23Pq9%26Zr%3D2".to_owned(),
+        "Kx7%23Pq9%26Zr%3d2".to_owned(),
+        "Kx7&#35;Pq9&#38;Zr&#61;2".to_owned(),
         "Kx7#Pq9&amp;Zr=2".to_owned(),
         "Kx7#Pq9&Zr\\=2".to_owned(),
     ]
@@ -132,7 +134,11 @@ fn the_password_message_has_the_password_and_no_join_link() {
         assert!(!message.contains("https://") && !message.contains("conclave://"));
     }
     let japanese = render_password_message(&meeting, PASSWORD, Language::Japanese).unwrap();
-    assert!(japanese.contains("パスワード") && japanese.contains("会議番号"));
+    assert!(japanese.contains("パスワード: Kx7#Pq9&Zr=2"), "{japanese}");
+    assert!(japanese.contains("会議番号: 48213579260"), "{japanese}");
+    assert!(japanese.contains("2026年12月1日(火) 10:00 (Asia/Tokyo)"));
+    // No invisible bidi marks around the password, which would break copy and paste.
+    assert!(!japanese.contains(['\u{2068}', '\u{2069}']));
 }
 
 fn parse(ics: &str) -> IcalCalendar {
