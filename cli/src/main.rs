@@ -124,6 +124,15 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Send a test tone sequence (440/660/880 Hz) as this participant's audio.
+        #[arg(long)]
+        tone: bool,
+        /// Send this 48 kHz mono 16-bit WAV file as this participant's audio.
+        #[arg(long, value_name = "FILE", conflicts_with = "tone")]
+        send_audio: Option<PathBuf>,
+        /// Record what this participant hears to a WAV file.
+        #[arg(long, value_name = "FILE")]
+        record_audio: Option<PathBuf>,
     },
     #[command(flatten)]
     Scheduling(scheduling::ScheduleCommand),
@@ -224,7 +233,15 @@ async fn run(cli: Cli) -> Result<u8> {
             password_stdin,
             stay_secs,
             json,
+            tone,
+            send_audio,
+            record_audio,
         } => {
+            let media = session::MediaOptions {
+                tone,
+                send_audio,
+                record_audio,
+            };
             let meeting = MeetingNumber::parse(&meeting).context("not a meeting number")?;
             let password = if password_stdin {
                 Some(MeetingPassword::new(read_secret_line("meeting password")?)?)
@@ -264,7 +281,7 @@ async fn run(cli: Cli) -> Result<u8> {
             };
             let client = MeetingClient::connect(options, member, org).await?;
             client.join(meeting, password, display_name);
-            session::run(client, json, stay_secs.map(Duration::from_secs)).await
+            session::run(client, json, stay_secs.map(Duration::from_secs), media).await
         }
     }
 }

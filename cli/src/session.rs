@@ -9,8 +9,15 @@
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
+use std::sync::Arc;
+
+use conclave_core::client::media_session::{self, MediaSession};
 use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Snapshot};
 use conclave_core::identity::TrustState;
+use conclave_core::media::pipeline::AudioPipeline;
+use conclave_core::media::signal::{ToneSource, WavRecorder, WavSource};
+use conclave_core::media::transport::MediaLink;
+use conclave_core::media::{AudioSink, AudioSource};
 use conclave_core::protocol::{ClientMessage, ErrorCode, ParticipantId, Reason};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -171,6 +178,7 @@ fn print_event(event: &Event, as_json: bool) {
             "retry_after_secs": retry_after_secs
         }),
         Event::SecurityWarning(text) => json!({"event": "security_warning", "message": text}),
+        Event::MediaAnswer(_) => json!({"event": "media_answer"}),
     };
     if as_json {
         println!("{value}");
@@ -232,8 +240,52 @@ pub fn exit_code(phase: Option<&Phase>, refused: bool) -> u8 {
     }
 }
 
+/// What audio to send and where to put what is heard (headless: tones and WAV files).
+#[derive(Debug, Default, Clone)]
+pub struct MediaOptions {
+    /// Send a 440/660/880 Hz tone sequence, repeating.
+    pub tone: bool,
+    /// Send this 48 kHz mono 16-bit WAV file.
+    pub send_audio: Option<std::path::PathBuf>,
+    /// Record the meeting's mixed audio to this WAV file.
+    pub record_audio: Option<std::path::PathBuf>,
+}
+
+impl MediaOptions {
+    fn wanted(&self) -> bool {
+        self.tone || self.send_audio.is_some() || self.record_audio.is_some()
+    }
+
+    fn pipeline(&self) -> Result<AudioPipeline> {
+        let source: Option<Box<dyn AudioSource + Send>> = match (&self.send_audio, self.tone) {
+            (Some(path), _) => Some(Box::new(WavSource::open(path)?)),
+            (None, true) => Some(Box::new(ToneSource::new(
+                [440.0, 660.0, 880.0]
+                    .iter()
+                    .cycle()
+                    .take(3 * 10_000)
+                    .map(|f| (*f, 25))
+                    .collect(),
+            ))),
+            (None, false) => None,
+        };
+        let sink: Option<Box<dyn AudioSink + Send>> = match &self.record_audio {
+            Some(path) => Some(Box::new(WavRecorder::create(path)?)),
+            None => None,
+        };
+        Ok(AudioPipeline::new(source, sink)?)
+    }
+}
+
 /// Runs the session until it ends (or `stay` elapses after joining, if given).
-pub async fn run(mut client: MeetingClient, as_json: bool, stay: Option<Duration>) -> Result<u8> {
+pub async fn run(
+    mut client: MeetingClient,
+    as_json: bool,
+    stay: Option<Duration>,
+    media: MediaOptions,
+) -> Result<u8> {
+    let mut pending_link: Option<MediaLink> = None;
+    let mut media_session: Option<MediaSession> = None;
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let deadline = stay.map(|d| tokio::time::Instant::now() + d);
@@ -261,6 +313,29 @@ pub async fn run(mut client: MeetingClient, as_json: bool, stay: Option<Duration
                 if matches!(event, Event::Phase(Phase::Left(_))) {
                     break;
                 }
+                if matches!(event, Event::Phase(Phase::InMeeting))
+                    && media.wanted()
+                    && pending_link.is_none()
+                    && media_session.is_none()
+                {
+                    let (link, offer) = MediaLink::offer("0.0.0.0:0").await?;
+                    client.send(ClientMessage::SdpOffer { sdp: offer });
+                    pending_link = Some(link);
+                }
+                if let Event::MediaAnswer(answer) = &event
+                    && let Some(link) = pending_link.take()
+                {
+                    link.accept_answer(answer).await?;
+                    let pipeline = media.pipeline()?;
+                    media_session = Some(media_session::start(
+                        Arc::new(link),
+                        client.snapshot_watch(),
+                        pipeline,
+                    ));
+                    if !as_json {
+                        println!("audio connected (end-to-end encrypted)");
+                    }
+                }
             }
             line = stdin.next_line(), if stdin_open => match line {
                 Ok(Some(line)) => match parse_command(&line) {
@@ -275,6 +350,23 @@ pub async fn run(mut client: MeetingClient, as_json: bool, stay: Option<Duration
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 break;
             }
+        }
+    }
+    if let Some(session) = media_session {
+        let stats = session.stats();
+        // Dropping the pipeline finishes the WAV recording.
+        drop(session.stop().await);
+        if as_json {
+            println!(
+                "{}",
+                json!({"event": "audio", "sent": stats.frames_sent,
+                    "received": stats.frames_received, "refused": stats.frames_refused})
+            );
+        } else {
+            println!(
+                "audio: {} frames sent, {} received, {} refused",
+                stats.frames_sent, stats.frames_received, stats.frames_refused
+            );
         }
     }
     let snapshot = client.snapshot();

@@ -49,6 +49,10 @@ pub enum GroupError {
     NoPendingCommit,
     #[error("the meeting would exceed {MAX_MEMBERS} members")]
     TooManyMembers,
+    #[error(
+        "the delivery service proposed removing leaf {leaf}, which belongs to someone still in the meeting"
+    )]
+    RemovesPresentMember { leaf: u32 },
     #[error("MLS {operation} failed: {detail}")]
     Mls {
         operation: &'static str,
@@ -85,6 +89,24 @@ pub struct ExternalSenderKey {
     credential: Credential,
 }
 
+impl std::fmt::Debug for ExternalSenderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The public half only; the private key never appears in logs.
+        f.debug_struct("ExternalSenderKey")
+            .field("public_key", &hex_prefix(self.signer.public()))
+            .finish_non_exhaustive()
+    }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes an [`ExternalSender`] (TLS-serialized, as `admitted.external_sender` carries it).
+pub fn external_sender_from_bytes(bytes: &[u8]) -> Result<ExternalSender, GroupError> {
+    ExternalSender::tls_deserialize_exact(bytes).map_err(|e| GroupError::Decode(e.to_string()))
+}
+
 impl ExternalSenderKey {
     /// A new external-sender identity named `name` (e.g. the server's host name).
     pub fn generate(name: &str) -> Result<Self, GroupError> {
@@ -97,6 +119,14 @@ impl ExternalSenderKey {
     /// The entry a host puts into the group's external-senders extension.
     pub fn external_sender(&self) -> ExternalSender {
         ExternalSender::new(self.signer.public().into(), self.credential.clone())
+    }
+
+    /// The TLS-serialized [`ExternalSender`] (public key and credential) the server announces
+    /// in `admitted`; read it back with [`external_sender_from_bytes`].
+    pub fn external_sender_bytes(&self) -> Result<Vec<u8>, GroupError> {
+        self.external_sender()
+            .tls_serialize_detached()
+            .map_err(mls("encode"))
     }
 
     /// Raw public key, which a client can compare with what the server announces.
@@ -188,6 +218,9 @@ pub struct OutgoingCommit {
     pub commit: Vec<u8>,
     /// The Welcome for the added members, if any were added.
     pub welcome: Option<Vec<u8>>,
+    /// Leaves the commit removes (by value or by reference to a pending proposal), read from
+    /// the tree before the commit is merged.
+    pub removed_leaves: Vec<u32>,
 }
 
 /// What changed when an epoch ended.
@@ -232,6 +265,9 @@ pub struct GroupMember {
     /// Leaves allowed to add members. Starts as the creator (leaf 0); the host's client and
     /// the server's role announcements update it.
     committers: BTreeSet<u32>,
+    /// Signature keys of participants the server's roster says are present: an external
+    /// (delivery-service) Remove proposal for one of their leaves is refused.
+    present_keys: BTreeSet<Vec<u8>>,
 }
 
 fn group_config(external_senders: Vec<ExternalSender>) -> Result<MlsGroupCreateConfig, GroupError> {
@@ -270,6 +306,7 @@ impl GroupMember {
             credential,
             group: None,
             committers: BTreeSet::from([0]),
+            present_keys: BTreeSet::new(),
         })
     }
 
@@ -371,6 +408,29 @@ impl GroupMember {
         self.committers = committers.into_iter().collect();
     }
 
+    /// Replaces the signature keys of the participants who are present (from the server's
+    /// roster). The delivery service may only propose removing leaves that belong to none of
+    /// them, so a wrong leaf index can never silently remove someone who is still here.
+    pub fn set_present_keys(&mut self, keys: impl IntoIterator<Item = Vec<u8>>) {
+        self.present_keys = keys.into_iter().collect();
+    }
+
+    /// Leaves that Remove proposals waiting in the proposal store would remove.
+    pub fn pending_removals(&self) -> Vec<u32> {
+        self.group
+            .as_ref()
+            .map(|group| {
+                group
+                    .pending_proposals()
+                    .filter_map(|p| match p.proposal() {
+                        Proposal::Remove(remove) => Some(remove.removed().u32()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Number of members in the current epoch.
     pub fn member_count(&self) -> Result<usize, GroupError> {
         Ok(self.group()?.members().count())
@@ -456,8 +516,18 @@ impl GroupMember {
             .map_err(mls("commit"))?
             .stage_commit(&self.provider)
             .map_err(mls("commit"))?;
+        let removed_leaves = group
+            .pending_commit()
+            .map(|staged| {
+                staged
+                    .remove_proposals()
+                    .map(|p| p.remove_proposal().removed().u32())
+                    .collect()
+            })
+            .unwrap_or_default();
         let (commit, welcome, _group_info) = bundle.into_messages();
         Ok(OutgoingCommit {
+            removed_leaves,
             from_epoch,
             commit: commit.tls_serialize_detached().map_err(mls("encode"))?,
             welcome: welcome
@@ -530,6 +600,11 @@ impl GroupMember {
 
     /// Processes a commit or proposal from another member or the delivery service. Stale,
     /// forged and unauthorized messages are refused with an error and leave the group as it was.
+    ///
+    /// A Remove proposal from the delivery service (the group's external sender; openmls
+    /// checks its signature against the group's external-senders extension) is refused when
+    /// the leaf it removes belongs to a participant who is still present
+    /// ([`Self::set_present_keys`]).
     pub fn process(&mut self, message: &[u8]) -> Result<Incoming, GroupError> {
         let committers = self.committers.clone();
         let provider = &self.provider;
@@ -569,7 +644,18 @@ impl GroupMember {
             }
             ProcessedMessageContent::ProposalMessage(proposal) => {
                 let removes = match proposal.proposal() {
-                    Proposal::Remove(remove) => Some(remove.removed().u32()),
+                    Proposal::Remove(remove) => {
+                        let leaf = remove.removed().u32();
+                        let external = matches!(&sender, Sender::External(_));
+                        let target_present = group
+                            .members()
+                            .find(|m| m.index.u32() == leaf)
+                            .is_some_and(|m| self.present_keys.contains(&m.signature_key));
+                        if external && target_present {
+                            return Err(GroupError::RemovesPresentMember { leaf });
+                        }
+                        Some(leaf)
+                    }
                     Proposal::Add(_) if !may_add => {
                         return Err(GroupError::UnauthorizedAdd {
                             sender: format!("{sender:?}"),

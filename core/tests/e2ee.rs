@@ -450,3 +450,89 @@ fn key_packages_are_validated() {
     kp[last] ^= 0xff; // breaks the signature
     assert!(validate_key_package(&kp, None, NOW).is_err());
 }
+
+#[test]
+fn remove_proposals_not_signed_by_the_groups_external_sender_are_refused() {
+    let server = ExternalSenderKey::generate("conclave.example").unwrap();
+    let impostor = ExternalSenderKey::generate("conclave.example").unwrap();
+    let mut host = GroupMember::guest("Host").unwrap();
+    host.create_group(b"meeting-ext", vec![server.external_sender()])
+        .unwrap();
+    let mut meeting = Meeting {
+        members: vec![host],
+    };
+    meeting.admit(
+        ["Aiko", "Ben"]
+            .iter()
+            .map(|n| GroupMember::guest(n).unwrap())
+            .collect(),
+    );
+    let group_id = meeting.members[0].group_id().unwrap();
+    let epoch = meeting.members[0].epoch().unwrap();
+    let ben_leaf = meeting.leaf(2);
+
+    // Same name, same sender index, another key: the signature does not verify.
+    let forged = impostor.propose_remove(&group_id, epoch, ben_leaf).unwrap();
+    for member in &mut meeting.members {
+        assert!(member.process(&forged).is_err());
+        assert!(member.pending_removals().is_empty());
+    }
+    // A group whose extension names no external sender refuses the real server too.
+    let mut plain = Meeting::start(&["Host", "Aiko"]);
+    let leaf = plain.leaf(1);
+    let proposal = server
+        .propose_remove(&plain.members[0].group_id().unwrap(), 1, leaf)
+        .unwrap();
+    assert!(plain.members[0].process(&proposal).is_err());
+
+    // The genuine proposal is accepted, unless its leaf belongs to someone still present.
+    let genuine = server.propose_remove(&group_id, epoch, ben_leaf).unwrap();
+    let ben_key = meeting.members[2].signature_key().to_vec();
+    meeting.members[1].set_present_keys([ben_key]);
+    assert_eq!(
+        meeting.members[1].process(&genuine),
+        Err(GroupError::RemovesPresentMember { leaf: ben_leaf })
+    );
+    assert_eq!(
+        meeting.members[0].process(&genuine).unwrap(),
+        Incoming::Proposal {
+            removes: Some(ben_leaf)
+        }
+    );
+    assert_eq!(meeting.members[0].pending_removals(), vec![ben_leaf]);
+}
+
+/// The delivery service computes leaf indices itself from the commits it orders: a commit's
+/// Removes blank their leaves first, then its Adds take the leftmost blank leaves in the order
+/// of the Add proposals (RFC 9420 §12.1.1, §12.3). This pins openmls to that rule.
+#[test]
+fn adds_fill_the_leftmost_blank_leaves_in_order_after_the_commits_removals() {
+    let mut meeting = Meeting::start(&["Host", "Aiko", "Ben", "Chie"]);
+    assert_eq!(
+        (1..4).map(|i| meeting.leaf(i)).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let joiners: Vec<GroupMember> = ["Dai", "Emi", "Fumi"]
+        .iter()
+        .map(|n| GroupMember::guest(n).unwrap())
+        .collect();
+    let key_packages = joiners
+        .iter()
+        .map(|j| validate_key_package(&j.key_package().unwrap(), None, NOW).unwrap())
+        .collect();
+    // Remove Aiko (1) and Chie (3, the last leaf) and add three in the same commit.
+    let outgoing = meeting.members[0].commit(key_packages, &[1, 3]).unwrap();
+    let mut removed = outgoing.removed_leaves.clone();
+    removed.sort_unstable();
+    assert_eq!(removed, vec![1, 3]);
+    meeting.members[0].confirm_commit().unwrap();
+    let welcome = outgoing.welcome.unwrap();
+    let leaves: Vec<u32> = joiners
+        .into_iter()
+        .map(|mut j| {
+            j.join(&welcome).unwrap();
+            j.own_leaf_index().unwrap()
+        })
+        .collect();
+    assert_eq!(leaves, vec![1, 3, 4]);
+}

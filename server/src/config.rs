@@ -11,6 +11,7 @@
 //! token_ttl_hours = 720
 //! certificate_ttl_hours = 24
 //! public_address = "meet.example.org:8443"  # what invitations and join links show
+//! media_bind = "0.0.0.0:0"                   # UDP address of the SFU's WebRTC connections
 //!
 //! [password_policy]        # rules for meeting passwords (generated and host-chosen)
 //! min_length = 12
@@ -70,6 +71,8 @@ pub struct ServerConfig {
     pub public_address: Option<String>,
     /// The organization's rules for meeting passwords.
     pub password_policy: PasswordPolicy,
+    /// Where the SFU's WebRTC connections bind UDP (`0.0.0.0:0`: every interface, any port).
+    pub media_bind: String,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +88,7 @@ impl Default for ServerConfig {
             certificate_ttl_hours: 24,
             public_address: None,
             password_policy: PasswordPolicy::default(),
+            media_bind: "0.0.0.0:0".to_owned(),
         }
     }
 }

@@ -9,14 +9,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use conclave_core::identity::{OrgPublicKey, OrgSigningKey};
 use conclave_core::protocol::{EndReason, ParticipantId, ServerMessage};
 use tokio::sync::{Notify, mpsc};
 
-use crate::room::{JoinRequest, Outgoing, Room, RoomError, RoomOptions};
+use crate::room::{DeliveryService, JoinRequest, Outgoing, Room, RoomError, RoomOptions};
 use crate::store::{MeetingRecord, Store};
 use crate::throttle::GuessThrottle;
 
@@ -84,6 +84,7 @@ struct Connection {
 
 /// Shared server state; one per process, behind an `Arc`.
 pub struct Hub {
+    sfu: Arc<crate::sfu::Sfu>,
     store: Store,
     org_key: OrgSigningKey,
     org_public: OrgPublicKey,
@@ -97,6 +98,8 @@ pub struct Hub {
     signin_throttle: Mutex<GuessThrottle>,
     next_id: AtomicU64,
     shutting_down: AtomicBool,
+    /// The MLS external-sender identity every room's group lists (see [`DeliveryService`]).
+    delivery: DeliveryService,
 }
 
 impl std::fmt::Debug for Hub {
@@ -124,10 +127,18 @@ pub fn unix_now() -> u64 {
 }
 
 impl Hub {
-    /// A hub with no rooms and no connections.
-    pub fn new(store: Store, org_key: OrgSigningKey, settings: HubSettings) -> Self {
+    /// A hub with no rooms and no connections. `delivery` is the server's MLS external
+    /// sender, shared by all rooms.
+    pub fn new(
+        store: Store,
+        org_key: OrgSigningKey,
+        settings: HubSettings,
+        sfu: Arc<crate::sfu::Sfu>,
+        delivery: DeliveryService,
+    ) -> Self {
         let org_public = org_key.public();
         Self {
+            sfu,
             store,
             org_key,
             org_public,
@@ -139,11 +150,29 @@ impl Hub {
             signin_throttle: Mutex::new(GuessThrottle::new()),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            delivery,
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The media forwarder.
+    pub fn sfu(&self) -> &Arc<crate::sfu::Sfu> {
+        &self.sfu
+    }
+
+    /// Media flows to and from exactly the room's MLS members.
+    fn sync_media(&self, number: &str, room: &Room) {
+        self.sfu.set_meeting_members(number, &room.members());
+    }
+
+    /// After a participant's media connection is set up: apply the room's membership to it.
+    pub fn refresh_media(&self, number: &str) {
+        if let Some(room) = lock(&self.rooms).get(number) {
+            self.sync_media(number, room);
+        }
     }
 
     pub fn org_key(&self) -> &OrgSigningKey {
@@ -246,6 +275,7 @@ impl Hub {
     /// use). Returns `false`, sending nothing, when the meeting's room has ended.
     pub fn join(&self, id: ParticipantId, record: &MeetingRecord, request: JoinRequest) -> bool {
         let number = record.number.clone();
+        let number_for_media = number.clone();
         let name = request.display_name.as_str().to_string();
         let mut rooms = lock(&self.rooms);
         let open = || {
@@ -253,6 +283,7 @@ impl Hub {
             tracing::info!(meeting = %number, "meeting room opened");
             Room::new(
                 options.room_options(record.host_user_id.clone()),
+                self.delivery.clone(),
                 Instant::now(),
             )
         };
@@ -274,6 +305,7 @@ impl Hub {
         }
         let out = room.join(id, request, Instant::now());
         self.dispatch(out);
+        self.sync_media(&number_for_media, room);
         true
     }
 
@@ -296,6 +328,7 @@ impl Hub {
         let room = rooms.get_mut(&number).ok_or(RoomError::Ended)?;
         let out = action(room)?;
         self.dispatch(out);
+        self.sync_media(&number, room);
         Ok(())
     }
 
@@ -310,8 +343,10 @@ impl Hub {
             if let Some(room) = rooms.get_mut(&number) {
                 let out = room.leave(id);
                 self.dispatch(out);
+                self.sync_media(&number, room);
             }
         }
+        self.sfu.remove(id);
     }
 
     /// Applies every room's time-based rules (auto-lock); called every second.

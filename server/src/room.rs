@@ -4,10 +4,20 @@
 //!
 //! The server never adds anyone to the MLS group: admitting someone only forwards their
 //! KeyPackage to the committer (the host's client), which commits the Add itself.
+//!
+//! It can remove: as the group's MLS external sender ([`DeliveryService`]) it proposes Remove
+//! for every member who leaves, disconnects or is expelled, and asks the committer to commit
+//! it. To build those proposals it names the group (`admitted.group_id`) and keeps its own map
+//! of leaf indices, computed from the commits it orders (RFC 9420: a commit's Removes blank
+//! their leaves, then its Adds fill the leftmost blank leaves in `added` order). Members refuse
+//! a proposal whose leaf belongs to someone still on the roster, so a wrong index can never
+//! silently remove the wrong person.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use conclave_core::group::{ExternalSenderKey, GroupError};
 use conclave_core::protocol::{
     AddRequest, DenyReason, DisplayName, EndReason, ErrorCode, LobbyEntry, MeetingState, MlsBlob,
     ParticipantId, Reason, Role, RosterEntry, ServerMessage,
@@ -15,6 +25,47 @@ use conclave_core::protocol::{
 
 /// Largest meeting (matches the MLS key layout's plan).
 pub const MAX_PARTICIPANTS: usize = 1000;
+
+/// Length of the MLS group ids the server picks.
+const GROUP_ID_BYTES: usize = 16;
+
+/// The server's identity as the MLS delivery service: the external-sender key every meeting
+/// group lists, so the server can propose Remove (and nothing else). One per server process,
+/// generated at start: groups live only as long as their meeting session, so a restarted
+/// server (whose rooms are gone) needs no old key.
+#[derive(Debug, Clone)]
+pub struct DeliveryService {
+    key: Arc<ExternalSenderKey>,
+    /// The serialized `ExternalSender` sent in `admitted`.
+    announced: MlsBlob,
+}
+
+impl DeliveryService {
+    /// A delivery service with a fresh external-sender key; `name` goes into its credential.
+    pub fn generate(name: &str) -> Result<Self, GroupError> {
+        let key = ExternalSenderKey::generate(name)?;
+        let announced = MlsBlob::new(key.external_sender_bytes()?);
+        Ok(Self {
+            key: Arc::new(key),
+            announced,
+        })
+    }
+
+    /// What `admitted.external_sender` carries.
+    pub fn external_sender(&self) -> &MlsBlob {
+        &self.announced
+    }
+
+    /// A Remove proposal for `leaf` in `epoch` of `group_id`, signed by the server.
+    pub fn propose_remove(
+        &self,
+        group_id: &[u8],
+        epoch: u64,
+        leaf: u32,
+    ) -> Result<Vec<u8>, GroupError> {
+        self.key.propose_remove(group_id, epoch, leaf)
+    }
+}
 
 /// A message for one participant; `close` asks the connection layer to hang up after sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +114,8 @@ struct Participant {
     signature_key: Vec<u8>,
     role: Role,
     status: Status,
+    /// The participant's leaf in the MLS tree, once a member.
+    leaf: Option<u32>,
 }
 
 /// Whom a deny or expel keeps out for the meeting's life.
@@ -109,11 +162,17 @@ pub struct Room {
     /// An AddMembers batch sent to the committer and not yet committed.
     adds_in_flight: BTreeSet<ParticipantId>,
     ended: bool,
+    delivery: DeliveryService,
+    /// The current MLS group's id (chosen by the server when the group is created).
+    group_id: Option<Vec<u8>>,
+    /// Members who left whose leaves are still in the tree, with those leaves: the server
+    /// proposes their removal in every epoch until a commit removes them.
+    departed: BTreeMap<ParticipantId, u32>,
 }
 
 impl Room {
     /// A new, empty meeting; auto-lock counts from `now`.
-    pub fn new(options: RoomOptions, now: Instant) -> Self {
+    pub fn new(options: RoomOptions, delivery: DeliveryService, now: Instant) -> Self {
         let auto_lock_at = options
             .auto_lock_minutes
             .map(|m| now + Duration::from_secs(u64::from(m) * 60));
@@ -127,7 +186,32 @@ impl Room {
             committer: None,
             adds_in_flight: BTreeSet::new(),
             ended: false,
+            delivery,
+            group_id: None,
+            departed: BTreeMap::new(),
         }
+    }
+
+    /// The leaf a member (or a departed member whose removal is pending) holds in the
+    /// server's map of the MLS tree.
+    pub fn leaf_of(&self, id: ParticipantId) -> Option<u32> {
+        self.participants
+            .get(&id)
+            .and_then(|p| p.leaf)
+            .or_else(|| self.departed.get(&id).copied())
+    }
+
+    /// Departed members whose removal is not committed yet.
+    pub fn pending_removals(&self) -> Vec<ParticipantId> {
+        self.departed.keys().copied().collect()
+    }
+
+    fn occupied_leaves(&self) -> BTreeSet<u32> {
+        self.participants
+            .values()
+            .filter_map(|p| p.leaf)
+            .chain(self.departed.values().copied())
+            .collect()
     }
 
     /// The state clients see.
@@ -297,15 +381,24 @@ impl Room {
             signature_key: request.signature_key,
             role,
             status: Status::Lobby { key_package },
+            leaf: None,
         };
 
         let no_committer = self.committer.is_none();
         let may_start = role == Role::Host || self.options.join_before_host;
         if no_committer && may_start && self.members().is_empty() {
-            // The first committer creates the MLS group itself: nothing to add.
+            // The first committer creates the MLS group itself: nothing to add. A new group
+            // starts at epoch 0 with its creator in leaf 0.
             participant.status = Status::Member;
+            participant.leaf = Some(0);
             self.participants.insert(id, participant);
             self.committer = Some(id);
+            self.epoch = 0;
+            self.departed.clear();
+            self.adds_in_flight.clear();
+            let mut group_id = vec![0u8; GROUP_ID_BYTES];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut group_id);
+            self.group_id = Some(group_id.clone());
             out.push(Self::send(
                 id,
                 ServerMessage::Admitted {
@@ -313,6 +406,8 @@ impl Room {
                     role,
                     meeting: self.state(),
                     create_group: true,
+                    external_sender: self.delivery.external_sender().clone(),
+                    group_id: Some(MlsBlob::new(group_id)),
                 },
             ));
             out.extend(self.meeting_update());
@@ -358,6 +453,8 @@ impl Room {
                 role,
                 meeting: self.state(),
                 create_group: false,
+                external_sender: self.delivery.external_sender().clone(),
+                group_id: None,
             },
         )];
         out.extend(self.flush_adds());
@@ -398,7 +495,10 @@ impl Room {
     }
 
     /// A commit arrives. The first valid commit for the current epoch wins; anything else is
-    /// rejected so its author rebases. Only the committer may add members.
+    /// rejected so its author rebases. Only the committer may add members, and it may only
+    /// remove members who left. `added` must list the added participants in the order of the
+    /// commit's Add proposals and `removed` every departed participant whose leaf the commit
+    /// removes (by value or by reference): the server's leaf map follows from them.
     pub fn commit(
         &mut self,
         from: ParticipantId,
@@ -406,6 +506,7 @@ impl Room {
         commit: MlsBlob,
         welcome: Option<MlsBlob>,
         added: &[ParticipantId],
+        removed: &[ParticipantId],
     ) -> Vec<Outgoing> {
         let reject = |reason: &str, current_epoch| {
             vec![Self::send(
@@ -441,8 +542,22 @@ impl Room {
                 self.epoch,
             );
         }
+        if !removed.iter().all(|id| self.departed.contains_key(id)) {
+            return reject("the commit removes someone who has not left", self.epoch);
+        }
 
         self.epoch += 1;
+        for id in removed {
+            self.departed.remove(id);
+        }
+        let mut occupied = self.occupied_leaves();
+        for id in added {
+            let leaf = (0u32..).find(|l| !occupied.contains(l)).unwrap_or(u32::MAX);
+            occupied.insert(leaf);
+            if let Some(p) = self.participants.get_mut(id) {
+                p.leaf = Some(leaf);
+            }
+        }
         let mut out = self.to_members(
             &ServerMessage::MlsCommit {
                 epoch,
@@ -466,11 +581,58 @@ impl Room {
             }
         }
         // A new epoch voids any batch still in flight: whoever is still waiting (admitted
-        // meanwhile, or left out) goes into the next batch, made from this epoch.
+        // meanwhile, or left out) goes into the next batch, made from this epoch. Removals
+        // this commit did not include are proposed again for the new epoch, before the add
+        // batch so the committer can include them in it.
         self.adds_in_flight.clear();
         out.extend(self.meeting_update());
+        let pending = self.pending_removals();
+        out.extend(self.propose_removals(&pending));
         out.extend(self.flush_adds());
+        out.extend(self.ask_committer_to_remove(pending));
         out
+    }
+
+    /// The server's Remove proposals (as the group's external sender) for these departed
+    /// members, to every member.
+    fn propose_removals(&self, ids: &[ParticipantId]) -> Vec<Outgoing> {
+        let Some(group_id) = &self.group_id else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(leaf) = self.departed.get(id) else {
+                continue;
+            };
+            match self.delivery.propose_remove(group_id, self.epoch, *leaf) {
+                Ok(proposal) => out.extend(self.to_members(
+                    &ServerMessage::MlsProposal {
+                        epoch: self.epoch,
+                        proposal: MlsBlob::new(proposal),
+                    },
+                    None,
+                )),
+                // The committer still gets `remove_members` and removes the leaf by value.
+                Err(e) => {
+                    tracing::warn!(participant = %id, error = %e, "could not build a Remove proposal")
+                }
+            }
+        }
+        out
+    }
+
+    /// Tells the committer to commit these removals (the pending proposals by reference).
+    fn ask_committer_to_remove(&self, participants: Vec<ParticipantId>) -> Vec<Outgoing> {
+        match self.committer {
+            Some(committer) if !participants.is_empty() => vec![Self::send(
+                committer,
+                ServerMessage::RemoveMembers {
+                    epoch: self.epoch,
+                    participants,
+                },
+            )],
+            _ => Vec::new(),
+        }
     }
 
     fn require_moderator(&self, actor: ParticipantId) -> Result<(), RoomError> {
@@ -590,7 +752,8 @@ impl Room {
         Ok(out)
     }
 
-    /// A participant leaves or disconnects: the committer is asked to commit the removal.
+    /// A participant leaves or disconnects: the server proposes its removal to the group and
+    /// asks the committer to commit it.
     pub fn leave(&mut self, id: ParticipantId) -> Vec<Outgoing> {
         self.remove(id)
     }
@@ -600,6 +763,18 @@ impl Room {
             return Vec::new();
         };
         self.adds_in_flight.remove(&id);
+        let departed = match gone.leaf {
+            Some(leaf) if gone.status == Status::Member => {
+                self.departed.insert(id, leaf);
+                true
+            }
+            _ => false,
+        };
+        if self.members().is_empty() {
+            // Nobody is left in the group: it is over, and so are its removals.
+            self.departed.clear();
+        }
+        let committer_before = self.committer;
         let mut out = Vec::new();
         if self.committer == Some(id) {
             self.committer = self.next_committer();
@@ -618,18 +793,17 @@ impl Room {
                 ));
             }
         }
-        if gone.status == Status::Member
-            && let Some(committer) = self.committer
-        {
-            out.push(Self::send(
-                committer,
-                ServerMessage::RemoveMembers {
-                    epoch: self.epoch,
-                    participants: vec![id],
-                },
-            ));
-        }
+        // The roster goes first: members refuse a Remove proposal for anyone it still lists.
         out.extend(self.meeting_update());
+        if departed {
+            out.extend(self.propose_removals(&[id]));
+        }
+        if self.committer != committer_before {
+            // A new committer takes over every removal still pending.
+            out.extend(self.ask_committer_to_remove(self.pending_removals()));
+        } else if departed {
+            out.extend(self.ask_committer_to_remove(vec![id]));
+        }
         out.extend(self.to_moderators(&ServerMessage::Lobby {
             entries: self.lobby(),
         }));

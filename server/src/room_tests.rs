@@ -37,6 +37,10 @@ fn blob() -> MlsBlob {
     MlsBlob::new(vec![1, 2, 3])
 }
 
+fn ds() -> DeliveryService {
+    DeliveryService::generate("test server").unwrap()
+}
+
 /// A room with the host (signed in as "host") present and committed as participant 1.
 fn hosted(options: RoomOptions, now: Instant) -> Room {
     let mut room = Room::new(
@@ -44,6 +48,7 @@ fn hosted(options: RoomOptions, now: Instant) -> Room {
             host_user_id: Some("host".into()),
             ..options
         },
+        ds(),
         now,
     );
     let out = room.join(pid(1), request("Host", Some("host"), 1), now);
@@ -61,7 +66,7 @@ fn hosted(options: RoomOptions, now: Instant) -> Room {
 /// Admits `ids` through the committer's add commit; returns the commit's output.
 fn commit_adds(room: &mut Room, ids: &[ParticipantId]) -> Vec<Outgoing> {
     let epoch = room.epoch();
-    room.commit(pid(1), epoch, blob(), Some(blob()), ids)
+    room.commit(pid(1), epoch, blob(), Some(blob()), ids, &[])
 }
 
 #[test]
@@ -304,7 +309,7 @@ fn only_moderators_use_host_controls() {
     // Once co-host, Aiko may lock, but still may not commit (the host commits).
     room.assign_co_host(pid(1), pid(2)).unwrap();
     assert!(room.set_locked(pid(2), true).is_ok());
-    let out = room.commit(pid(2), room.epoch(), blob(), None, &[]);
+    let out = room.commit(pid(2), room.epoch(), blob(), None, &[], &[]);
     assert!(matches!(
         to(&out, pid(2))[0],
         ServerMessage::CommitRejected { .. }
@@ -330,24 +335,24 @@ fn stale_forged_and_foreign_commits_are_rejected_without_effect() {
         )
     };
     // Stale epoch.
-    let out = room.commit(pid(1), 0, blob(), None, &[]);
+    let out = room.commit(pid(1), 0, blob(), None, &[], &[]);
     assert!(rejected(&out, pid(1)));
     // Forged Add of someone still in the lobby (not admitted).
-    let out = room.commit(pid(1), 1, blob(), Some(blob()), &[pid(3)]);
+    let out = room.commit(pid(1), 1, blob(), Some(blob()), &[pid(3)], &[]);
     assert!(rejected(&out, pid(1)));
     // A member who is not the committer trying to add.
-    let out = room.commit(pid(2), 1, blob(), Some(blob()), &[pid(3)]);
+    let out = room.commit(pid(2), 1, blob(), Some(blob()), &[pid(3)], &[]);
     assert!(rejected(&out, pid(2)));
     // Someone in the lobby cannot commit at all.
-    let out = room.commit(pid(3), 1, blob(), None, &[]);
+    let out = room.commit(pid(3), 1, blob(), None, &[], &[]);
     assert!(rejected(&out, pid(3)));
     assert_eq!(room.epoch(), 1);
     assert_eq!(room.members(), vec![pid(1), pid(2)]);
 
     // The first valid commit wins; the second for the same epoch is told to rebase.
-    let out = room.commit(pid(1), 1, blob(), None, &[]);
+    let out = room.commit(pid(1), 1, blob(), None, &[], &[]);
     assert!(to(&out, pid(1)).contains(&&ServerMessage::CommitAccepted { epoch: 1 }));
-    let out = room.commit(pid(1), 1, blob(), None, &[]);
+    let out = room.commit(pid(1), 1, blob(), None, &[], &[]);
     assert!(matches!(
         to(&out, pid(1))[0],
         ServerMessage::CommitRejected {
@@ -365,6 +370,7 @@ fn participants_wait_for_the_host_unless_join_before_host() {
             host_user_id: Some("host".into()),
             ..RoomOptions::default()
         },
+        ds(),
         now,
     );
     let out = room.join(pid(2), request("Early", None, 2), now);
@@ -381,6 +387,7 @@ fn participants_wait_for_the_host_unless_join_before_host() {
             join_before_host: true,
             ..RoomOptions::default()
         },
+        ds(),
         now,
     );
     open.join(pid(2), request("Early", None, 2), now);
@@ -426,4 +433,158 @@ fn ending_the_meeting_tells_everyone_and_refuses_newcomers() {
             reason: DenyReason::MeetingEnded
         }
     ));
+}
+
+fn proposals_to(out: &[Outgoing], id: ParticipantId) -> Vec<u64> {
+    to(out, id)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::MlsProposal { epoch, .. } => Some(*epoch),
+            _ => None,
+        })
+        .collect()
+}
+
+fn position(out: &[Outgoing], id: ParticipantId, kind: &str) -> Option<usize> {
+    to(out, id).iter().position(|m| m.type_name() == kind)
+}
+
+#[test]
+fn the_creator_gets_a_group_id_and_everyone_the_servers_external_sender() {
+    let now = Instant::now();
+    let delivery = ds();
+    let mut room = Room::new(
+        RoomOptions {
+            host_user_id: Some("host".into()),
+            ..RoomOptions::default()
+        },
+        delivery.clone(),
+        now,
+    );
+    let out = room.join(pid(1), request("Host", Some("host"), 1), now);
+    let ServerMessage::Admitted {
+        create_group: true,
+        external_sender,
+        group_id: Some(group_id),
+        ..
+    } = to(&out, pid(1))[0]
+    else {
+        panic!("expected admitted with a group id");
+    };
+    assert_eq!(external_sender, delivery.external_sender());
+    assert_eq!(group_id.len(), 16);
+    conclave_core::group::external_sender_from_bytes(external_sender.as_bytes()).unwrap();
+    let out = room.join(pid(2), request("Aiko", None, 2), now);
+    assert!(matches!(
+        to(&out, pid(2))[0],
+        ServerMessage::Admitted { external_sender: e, group_id: None, .. } if e == delivery.external_sender()
+    ));
+    assert_eq!(room.leaf_of(pid(1)), Some(0));
+}
+
+#[test]
+fn a_departure_is_proposed_to_every_member_after_the_roster_and_then_committed() {
+    let now = Instant::now();
+    let mut room = hosted(RoomOptions::default(), now);
+    for (id, name) in [(2, "Aiko"), (3, "Ben"), (4, "Chie")] {
+        room.join(pid(id), request(name, None, id as u8), now);
+    }
+    commit_adds(&mut room, &[pid(2)]);
+    commit_adds(&mut room, &[pid(3), pid(4)]);
+    let leaves: Vec<_> = (1..=4).map(|i| room.leaf_of(pid(i))).collect();
+    assert_eq!(leaves, vec![Some(0), Some(1), Some(2), Some(3)]);
+
+    let out = room.leave(pid(3));
+    for member in [pid(1), pid(2), pid(4)] {
+        assert_eq!(proposals_to(&out, member), vec![2], "to {member}");
+        // Members see Ben gone from the roster before the proposal arrives.
+        assert!(position(&out, member, "roster") < position(&out, member, "mls_proposal"));
+    }
+    assert!(proposals_to(&out, pid(3)).is_empty());
+    assert!(
+        position(&out, pid(1), "mls_proposal") < position(&out, pid(1), "remove_members"),
+        "the committer holds the proposal before it is asked to commit"
+    );
+    assert!(to(&out, pid(1)).iter().any(|m| matches!(
+        m,
+        ServerMessage::RemoveMembers { epoch: 2, participants } if participants == &vec![pid(3)]
+    )));
+    assert_eq!(room.pending_removals(), vec![pid(3)]);
+    assert_eq!(room.leaf_of(pid(3)), Some(2));
+
+    // The committer removes Ben and adds Dai in one commit: Dai takes Ben's blank leaf.
+    room.join(pid(5), request("Dai", None, 5), now);
+    let out = room.commit(pid(1), 2, blob(), Some(blob()), &[pid(5)], &[pid(3)]);
+    assert!(to(&out, pid(1)).contains(&&ServerMessage::CommitAccepted { epoch: 2 }));
+    assert!(room.pending_removals().is_empty());
+    assert_eq!(room.leaf_of(pid(3)), None);
+    assert_eq!(room.leaf_of(pid(5)), Some(2));
+    assert!(out.iter().all(|o| o.message.type_name() != "mls_proposal"));
+}
+
+#[test]
+fn a_removal_left_out_of_the_winning_commit_is_proposed_again_for_the_new_epoch() {
+    let now = Instant::now();
+    let mut room = hosted(RoomOptions::default(), now);
+    room.join(pid(2), request("Aiko", None, 2), now);
+    room.join(pid(3), request("Ben", None, 3), now);
+    commit_adds(&mut room, &[pid(2), pid(3)]);
+    // Chie's add batch goes out, then Ben leaves before the committer's commit arrives.
+    let out = room.join(pid(4), request("Chie", None, 4), now);
+    assert_eq!(add_batch(&out, pid(1)), Some((1, vec![pid(4)])));
+    let out = room.leave(pid(3));
+    assert_eq!(proposals_to(&out, pid(1)), vec![1]);
+
+    let out = commit_adds(&mut room, &[pid(4)]);
+    assert_eq!(room.epoch(), 2);
+    // Everyone in epoch 2, Chie included, gets the proposal again; the committer is asked again.
+    for member in [pid(1), pid(2), pid(4)] {
+        assert_eq!(proposals_to(&out, member), vec![2], "to {member}");
+    }
+    assert!(to(&out, pid(1)).iter().any(|m| matches!(
+        m,
+        ServerMessage::RemoveMembers { epoch: 2, participants } if participants == &vec![pid(3)]
+    )));
+    assert_eq!(room.leaf_of(pid(4)), Some(3), "Ben's leaf 2 is still taken");
+
+    let out = room.commit(pid(1), 2, blob(), None, &[], &[pid(3)]);
+    assert!(to(&out, pid(1)).contains(&&ServerMessage::CommitAccepted { epoch: 2 }));
+    assert!(room.pending_removals().is_empty());
+    assert!(proposals_to(&out, pid(2)).is_empty());
+}
+
+#[test]
+fn a_commit_may_only_remove_members_who_left() {
+    let now = Instant::now();
+    let mut room = hosted(RoomOptions::default(), now);
+    room.join(pid(2), request("Aiko", None, 2), now);
+    commit_adds(&mut room, &[pid(2)]);
+    for removed in [pid(2), pid(9)] {
+        let out = room.commit(pid(1), 1, blob(), None, &[], &[removed]);
+        assert!(matches!(
+            to(&out, pid(1))[0],
+            ServerMessage::CommitRejected { .. }
+        ));
+    }
+    assert_eq!(room.epoch(), 1);
+    assert_eq!(room.members(), vec![pid(1), pid(2)]);
+}
+
+#[test]
+fn a_new_committer_takes_over_the_pending_removals() {
+    let now = Instant::now();
+    let mut room = hosted(RoomOptions::default(), now);
+    room.join(pid(2), request("Aiko", None, 2), now);
+    room.join(pid(3), request("Ben", None, 3), now);
+    room.join(pid(4), request("Chie", None, 4), now);
+    commit_adds(&mut room, &[pid(2), pid(3), pid(4)]);
+    room.assign_co_host(pid(1), pid(2)).unwrap();
+    room.leave(pid(3));
+    let out = room.leave(pid(1));
+    assert_eq!(room.committer(), Some(pid(2)));
+    assert!(to(&out, pid(2)).iter().any(|m| matches!(
+        m,
+        ServerMessage::RemoveMembers { participants, .. } if participants == &vec![pid(1), pid(3)]
+    )));
+    assert_eq!(proposals_to(&out, pid(4)), vec![1]);
 }

@@ -38,6 +38,8 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
     #[error("organization key: {0}")]
     OrgKey(#[from] org_key::OrgKeyError),
+    #[error("MLS delivery service key: {0}")]
+    DeliveryService(#[from] conclave_core::group::GroupError),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -98,6 +100,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .local_addr()
         .map_err(io("cannot read the listen address"))?;
 
+    let sfu = crate::sfu::Sfu::new(&config.media_bind);
+    // The MLS external-sender key is generated per process: MLS groups live only as long as
+    // their meeting's room, and rooms do not survive a restart.
+    let delivery = crate::room::DeliveryService::generate("conclaved delivery service")?;
     let hub = Arc::new(Hub::new(
         store,
         org_key,
@@ -106,6 +112,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             token_ttl: Duration::from_secs(config.token_ttl_hours.saturating_mul(3600)),
             certificate_ttl: Duration::from_secs(config.certificate_ttl_hours.saturating_mul(3600)),
         },
+        sfu,
+        delivery,
     ));
     let org_public_key = hub.org_public_key();
     let public_address = {

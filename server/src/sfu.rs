@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use conclave_core::media::transport::{
-    LinkEvents, RtpWriter, TransportError, description_from_text, description_to_text, opus_track,
+    LinkEvents, RtpWriter, TransportError, description_to_text, offer_from_text, opus_track,
     peer_connection,
 };
 use conclave_core::protocol::ParticipantId;
@@ -67,7 +67,7 @@ impl Sfu {
         meeting: &str,
         offer: &str,
     ) -> Result<String, TransportError> {
-        let offer = description_from_text(offer)?;
+        let offer = offer_from_text(offer)?;
         let (upstream_tx, mut upstream_rx) = mpsc::channel::<Vec<u8>>(SUBSCRIBER_QUEUE);
         let events = LinkEvents::new(upstream_tx);
         let connection = peer_connection(&self.bind, events.clone()).await?;
@@ -135,6 +135,16 @@ impl Sfu {
     pub fn set_forwarding(&self, participant: ParticipantId, on: bool) {
         if let Some(peer) = lock(&self.peers).get_mut(&participant) {
             peer.forwarding = on;
+        }
+    }
+
+    /// Forwarding on for exactly `members` of `meeting` (the MLS members), off for its other
+    /// participants (lobby, joining).
+    pub fn set_meeting_members(&self, meeting: &str, members: &[ParticipantId]) {
+        for (id, peer) in lock(&self.peers).iter_mut() {
+            if peer.meeting == meeting {
+                peer.forwarding = members.contains(id);
+            }
         }
     }
 

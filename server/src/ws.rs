@@ -472,9 +472,9 @@ impl Session {
                 commit,
                 welcome,
                 added,
-                removed: _,
+                removed,
             } => self.hub.with_room(actor, |r: &mut Room| {
-                Ok::<_, Refusal>(r.commit(actor, epoch, commit, welcome, &added))
+                Ok::<_, Refusal>(r.commit(actor, epoch, commit, welcome, &added, &removed))
             }),
             ClientMessage::Proposal { epoch, proposal } => {
                 self.hub.with_room(actor, |r: &mut Room| {
@@ -507,12 +507,30 @@ impl Session {
                 ErrorCode::BadRequest,
                 "key_package_refresh is not supported yet",
             )),
-            ClientMessage::SdpOffer { .. }
-            | ClientMessage::SdpAnswer { .. }
-            | ClientMessage::IceCandidate { .. } => Err(Refusal::Code(
-                ErrorCode::BadRequest,
-                "media is not available yet",
-            )),
+            ClientMessage::SdpOffer { sdp } => {
+                // Any participant may connect; the SFU forwards only to and from MLS members.
+                match self.hub.meeting_of(self.id) {
+                    Some(meeting) => match self.hub.sfu().answer(self.id, &meeting, &sdp).await {
+                        Ok(answer) => {
+                            self.hub.refresh_media(&meeting);
+                            self.reply(ServerMessage::SdpAnswer { sdp: answer });
+                            Ok(())
+                        }
+                        Err(e) => {
+                            tracing::info!(participant = %self.id, error = %e, "media offer refused");
+                            Err(Refusal::Code(
+                                ErrorCode::BadRequest,
+                                "the media offer was refused",
+                            ))
+                        }
+                    },
+                    None => Err(Refusal::Code(ErrorCode::NotAllowed, "join a meeting first")),
+                }
+            }
+            // Candidates travel inside the descriptions (no trickle) and the SFU never offers.
+            ClientMessage::SdpAnswer { .. } | ClientMessage::IceCandidate { .. } => Err(
+                Refusal::Code(ErrorCode::BadRequest, "send candidates inside sdp_offer"),
+            ),
             // Handled by `handle_text`.
             ClientMessage::Join { .. } | ClientMessage::Leave | ClientMessage::Ping { .. } => {
                 Ok(())

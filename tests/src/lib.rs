@@ -47,6 +47,7 @@ impl TestServer {
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.clone(),
+            media_bind: "127.0.0.1:0".to_owned(),
             ..ServerConfig::default()
         };
         let running = start(config).await.unwrap();

@@ -185,3 +185,141 @@ async fn tones_reach_every_member_through_the_sfu_as_ciphertext_only() {
     speaker.close().await;
     lobby.close().await;
 }
+
+/// A sink that keeps what it is given.
+struct Recorder(Arc<std::sync::Mutex<Vec<i16>>>);
+
+impl conclave_core::media::AudioSink for Recorder {
+    fn play(&mut self, frame: &[i16]) -> Result<(), conclave_core::media::MediaPipelineError> {
+        self.0.lock().unwrap().extend_from_slice(frame);
+        Ok(())
+    }
+}
+
+/// Offers media over the meeting's signaling and starts the audio session on the answer.
+async fn start_media(
+    client: &mut conclave_core::client::MeetingClient,
+    pipeline: conclave_core::media::pipeline::AudioPipeline,
+) -> conclave_core::client::media_session::MediaSession {
+    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
+    client.send(conclave_core::protocol::ClientMessage::SdpOffer { sdp: offer });
+    let answer = loop {
+        match client.next_event().await.unwrap() {
+            conclave_core::client::Event::MediaAnswer(sdp) => break sdp,
+            _ => continue,
+        }
+    };
+    link.accept_answer(&answer).await.unwrap();
+    conclave_core::client::media_session::start(Arc::new(link), client.snapshot_watch(), pipeline)
+}
+
+fn assert_tones(recording: &[i16], who: &str) {
+    let power = |i: usize| {
+        recording[i * FRAME_SAMPLES..(i + 1) * FRAME_SAMPLES]
+            .iter()
+            .map(|s| i64::from(*s).abs())
+            .sum::<i64>()
+    };
+    let frames = recording.len() / FRAME_SAMPLES;
+    let onset = (0..frames)
+        .find(|i| power(*i) > 1_000_000)
+        .unwrap_or_else(|| panic!("{who} heard nothing"));
+    for (k, tone) in TONES.iter().enumerate() {
+        let first = onset + k * FRAMES_PER_TONE as usize + 5;
+        for window in 0..3 {
+            let from = (first + window * 5) * FRAME_SAMPLES;
+            let samples = &recording[from..from + 5 * FRAME_SAMPLES];
+            let (found, margin) = dominant_tone(samples, &TONES).unwrap();
+            assert_eq!(found, *tone, "{who}, tone {k}, window {window}");
+            assert!(margin > 10.0, "{who}, tone {tone}: {margin:.1}×");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_nothing() {
+    use conclave_core::client::Phase;
+    use conclave_core::client::account::NewMeeting;
+    use conclave_core::media::pipeline::AudioPipeline;
+    use conclave_tests::{TestServer, in_meeting, wait};
+
+    let server = TestServer::start().await;
+    server
+        .add_user("hana", "Hana Host", "long-host-password")
+        .await;
+    let device = server.sign_in("hana", "long-host-password").await;
+    let meeting = server.create_meeting(&device, NewMeeting::default()).await;
+    let mut host = server.user_joins(device, &meeting).await;
+    in_meeting(&mut host).await;
+    let mut guests = Vec::new();
+    for name in ["Aiko", "Ben"] {
+        let mut guest = server.guest_joins(name, &meeting).await;
+        in_meeting(&mut guest).await;
+        guests.push(guest);
+    }
+    let epoch = guests[1].snapshot().epoch.unwrap();
+    wait(&mut host, "all keyed", |s| s.epoch == Some(epoch)).await;
+    wait(&mut guests[0], "all keyed", |s| s.epoch == Some(epoch)).await;
+
+    let mut recordings = Vec::new();
+    let mut sessions = Vec::new();
+    for guest in &mut guests {
+        let recording = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let pipeline =
+            AudioPipeline::new(None, Some(Box::new(Recorder(recording.clone())))).unwrap();
+        sessions.push(start_media(guest, pipeline).await);
+        recordings.push(recording);
+    }
+    // Someone in the lobby connects media too, and must hear nothing.
+    host.send(conclave_core::protocol::ClientMessage::Lock);
+    wait(&mut host, "locked", |s| {
+        s.meeting.as_ref().is_some_and(|m| m.locked)
+    })
+    .await;
+    let mut waiting = server.guest_joins("Waiting", &meeting).await;
+    wait(&mut waiting, "lobby", |s| s.phase == Some(Phase::InLobby)).await;
+    let lobby_recording = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lobby_pipeline =
+        AudioPipeline::new(None, Some(Box::new(Recorder(lobby_recording.clone())))).unwrap();
+    let lobby_session = start_media(&mut waiting, lobby_pipeline).await;
+
+    let tone = ToneSource::new(TONES.iter().map(|f| (*f, FRAMES_PER_TONE)).collect());
+    let speaker = start_media(
+        &mut host,
+        AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(
+        u64::from(TONES.len() as u32 * FRAMES_PER_TONE) * 20 + 600,
+    ))
+    .await;
+    let sent = speaker.stats().frames_sent;
+    assert!(
+        sent as u32 >= TONES.len() as u32 * FRAMES_PER_TONE * 9 / 10,
+        "sent {sent}"
+    );
+    for (i, session) in sessions.into_iter().enumerate() {
+        let stats = session.stats();
+        assert!(
+            stats.frames_received * 10 >= sent * 9,
+            "guest {i}: {stats:?} of {sent}"
+        );
+        assert_eq!(stats.frames_refused, 0);
+        session.stop().await;
+        assert_tones(&recordings[i].lock().unwrap(), &format!("guest {i}"));
+    }
+    assert_eq!(
+        lobby_session.stats().frames_received,
+        0,
+        "the lobby hears nothing"
+    );
+    let lobby_power: i64 = lobby_recording
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| i64::from(*s).abs())
+        .sum();
+    assert_eq!(lobby_power, 0);
+    speaker.stop().await;
+    lobby_session.stop().await;
+}

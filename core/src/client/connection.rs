@@ -59,6 +59,12 @@ pub struct Snapshot {
     pub lobby: Vec<LobbyEntry>,
     /// Whether the connection to the server is still up.
     pub connected: bool,
+    /// The MLS group's members (leaf, credential trust, signature key), straight from the tree.
+    pub mls_roster: Vec<crate::group::RosterEntry>,
+    /// This member's own leaf in the MLS tree.
+    pub own_leaf: Option<u32>,
+    /// This epoch's SFrame key material and this member's leaf, while E2EE is up.
+    pub media_keys: Option<(crate::media_keys::EpochKeys, u32)>,
 }
 
 enum Command {
@@ -96,6 +102,16 @@ fn snapshot_of(engine: &Engine, connected: bool) -> Snapshot {
         roster: engine.roster(),
         lobby: engine.lobby().to_vec(),
         connected,
+        mls_roster: engine.mls_roster(),
+        own_leaf: engine.group().own_leaf_index().ok(),
+        media_keys: if engine.is_end_to_end_encrypted() {
+            match (engine.group().epoch_keys(), engine.group().own_leaf_index()) {
+                (Ok(keys), Ok(leaf)) => Some((keys, leaf)),
+                _ => None,
+            }
+        } else {
+            None
+        },
     }
 }
 
@@ -175,6 +191,11 @@ impl MeetingClient {
     /// The current snapshot.
     pub fn snapshot(&self) -> Snapshot {
         self.snapshot.borrow().clone()
+    }
+
+    /// A live view of the snapshot (for the media session).
+    pub fn snapshot_watch(&self) -> watch::Receiver<Snapshot> {
+        self.snapshot.clone()
     }
 
     /// Waits until the snapshot satisfies `condition` or `limit` passes.

@@ -4,10 +4,19 @@
 //! it turns the server's `add_members` / `remove_members` into batched commits, and enforces
 //! host policy a second time: it never adds a KeyPackage that fails validation or whose key or
 //! account this client has seen expelled or denied.
+//!
+//! Departures: the server, as the group's MLS external sender, sends every member a Remove
+//! proposal (`mls_proposal`) for the departed member's leaf; each member stores it unless the
+//! leaf belongs to someone the server's roster still lists. The committer, told by
+//! `remove_members`, commits the stored proposals by reference and removes by value only the
+//! departed members no stored proposal covers.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::group::{EpochChange, GroupError, GroupMember, Incoming, validate_key_package};
+use crate::group::{
+    EpochChange, GroupError, GroupMember, Incoming, external_sender_from_bytes,
+    validate_key_package,
+};
 use crate::identity::{OrgPublicKey, TrustState};
 use crate::protocol::{
     AddRequest, ClientMessage, DenyReason, DisplayName, EndReason, ErrorCode, LobbyEntry,
@@ -74,6 +83,8 @@ pub enum Event {
     },
     /// A handshake message was refused (forged, unauthorized, stale). The meeting goes on.
     SecurityWarning(String),
+    /// The SFU's answer to this client's media offer.
+    MediaAnswer(String),
 }
 
 /// The engine's output for one input.
@@ -95,8 +106,9 @@ pub enum EngineError {
 #[derive(Debug, Default)]
 struct CommitterWork {
     adds: BTreeMap<ParticipantId, MlsBlob>,
-    /// Resolved to leaves when queued: the roster entry may be gone by commit time.
-    removes: BTreeMap<ParticipantId, u32>,
+    /// Departed participants by signature key (their leaf is looked up at commit time: the
+    /// roster entry is gone by then, and another commit may already have removed the leaf).
+    removes: BTreeMap<ParticipantId, Vec<u8>>,
 }
 
 /// The client engine.
@@ -114,6 +126,11 @@ pub struct Engine {
     in_flight: Option<CommitterWork>,
     /// Signature keys this client saw expelled or denied: never added again by this client.
     barred_keys: HashSet<Vec<u8>>,
+    /// Participants who dropped out of the server's roster, with their signature keys, so a
+    /// removal can still be matched to its leaf and reported by participant id.
+    departed: BTreeMap<ParticipantId, Vec<u8>>,
+    /// `remove_members` asked this client (the committer) to commit pending removals.
+    commit_requested: bool,
     now_unix: u64,
 }
 
@@ -132,6 +149,8 @@ impl Engine {
             queued: CommitterWork::default(),
             in_flight: None,
             barred_keys: HashSet::new(),
+            departed: BTreeMap::new(),
+            commit_requested: false,
             now_unix: 0,
         }
     }
@@ -211,14 +230,19 @@ impl Engine {
             .collect()
     }
 
+    /// The MLS group's members straight from the tree (empty outside a group).
+    pub fn mls_roster(&self) -> Vec<crate::group::RosterEntry> {
+        self.member
+            .roster(self.org.as_ref(), self.now_unix)
+            .unwrap_or_default()
+    }
+
     fn leaf_of(&self, participant: ParticipantId) -> Option<u32> {
-        let key = self
-            .roster
-            .iter()
-            .find(|e| e.participant == participant)?
-            .signature_key
-            .as_bytes()
-            .to_vec();
+        let key = self.key_of(participant)?;
+        self.leaf_with_key(&key)
+    }
+
+    fn leaf_with_key(&self, key: &[u8]) -> Option<u32> {
         self.member
             .roster(None, self.now_unix)
             .ok()?
@@ -227,11 +251,45 @@ impl Engine {
             .map(|l| l.leaf_index)
     }
 
+    /// The signature key of a participant in the roster, or of one who recently left it.
     fn key_of(&self, participant: ParticipantId) -> Option<Vec<u8>> {
         self.roster
             .iter()
             .find(|e| e.participant == participant)
             .map(|e| e.signature_key.as_bytes().to_vec())
+            .or_else(|| self.departed.get(&participant).cloned())
+    }
+
+    /// Takes a new server roster: remembers who left it and tells the MLS layer whose leaves
+    /// the delivery service may not propose to remove.
+    fn set_roster(&mut self, participants: Vec<RosterEntry>) {
+        for old in &self.roster {
+            if !participants
+                .iter()
+                .any(|p| p.participant == old.participant)
+            {
+                self.departed
+                    .insert(old.participant, old.signature_key.as_bytes().to_vec());
+            }
+        }
+        for new in &participants {
+            self.departed.remove(&new.participant);
+        }
+        self.roster = participants;
+        self.member.set_present_keys(
+            self.roster
+                .iter()
+                .map(|e| e.signature_key.as_bytes().to_vec()),
+        );
+    }
+
+    /// Forgets departed participants whose leaves are gone from the group.
+    fn prune_departed(&mut self) {
+        let Ok(leaves) = self.member.roster(None, self.now_unix) else {
+            return;
+        };
+        self.departed
+            .retain(|_, key| leaves.iter().any(|l| &l.signature_key == key));
     }
 
     fn set_phase(&mut self, phase: Phase, out: &mut Output) {
@@ -299,14 +357,34 @@ impl Engine {
                 role,
                 meeting,
                 create_group,
+                external_sender,
+                group_id,
             } => {
                 self.participant = Some(participant);
                 self.role = Some(role);
                 self.meeting = Some(meeting);
                 if create_group && !self.member.in_group() {
-                    let mut group_id = [0u8; 16];
-                    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut group_id);
-                    match self.member.create_group(&group_id, Vec::new()) {
+                    // The server names the group (it builds its Remove proposals for this id)
+                    // and is the group's only external sender. Without a usable one the group
+                    // still works; removals are then committed by value.
+                    let senders = match external_sender_from_bytes(external_sender.as_bytes()) {
+                        Ok(sender) => vec![sender],
+                        Err(e) => {
+                            out.events.push(Event::SecurityWarning(format!(
+                                "the server's external sender is unusable: {e}"
+                            )));
+                            Vec::new()
+                        }
+                    };
+                    let group_id = match group_id {
+                        Some(id) => id.as_bytes().to_vec(),
+                        None => {
+                            let mut id = vec![0u8; 16];
+                            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+                            id
+                        }
+                    };
+                    match self.member.create_group(&group_id, senders) {
                         Ok(()) => {
                             self.set_phase(Phase::InMeeting, &mut out);
                             self.keys_changed(&mut out);
@@ -334,12 +412,11 @@ impl Engine {
             ServerMessage::RemoveMembers { participants, .. } => {
                 for p in participants {
                     if let Some(key) = self.key_of(p) {
-                        self.barred_keys.insert(key);
-                    }
-                    if let Some(leaf) = self.leaf_of(p) {
-                        self.queued.removes.insert(p, leaf);
+                        self.barred_keys.insert(key.clone());
+                        self.queued.removes.insert(p, key);
                     }
                 }
+                self.commit_requested = true;
                 self.commit_queued(&mut out);
             }
             ServerMessage::MlsWelcome { welcome } => match self.member.join(welcome.as_bytes()) {
@@ -367,9 +444,15 @@ impl Engine {
                 }
             }
             ServerMessage::MlsProposal { proposal, .. } => {
-                if let Err(e) = self.member.process(proposal.as_bytes()) {
-                    out.events
-                        .push(Event::SecurityWarning(format!("refused a proposal: {e}")));
+                match self.member.process(proposal.as_bytes()) {
+                    Ok(Incoming::Proposal { removes }) => {
+                        tracing::debug!(?removes, "stored a proposal for the next commit");
+                    }
+                    Ok(Incoming::Commit(_)) => {}
+                    Err(e) => {
+                        out.events
+                            .push(Event::SecurityWarning(format!("refused a proposal: {e}")));
+                    }
                 }
             }
             ServerMessage::CommitAccepted { .. } => {
@@ -392,7 +475,7 @@ impl Engine {
                 out.events.push(Event::Meeting(meeting));
             }
             ServerMessage::Roster { participants } => {
-                self.roster = participants;
+                self.set_roster(participants);
                 self.refresh_committers();
                 out.events.push(Event::Roster);
             }
@@ -425,9 +508,9 @@ impl Engine {
                 message,
                 retry_after_secs,
             }),
-            ServerMessage::SdpOffer { .. }
-            | ServerMessage::SdpAnswer { .. }
-            | ServerMessage::IceCandidate { .. } => {}
+            ServerMessage::SdpAnswer { sdp } => out.events.push(Event::MediaAnswer(sdp)),
+            // The SFU never offers and candidates travel inside the descriptions.
+            ServerMessage::SdpOffer { .. } | ServerMessage::IceCandidate { .. } => {}
         }
         out
     }
@@ -441,6 +524,7 @@ impl Engine {
     }
 
     fn after_commit(&mut self, change: &EpochChange, out: &mut Output) {
+        self.prune_departed();
         if change.self_removed {
             self.set_phase(Phase::Left(LeftReason::RemovedFromGroup), out);
         } else {
@@ -448,13 +532,21 @@ impl Engine {
         }
     }
 
-    /// As committer: commits everything queued in one batch, unless a commit is under way.
+    /// As committer: commits everything queued in one batch, together with the proposals
+    /// waiting in the group's proposal store (the server's Removes), unless a commit is
+    /// under way.
     fn commit_queued(&mut self, out: &mut Output) {
         if self.in_flight.is_some() || !self.member.in_group() {
             return;
         }
-        let work = std::mem::take(&mut self.queued);
-        if work.adds.is_empty() && work.removes.is_empty() {
+        let mut work = std::mem::take(&mut self.queued);
+        // Departed members whose leaf is already gone need nothing more.
+        work.removes
+            .retain(|_, key| self.leaf_with_key(key).is_some());
+        let pending = self.member.pending_removals();
+        let commit_pending = self.commit_requested && !pending.is_empty();
+        self.commit_requested = false;
+        if work.adds.is_empty() && work.removes.is_empty() && !commit_pending {
             return;
         }
         let mut key_packages = Vec::new();
@@ -486,23 +578,42 @@ impl Engine {
                 }
             }
         }
-        let removed: Vec<ParticipantId> = work.removes.keys().copied().collect();
-        let leaves: Vec<u32> = work.removes.values().copied().collect();
-        if key_packages.is_empty() && leaves.is_empty() {
+        // A leaf the server's stored proposal already removes goes in by reference; removing
+        // it by value as well would name it twice.
+        let by_value: Vec<u32> = work
+            .removes
+            .values()
+            .filter_map(|key| self.leaf_with_key(key))
+            .filter(|leaf| !pending.contains(leaf))
+            .collect();
+        if key_packages.is_empty() && by_value.is_empty() && pending.is_empty() {
             return;
         }
-        let epoch = match self.member.epoch() {
-            Ok(epoch) => epoch,
-            Err(_) => return,
+        let Ok(epoch) = self.member.epoch() else {
+            return;
         };
-        match self.member.commit(key_packages, &leaves) {
+        // Keys of the current leaves, to name who each removed leaf belonged to.
+        let leaf_keys: BTreeMap<u32, Vec<u8>> = self
+            .member
+            .roster(None, self.now_unix)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| (l.leaf_index, l.signature_key))
+            .collect();
+        match self.member.commit(key_packages, &by_value) {
             Ok(commit) => {
+                let removed: Vec<ParticipantId> = commit
+                    .removed_leaves
+                    .iter()
+                    .filter_map(|leaf| leaf_keys.get(leaf))
+                    .filter_map(|key| self.participant_with_key(key, &work.removes))
+                    .collect();
                 out.send.push(ClientMessage::Commit {
                     epoch,
                     commit: MlsBlob::new(commit.commit),
                     welcome: commit.welcome.map(MlsBlob::new),
                     added: added.clone(),
-                    removed: removed.clone(),
+                    removed,
                 });
                 self.in_flight = Some(CommitterWork {
                     adds: work
@@ -518,6 +629,20 @@ impl Engine {
                     .push(Event::SecurityWarning(format!("could not commit: {e}")));
             }
         }
+    }
+
+    /// Who a removed leaf's signature key belonged to: a participant this commit removes on
+    /// request, or one who left the roster.
+    fn participant_with_key(
+        &self,
+        key: &[u8],
+        requested: &BTreeMap<ParticipantId, Vec<u8>>,
+    ) -> Option<ParticipantId> {
+        requested
+            .iter()
+            .chain(self.departed.iter())
+            .find(|(_, k)| k.as_slice() == key)
+            .map(|(p, _)| *p)
     }
 }
 
@@ -540,6 +665,7 @@ mod tests {
     }
 
     fn host_engine() -> Engine {
+        let server = crate::group::ExternalSenderKey::generate("test server").unwrap();
         let mut host = Engine::new(GroupMember::guest("Host").unwrap(), None);
         let out = host.handle(
             ServerMessage::Admitted {
@@ -547,6 +673,8 @@ mod tests {
                 role: Role::Host,
                 meeting: state(),
                 create_group: true,
+                external_sender: MlsBlob::new(server.external_sender_bytes().unwrap()),
+                group_id: Some(MlsBlob::new(b"engine-test-group".to_vec())),
             },
             0,
         );
@@ -607,6 +735,8 @@ mod tests {
                 role: Role::Guest,
                 meeting: state(),
                 create_group: false,
+                external_sender: MlsBlob::new(vec![1]),
+                group_id: None,
             },
             0,
         );
@@ -700,3 +830,7 @@ mod tests {
         assert!(!guest.is_end_to_end_encrypted());
     }
 }
+
+#[cfg(test)]
+#[path = "engine_departure_tests.rs"]
+mod departure_tests;

@@ -4,11 +4,13 @@
 //! - [`connection`]: the engine on a live WebSocket, driven by a tokio task;
 //! - [`account`]: HTTPS sign-in and meeting creation;
 //! - [`schedule_api`]: scheduling, listing, updating and cancelling meetings over HTTPS;
+//! - [`media_session`]: live audio over WebRTC to the SFU, keyed by the MLS epochs;
 //! - [`tls`]: trusting the server (public roots, or a pinned self-signed certificate).
 
 pub mod account;
 pub mod connection;
 pub mod engine;
+pub mod media_session;
 pub mod schedule_api;
 pub mod tls;
 

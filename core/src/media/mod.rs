@@ -12,6 +12,7 @@
 pub mod audio;
 pub mod jitter;
 pub mod mixer;
+pub mod pipeline;
 pub mod signal;
 pub mod transport;
 pub mod video;

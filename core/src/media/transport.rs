@@ -183,14 +183,21 @@ pub async fn peer_connection(
     Ok(Arc::new(connection))
 }
 
-/// Serializes a description for signaling.
+/// The SDP text of a description, as `sdp_offer` / `sdp_answer` carry it.
 pub fn description_to_text(description: &RTCSessionDescription) -> Result<String, TransportError> {
-    serde_json::to_string(description).map_err(|e| TransportError::BadDescription(e.to_string()))
+    Ok(description.sdp.clone())
 }
 
-/// Parses a description received over signaling.
-pub fn description_from_text(text: &str) -> Result<RTCSessionDescription, TransportError> {
-    serde_json::from_str(text).map_err(|e| TransportError::BadDescription(e.to_string()))
+/// An offer received over signaling.
+pub fn offer_from_text(sdp: &str) -> Result<RTCSessionDescription, TransportError> {
+    RTCSessionDescription::offer(sdp.to_owned())
+        .map_err(|e| TransportError::BadDescription(e.to_string()))
+}
+
+/// An answer received over signaling.
+pub fn answer_from_text(sdp: &str) -> Result<RTCSessionDescription, TransportError> {
+    RTCSessionDescription::answer(sdp.to_owned())
+        .map_err(|e| TransportError::BadDescription(e.to_string()))
 }
 
 /// Writes one payload as the next RTP packet of `track`.
@@ -276,7 +283,7 @@ impl MediaLink {
     /// Applies the SFU's answer and waits until media can flow.
     pub async fn accept_answer(&self, answer: &str) -> Result<(), TransportError> {
         self.connection
-            .set_remote_description(description_from_text(answer)?)
+            .set_remote_description(answer_from_text(answer)?)
             .await
             .map_err(webrtc_error)?;
         self.events.connected().await

@@ -151,6 +151,13 @@ pub struct RosterEntry {
 /// Longest MLS signature public key accepted in a roster entry (Ed25519 keys are 32 bytes).
 pub const MAX_SIGNATURE_KEY_BYTES: usize = 256;
 
+/// Longest serialized MLS `ExternalSender` in [`ServerMessage::Admitted`]: a signature key and
+/// a basic credential naming the server.
+pub const MAX_EXTERNAL_SENDER_BYTES: usize = 2048;
+
+/// Longest MLS group id in [`ServerMessage::Admitted`] (the server picks 16 random bytes).
+pub const MAX_GROUP_ID_BYTES: usize = 64;
+
 /// One admitted participant whose KeyPackage the committer must add.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -334,6 +341,14 @@ pub enum ServerMessage {
         /// The joiner is the first committer: it creates the MLS group itself (no Welcome
         /// follows). Everyone else waits for `mls_welcome`.
         create_group: bool,
+        /// The server's MLS `ExternalSender` (TLS-serialized signature key and credential,
+        /// ≤ [`MAX_EXTERNAL_SENDER_BYTES`]). The group's creator puts it in the group's
+        /// external-senders extension, so the server can propose Remove for members who
+        /// leave or disconnect, and nothing else.
+        external_sender: MlsBlob,
+        /// The MLS group id the creator must use (≤ [`MAX_GROUP_ID_BYTES`]); present exactly
+        /// when `create_group` is true.
+        group_id: Option<MlsBlob>,
     },
     /// The join was refused; the server closes the connection afterwards.
     Denied {
@@ -623,7 +638,31 @@ impl ServerMessage {
                     MAX_FINGERPRINT_BYTES,
                 )
             }
-            ServerMessage::Admitted { meeting, .. } | ServerMessage::MeetingUpdate { meeting } => {
+            ServerMessage::Admitted {
+                meeting,
+                create_group,
+                external_sender,
+                group_id,
+                ..
+            } => {
+                check_auto_lock("auto_lock_minutes", meeting.auto_lock_minutes)?;
+                check_blob(
+                    "external_sender",
+                    external_sender,
+                    MAX_EXTERNAL_SENDER_BYTES,
+                )?;
+                if let Some(id) = group_id {
+                    check_blob("group_id", id, MAX_GROUP_ID_BYTES)?;
+                }
+                if *create_group != group_id.is_some() {
+                    return Err(invalid(
+                        "group_id",
+                        "must be present exactly when create_group is true",
+                    ));
+                }
+                Ok(())
+            }
+            ServerMessage::MeetingUpdate { meeting } => {
                 check_auto_lock("auto_lock_minutes", meeting.auto_lock_minutes)
             }
             ServerMessage::Lobby { entries } => {

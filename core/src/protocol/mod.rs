@@ -23,7 +23,8 @@ pub use fields::{
 };
 pub use messages::{
     AddRequest, ClientMessage, DenyReason, EndReason, Envelope, ErrorCode, LobbyEntry,
-    MAX_SIGNATURE_KEY_BYTES, MeetingState, Role, RosterEntry, ServerMessage,
+    MAX_EXTERNAL_SENDER_BYTES, MAX_GROUP_ID_BYTES, MAX_SIGNATURE_KEY_BYTES, MeetingState, Role,
+    RosterEntry, ServerMessage,
 };
 
 use serde::de::DeserializeOwned;

@@ -149,6 +149,16 @@ fn server_samples() -> Vec<ServerMessage> {
             role: Role::Guest,
             meeting: state(),
             create_group: false,
+            external_sender: blob(90),
+            group_id: None,
+        },
+        ServerMessage::Admitted {
+            participant: pid(1),
+            role: Role::Host,
+            meeting: state(),
+            create_group: true,
+            external_sender: blob(90),
+            group_id: Some(blob(16)),
         },
         ServerMessage::Denied {
             reason: DenyReason::DeniedByHost {

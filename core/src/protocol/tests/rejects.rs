@@ -409,6 +409,56 @@ fn commit_cross_field_rules() {
 }
 
 #[test]
+fn admitted_carries_a_bounded_external_sender_and_a_group_id_only_for_the_creator() {
+    let admitted = |create_group: bool, external_sender: MlsBlob, group_id: Option<MlsBlob>| {
+        ServerMessage::Admitted {
+            participant: pid(1),
+            role: Role::Host,
+            meeting: state(),
+            create_group,
+            external_sender,
+            group_id,
+        }
+    };
+    assert!(encode_server(&admitted(true, blob(90), Some(blob(16)))).is_ok());
+    assert!(encode_server(&admitted(false, blob(90), None)).is_ok());
+    assert!(matches!(
+        encode_server(&admitted(false, blob(MAX_EXTERNAL_SENDER_BYTES + 1), None)),
+        Err(ProtocolError::FieldTooLong {
+            field: "external_sender",
+            ..
+        })
+    ));
+    assert!(matches!(
+        encode_server(&admitted(false, MlsBlob::new(Vec::new()), None)),
+        Err(ProtocolError::InvalidField {
+            field: "external_sender",
+            ..
+        })
+    ));
+    assert!(matches!(
+        encode_server(&admitted(
+            true,
+            blob(90),
+            Some(blob(MAX_GROUP_ID_BYTES + 1))
+        )),
+        Err(ProtocolError::FieldTooLong {
+            field: "group_id",
+            ..
+        })
+    ));
+    for (create_group, group_id) in [(true, None), (false, Some(blob(16)))] {
+        assert!(matches!(
+            encode_server(&admitted(create_group, blob(90), group_id)),
+            Err(ProtocolError::InvalidField {
+                field: "group_id",
+                ..
+            })
+        ));
+    }
+}
+
+#[test]
 fn encoding_enforces_the_overall_message_limit() {
     // Per-field maxima cannot all be used at once: 2 MiB + 256 KiB of base64 > 3 MiB.
     let commit = ClientMessage::Commit {

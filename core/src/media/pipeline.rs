@@ -1,0 +1,203 @@
+//! One member's audio, sans I/O: the outgoing frames (source → Opus → SFrame) and the
+//! incoming ones (SFrame → per-speaker jitter buffer → Opus → mix → sink). The caller moves
+//! bytes and calls [`AudioPipeline::tick`] every 20 ms.
+//!
+//! Keys follow the MLS epoch: on a new epoch the sender switches at once and the receiver keeps
+//! the previous epoch for the grace window (see `media_keys`).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::audio::{AudioDecoder, AudioEncoder, AudioEncoderConfig};
+use super::jitter::{JitterBuffer, Playout};
+use super::mixer::mix_into;
+use super::{AudioSink, AudioSource, FRAME_SAMPLES, MediaPipelineError};
+use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaReceiver, MediaSender};
+
+/// Clear metadata of an audio frame: the sender's frame sequence (8 bytes, big-endian).
+pub const AUDIO_METADATA_BYTES: usize = 8;
+/// A speaker silent this long is forgotten (its buffer and decoder freed).
+const SPEAKER_TIMEOUT_TICKS: u32 = 250;
+
+struct Speaker {
+    buffer: JitterBuffer,
+    decoder: AudioDecoder,
+    idle_ticks: u32,
+}
+
+/// Counters a user or test can read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    /// Refused by SFrame (unknown key, stale epoch, tampered, replayed).
+    pub frames_refused: u64,
+    pub frames_played: u64,
+}
+
+pub struct AudioPipeline {
+    config: MediaKeyConfig,
+    source: Option<Box<dyn AudioSource + Send>>,
+    sink: Option<Box<dyn AudioSink + Send>>,
+    encoder: AudioEncoder,
+    sender: Option<MediaSender>,
+    receiver: Option<MediaReceiver>,
+    epoch: Option<u64>,
+    sequence: u64,
+    speakers: HashMap<u32, Speaker>,
+    muted: bool,
+    pcm: Vec<i16>,
+    clear: Vec<u8>,
+    stats: PipelineStats,
+}
+
+impl AudioPipeline {
+    /// `source`: what to send (none: listen only); `sink`: where the mix goes.
+    pub fn new(
+        source: Option<Box<dyn AudioSource + Send>>,
+        sink: Option<Box<dyn AudioSink + Send>>,
+    ) -> Result<Self, MediaPipelineError> {
+        Ok(Self {
+            config: MediaKeyConfig::default(),
+            source,
+            sink,
+            encoder: AudioEncoder::new(AudioEncoderConfig::default())?,
+            sender: None,
+            receiver: None,
+            epoch: None,
+            sequence: 0,
+            speakers: HashMap::new(),
+            muted: false,
+            pcm: vec![0; FRAME_SAMPLES],
+            clear: Vec::new(),
+            stats: PipelineStats::default(),
+        })
+    }
+
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+
+    /// Mute stops sending (nothing leaves this device); unmute resumes.
+    pub fn set_muted(&mut self, muted: bool) {
+        self.muted = muted;
+    }
+
+    /// Installs the keys of the current epoch (a no-op if they are already in use).
+    pub fn update_keys(
+        &mut self,
+        keys: &EpochKeys,
+        own_leaf: u32,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        if self.epoch == Some(keys.epoch) {
+            return Ok(());
+        }
+        match &mut self.sender {
+            Some(sender) => sender.rekey(keys, own_leaf)?,
+            None => self.sender = Some(MediaSender::new(self.config, keys, own_leaf)?),
+        }
+        match &mut self.receiver {
+            Some(receiver) => receiver.install(keys.clone(), now),
+            None => self.receiver = Some(MediaReceiver::new(self.config, keys.clone())?),
+        }
+        self.epoch = Some(keys.epoch);
+        Ok(())
+    }
+
+    /// The next 20 ms of this member's audio, encrypted; `None` when muted, silent (DTX),
+    /// without keys yet, or when the source has ended.
+    pub fn next_outgoing(&mut self) -> Result<Option<Vec<u8>>, MediaPipelineError> {
+        let Some(source) = self.source.as_mut() else {
+            return Ok(None);
+        };
+        if !source.next_frame(&mut self.pcm)? {
+            self.source = None;
+            return Ok(None);
+        }
+        let sequence = self.sequence;
+        self.sequence += 1;
+        let (Some(sender), false) = (self.sender.as_mut(), self.muted) else {
+            return Ok(None);
+        };
+        let Some(packet) = self.encoder.encode(&self.pcm)? else {
+            return Ok(None);
+        };
+        let mut wire = Vec::with_capacity(packet.len() + 32);
+        sender
+            .encrypt_into(&sequence.to_be_bytes(), packet, &mut wire)
+            .map_err(|e| MediaPipelineError::Codec(e.to_string()))?;
+        self.stats.frames_sent += 1;
+        Ok(Some(wire))
+    }
+
+    /// Takes one frame from the SFU. Frames SFrame refuses are counted and dropped.
+    pub fn incoming(&mut self, wire: &[u8], now: Instant) {
+        let Some(receiver) = self.receiver.as_mut() else {
+            self.stats.frames_refused += 1;
+            return;
+        };
+        let opened = match receiver.decrypt_into(wire, AUDIO_METADATA_BYTES, &mut self.clear, now) {
+            Ok(opened) => opened,
+            Err(_) => {
+                self.stats.frames_refused += 1;
+                return;
+            }
+        };
+        let Ok(sequence) = <[u8; 8]>::try_from(opened.metadata).map(u64::from_be_bytes) else {
+            self.stats.frames_refused += 1;
+            return;
+        };
+        let sender = opened.sender;
+        let payload = opened.payload.to_vec();
+        self.stats.frames_received += 1;
+        let speaker = match self.speakers.entry(sender) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => match AudioDecoder::new() {
+                Ok(decoder) => entry.insert(Speaker {
+                    buffer: JitterBuffer::new(),
+                    decoder,
+                    idle_ticks: 0,
+                }),
+                Err(_) => return,
+            },
+        };
+        speaker.idle_ticks = 0;
+        speaker.buffer.push(sequence, payload, now);
+    }
+
+    /// Plays the next 20 ms: every speaker's frame (or its concealment), mixed, to the sink.
+    pub fn tick(&mut self, now: Instant) -> Result<(), MediaPipelineError> {
+        let mut mix = vec![0i16; FRAME_SAMPLES];
+        let mut frame = vec![0i16; FRAME_SAMPLES];
+        let mut any = false;
+        for speaker in self.speakers.values_mut() {
+            speaker.idle_ticks += 1;
+            let played = match speaker.buffer.pop(now) {
+                Playout::Waiting => continue,
+                Playout::Packet(packet) => speaker.decoder.decode(&packet, &mut frame),
+                Playout::Recover(next) => speaker.decoder.recover(&next, &mut frame),
+                Playout::Conceal => speaker.decoder.conceal(&mut frame),
+            };
+            if played.is_err() {
+                speaker.decoder.conceal(&mut frame)?;
+            }
+            mix_into(&mut mix, &frame);
+            any = true;
+        }
+        self.speakers
+            .retain(|_, s| s.idle_ticks < SPEAKER_TIMEOUT_TICKS);
+        if any {
+            self.stats.frames_played += 1;
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            sink.play(&mix)?;
+        }
+        Ok(())
+    }
+
+    /// Hands the sink back (e.g. to finish a WAV file).
+    pub fn take_sink(&mut self) -> Option<Box<dyn AudioSink + Send>> {
+        self.sink.take()
+    }
+}
