@@ -2,6 +2,7 @@
 # A real local meeting on this computer: conclaved on loopback (TLS, SQLite, its own temporary
 # data directory), a signed-in host and two guests as conclave-cli clients over WebSocket, with
 # MLS group keys. Each client prints its padlock, roster and verification code; the codes match.
+# The host sends a test tone over WebRTC through the SFU (SFrame-encrypted); the guests record it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --locked -p conclave-server -p conclave-cli
@@ -39,13 +40,16 @@ echo
 
 label() { sed -u "s/^/[$1] /"; }
 { sleep 6; echo status; sleep 2; } |
-    "$bin/conclave-cli" join "${common[@]}" "${host_id[@]}" "$number" --stay-secs 9 | label host &
+    "$bin/conclave-cli" join "${common[@]}" "${host_id[@]}" "$number" --stay-secs 9 --tone | label host &
 sleep 1
 for name in Aiko Ben; do
     { echo "$password"; sleep 5; echo status; sleep 2; } |
-        "$bin/conclave-cli" join "${common[@]}" "$number" --name "$name" --password-stdin --stay-secs 7 | label "$name" &
+        "$bin/conclave-cli" join "${common[@]}" "$number" --name "$name" --password-stdin \
+            --stay-secs 7 --record-audio "$data/$name.wav" | label "$name" &
     sleep 0.5
 done
 wait %1 %2 %3 2>/dev/null || true
 echo
-echo "done: every participant printed the same verification code for the same epoch."
+echo "done: every participant printed the same verification code for the same epoch;"
+echo "the host sent a test tone, end-to-end encrypted through the SFU, and each guest recorded it"
+ls -l "$data"/*.wav 2>/dev/null | awk '{print "  " $NF ": " $5 " bytes"}' || true
