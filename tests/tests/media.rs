@@ -323,3 +323,67 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
     speaker.stop().await;
     lobby_session.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expelled_member_receives_nothing_after_the_expel_while_the_others_still_hear() {
+    use conclave_core::client::account::NewMeeting;
+    use conclave_core::client::{LeftReason, Phase};
+    use conclave_core::media::pipeline::AudioPipeline;
+    use conclave_core::protocol::ClientMessage;
+    use conclave_tests::{TestServer, in_meeting, wait};
+
+    let server = TestServer::start().await;
+    server
+        .add_user("hana", "Hana Host", "long-host-password")
+        .await;
+    let device = server.sign_in("hana", "long-host-password").await;
+    let meeting = server.create_meeting(&device, NewMeeting::default()).await;
+    let mut host = server.user_joins(device, &meeting).await;
+    in_meeting(&mut host).await;
+    let mut stays = server.guest_joins("Stays", &meeting).await;
+    in_meeting(&mut stays).await;
+    let mut expelled = server.guest_joins("Expelled", &meeting).await;
+    in_meeting(&mut expelled).await;
+    let epoch = expelled.snapshot().epoch.unwrap();
+    wait(&mut host, "keyed", |s| s.epoch == Some(epoch)).await;
+    wait(&mut stays, "keyed", |s| s.epoch == Some(epoch)).await;
+
+    let stays_media = start_media(&mut stays, AudioPipeline::new(None, None).unwrap()).await;
+    let expelled_media = start_media(&mut expelled, AudioPipeline::new(None, None).unwrap()).await;
+    let tone = ToneSource::new(vec![(440.0, 10_000)]);
+    let speaker = start_media(
+        &mut host,
+        AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        expelled_media.stats().frames_received > 10,
+        "hears the meeting before the expel"
+    );
+
+    host.send(ClientMessage::Expel {
+        participant: expelled.snapshot().participant.unwrap(),
+    });
+    wait(&mut expelled, "expelled", |s| {
+        matches!(s.phase, Some(Phase::Left(LeftReason::Expelled(_))))
+    })
+    .await;
+    wait(&mut host, "rekeyed", |s| s.epoch == Some(epoch + 1)).await;
+    let heard_at_expel = expelled_media.stats().frames_received;
+    let stays_at_expel = stays_media.stats().frames_received;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let after = expelled_media.stats();
+    assert!(
+        after.frames_received <= heard_at_expel + 2,
+        "frames kept reaching the expelled member: {heard_at_expel} → {}",
+        after.frames_received
+    );
+    assert!(
+        stays_media.stats().frames_received >= stays_at_expel + 25,
+        "the others keep hearing the host"
+    );
+    speaker.stop().await;
+    stays_media.stop().await;
+    expelled_media.stop().await;
+}
