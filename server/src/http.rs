@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use conclave_core::protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
-use rand::Rng as _;
+use conclave_core::schedule::PasswordPolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};
@@ -29,27 +29,13 @@ use crate::ws::authenticate;
 
 /// Length of generated meeting passwords.
 pub const GENERATED_PASSWORD_CHARS: usize = 12;
-const DIGITS: &[u8] = b"23456789";
-const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
-const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
 /// Ed25519 public key length: the only MLS signature scheme of the ciphersuite.
 const SIGNATURE_KEY_BYTES: usize = 32;
 
-/// A fresh meeting password: 12 characters from an alphabet without look-alikes (no 0/O,
-/// 1/l/I), with at least one digit, one lower-case and one upper-case letter.
+/// A fresh meeting password for an instant meeting: what the default password policy generates
+/// (12 characters without look-alikes, with a digit, a lower-case and an upper-case letter).
 pub fn generate_meeting_password() -> String {
-    let mut rng = rand::rngs::OsRng;
-    let mut pick = |set: &[u8]| char::from(set[rng.gen_range(0..set.len())]);
-    let all: Vec<u8> = [DIGITS, LOWER, UPPER].concat();
-    let mut chars = vec![pick(DIGITS), pick(LOWER), pick(UPPER)];
-    while chars.len() < GENERATED_PASSWORD_CHARS {
-        chars.push(pick(&all));
-    }
-    // Fisher–Yates, so the guaranteed classes are not always in front.
-    for i in (1..chars.len()).rev() {
-        chars.swap(i, rng.gen_range(0..=i));
-    }
-    chars.into_iter().collect()
+    PasswordPolicy::default().generate()
 }
 
 /// A JSON error response.

@@ -99,7 +99,7 @@ pub(super) fn http_client(trust: &TlsTrust) -> Result<reqwest::Client, AccountEr
         .map_err(|e| AccountError::Network(e.to_string()))
 }
 
-pub(super) async fn refusal(response: reqwest::Response) -> AccountError {
+async fn refusal(response: reqwest::Response) -> AccountError {
     let status = response.status().as_u16();
     if status == 429 {
         let wait = response
@@ -132,6 +132,23 @@ pub(super) async fn refusal(response: reqwest::Response) -> AccountError {
     }
 }
 
+/// Sends `request` and reads its JSON answer; a refusal becomes the matching [`AccountError`].
+pub(super) async fn send_json<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, AccountError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| AccountError::Network(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(refusal(response).await);
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| AccountError::BadResponse(e.to_string()))
+}
+
 fn decode(field: &str, text: &str) -> Result<Vec<u8>, AccountError> {
     STANDARD
         .decode(text)
@@ -146,23 +163,14 @@ pub async fn sign_in(
     password: &str,
     device_signature_key: &[u8],
 ) -> Result<SignIn, AccountError> {
-    let response = http_client(trust)?
+    let request = http_client(trust)?
         .post(format!("https://{server}/v1/signin"))
         .json(&SignInRequest {
             username,
             password,
             device_signature_key: STANDARD.encode(device_signature_key),
-        })
-        .send()
-        .await
-        .map_err(|e| AccountError::Network(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(refusal(response).await);
-    }
-    let body: SignInResponse = response
-        .json()
-        .await
-        .map_err(|e| AccountError::BadResponse(e.to_string()))?;
+        });
+    let body: SignInResponse = send_json(request).await?;
     let certificate = MemberCertificate::from_bytes(&decode("certificate", &body.certificate)?)
         .map_err(|e| AccountError::BadResponse(e.to_string()))?;
     let org_key = OrgPublicKey::from_bytes(&decode("org_key", &body.org_key)?)
@@ -183,20 +191,11 @@ pub async fn create_meeting(
     token: &str,
     options: &NewMeeting,
 ) -> Result<CreatedMeeting, AccountError> {
-    let response = http_client(trust)?
+    let request = http_client(trust)?
         .post(format!("https://{server}/v1/meetings"))
         .bearer_auth(token)
-        .json(options)
-        .send()
-        .await
-        .map_err(|e| AccountError::Network(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(refusal(response).await);
-    }
-    response
-        .json()
-        .await
-        .map_err(|e| AccountError::BadResponse(e.to_string()))
+        .json(options);
+    send_json(request).await
 }
 
 /// Fetches the organization key a server certifies its users with, so a guest can tell
@@ -207,18 +206,8 @@ pub async fn fetch_org_key(server: &str, trust: &TlsTrust) -> Result<OrgPublicKe
     struct Body {
         org_key: String,
     }
-    let response = http_client(trust)?
-        .get(format!("https://{server}/v1/org-key"))
-        .send()
-        .await
-        .map_err(|e| AccountError::Network(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(refusal(response).await);
-    }
-    let body: Body = response
-        .json()
-        .await
-        .map_err(|e| AccountError::BadResponse(e.to_string()))?;
+    let request = http_client(trust)?.get(format!("https://{server}/v1/org-key"));
+    let body: Body = send_json(request).await?;
     OrgPublicKey::from_bytes(&decode("org_key", &body.org_key)?)
         .map_err(|e| AccountError::BadResponse(e.to_string()))
 }

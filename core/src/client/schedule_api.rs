@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::account::{AccountError, http_client, refusal};
+use super::account::{AccountError, http_client, send_json};
 use super::tls::TlsTrust;
 use crate::schedule::{MeetingUpdate, ScheduleRequest, ScheduleResponse, ScheduledMeeting};
 
@@ -46,17 +46,7 @@ impl Scheduler {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| AccountError::Network(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(refusal(response).await);
-        }
-        response
-            .json()
-            .await
-            .map_err(|e| AccountError::BadResponse(e.to_string()))
+        send_json(request).await
     }
 
     /// Schedules a meeting; the answer carries the password, this once.
