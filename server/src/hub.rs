@@ -275,7 +275,6 @@ impl Hub {
     /// use). Returns `false`, sending nothing, when the meeting's room has ended.
     pub fn join(&self, id: ParticipantId, record: &MeetingRecord, request: JoinRequest) -> bool {
         let number = record.number.clone();
-        let number_for_media = number.clone();
         let name = request.display_name.as_str().to_string();
         let mut rooms = lock(&self.rooms);
         let open = || {
@@ -305,7 +304,7 @@ impl Hub {
         }
         let out = room.join(id, request, Instant::now());
         self.dispatch(out);
-        self.sync_media(&number_for_media, room);
+        self.sync_media(&record.number, room);
         true
     }
 

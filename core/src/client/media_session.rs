@@ -39,7 +39,14 @@ pub fn start(
                 _ = stopped.changed() => break,
             }
             let now = Instant::now();
-            let keys = snapshot.borrow().media_keys.clone();
+            // Clone the keys only when the epoch moved (rarely), not every 20 ms.
+            let keys = {
+                let current = snapshot.borrow();
+                match &current.media_keys {
+                    Some((keys, _)) if Some(keys.epoch) == pipeline.epoch() => None,
+                    other => other.clone(),
+                }
+            };
             if let Some((keys, leaf)) = keys
                 && let Err(e) = pipeline.update_keys(&keys, leaf, now)
             {

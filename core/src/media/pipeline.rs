@@ -47,6 +47,9 @@ pub struct AudioPipeline {
     speakers: HashMap<u32, Speaker>,
     muted: bool,
     pcm: Vec<i16>,
+    // Playout buffers, reused every 20 ms.
+    mix: Vec<i16>,
+    frame: Vec<i16>,
     clear: Vec<u8>,
     stats: PipelineStats,
 }
@@ -69,6 +72,8 @@ impl AudioPipeline {
             speakers: HashMap::new(),
             muted: false,
             pcm: vec![0; FRAME_SAMPLES],
+            mix: vec![0; FRAME_SAMPLES],
+            frame: vec![0; FRAME_SAMPLES],
             clear: Vec::new(),
             stats: PipelineStats::default(),
         })
@@ -76,6 +81,11 @@ impl AudioPipeline {
 
     pub fn stats(&self) -> PipelineStats {
         self.stats
+    }
+
+    /// The epoch whose keys are in use, if any.
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
     }
 
     /// Mute stops sending (nothing leaves this device); unmute resumes.
@@ -168,21 +178,21 @@ impl AudioPipeline {
 
     /// Plays the next 20 ms: every speaker's frame (or its concealment), mixed, to the sink.
     pub fn tick(&mut self, now: Instant) -> Result<(), MediaPipelineError> {
-        let mut mix = vec![0i16; FRAME_SAMPLES];
-        let mut frame = vec![0i16; FRAME_SAMPLES];
+        let (mix, frame) = (&mut self.mix, &mut self.frame);
+        mix.fill(0);
         let mut any = false;
         for speaker in self.speakers.values_mut() {
             speaker.idle_ticks += 1;
             let played = match speaker.buffer.pop(now) {
                 Playout::Waiting => continue,
-                Playout::Packet(packet) => speaker.decoder.decode(&packet, &mut frame),
-                Playout::Recover(next) => speaker.decoder.recover(&next, &mut frame),
-                Playout::Conceal => speaker.decoder.conceal(&mut frame),
+                Playout::Packet(packet) => speaker.decoder.decode(&packet, frame),
+                Playout::Recover(next) => speaker.decoder.recover(&next, frame),
+                Playout::Conceal => speaker.decoder.conceal(frame),
             };
             if played.is_err() {
-                speaker.decoder.conceal(&mut frame)?;
+                speaker.decoder.conceal(frame)?;
             }
-            mix_into(&mut mix, &frame);
+            mix_into(mix, frame);
             any = true;
         }
         self.speakers
@@ -191,7 +201,7 @@ impl AudioPipeline {
             self.stats.frames_played += 1;
         }
         if let Some(sink) = self.sink.as_mut() {
-            sink.play(&mix)?;
+            sink.play(&self.mix)?;
         }
         Ok(())
     }
