@@ -1,0 +1,7 @@
+//! `conclave`: the desktop app.
+
+mod i18n;
+
+fn main() {
+    println!("{}", fl!("app-title"));
+}
