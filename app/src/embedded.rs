@@ -1,0 +1,251 @@
+//! "Host on this computer": the real meeting server (`conclave_server`) runs inside the app, with
+//! its SQLite database, organization key and self-signed certificate in the app's data
+//! directory. The app pins that certificate, creates the local host account on first run (its
+//! random password goes to the OS keychain) and signs in over HTTPS like any client would.
+//!
+//! It listens on loopback unless the user opted in to hosting for the local network.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use conclave_core::client::TlsTrust;
+use conclave_core::client::account::{AccountError, sign_in};
+use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
+use conclave_server::config::ServerConfig;
+use conclave_server::server::{RunningServer, ServerError, start};
+use conclave_server::store::StoreError;
+use rand::Rng as _;
+use rand::distributions::Alphanumeric;
+use tokio::sync::Mutex;
+
+use crate::join::SignedInIdentity;
+use crate::secrets::{self, SecretsError};
+
+/// The port tried first, so invitations stay valid across restarts; any free port otherwise.
+pub const PREFERRED_PORT: u16 = 8443;
+const HOST_USERNAME: &str = "host";
+
+/// Why hosting on this computer failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("the meeting server could not start: {0}")]
+    Server(String),
+    #[error("the host account could not be created: {0}")]
+    Account(String),
+    #[error("signing in to the local server failed: {0}")]
+    SignIn(String),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+}
+
+impl From<ServerError> for EmbeddedError {
+    fn from(e: ServerError) -> Self {
+        EmbeddedError::Server(e.to_string())
+    }
+}
+
+impl From<StoreError> for EmbeddedError {
+    fn from(e: StoreError) -> Self {
+        EmbeddedError::Account(e.to_string())
+    }
+}
+
+impl From<AccountError> for EmbeddedError {
+    fn from(e: AccountError) -> Self {
+        EmbeddedError::SignIn(e.to_string())
+    }
+}
+
+/// Where and how to host.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    pub data_dir: PathBuf,
+    /// Reachable from the local network (off: loopback only).
+    pub lan: bool,
+    /// Port to try first (0: any free port).
+    pub port: u16,
+    /// The host account created on an earlier run, if any.
+    pub username: Option<String>,
+    /// The host's name as others see it.
+    pub display_name: String,
+}
+
+/// A running embedded server plus the host's signed-in identity on it.
+#[derive(Clone)]
+pub struct Hosted {
+    server: Arc<Mutex<Option<RunningServer>>>,
+    /// `host:port` clients (and invitations) use.
+    pub address: String,
+    /// The pinned certificate fingerprint.
+    pub pin: String,
+    pub username: String,
+    pub display_name: String,
+    pub identity: SignedInIdentity,
+}
+
+impl std::fmt::Debug for Hosted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hosted")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hosted {
+    pub fn trust(&self) -> TlsTrust {
+        TlsTrust::PinnedSha256(self.pin.clone())
+    }
+
+    /// Stops the server: participants are told the meeting ended, the database closes.
+    pub async fn shutdown(&self) {
+        if let Some(running) = self.server.lock().await.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+fn server_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("server")
+}
+
+/// The address other computers reach this one at (the interface of the default route).
+fn lan_address() -> Option<IpAddr> {
+    // Connecting a UDP socket sends nothing; it only asks the OS which interface it would use.
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    socket.local_addr().ok().map(|a| a.ip())
+}
+
+fn config(options: &HostOptions, port: u16) -> ServerConfig {
+    let (listen_ip, media_bind, public_ip) = if options.lan {
+        let public = lan_address().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        (IpAddr::V4(Ipv4Addr::UNSPECIFIED), "0.0.0.0:0", public)
+    } else {
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        (loopback, "127.0.0.1:0", loopback)
+    };
+    ServerConfig {
+        listen: SocketAddr::new(listen_ip, port),
+        data_dir: server_dir(&options.data_dir),
+        hostnames: vec![public_ip.to_string()],
+        media_bind: media_bind.to_owned(),
+        ..ServerConfig::default()
+    }
+}
+
+fn random_password() -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+async fn start_server(options: &HostOptions) -> Result<RunningServer, EmbeddedError> {
+    match start(config(options, options.port)).await {
+        Ok(running) => Ok(running),
+        Err(ServerError::Io { .. }) if options.port != 0 => {
+            tracing::warn!(
+                port = options.port,
+                "preferred port busy; hosting on a free port"
+            );
+            // The server puts the real port into invitations' address itself.
+            Ok(start(config(options, 0)).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The host account and its password: created on first run, else read from the keychain.
+async fn host_account(
+    running: &RunningServer,
+    options: &HostOptions,
+) -> Result<(String, String), EmbeddedError> {
+    let store = running.hub().store();
+    let mut username = options
+        .username
+        .clone()
+        .unwrap_or_else(|| HOST_USERNAME.to_owned());
+    let existing = store.user_by_username(&username).await?;
+    let account = secrets::host_password_account(&username);
+    let known = secrets::blocking(move || secrets::get(&account)).await?;
+    match (existing, known) {
+        (Some(_), Some(password)) => return Ok((username, password)),
+        (None, _) => {}
+        (Some(_), None) => {
+            // The keychain lost the password (e.g. a new login keyring): a fresh account,
+            // rather than any way around the password.
+            let suffix: u32 = rand::thread_rng().gen_range(1000..10000);
+            username = format!("{HOST_USERNAME}-{suffix}");
+        }
+    }
+    let password = random_password();
+    // Keychain first: if it is missing, no account is created that nobody could sign in to.
+    let account = secrets::host_password_account(&username);
+    let secret = password.clone();
+    secrets::blocking(move || secrets::set(&account, &secret)).await?;
+    store
+        .add_user(&username, &options.display_name, &password)
+        .await?;
+    tracing::info!(%username, "created the local host account");
+    Ok((username, password))
+}
+
+/// Starts the embedded server and signs the local host in.
+pub async fn host_on_this_computer(options: HostOptions) -> Result<Hosted, EmbeddedError> {
+    let running = start_server(&options).await?;
+    let address = if options.lan {
+        let ip = lan_address().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        SocketAddr::new(ip, running.addr.port()).to_string()
+    } else {
+        running.addr.to_string()
+    };
+    let pin = running.tls_fingerprint.clone();
+    let result = async {
+        let (username, password) = host_account(&running, &options).await?;
+        let signer = generate_signature_keys().map_err(|e| EmbeddedError::SignIn(e.to_string()))?;
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), running.addr.port());
+        let signed_in = sign_in(
+            &loopback.to_string(),
+            &TlsTrust::PinnedSha256(pin.clone()),
+            &username,
+            &password,
+            signer.public(),
+        )
+        .await?;
+        let identity = SignedInIdentity {
+            token: signed_in.token.clone(),
+            signature_keys: signature_keys_to_bytes(&signer)
+                .map_err(|e| EmbeddedError::SignIn(e.to_string()))?,
+            certificate: signed_in.certificate.clone(),
+            org: signed_in.org_key,
+        };
+        Ok::<_, EmbeddedError>((username, signed_in.display_name, identity))
+    }
+    .await;
+    match result {
+        Ok((username, display_name, identity)) => Ok(Hosted {
+            server: Arc::new(Mutex::new(Some(running))),
+            address,
+            pin,
+            username,
+            display_name,
+            identity,
+        }),
+        Err(e) => {
+            running.shutdown().await;
+            Err(e)
+        }
+    }
+}
+
+/// The name the local host is shown with: the OS account's name, else "Host".
+pub fn default_display_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| "Host".to_owned())
+}

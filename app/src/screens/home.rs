@@ -1,0 +1,422 @@
+//! Home: upcoming meetings, join by number + password, instant meeting, and the ways to the
+//! schedule and settings screens and out (sign-out).
+
+use conclave_core::client::account::{self, NewMeeting};
+use conclave_core::client::schedule_api::Scheduler;
+use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
+use conclave_core::schedule::ScheduledMeeting;
+use iced::widget::{Id, button, column, container, row, rule, scrollable, text, text_input};
+use iced::{Alignment, Element, Length, Task};
+
+use super::{Session, UiError, error_line, page};
+use crate::fl;
+use crate::join::JoinRequest;
+use crate::secrets;
+
+pub const NUMBER_INPUT: &str = "home-number";
+pub const PASSWORD_INPUT: &str = "home-password";
+pub const NAME_INPUT: &str = "home-name";
+
+pub struct State {
+    session: Session,
+    meetings: Vec<ScheduledMeeting>,
+    loading: bool,
+    list_error: Option<UiError>,
+    number: String,
+    password: String,
+    display_name: String,
+    join_error: Option<UiError>,
+    creating: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    NumberChanged(String),
+    PasswordChanged(String),
+    DisplayNameChanged(String),
+    Join,
+    JoinScheduled(String),
+    KeptPassword(String, Result<Option<String>, UiError>),
+    Refresh,
+    Listed(Result<Vec<ScheduledMeeting>, UiError>),
+    InstantMeeting,
+    InstantCreated(Result<(String, String), UiError>),
+    Schedule,
+    Settings,
+    SignOut,
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    Join(JoinRequest),
+    OpenSchedule,
+    OpenSettings,
+    SignOut,
+}
+
+/// Why a join form can't be sent yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormProblem {
+    Number,
+    Password,
+    Name,
+}
+
+impl State {
+    pub fn new(session: Session) -> Self {
+        Self {
+            display_name: session.display_name.clone(),
+            session,
+            meetings: Vec::new(),
+            loading: false,
+            list_error: None,
+            number: String::new(),
+            password: String::new(),
+            join_error: None,
+            creating: false,
+        }
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The first load of the meeting list (signed-in users only).
+    pub fn load(&mut self) -> Task<Message> {
+        match self.update(Message::Refresh) {
+            Action::Run(task) => task,
+            _ => Task::none(),
+        }
+    }
+
+    /// Checks the join form and builds the request.
+    pub fn join_request(&self) -> Result<JoinRequest, FormProblem> {
+        let meeting = MeetingNumber::parse(&self.number.replace([' ', '-'], ""))
+            .map_err(|_| FormProblem::Number)?;
+        let password = if self.password.is_empty() {
+            None
+        } else {
+            Some(MeetingPassword::new(self.password.clone()).map_err(|_| FormProblem::Password)?)
+        };
+        let display_name =
+            DisplayName::new(self.display_name.trim()).map_err(|_| FormProblem::Name)?;
+        Ok(JoinRequest {
+            server: self.session.server.clone(),
+            trust: self.session.trust.clone(),
+            meeting,
+            password,
+            display_name,
+            identity: self.session.account.as_ref().map(|a| a.identity.clone()),
+        })
+    }
+
+    fn join(&mut self) -> Action {
+        match self.join_request() {
+            Ok(request) => {
+                self.join_error = None;
+                Action::Join(request)
+            }
+            Err(problem) => {
+                self.join_error = Some(UiError::Refused(match problem {
+                    FormProblem::Number => fl!("home-error-number"),
+                    FormProblem::Password => fl!("home-error-password"),
+                    FormProblem::Name => fl!("home-error-name"),
+                }));
+                Action::None
+            }
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> Action {
+        match message {
+            Message::NumberChanged(value) => self.number = value,
+            Message::PasswordChanged(value) => self.password = value,
+            Message::DisplayNameChanged(value) => self.display_name = value,
+            Message::Join => return self.join(),
+            Message::JoinScheduled(number) => {
+                let account = secrets::meeting_password_account(&self.session.server, &number);
+                return Action::Run(Task::perform(
+                    async move {
+                        secrets::blocking(move || secrets::get(&account))
+                            .await
+                            .map_err(UiError::from)
+                    },
+                    move |result| Message::KeptPassword(number.clone(), result),
+                ));
+            }
+            Message::KeptPassword(number, result) => {
+                self.number = number;
+                match result {
+                    Ok(Some(password)) => {
+                        self.password = password;
+                        return self.join();
+                    }
+                    // The host's own meeting without a kept password: the user types it.
+                    Ok(None) => self.join_error = Some(UiError::Refused(fl!("home-need-password"))),
+                    Err(error) => self.join_error = Some(error),
+                }
+            }
+            Message::Refresh => {
+                let Some(token) = self.session.token().map(str::to_owned) else {
+                    return Action::None;
+                };
+                self.loading = true;
+                let server = self.session.server.clone();
+                let trust = self.session.trust.clone();
+                return Action::Run(Task::perform(
+                    async move {
+                        let scheduler = Scheduler::new(&server, &trust, &token)?;
+                        scheduler.list().await.map_err(UiError::from)
+                    },
+                    Message::Listed,
+                ));
+            }
+            Message::Listed(result) => {
+                self.loading = false;
+                match result {
+                    Ok(mut meetings) => {
+                        meetings.retain(|m| !m.cancelled);
+                        meetings.sort_by(|a, b| a.when.start.cmp(&b.when.start));
+                        self.meetings = meetings;
+                        self.list_error = None;
+                    }
+                    Err(error) => self.list_error = Some(error),
+                }
+            }
+            Message::InstantMeeting => {
+                let Some(token) = self.session.token().map(str::to_owned) else {
+                    return Action::None;
+                };
+                self.creating = true;
+                let server = self.session.server.clone();
+                let trust = self.session.trust.clone();
+                let options = NewMeeting {
+                    title: Some(fl!("home-instant-title")),
+                    lobby: true,
+                    ..NewMeeting::default()
+                };
+                return Action::Run(Task::perform(
+                    async move {
+                        let created =
+                            account::create_meeting(&server, &trust, &token, &options).await?;
+                        Ok((created.number, created.password))
+                    },
+                    Message::InstantCreated,
+                ));
+            }
+            Message::InstantCreated(result) => {
+                self.creating = false;
+                match result {
+                    Ok((number, password)) => {
+                        self.number = number;
+                        self.password = password;
+                        return self.join();
+                    }
+                    Err(error) => self.join_error = Some(error),
+                }
+            }
+            Message::Schedule => return Action::OpenSchedule,
+            Message::Settings => return Action::OpenSettings,
+            Message::SignOut => return Action::SignOut,
+        }
+        Action::None
+    }
+
+    fn meeting_row(meeting: &ScheduledMeeting) -> Element<'_, Message> {
+        let when = format!(
+            "{} {} ({})",
+            meeting.when.start.format("%Y-%m-%d %H:%M"),
+            meeting.when.time_zone,
+            fl!("home-minutes", minutes = meeting.when.duration_minutes.to_string())
+        );
+        row![
+            column![
+                text(meeting.title.as_str()).size(16),
+                text(when).size(13),
+                text(fl!("home-number", number = meeting.number.as_str())).size(13),
+            ]
+            .width(Length::Fill),
+            button(text(fl!("home-join-this")))
+                .on_press(Message::JoinScheduled(meeting.number.clone())),
+        ]
+        .align_y(Alignment::Center)
+        .spacing(12)
+        .into()
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let signed_in = self.session.account.is_some();
+        let who = match &self.session.account {
+            Some(account) => fl!(
+                "home-signed-in-as",
+                name = self.session.display_name.as_str(),
+                username = account.username.as_str(),
+                server = self.session.server.as_str()
+            ),
+            None => fl!(
+                "home-guest-on",
+                name = self.display_name.as_str(),
+                server = self.session.server.as_str()
+            ),
+        };
+        let mut toolbar = row![text(who).width(Length::Fill)].spacing(8);
+        if signed_in {
+            toolbar = toolbar.push(
+                button(text(fl!("home-instant")))
+                    .on_press_maybe((!self.creating).then_some(Message::InstantMeeting))
+                    .style(button::primary),
+            );
+            toolbar = toolbar.push(button(text(fl!("home-schedule"))).on_press(Message::Schedule));
+        }
+        toolbar = toolbar
+            .push(button(text(fl!("home-settings"))).on_press(Message::Settings))
+            .push(
+                button(text(fl!("home-sign-out")))
+                    .on_press(Message::SignOut)
+                    .style(button::secondary),
+            );
+
+        let join_form = column![
+            text(fl!("home-join-heading")).size(20),
+            text_input(&fl!("home-number-placeholder"), &self.number)
+                .id(Id::new(NUMBER_INPUT))
+                .on_input(Message::NumberChanged)
+                .on_submit(Message::Join),
+            text_input(&fl!("home-password-placeholder"), &self.password)
+                .id(Id::new(PASSWORD_INPUT))
+                .secure(true)
+                .on_input(Message::PasswordChanged)
+                .on_submit(Message::Join),
+            text_input(&fl!("home-name-placeholder"), &self.display_name)
+                .id(Id::new(NAME_INPUT))
+                .on_input(Message::DisplayNameChanged)
+                .on_submit(Message::Join),
+            button(text(fl!("home-join")))
+                .on_press(Message::Join)
+                .style(button::primary),
+            error_line(self.join_error.as_ref()),
+        ]
+        .spacing(8);
+
+        let mut upcoming = column![
+            row![
+                text(fl!("home-upcoming")).size(20).width(Length::Fill),
+                button(text(fl!("home-refresh"))).on_press_maybe(
+                    (signed_in && !self.loading).then_some(Message::Refresh)
+                ),
+            ]
+            .align_y(Alignment::Center)
+        ]
+        .spacing(8);
+        if !signed_in {
+            upcoming = upcoming.push(text(fl!("home-guest-no-list")));
+        } else if self.loading {
+            upcoming = upcoming.push(text(fl!("common-working")));
+        } else if self.meetings.is_empty() {
+            upcoming = upcoming.push(text(fl!("home-no-meetings")));
+        }
+        for meeting in &self.meetings {
+            upcoming = upcoming.push(Self::meeting_row(meeting));
+        }
+        upcoming = upcoming.push(error_line(self.list_error.as_ref()));
+
+        page(scrollable(
+            column![
+                toolbar,
+                rule::horizontal(1),
+                join_form,
+                rule::horizontal(1),
+                container(upcoming).width(Length::Fill),
+            ]
+            .spacing(16),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Language;
+    use conclave_core::client::TlsTrust;
+    use iced_test::simulator;
+
+    fn guest_home() -> State {
+        State::new(Session {
+            server: "127.0.0.1:8443".into(),
+            trust: TlsTrust::PublicRoots,
+            display_name: "Aiko".into(),
+            account: None,
+            hosting_locally: false,
+        })
+    }
+
+    fn act(state: &mut State, messages: Vec<Message>) -> Vec<Action> {
+        messages.into_iter().map(|m| state.update(m)).collect()
+    }
+
+    fn type_into(state: &mut State, id: &'static str, value: &str) {
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click(Id::new(id)).expect("field");
+            ui.typewrite(value);
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        act(state, messages);
+    }
+
+    #[test]
+    fn a_bad_meeting_number_is_refused_on_screen() {
+        let _language = crate::test_language(Language::English);
+        let mut state = guest_home();
+        type_into(&mut state, NUMBER_INPUT, "12ab");
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click("Join").expect("join button");
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        let actions = act(&mut state, messages);
+        assert!(actions.iter().all(|a| matches!(a, Action::None)));
+        let mut ui = simulator(state.view());
+        assert!(ui.find(fl!("home-error-number")).is_ok());
+    }
+
+    #[test]
+    fn join_emits_the_request_with_number_password_and_name() {
+        let _language = crate::test_language(Language::English);
+        let mut state = guest_home();
+        type_into(&mut state, NUMBER_INPUT, "12345678901");
+        type_into(&mut state, PASSWORD_INPUT, "Secret-Pass1");
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click(Id::new(PASSWORD_INPUT)).expect("password field");
+            ui.tap_key(iced::keyboard::key::Named::Enter);
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        let request = act(&mut state, messages)
+            .into_iter()
+            .find_map(|action| match action {
+                Action::Join(request) => Some(request),
+                _ => None,
+            })
+            .expect("Enter in the form joins");
+        assert_eq!(request.meeting.as_str(), "12345678901");
+        assert_eq!(
+            request.password.as_ref().map(|p| p.expose().to_owned()),
+            Some("Secret-Pass1".to_owned())
+        );
+        assert_eq!(request.display_name.as_str(), "Aiko");
+        assert!(request.identity.is_none());
+        assert_eq!(request.server, "127.0.0.1:8443");
+    }
+
+    #[test]
+    fn guests_see_no_schedule_or_instant_meeting() {
+        let _language = crate::test_language(Language::English);
+        let state = guest_home();
+        let mut ui = simulator(state.view());
+        assert!(ui.find(fl!("home-schedule")).is_err());
+        assert!(ui.find(fl!("home-instant")).is_err());
+        assert!(ui.find(fl!("home-guest-no-list")).is_ok());
+    }
+}

@@ -1,0 +1,170 @@
+//! The app's screens. Each has `State`, `Message`, `update → Action` and `view` (see the shell).
+
+pub mod home;
+pub mod schedule;
+pub mod settings;
+pub mod signin;
+
+use conclave_core::client::TlsTrust;
+use conclave_core::client::account::AccountError;
+use iced::widget::{column, container, text};
+use iced::{Element, Length};
+
+use crate::embedded::EmbeddedError;
+use crate::fl;
+use crate::join::SignedInIdentity;
+use crate::secrets::SecretsError;
+
+/// Who the user is on which server, for the home, schedule and meeting screens.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// `host:port`.
+    pub server: String,
+    pub trust: TlsTrust,
+    pub display_name: String,
+    /// `None` for a guest.
+    pub account: Option<Account>,
+    /// The server runs inside this app.
+    pub hosting_locally: bool,
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub username: String,
+    pub identity: SignedInIdentity,
+}
+
+impl Session {
+    pub fn token(&self) -> Option<&str> {
+        self.account.as_ref().map(|a| a.identity.token.as_str())
+    }
+}
+
+/// An error as the user reads it, translated when shown (so a language switch applies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UiError {
+    Network(String),
+    BadCredentials,
+    Throttled(u64),
+    Refused(String),
+    PasswordPolicy(String),
+    BadAnswer(String),
+    NoKeychain(String),
+    KeychainDamaged(String),
+    Hosting(String),
+    File(String),
+}
+
+impl UiError {
+    pub fn text(&self) -> String {
+        match self {
+            UiError::Network(detail) => fl!("common-error-network", detail = detail.as_str()),
+            UiError::BadCredentials => fl!("common-error-credentials"),
+            UiError::Throttled(seconds) => fl!("common-error-throttled", seconds = seconds.to_string()),
+            UiError::Refused(detail) => fl!("common-error-refused", detail = detail.as_str()),
+            UiError::PasswordPolicy(detail) => {
+                fl!("common-error-password-policy", detail = detail.as_str())
+            }
+            UiError::BadAnswer(detail) => fl!("common-error-bad-answer", detail = detail.as_str()),
+            UiError::NoKeychain(detail) => fl!("common-error-no-keychain", detail = detail.as_str()),
+            UiError::KeychainDamaged(detail) => {
+                fl!("common-error-keychain-damaged", detail = detail.as_str())
+            }
+            UiError::Hosting(detail) => fl!("common-error-hosting", detail = detail.as_str()),
+            UiError::File(detail) => fl!("common-error-file", detail = detail.as_str()),
+        }
+    }
+}
+
+impl From<AccountError> for UiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Network(detail) => UiError::Network(detail),
+            AccountError::BadCredentials => UiError::BadCredentials,
+            AccountError::Throttled(seconds) => UiError::Throttled(seconds),
+            AccountError::Refused { message, .. } => UiError::Refused(message),
+            AccountError::PasswordPolicy { message, .. } => UiError::PasswordPolicy(message),
+            AccountError::BadResponse(detail) => UiError::BadAnswer(detail),
+            AccountError::Tls(e) => UiError::Network(e.to_string()),
+        }
+    }
+}
+
+impl From<SecretsError> for UiError {
+    fn from(e: SecretsError) -> Self {
+        match e {
+            SecretsError::Unavailable(detail) => UiError::NoKeychain(detail),
+            SecretsError::Damaged(detail) => UiError::KeychainDamaged(detail),
+        }
+    }
+}
+
+impl From<EmbeddedError> for UiError {
+    fn from(e: EmbeddedError) -> Self {
+        match e {
+            EmbeddedError::Secrets(e) => e.into(),
+            other => UiError::Hosting(other.to_string()),
+        }
+    }
+}
+
+/// The red line under a form that failed.
+pub fn error_line<'a, M: 'a>(error: Option<&UiError>) -> Element<'a, M> {
+    match error {
+        Some(error) => text(error.text())
+            .style(text::danger)
+            .width(Length::Fill)
+            .into(),
+        None => column![].into(),
+    }
+}
+
+/// A screen's content, centred with a readable width.
+pub fn page<'a, M: 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
+    container(container(content).max_width(720).padding(24))
+        .center_x(Length::Fill)
+        .into()
+}
+
+/// Parses what a user typed as a server: `host:port` (an `https://` prefix and a trailing
+/// slash are tolerated); `None` if it can't be one.
+pub fn parse_server(input: &str) -> Option<String> {
+    let trimmed = input.trim();
+    let trimmed = trimmed.strip_prefix("https://").unwrap_or(trimmed);
+    let trimmed = trimmed.trim_end_matches('/');
+    let valid = !trimmed.is_empty()
+        && trimmed.len() <= 255
+        && trimmed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !valid {
+        return None;
+    }
+    // A bare host gets the default port.
+    if trimmed.contains(':') {
+        Some(trimmed.to_owned())
+    } else {
+        Some(format!("{trimmed}:443"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses_are_normalized_or_refused() {
+        assert_eq!(
+            parse_server(" https://meet.example.org/ ").as_deref(),
+            Some("meet.example.org:443")
+        );
+        assert_eq!(
+            parse_server("127.0.0.1:8443").as_deref(),
+            Some("127.0.0.1:8443")
+        );
+        assert_eq!(parse_server(""), None);
+        assert_eq!(parse_server("meet example"), None);
+        assert_eq!(parse_server("evil/path?x"), None);
+    }
+}

@@ -1,0 +1,748 @@
+//! Schedule a meeting with every option of the scheduling API. After saving: the password
+//! (generated to the organization's policy unless the host typed one) with a Copy button, the
+//! invitation `.ics` through a save dialog, the invitation text and — separately — the
+//! password message. Invitations are rendered by `conclave_core::invite`.
+
+use std::path::PathBuf;
+
+use chrono::{NaiveDate, NaiveDateTime, Utc, Weekday};
+use conclave_core::client::schedule_api::Scheduler;
+use conclave_core::invite::{
+    InvitationInput, Language as InviteLanguage, render_ics, render_password_message, render_text,
+};
+use conclave_core::schedule::{
+    MeetingOptions, ScheduleError, ScheduleRequest, ScheduledMeeting, WeeklyRecurrence, When,
+    validate_title,
+};
+use iced::widget::{Id, button, checkbox, column, row, rule, scrollable, text, text_input};
+use iced::{Alignment, Element, Length, Task};
+
+use super::{Session, UiError, error_line, page};
+use crate::fl;
+use crate::secrets;
+
+pub const TITLE_INPUT: &str = "schedule-title";
+pub const START_INPUT: &str = "schedule-start";
+pub const DURATION_INPUT: &str = "schedule-duration";
+pub const ZONE_INPUT: &str = "schedule-zone";
+pub const PASSWORD_INPUT: &str = "schedule-password";
+
+const WEEKDAYS: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+/// What the form holds.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub title: String,
+    pub start: String,
+    pub duration: String,
+    pub time_zone: String,
+    pub days: [bool; 7],
+    pub until: String,
+    pub count: String,
+    pub lobby: bool,
+    pub require_sign_in: bool,
+    pub auto_lock: String,
+    pub join_before_host: bool,
+    pub exclude_password_from_invitation: bool,
+    pub co_hosts: String,
+    /// Empty: the server generates a password that meets the policy.
+    pub own_password: String,
+}
+
+impl Default for Form {
+    fn default() -> Self {
+        let tomorrow = Utc::now().date_naive().succ_opt().unwrap_or_default();
+        Self {
+            title: String::new(),
+            start: format!("{} 10:00", tomorrow.format("%Y-%m-%d")),
+            duration: "60".into(),
+            time_zone: iana_time_zone::get_timezone().unwrap_or_else(|_| "UTC".into()),
+            days: [false; 7],
+            until: String::new(),
+            count: String::new(),
+            lobby: true,
+            require_sign_in: false,
+            auto_lock: String::new(),
+            join_before_host: false,
+            exclude_password_from_invitation: true,
+            co_hosts: String::new(),
+            own_password: String::new(),
+        }
+    }
+}
+
+fn schedule_error(error: &ScheduleError) -> UiError {
+    UiError::Refused(match error {
+        ScheduleError::UnknownTimeZone(zone) => {
+            fl!("schedule-error-zone", zone = zone.as_str())
+        }
+        ScheduleError::NonexistentLocalTime { .. } => fl!("schedule-error-nonexistent"),
+        ScheduleError::Duration => fl!("schedule-error-duration"),
+        ScheduleError::RecurrenceDays => fl!("schedule-error-days"),
+        ScheduleError::RecurrenceEnd => fl!("schedule-error-end"),
+        ScheduleError::RecurrenceCount => fl!("schedule-error-count"),
+        ScheduleError::RecurrenceUntil => fl!("schedule-error-until"),
+        ScheduleError::AutoLock => fl!("schedule-error-auto-lock"),
+        ScheduleError::Title => fl!("schedule-error-title"),
+    })
+}
+
+impl Form {
+    /// The request the form describes, or what is wrong with it.
+    pub fn request(&self) -> Result<ScheduleRequest, UiError> {
+        let title = self.title.trim().to_owned();
+        validate_title(&title).map_err(|e| schedule_error(&e))?;
+        let start = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(self.start.trim(), format).ok())
+            .ok_or_else(|| UiError::Refused(fl!("schedule-error-start")))?;
+        let duration_minutes = self
+            .duration
+            .trim()
+            .parse()
+            .map_err(|_| schedule_error(&ScheduleError::Duration))?;
+        let days: Vec<Weekday> = WEEKDAYS
+            .iter()
+            .zip(self.days)
+            .filter_map(|(day, on)| on.then_some(*day))
+            .collect();
+        let recurrence = if days.is_empty() {
+            None
+        } else {
+            let until = match self.until.trim() {
+                "" => None,
+                date => Some(
+                    NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                        .map_err(|_| UiError::Refused(fl!("schedule-error-until-format")))?,
+                ),
+            };
+            let count = match self.count.trim() {
+                "" => None,
+                count => Some(
+                    count
+                        .parse()
+                        .map_err(|_| schedule_error(&ScheduleError::RecurrenceCount))?,
+                ),
+            };
+            Some(WeeklyRecurrence { days, until, count })
+        };
+        let when = When {
+            start,
+            time_zone: self.time_zone.trim().to_owned(),
+            duration_minutes,
+            recurrence,
+        };
+        when.validate().map_err(|e| schedule_error(&e))?;
+        let auto_lock_minutes = match self.auto_lock.trim() {
+            "" => None,
+            minutes => Some(
+                minutes
+                    .parse()
+                    .map_err(|_| schedule_error(&ScheduleError::AutoLock))?,
+            ),
+        };
+        let options = MeetingOptions {
+            require_sign_in: self.require_sign_in,
+            lobby: self.lobby,
+            auto_lock_minutes,
+            join_before_host: self.join_before_host,
+            exclude_password_from_invitation: self.exclude_password_from_invitation,
+        };
+        options.validate().map_err(|e| schedule_error(&e))?;
+        Ok(ScheduleRequest {
+            title,
+            when,
+            options,
+            co_hosts: self
+                .co_hosts
+                .split([',', ' ', '、'])
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            password: (!self.own_password.is_empty()).then(|| self.own_password.clone()),
+        })
+    }
+}
+
+/// A saved meeting and the password the server handed out once.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub meeting: ScheduledMeeting,
+    pub password: Option<String>,
+}
+
+pub struct State {
+    session: Session,
+    pub form: Form,
+    saving: bool,
+    saved: Option<Saved>,
+    error: Option<UiError>,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Title(String),
+    Start(String),
+    Duration(String),
+    TimeZone(String),
+    Day(usize, bool),
+    Until(String),
+    Count(String),
+    Lobby(bool),
+    RequireSignIn(bool),
+    AutoLock(String),
+    JoinBeforeHost(bool),
+    ExcludePassword(bool),
+    CoHosts(String),
+    OwnPassword(String),
+    Save,
+    Saved(Result<Saved, UiError>),
+    KeptPassword(Result<(), UiError>),
+    CopyPassword,
+    CopyInvitation,
+    CopyPasswordMessage,
+    ExportIcs,
+    Exported(Result<Option<PathBuf>, UiError>),
+    Back,
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    /// Back to home (the list there refreshes).
+    Back,
+}
+
+fn invite_language() -> InviteLanguage {
+    InviteLanguage::from_tag(crate::i18n::current_language().tag())
+}
+
+impl State {
+    pub fn new(session: Session) -> Self {
+        Self {
+            session,
+            form: Form::default(),
+            saving: false,
+            saved: None,
+            error: None,
+            notice: None,
+        }
+    }
+
+    pub fn saved(&self) -> Option<&Saved> {
+        self.saved.as_ref()
+    }
+
+    fn input<'a>(&'a self, saved: &'a Saved) -> InvitationInput<'a> {
+        InvitationInput {
+            meeting: &saved.meeting,
+            password: saved.password.as_deref(),
+            language: invite_language(),
+            organizer_email: None,
+            now: Utc::now(),
+        }
+    }
+
+    /// The invitation as `.ics` text (core's renderer; the password only if the host allowed it).
+    pub fn invitation_ics(&self) -> Option<Result<String, UiError>> {
+        let saved = self.saved.as_ref()?;
+        Some(render_ics(&self.input(saved)).map_err(|e| UiError::BadAnswer(e.to_string())))
+    }
+
+    pub fn invitation_text(&self) -> Option<Result<String, UiError>> {
+        let saved = self.saved.as_ref()?;
+        Some(render_text(&self.input(saved)).map_err(|e| UiError::BadAnswer(e.to_string())))
+    }
+
+    pub fn password_message(&self) -> Option<Result<String, UiError>> {
+        let saved = self.saved.as_ref()?;
+        let password = saved.password.as_deref()?;
+        Some(
+            render_password_message(&saved.meeting, password, invite_language())
+                .map_err(|e| UiError::BadAnswer(e.to_string())),
+        )
+    }
+
+    fn copy(&mut self, rendered: Option<Result<String, UiError>>, notice: String) -> Action {
+        match rendered {
+            Some(Ok(content)) => {
+                self.notice = Some(notice);
+                Action::Run(iced::clipboard::write(content))
+            }
+            Some(Err(error)) => {
+                self.error = Some(error);
+                Action::None
+            }
+            None => Action::None,
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> Action {
+        let form = &mut self.form;
+        match message {
+            Message::Title(v) => form.title = v,
+            Message::Start(v) => form.start = v,
+            Message::Duration(v) => form.duration = v,
+            Message::TimeZone(v) => form.time_zone = v,
+            Message::Day(index, on) => {
+                if let Some(day) = form.days.get_mut(index) {
+                    *day = on;
+                }
+            }
+            Message::Until(v) => form.until = v,
+            Message::Count(v) => form.count = v,
+            Message::Lobby(v) => form.lobby = v,
+            Message::RequireSignIn(v) => form.require_sign_in = v,
+            Message::AutoLock(v) => form.auto_lock = v,
+            Message::JoinBeforeHost(v) => form.join_before_host = v,
+            Message::ExcludePassword(v) => form.exclude_password_from_invitation = v,
+            Message::CoHosts(v) => form.co_hosts = v,
+            Message::OwnPassword(v) => form.own_password = v,
+            Message::Save if !self.saving => {
+                let request = match self.form.request() {
+                    Ok(request) => request,
+                    Err(error) => {
+                        self.error = Some(error);
+                        return Action::None;
+                    }
+                };
+                let Some(token) = self.session.token().map(str::to_owned) else {
+                    return Action::None;
+                };
+                self.saving = true;
+                self.error = None;
+                let server = self.session.server.clone();
+                let trust = self.session.trust.clone();
+                return Action::Run(Task::perform(
+                    async move {
+                        let scheduler = Scheduler::new(&server, &trust, &token)?;
+                        let response = scheduler.schedule(&request).await?;
+                        Ok(Saved {
+                            meeting: response.meeting,
+                            password: response.password,
+                        })
+                    },
+                    Message::Saved,
+                ));
+            }
+            Message::Save => {}
+            Message::Saved(result) => {
+                self.saving = false;
+                match result {
+                    Ok(saved) => {
+                        let keep = saved.password.clone().map(|password| {
+                            let account = secrets::meeting_password_account(
+                                &self.session.server,
+                                &saved.meeting.number,
+                            );
+                            Task::perform(
+                                async move {
+                                    secrets::blocking(move || secrets::set(&account, &password))
+                                        .await
+                                        .map_err(UiError::from)
+                                },
+                                Message::KeptPassword,
+                            )
+                        });
+                        self.saved = Some(saved);
+                        if let Some(task) = keep {
+                            return Action::Run(task);
+                        }
+                    }
+                    Err(error) => self.error = Some(error),
+                }
+            }
+            Message::KeptPassword(result) => {
+                if let Err(error) = result {
+                    self.error = Some(error);
+                }
+            }
+            Message::CopyPassword => {
+                let password = self
+                    .saved
+                    .as_ref()
+                    .and_then(|s| s.password.clone())
+                    .map(Ok);
+                return self.copy(password, fl!("schedule-copied-password"));
+            }
+            Message::CopyInvitation => {
+                let rendered = self.invitation_text();
+                return self.copy(rendered, fl!("schedule-copied-invitation"));
+            }
+            Message::CopyPasswordMessage => {
+                let rendered = self.password_message();
+                return self.copy(rendered, fl!("schedule-copied-password-message"));
+            }
+            Message::ExportIcs => match self.invitation_ics() {
+                Some(Ok(ics)) => {
+                    let file_name = self
+                        .saved
+                        .as_ref()
+                        .map(|s| format!("conclave-{}.ics", s.meeting.number))
+                        .unwrap_or_else(|| "conclave.ics".into());
+                    return Action::Run(Task::perform(
+                        save_with_dialog(file_name, ics),
+                        Message::Exported,
+                    ));
+                }
+                Some(Err(error)) => self.error = Some(error),
+                None => {}
+            },
+            Message::Exported(result) => match result {
+                Ok(Some(path)) => {
+                    self.notice = Some(fl!(
+                        "common-saved-to",
+                        path = path.display().to_string()
+                    ));
+                }
+                Ok(None) => {}
+                Err(error) => self.error = Some(error),
+            },
+            Message::Back => return Action::Back,
+        }
+        Action::None
+    }
+
+    fn form_view(&self) -> Element<'_, Message> {
+        let form = &self.form;
+        let field = |label: String, input: Element<'static, Message>| -> Element<'_, Message> {
+            column![text(label).size(14), input].spacing(4).into()
+        };
+        let days = WEEKDAYS.iter().enumerate().fold(row![].spacing(8), |row, (i, day)| {
+            row.push(
+                checkbox(form.days[i])
+                    .label(weekday_name(*day))
+                    .on_toggle(move |on| Message::Day(i, on)),
+            )
+        });
+        column![
+            field(
+                fl!("schedule-title-label"),
+                text_input(&fl!("schedule-title-placeholder"), &form.title)
+                    .id(Id::new(TITLE_INPUT))
+                    .on_input(Message::Title)
+                    .on_submit(Message::Save)
+                    .into()
+            ),
+            text(fl!("schedule-title-hint")).size(12),
+            row![
+                field(
+                    fl!("schedule-start-label"),
+                    text_input("2026-12-01 10:00", &form.start)
+                        .id(Id::new(START_INPUT))
+                        .on_input(Message::Start)
+                        .into()
+                ),
+                field(
+                    fl!("schedule-duration-label"),
+                    text_input("60", &form.duration)
+                        .id(Id::new(DURATION_INPUT))
+                        .on_input(Message::Duration)
+                        .into()
+                ),
+                field(
+                    fl!("schedule-zone-label"),
+                    text_input("Asia/Tokyo", &form.time_zone)
+                        .id(Id::new(ZONE_INPUT))
+                        .on_input(Message::TimeZone)
+                        .into()
+                ),
+            ]
+            .spacing(8),
+            text(fl!("schedule-repeat-label")).size(14),
+            days,
+            row![
+                field(
+                    fl!("schedule-until-label"),
+                    text_input("2027-03-31", &form.until)
+                        .on_input(Message::Until)
+                        .into()
+                ),
+                field(
+                    fl!("schedule-count-label"),
+                    text_input("10", &form.count).on_input(Message::Count).into()
+                ),
+            ]
+            .spacing(8),
+            rule::horizontal(1),
+            checkbox(form.lobby)
+                .label(fl!("schedule-lobby"))
+                .on_toggle(Message::Lobby),
+            checkbox(form.require_sign_in)
+                .label(fl!("schedule-require-sign-in"))
+                .on_toggle(Message::RequireSignIn),
+            checkbox(form.join_before_host)
+                .label(fl!("schedule-join-before-host"))
+                .on_toggle(Message::JoinBeforeHost),
+            field(
+                fl!("schedule-auto-lock-label"),
+                text_input(&fl!("schedule-auto-lock-placeholder"), &form.auto_lock)
+                    .on_input(Message::AutoLock)
+                    .into()
+            ),
+            checkbox(form.exclude_password_from_invitation)
+                .label(fl!("schedule-exclude-password"))
+                .on_toggle(Message::ExcludePassword),
+            field(
+                fl!("schedule-co-hosts-label"),
+                text_input("aiko, ben", &form.co_hosts)
+                    .on_input(Message::CoHosts)
+                    .into()
+            ),
+            field(
+                fl!("schedule-password-label"),
+                text_input(&fl!("schedule-password-placeholder"), &form.own_password)
+                    .id(Id::new(PASSWORD_INPUT))
+                    .secure(true)
+                    .on_input(Message::OwnPassword)
+                    .on_submit(Message::Save)
+                    .into()
+            ),
+            row![
+                button(text(fl!("schedule-save")))
+                    .on_press_maybe((!self.saving).then_some(Message::Save))
+                    .style(button::primary),
+                button(text(fl!("common-back"))).on_press(Message::Back),
+            ]
+            .spacing(8),
+        ]
+        .spacing(8)
+        .into()
+    }
+
+    fn saved_view<'a>(&'a self, saved: &'a Saved) -> Element<'a, Message> {
+        let mut content = column![
+            text(fl!("schedule-e2ee-confirmation")).size(16),
+            text(fl!(
+                "schedule-saved-number",
+                number = saved.meeting.number.as_str()
+            ))
+            .size(20),
+        ]
+        .spacing(10);
+        if let Some(password) = &saved.password {
+            content = content.push(
+                row![
+                    text(fl!("schedule-saved-password", password = password.as_str()))
+                        .width(Length::Fill),
+                    button(text(fl!("schedule-copy-password"))).on_press(Message::CopyPassword),
+                ]
+                .align_y(Alignment::Center)
+                .spacing(8),
+            );
+        }
+        content = content.push(text(if saved.meeting.options.exclude_password_from_invitation {
+            fl!("schedule-password-excluded")
+        } else {
+            fl!("schedule-password-included")
+        }));
+        let mut actions = row![
+            button(text(fl!("schedule-export-ics")))
+                .on_press(Message::ExportIcs)
+                .style(button::primary),
+            button(text(fl!("schedule-copy-invitation"))).on_press(Message::CopyInvitation),
+        ]
+        .spacing(8);
+        if saved.password.is_some() {
+            actions = actions.push(
+                button(text(fl!("schedule-copy-password-message")))
+                    .on_press(Message::CopyPasswordMessage),
+            );
+        }
+        content
+            .push(actions)
+            .push(button(text(fl!("common-done"))).on_press(Message::Back))
+            .into()
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let body = match &self.saved {
+            Some(saved) => self.saved_view(saved),
+            None => self.form_view(),
+        };
+        let status: Element<'_, Message> = match (&self.error, &self.notice, self.saving) {
+            (_, _, true) => text(fl!("common-working")).into(),
+            (Some(error), _, _) => error_line(Some(error)),
+            (None, Some(notice), _) => text(notice.as_str()).into(),
+            (None, None, false) => column![].into(),
+        };
+        page(scrollable(
+            column![text(fl!("schedule-heading")).size(28), body, status].spacing(16),
+        ))
+    }
+}
+
+fn weekday_name(day: Weekday) -> String {
+    match day {
+        Weekday::Mon => fl!("schedule-day-mon"),
+        Weekday::Tue => fl!("schedule-day-tue"),
+        Weekday::Wed => fl!("schedule-day-wed"),
+        Weekday::Thu => fl!("schedule-day-thu"),
+        Weekday::Fri => fl!("schedule-day-fri"),
+        Weekday::Sat => fl!("schedule-day-sat"),
+        Weekday::Sun => fl!("schedule-day-sun"),
+    }
+}
+
+/// Asks where to save (native dialog) and writes the file; `None` if the user cancelled.
+pub async fn save_with_dialog(
+    file_name: String,
+    content: String,
+) -> Result<Option<PathBuf>, UiError> {
+    let Some(handle) = rfd::AsyncFileDialog::new()
+        .set_file_name(&file_name)
+        .save_file()
+        .await
+    else {
+        return Ok(None);
+    };
+    let path = handle.path().to_path_buf();
+    tokio::fs::write(&path, content)
+        .await
+        .map_err(|e| UiError::File(format!("{}: {e}", path.display())))?;
+    Ok(Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Language;
+    use conclave_core::client::TlsTrust;
+    use iced_test::simulator;
+
+    fn session() -> Session {
+        Session {
+            server: "127.0.0.1:8443".into(),
+            trust: TlsTrust::PublicRoots,
+            display_name: "Hana".into(),
+            account: None,
+            hosting_locally: true,
+        }
+    }
+
+    fn saved(exclude: bool) -> Saved {
+        let request = Form {
+            title: "Budget review".into(),
+            start: "2026-12-01 10:00".into(),
+            time_zone: "Asia/Tokyo".into(),
+            exclude_password_from_invitation: exclude,
+            ..Form::default()
+        }
+        .request()
+        .expect("valid form");
+        Saved {
+            meeting: ScheduledMeeting {
+                number: "12345678901".into(),
+                uid: "uid-1@127.0.0.1".into(),
+                sequence: 0,
+                title: request.title,
+                when: request.when,
+                options: request.options,
+                host_name: "Hana".into(),
+                co_hosts: Vec::new(),
+                viewer_is_co_host: false,
+                server: "127.0.0.1:8443".into(),
+                cancelled: false,
+            },
+            password: Some("Gen3ratedPass".into()),
+        }
+    }
+
+    #[test]
+    fn exclude_password_from_invitation_is_on_by_default() {
+        let _language = crate::test_language(Language::English);
+        let state = State::new(session());
+        assert!(state.form.exclude_password_from_invitation);
+        assert!(
+            state
+                .form
+                .request()
+                .map(|_| ())
+                .is_err_and(|e| e == schedule_error(&ScheduleError::Title))
+        );
+    }
+
+    #[test]
+    fn the_generated_password_is_shown_with_copy_and_stays_out_of_the_invitation() {
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(session());
+        let _ = state.update(Message::Saved(Ok(saved(true))));
+        let mut ui = simulator(state.view());
+        assert!(ui.find("Password: Gen3ratedPass").is_ok());
+        assert!(ui.click(fl!("schedule-copy-password")).is_ok());
+        let messages: Vec<_> = ui.into_messages().collect();
+        assert!(matches!(messages.as_slice(), [Message::CopyPassword]));
+        assert!(matches!(
+            state.update(Message::CopyPassword),
+            Action::Run(_)
+        ));
+
+        let ics = state.invitation_ics().expect("saved").expect("renders");
+        assert!(ics.contains("BEGIN:VCALENDAR"));
+        assert!(!ics.contains("Gen3ratedPass"));
+        let text = state.invitation_text().expect("saved").expect("renders");
+        assert!(!text.contains("Gen3ratedPass"));
+        let message = state.password_message().expect("saved").expect("renders");
+        assert!(message.contains("Gen3ratedPass"));
+    }
+
+    #[test]
+    fn export_and_copy_buttons_start_their_tasks() {
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(session());
+        let _ = state.update(Message::Saved(Ok(saved(true))));
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click(fl!("schedule-export-ics")).expect("export button");
+            ui.click(fl!("schedule-copy-invitation")).expect("copy button");
+            ui.click(fl!("schedule-copy-password-message"))
+                .expect("password message button");
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        assert_eq!(messages.len(), 3);
+        for message in messages {
+            assert!(matches!(state.update(message), Action::Run(_)));
+        }
+    }
+
+    #[test]
+    fn an_included_password_reaches_the_invitation_when_the_host_allows_it() {
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(session());
+        let _ = state.update(Message::Saved(Ok(saved(false))));
+        let text = state.invitation_text().expect("saved").expect("renders");
+        assert!(text.contains("Gen3ratedPass"));
+    }
+
+    #[test]
+    fn form_errors_are_shown_in_the_users_words() {
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(session());
+        state.form.title = "Review".into();
+        state.form.time_zone = "Mars/Olympus".into();
+        let _ = state.update(Message::Save);
+        let mut ui = simulator(state.view());
+        assert!(
+            ui.find(fl!("schedule-error-zone", zone = "Mars/Olympus"))
+                .is_ok()
+        );
+        state.form.time_zone = "Asia/Tokyo".into();
+        state.form.days[1] = true;
+        state.form.until = "2026-12-31".into();
+        state.form.count = "3".into();
+        assert_eq!(
+            state.form.request().map(|_| ()),
+            Err(schedule_error(&ScheduleError::RecurrenceEnd))
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! Settings: language (English / 日本語), theme, hosting for the local network, devices and
+//! the diagnostics export (secrets redacted).
+
+use iced::widget::{button, column, pick_list, row, rule, text, toggler};
+use iced::{Alignment, Element, Length, Task};
+
+use super::{UiError, page};
+use crate::config::{Settings, ThemeChoice};
+use crate::diagnostics;
+use crate::fl;
+use crate::i18n::Language;
+
+/// The theme choice as the picker shows it (translated at view time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThemeOption(pub ThemeChoice);
+
+impl std::fmt::Display for ThemeOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&match self.0 {
+            ThemeChoice::Light => fl!("settings-theme-light"),
+            ThemeChoice::Dark => fl!("settings-theme-dark"),
+            ThemeChoice::System => fl!("settings-theme-system"),
+        })
+    }
+}
+
+pub struct State {
+    settings: Settings,
+    language: Language,
+    /// The unredacted report; redacted when exported.
+    diagnostics: String,
+    /// Device names from the devices module (helper B's `crate::devices`), when it exists.
+    devices: Vec<String>,
+    notice: Option<String>,
+    error: Option<UiError>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Language(Language),
+    Theme(ThemeOption),
+    HostOnLan(bool),
+    ExportDiagnostics,
+    Exported(Result<Option<std::path::PathBuf>, UiError>),
+    Back,
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    /// The shell applies (language, theme) and saves these.
+    Changed(Settings, Language),
+    Back,
+}
+
+impl State {
+    pub fn new(settings: Settings, language: Language, diagnostics: String) -> Self {
+        Self {
+            settings,
+            language,
+            diagnostics,
+            devices: Vec::new(),
+            notice: None,
+            error: None,
+        }
+    }
+
+    /// Devices hook: the shell passes the names `crate::devices` lists (none until it exists).
+    pub fn with_devices(mut self, devices: Vec<String>) -> Self {
+        self.devices = devices;
+        self
+    }
+
+    /// The report as it would be saved.
+    pub fn redacted_diagnostics(&self) -> String {
+        diagnostics::redact(&self.diagnostics)
+    }
+
+    pub fn update(&mut self, message: Message) -> Action {
+        match message {
+            Message::Language(language) => {
+                self.language = language;
+                self.settings.language = Some(language.tag().to_owned());
+                return Action::Changed(self.settings.clone(), language);
+            }
+            Message::Theme(ThemeOption(theme)) => {
+                self.settings.theme = theme;
+                return Action::Changed(self.settings.clone(), self.language);
+            }
+            Message::HostOnLan(on) => {
+                self.settings.host_on_lan = on;
+                return Action::Changed(self.settings.clone(), self.language);
+            }
+            Message::ExportDiagnostics => {
+                let report = self.redacted_diagnostics();
+                return Action::Run(Task::perform(
+                    super::schedule::save_with_dialog("conclave-diagnostics.txt".into(), report),
+                    Message::Exported,
+                ));
+            }
+            Message::Exported(result) => match result {
+                Ok(Some(path)) => {
+                    self.error = None;
+                    self.notice = Some(fl!(
+                        "common-saved-to",
+                        path = path.display().to_string()
+                    ));
+                }
+                Ok(None) => {}
+                Err(error) => self.error = Some(error),
+            },
+            Message::Back => return Action::Back,
+        }
+        Action::None
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let themes: Vec<ThemeOption> = ThemeChoice::ALL.into_iter().map(ThemeOption).collect();
+        let devices: Element<'_, Message> = if self.devices.is_empty() {
+            text(fl!("settings-devices-none")).into()
+        } else {
+            self.devices
+                .iter()
+                .fold(column![].spacing(4), |col, name| col.push(text(name.as_str())))
+                .into()
+        };
+        let status: Element<'_, Message> = match (&self.error, &self.notice) {
+            (Some(error), _) => super::error_line(Some(error)),
+            (None, Some(notice)) => text(notice.as_str()).into(),
+            (None, None) => column![].into(),
+        };
+        page(
+            column![
+                text(fl!("settings-heading")).size(28),
+                row![
+                    text(fl!("settings-language")).width(Length::Fixed(200.0)),
+                    pick_list(Language::ALL, Some(self.language), Message::Language),
+                ]
+                .align_y(Alignment::Center),
+                row![
+                    text(fl!("settings-theme")).width(Length::Fixed(200.0)),
+                    pick_list(themes, Some(ThemeOption(self.settings.theme)), Message::Theme),
+                ]
+                .align_y(Alignment::Center),
+                toggler(self.settings.host_on_lan)
+                    .label(fl!("settings-host-on-lan"))
+                    .on_toggle(Message::HostOnLan),
+                text(fl!("settings-host-on-lan-note")).size(12),
+                rule::horizontal(1),
+                text(fl!("settings-devices")).size(18),
+                devices,
+                rule::horizontal(1),
+                text(fl!("settings-diagnostics")).size(18),
+                text(fl!("settings-diagnostics-note")).size(12),
+                button(text(fl!("settings-export-diagnostics")))
+                    .on_press(Message::ExportDiagnostics),
+                status,
+                button(text(fl!("common-back"))).on_press(Message::Back),
+            ]
+            .spacing(12),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_test::simulator;
+
+    #[test]
+    fn switching_to_japanese_changes_the_visible_text() {
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(Settings::default(), Language::English, String::new());
+        {
+            let mut ui = simulator(state.view());
+            assert!(ui.find("Settings").is_ok());
+            assert!(ui.find("Language").is_ok());
+        }
+        let action = state.update(Message::Language(Language::Japanese));
+        let Action::Changed(settings, language) = action else {
+            panic!("the shell must be told to switch language");
+        };
+        assert_eq!(settings.language.as_deref(), Some("ja"));
+        // What the shell does with it:
+        crate::i18n::set_language(language);
+        let mut ui = simulator(state.view());
+        assert!(ui.find("設定").is_ok());
+        assert!(ui.find("言語").is_ok());
+        assert!(ui.find("Settings").is_err());
+    }
+
+    #[test]
+    fn the_exported_report_is_redacted() {
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(
+            Settings::default(),
+            Language::English,
+            "token = c2VjcmV0LXRva2VuLTAxMjM0NTY3ODk=\nserver = 127.0.0.1:8443".into(),
+        );
+        let report = state.redacted_diagnostics();
+        assert!(!report.contains("c2VjcmV0LXRva2VuLTAxMjM0NTY3ODk"));
+        assert!(report.contains("127.0.0.1:8443"));
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click(fl!("settings-export-diagnostics"))
+                .expect("export button");
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        assert!(matches!(messages.as_slice(), [Message::ExportDiagnostics]));
+        assert!(matches!(
+            state.update(Message::ExportDiagnostics),
+            Action::Run(_)
+        ));
+    }
+}

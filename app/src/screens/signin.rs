@@ -1,0 +1,440 @@
+//! First run / sign-in: host on this computer, or pick a server and sign in (token and device
+//! key go to the OS keychain) or continue as a guest with a display name.
+
+use std::path::PathBuf;
+
+use conclave_core::client::TlsTrust;
+use conclave_core::client::account;
+use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
+use conclave_core::protocol::DisplayName;
+use iced::widget::{Id, button, column, radio, row, rule, text, text_input};
+use iced::{Element, Length, Task};
+
+use super::{Account, Session, UiError, error_line, page, parse_server};
+use crate::embedded::{self, HostOptions, Hosted};
+use crate::fl;
+use crate::join::SignedInIdentity;
+use crate::secrets::{self, StoredIdentity};
+
+/// Where the meetings are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The server embedded in this app.
+    ThisComputer,
+    /// A server somewhere else.
+    Server,
+}
+
+pub const SERVER_INPUT: &str = "signin-server";
+pub const PIN_INPUT: &str = "signin-pin";
+pub const USERNAME_INPUT: &str = "signin-username";
+pub const PASSWORD_INPUT: &str = "signin-password";
+pub const NAME_INPUT: &str = "signin-name";
+
+/// What the screen starts from (flags and saved settings).
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub data_dir: PathBuf,
+    pub host_on_lan: bool,
+    pub local_host_username: Option<String>,
+    pub server: Option<String>,
+    pub pin: Option<String>,
+    pub display_name: Option<String>,
+}
+
+pub struct State {
+    context: Context,
+    place: Place,
+    server: String,
+    pin: String,
+    username: String,
+    password: String,
+    display_name: String,
+    busy: bool,
+    error: Option<UiError>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    PlaceChosen(Place),
+    ServerChanged(String),
+    PinChanged(String),
+    UsernameChanged(String),
+    PasswordChanged(String),
+    DisplayNameChanged(String),
+    SignIn,
+    ContinueAsGuest,
+    HostHere,
+    SignedIn(Result<Session, UiError>),
+    Hosted(Result<Hosted, UiError>),
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    SignedIn(Session),
+    Hosted(Hosted),
+}
+
+impl State {
+    pub fn new(context: Context) -> Self {
+        let place = if context.server.is_some() {
+            Place::Server
+        } else {
+            Place::ThisComputer
+        };
+        Self {
+            place,
+            server: context.server.clone().unwrap_or_default(),
+            pin: context.pin.clone().unwrap_or_default(),
+            username: String::new(),
+            password: String::new(),
+            display_name: context
+                .display_name
+                .clone()
+                .unwrap_or_else(embedded::default_display_name),
+            busy: false,
+            error: None,
+            context,
+        }
+    }
+
+    pub fn error(&self) -> Option<&UiError> {
+        self.error.as_ref()
+    }
+
+    fn trust(&self) -> TlsTrust {
+        match self.pin.trim() {
+            "" => TlsTrust::PublicRoots,
+            pin => TlsTrust::PinnedSha256(pin.to_owned()),
+        }
+    }
+
+    fn server(&mut self) -> Option<String> {
+        let server = parse_server(&self.server);
+        if server.is_none() {
+            self.error = Some(UiError::Refused(fl!(
+                "signin-error-server",
+                server = self.server.as_str()
+            )));
+        }
+        server
+    }
+
+    pub fn update(&mut self, message: Message) -> Action {
+        match message {
+            Message::PlaceChosen(place) => {
+                self.place = place;
+                self.error = None;
+            }
+            Message::ServerChanged(value) => self.server = value,
+            Message::PinChanged(value) => self.pin = value,
+            Message::UsernameChanged(value) => self.username = value,
+            Message::PasswordChanged(value) => self.password = value,
+            Message::DisplayNameChanged(value) => self.display_name = value,
+            Message::SignIn if !self.busy => {
+                let Some(server) = self.server() else {
+                    return Action::None;
+                };
+                if self.username.trim().is_empty() || self.password.is_empty() {
+                    self.error = Some(UiError::Refused(fl!("signin-error-missing")));
+                    return Action::None;
+                }
+                self.busy = true;
+                self.error = None;
+                let trust = self.trust();
+                let username = self.username.trim().to_owned();
+                let password = std::mem::take(&mut self.password);
+                return Action::Run(Task::perform(
+                    sign_in(server, trust, username, password),
+                    Message::SignedIn,
+                ));
+            }
+            Message::ContinueAsGuest if !self.busy => {
+                let Some(server) = self.server() else {
+                    return Action::None;
+                };
+                if DisplayName::new(self.display_name.trim()).is_err() {
+                    self.error = Some(UiError::Refused(fl!("signin-error-name")));
+                    return Action::None;
+                }
+                return Action::SignedIn(Session {
+                    server,
+                    trust: self.trust(),
+                    display_name: self.display_name.trim().to_owned(),
+                    account: None,
+                    hosting_locally: false,
+                });
+            }
+            Message::HostHere if !self.busy => {
+                if DisplayName::new(self.display_name.trim()).is_err() {
+                    self.error = Some(UiError::Refused(fl!("signin-error-name")));
+                    return Action::None;
+                }
+                self.busy = true;
+                self.error = None;
+                let options = HostOptions {
+                    data_dir: self.context.data_dir.clone(),
+                    lan: self.context.host_on_lan,
+                    port: embedded::PREFERRED_PORT,
+                    username: self.context.local_host_username.clone(),
+                    display_name: self.display_name.trim().to_owned(),
+                };
+                return Action::Run(Task::perform(
+                    async move {
+                        embedded::host_on_this_computer(options)
+                            .await
+                            .map_err(UiError::from)
+                    },
+                    Message::Hosted,
+                ));
+            }
+            Message::SignedIn(result) => {
+                self.busy = false;
+                match result {
+                    Ok(session) => return Action::SignedIn(session),
+                    Err(error) => self.error = Some(error),
+                }
+            }
+            Message::Hosted(result) => {
+                self.busy = false;
+                match result {
+                    Ok(hosted) => return Action::Hosted(hosted),
+                    Err(error) => self.error = Some(error),
+                }
+            }
+            Message::SignIn | Message::ContinueAsGuest | Message::HostHere => {}
+        }
+        Action::None
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let places = row![
+            radio(
+                fl!("signin-this-computer"),
+                Place::ThisComputer,
+                Some(self.place),
+                Message::PlaceChosen
+            ),
+            radio(
+                fl!("signin-other-server"),
+                Place::Server,
+                Some(self.place),
+                Message::PlaceChosen
+            ),
+        ]
+        .spacing(24);
+        let name = text_input(&fl!("signin-display-name"), &self.display_name)
+            .id(Id::new(NAME_INPUT))
+            .on_input(Message::DisplayNameChanged);
+        let busy = self.busy;
+        let body: Element<'_, Message> = match self.place {
+            Place::ThisComputer => column![
+                text(fl!("signin-this-computer-explain")),
+                text(fl!("signin-display-name")).size(14),
+                name.on_submit(Message::HostHere),
+                button(text(fl!("signin-host-here")))
+                    .on_press_maybe((!busy).then_some(Message::HostHere))
+                    .style(button::primary),
+            ]
+            .spacing(8)
+            .into(),
+            Place::Server => column![
+                text(fl!("signin-server")).size(14),
+                text_input("meet.example.org:8443", &self.server)
+                    .id(Id::new(SERVER_INPUT))
+                    .on_input(Message::ServerChanged)
+                    .on_submit(Message::SignIn),
+                text(fl!("signin-pin")).size(14),
+                text_input(&fl!("signin-pin-placeholder"), &self.pin)
+                    .id(Id::new(PIN_INPUT))
+                    .on_input(Message::PinChanged),
+                rule::horizontal(1),
+                text(fl!("signin-account-heading")).size(18),
+                text_input(&fl!("signin-username"), &self.username)
+                    .id(Id::new(USERNAME_INPUT))
+                    .on_input(Message::UsernameChanged)
+                    .on_submit(Message::SignIn),
+                text_input(&fl!("signin-password"), &self.password)
+                    .id(Id::new(PASSWORD_INPUT))
+                    .secure(true)
+                    .on_input(Message::PasswordChanged)
+                    .on_submit(Message::SignIn),
+                button(text(fl!("signin-sign-in")))
+                    .on_press_maybe((!busy).then_some(Message::SignIn))
+                    .style(button::primary),
+                rule::horizontal(1),
+                text(fl!("signin-guest-heading")).size(18),
+                name.on_submit(Message::ContinueAsGuest),
+                button(text(fl!("signin-continue-as-guest")))
+                    .on_press_maybe((!busy).then_some(Message::ContinueAsGuest)),
+            ]
+            .spacing(8)
+            .into(),
+        };
+        let status: Element<'_, Message> = if busy {
+            text(fl!("common-working")).into()
+        } else {
+            error_line(self.error.as_ref())
+        };
+        page(
+            column![
+                text(fl!("signin-title")).size(28),
+                text(fl!("signin-e2ee-note")),
+                places,
+                body,
+                status,
+            ]
+            .spacing(16)
+            .width(Length::Fill),
+        )
+    }
+}
+
+/// Signs in over HTTPS with a fresh device key and keeps the result in the keychain.
+pub async fn sign_in(
+    server: String,
+    trust: TlsTrust,
+    username: String,
+    password: String,
+) -> Result<Session, UiError> {
+    let signer = generate_signature_keys().map_err(|e| UiError::BadAnswer(e.to_string()))?;
+    let signed_in =
+        account::sign_in(&server, &trust, &username, &password, signer.public()).await?;
+    let identity = SignedInIdentity {
+        token: signed_in.token.clone(),
+        signature_keys: signature_keys_to_bytes(&signer)
+            .map_err(|e| UiError::BadAnswer(e.to_string()))?,
+        certificate: signed_in.certificate.clone(),
+        org: signed_in.org_key,
+    };
+    let stored = StoredIdentity::new(
+        &server,
+        &trust,
+        &username,
+        &signed_in.display_name,
+        &identity,
+    )?;
+    // Without a keychain the sign-in is not kept anywhere else: the user sees why.
+    secrets::blocking(move || stored.save()).await?;
+    Ok(Session {
+        server,
+        trust,
+        display_name: signed_in.display_name,
+        account: Some(Account { username, identity }),
+        hosting_locally: false,
+    })
+}
+
+/// The identity kept from an earlier sign-in, if any.
+pub async fn restore() -> Result<Option<Session>, UiError> {
+    let Some(stored) = secrets::blocking(StoredIdentity::load).await? else {
+        return Ok(None);
+    };
+    let identity = stored.identity()?;
+    Ok(Some(Session {
+        server: stored.server.clone(),
+        trust: stored.trust(),
+        display_name: stored.display_name.clone(),
+        account: Some(Account {
+            username: stored.username.clone(),
+            identity,
+        }),
+        hosting_locally: false,
+    }))
+}
+
+/// Sign-out: the token and device key leave the keychain.
+pub async fn forget() -> Result<(), UiError> {
+    Ok(secrets::blocking(StoredIdentity::delete).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_test::simulator;
+
+    fn screen() -> State {
+        State::new(Context {
+            server: Some(String::new()),
+            ..Context::default()
+        })
+    }
+
+    fn run(state: &mut State, ui_messages: Vec<Message>) -> Vec<Action> {
+        ui_messages
+            .into_iter()
+            .map(|message| state.update(message))
+            .collect()
+    }
+
+    #[test]
+    fn guest_path_emits_a_session_without_an_account() {
+        let _language = crate::test_language(crate::i18n::Language::English);
+        let mut state = screen();
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click(Id::new(SERVER_INPUT)).expect("server field");
+            ui.typewrite("127.0.0.1:8443");
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        run(&mut state, messages);
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click(Id::new(NAME_INPUT)).expect("name field");
+            ui.typewrite("Aiko");
+            ui.click("Continue as guest").expect("guest button");
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        let actions = run(&mut state, messages);
+        let session = actions
+            .into_iter()
+            .find_map(|action| match action {
+                Action::SignedIn(session) => Some(session),
+                _ => None,
+            })
+            .expect("a guest session");
+        assert_eq!(session.server, "127.0.0.1:8443");
+        assert!(session.account.is_none());
+        assert!(session.display_name.ends_with("Aiko"));
+    }
+
+    #[test]
+    fn a_bad_server_address_is_shown_as_an_error() {
+        let _language = crate::test_language(crate::i18n::Language::English);
+        let mut state = screen();
+        state.update(Message::ServerChanged("not a server/".into()));
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click("Continue as guest").expect("guest button");
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        let actions = run(&mut state, messages);
+        assert!(actions.iter().all(|a| matches!(a, Action::None)));
+        let mut ui = simulator(state.view());
+        assert!(ui.find("\"not a server/\" is not a server address").is_ok());
+    }
+
+    fn error_text(state: &State) -> String {
+        state.error().map(UiError::text).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_network_error_on_screen() {
+        // Nothing listens on port 9 of loopback (discard) in the test environment.
+        let result = sign_in(
+            "127.0.0.1:9".into(),
+            TlsTrust::PublicRoots,
+            "hana".into(),
+            "password".into(),
+        )
+        .await;
+        let error = result.expect_err("no server there");
+        assert!(matches!(error, UiError::Network(_)));
+        let _language = crate::test_language(crate::i18n::Language::English);
+        let mut state = screen();
+        state.update(Message::SignedIn(Err(error)));
+        let mut ui = simulator(state.view());
+        assert!(ui.find(error_text(&state)).is_ok());
+    }
+}

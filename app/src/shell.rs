@@ -1,0 +1,353 @@
+//! The top-level iced application: which screen is shown, routing of messages and actions,
+//! theme, language and keyboard focus (Tab / Shift+Tab).
+
+use std::path::PathBuf;
+
+use iced::keyboard::{self, key::Named};
+use iced::widget::operation;
+use iced::{Element, Subscription, Task, Theme, event};
+
+use crate::config::{Args, Settings};
+use crate::diagnostics::{self, LogBuffer};
+use crate::embedded::Hosted;
+use crate::fl;
+use crate::i18n::{self, Language};
+use crate::join::JoinRequest;
+use crate::screens::{Account, Session, UiError, home, schedule, settings, signin};
+
+pub enum Screen {
+    SignIn(signin::State),
+    Home(home::State),
+    Schedule(schedule::State),
+    Settings(settings::State),
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    SignIn(signin::Message),
+    Home(home::Message),
+    Schedule(schedule::Message),
+    Settings(settings::Message),
+    Restored(Result<Option<Session>, UiError>),
+    SignedOut(Result<(), UiError>),
+    SettingsSaved(Result<(), String>),
+    FocusNext,
+    FocusPrevious,
+}
+
+pub struct Shell {
+    args: Args,
+    data_dir: PathBuf,
+    settings: Settings,
+    language: Language,
+    log: LogBuffer,
+    screen: Screen,
+    session: Option<Session>,
+    hosted: Option<Hosted>,
+}
+
+impl Shell {
+    /// The first state and the task that restores an earlier sign-in from the keychain.
+    pub fn boot(args: Args, settings: Settings, log: LogBuffer) -> (Self, Task<Message>) {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .unwrap_or_else(crate::config::default_data_dir);
+        let language = settings.language(args.lang.as_deref());
+        i18n::set_language(language);
+        let mut shell = Self {
+            screen: Screen::SignIn(signin::State::new(signin::Context::default())),
+            args,
+            data_dir,
+            settings,
+            language,
+            log,
+            session: None,
+            hosted: None,
+        };
+        shell.screen = Screen::SignIn(shell.signin_state());
+        // An explicit --server means "this server now", not the identity kept from before.
+        let restore = if shell.args.server.is_some() {
+            Task::none()
+        } else {
+            Task::perform(signin::restore(), Message::Restored)
+        };
+        (shell, restore)
+    }
+
+    fn signin_state(&self) -> signin::State {
+        signin::State::new(signin::Context {
+            data_dir: self.data_dir.clone(),
+            host_on_lan: self.settings.host_on_lan,
+            local_host_username: self.settings.local_host_username.clone(),
+            server: self
+                .args
+                .server
+                .clone()
+                .or_else(|| self.settings.last_server.clone()),
+            pin: self
+                .args
+                .pin
+                .clone()
+                .or_else(|| self.settings.last_pin.clone()),
+            display_name: self.settings.display_name.clone(),
+        })
+    }
+
+    pub fn title(&self) -> String {
+        fl!("app-title")
+    }
+
+    pub fn theme(&self) -> Option<Theme> {
+        self.settings.theme.theme()
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    fn save_settings(&self) -> Task<Message> {
+        let settings = self.settings.clone();
+        let dir = self.data_dir.clone();
+        Task::perform(
+            async move {
+                tokio::task::spawn_blocking(move || settings.save(&dir))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
+            },
+            Message::SettingsSaved,
+        )
+    }
+
+    fn go_home(&mut self, session: Session) -> Task<Message> {
+        self.session = Some(session.clone());
+        let mut home = home::State::new(session);
+        let load = home.load().map(Message::Home);
+        self.screen = Screen::Home(home);
+        load
+    }
+
+    fn home_or_signin(&mut self) -> Task<Message> {
+        match self.session.clone() {
+            Some(session) => self.go_home(session),
+            None => {
+                self.screen = Screen::SignIn(self.signin_state());
+                Task::none()
+            }
+        }
+    }
+
+    /// Where helper B's pre-join screen takes over (see `crate::join`).
+    fn join(&mut self, request: JoinRequest) -> Task<Message> {
+        tracing::info!(?request, "join requested");
+        Task::none()
+    }
+
+    fn diagnostics(&self) -> String {
+        let state = [
+            ("language", self.language.tag().to_owned()),
+            ("theme", format!("{:?}", self.settings.theme)),
+            ("host_on_lan", self.settings.host_on_lan.to_string()),
+            ("data_dir", self.data_dir.display().to_string()),
+            (
+                "server",
+                self.session
+                    .as_ref()
+                    .map(|s| s.server.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "signed_in",
+                self.session
+                    .as_ref()
+                    .is_some_and(|s| s.account.is_some())
+                    .to_string(),
+            ),
+            ("hosting_locally", self.hosted.is_some().to_string()),
+        ];
+        diagnostics::report(&state, &self.log)
+    }
+
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::FocusNext => operation::focus_next(),
+            Message::FocusPrevious => operation::focus_previous(),
+            Message::SettingsSaved(result) => {
+                if let Err(error) = result {
+                    tracing::warn!(%error, "could not save settings");
+                }
+                Task::none()
+            }
+            Message::Restored(result) => {
+                match (result, &mut self.screen) {
+                    (Ok(Some(session)), Screen::SignIn(_)) => return self.go_home(session),
+                    (Err(error), Screen::SignIn(_)) => {
+                        tracing::warn!(error = %error.text(), "no kept sign-in");
+                    }
+                    _ => {}
+                }
+                Task::none()
+            }
+            Message::SignedOut(result) => {
+                if let Err(error) = result {
+                    tracing::warn!(error = %error.text(), "sign-out could not clear the keychain");
+                }
+                Task::none()
+            }
+            Message::SignIn(message) => {
+                let Screen::SignIn(state) = &mut self.screen else {
+                    return Task::none();
+                };
+                match state.update(message) {
+                    signin::Action::None => Task::none(),
+                    signin::Action::Run(task) => task.map(Message::SignIn),
+                    signin::Action::SignedIn(session) => {
+                        if session.account.is_none() {
+                            self.settings.display_name = Some(session.display_name.clone());
+                        }
+                        self.settings.last_server = Some(session.server.clone());
+                        self.settings.last_pin = match &session.trust {
+                            conclave_core::client::TlsTrust::PinnedSha256(pin) => Some(pin.clone()),
+                            conclave_core::client::TlsTrust::PublicRoots => None,
+                        };
+                        Task::batch([self.save_settings(), self.go_home(session)])
+                    }
+                    signin::Action::Hosted(hosted) => {
+                        self.settings.local_host_username = Some(hosted.username.clone());
+                        let session = Session {
+                            server: hosted.address.clone(),
+                            trust: hosted.trust(),
+                            display_name: hosted.display_name.clone(),
+                            account: Some(Account {
+                                username: hosted.username.clone(),
+                                identity: hosted.identity.clone(),
+                            }),
+                            hosting_locally: true,
+                        };
+                        self.hosted = Some(hosted);
+                        Task::batch([self.save_settings(), self.go_home(session)])
+                    }
+                }
+            }
+            Message::Home(message) => {
+                let Screen::Home(state) = &mut self.screen else {
+                    return Task::none();
+                };
+                match state.update(message) {
+                    home::Action::None => Task::none(),
+                    home::Action::Run(task) => task.map(Message::Home),
+                    home::Action::Join(request) => self.join(request),
+                    home::Action::OpenSchedule => {
+                        if let Some(session) = self.session.clone() {
+                            self.screen = Screen::Schedule(schedule::State::new(session));
+                        }
+                        Task::none()
+                    }
+                    home::Action::OpenSettings => {
+                        self.open_settings();
+                        Task::none()
+                    }
+                    home::Action::SignOut => self.sign_out(),
+                }
+            }
+            Message::Schedule(message) => {
+                let Screen::Schedule(state) = &mut self.screen else {
+                    return Task::none();
+                };
+                match state.update(message) {
+                    schedule::Action::None => Task::none(),
+                    schedule::Action::Run(task) => task.map(Message::Schedule),
+                    schedule::Action::Back => self.home_or_signin(),
+                }
+            }
+            Message::Settings(message) => {
+                let Screen::Settings(state) = &mut self.screen else {
+                    return Task::none();
+                };
+                match state.update(message) {
+                    settings::Action::None => Task::none(),
+                    settings::Action::Run(task) => task.map(Message::Settings),
+                    settings::Action::Changed(settings, language) => {
+                        self.settings = settings;
+                        if language != self.language {
+                            self.language = language;
+                            i18n::set_language(language);
+                        }
+                        self.save_settings()
+                    }
+                    settings::Action::Back => self.home_or_signin(),
+                }
+            }
+        }
+    }
+
+    fn open_settings(&mut self) {
+        let diagnostics = self.diagnostics();
+        self.screen = Screen::Settings(settings::State::new(
+            self.settings.clone(),
+            self.language,
+            diagnostics,
+        ));
+    }
+
+    fn sign_out(&mut self) -> Task<Message> {
+        let was_signed_in = self
+            .session
+            .take()
+            .is_some_and(|s| s.account.is_some() && !s.hosting_locally);
+        let stop = match self.hosted.take() {
+            Some(hosted) => Task::future(async move { hosted.shutdown().await }).discard(),
+            None => Task::none(),
+        };
+        let forget = if was_signed_in {
+            Task::perform(signin::forget(), Message::SignedOut)
+        } else {
+            Task::none()
+        };
+        self.screen = Screen::SignIn(self.signin_state());
+        Task::batch([stop, forget])
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        match &self.screen {
+            Screen::SignIn(state) => state.view().map(Message::SignIn),
+            Screen::Home(state) => state.view().map(Message::Home),
+            Screen::Schedule(state) => state.view().map(Message::Schedule),
+            Screen::Settings(state) => state.view().map(Message::Settings),
+        }
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        event::listen_with(|event, status, _window| match (event, status) {
+            (
+                iced::Event::Keyboard(keyboard::Event::KeyPressed {
+                    key: keyboard::Key::Named(Named::Tab),
+                    modifiers,
+                    ..
+                }),
+                event::Status::Ignored,
+            ) => Some(if modifiers.shift() {
+                Message::FocusPrevious
+            } else {
+                Message::FocusNext
+            }),
+            _ => None,
+        })
+    }
+}
+
+/// Window and font settings, then the event loop.
+pub fn run(args: Args, settings: Settings, log: LogBuffer) -> iced::Result {
+    iced::application(
+        move || Shell::boot(args.clone(), settings.clone(), log.clone()),
+        Shell::update,
+        Shell::view,
+    )
+    .title(Shell::title)
+    .theme(Shell::theme)
+    .subscription(Shell::subscription)
+    .window_size((1024.0, 720.0))
+    .default_font(crate::fonts::DEFAULT)
+    .run()
+}
