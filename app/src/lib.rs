@@ -2,11 +2,13 @@
 //! `conclave-core`, with secrets in the OS keychain and an optional embedded server.
 
 pub mod config;
+pub mod devices;
 pub mod diagnostics;
 pub mod embedded;
 pub mod fonts;
 pub mod i18n;
 pub mod join;
+pub mod meeting_link;
 pub mod screens;
 pub mod secrets;
 pub mod shell;

@@ -1,0 +1,201 @@
+//! Devices for the meeting: cpal microphones and speakers behind core's `AudioSource` /
+//! `AudioSink` (48 kHz mono 20 ms frames, resampled with rubato), device lists for the pickers,
+//! and the fallbacks when a machine has none: the test tone as the source, silence as the
+//! sink. The camera preview is a generated test pattern ([`pattern`]); nokhwa is not wired
+//! yet.
+
+pub mod audio;
+pub mod pattern;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use conclave_core::media::signal::ToneSource;
+use conclave_core::media::{AudioSink, AudioSource, MediaPipelineError};
+
+/// What to send.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Microphone {
+    /// A cpal input device by name.
+    Device(String),
+    /// The 440/660/880 Hz test tone (a product feature for checking a meeting's audio).
+    TestTone,
+    /// Listen only.
+    Off,
+}
+
+/// Where the meeting's audio goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Speaker {
+    /// A cpal output device by name.
+    Device(String),
+    /// Nowhere (no output device).
+    Silent,
+}
+
+/// The user's pick in the pre-join screen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AudioChoice {
+    pub microphone: Microphone,
+    pub speaker: Speaker,
+}
+
+impl Default for AudioChoice {
+    fn default() -> Self {
+        Self {
+            microphone: Microphone::TestTone,
+            speaker: Speaker::Silent,
+        }
+    }
+}
+
+/// What the pickers offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceLists {
+    pub microphones: Vec<String>,
+    pub speakers: Vec<String>,
+}
+
+impl DeviceLists {
+    /// The default choice for these devices: the first microphone and speaker, or the test
+    /// tone and silence when there are none.
+    pub fn default_choice(&self) -> AudioChoice {
+        AudioChoice {
+            microphone: self
+                .microphones
+                .first()
+                .map_or(Microphone::TestTone, |m| Microphone::Device(m.clone())),
+            speaker: self
+                .speakers
+                .first()
+                .map_or(Speaker::Silent, |s| Speaker::Device(s.clone())),
+        }
+    }
+}
+
+/// Shared mute flag between the meeting screen and the running source.
+#[derive(Debug, Clone, Default)]
+pub struct MuteSwitch(pub Arc<AtomicBool>);
+
+/// A source that sends silence while muted (Opus DTX then sends almost nothing).
+struct Mutable {
+    inner: Box<dyn AudioSource + Send>,
+    muted: MuteSwitch,
+}
+
+impl AudioSource for Mutable {
+    fn next_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
+        // Keep reading the device while muted so unmuting doesn't play back stale audio.
+        let more = self.inner.next_frame(frame)?;
+        if self.muted.0.load(Ordering::Relaxed) {
+            frame.fill(0);
+        }
+        Ok(more)
+    }
+}
+
+/// The test tone: 440, 660 and 880 Hz, half a second each, for about an hour.
+pub fn test_tone() -> ToneSource {
+    ToneSource::new(
+        [440.0, 660.0, 880.0]
+            .iter()
+            .cycle()
+            .take(3 * 2_400)
+            .map(|f| (*f, 25))
+            .collect(),
+    )
+}
+
+/// Opened audio for a meeting, and a description of what is being sent.
+pub struct OpenedAudio {
+    pub source: Option<Box<dyn AudioSource + Send>>,
+    pub sink: Option<Box<dyn AudioSink + Send>>,
+    pub description: String,
+}
+
+/// Opens the chosen devices; a device that fails to open falls back (microphone → test tone,
+/// speaker → silence) with a warning in the log, so a meeting never fails for want of audio.
+pub fn open_audio(choice: &AudioChoice, muted: MuteSwitch) -> OpenedAudio {
+    let (source, description): (Box<dyn AudioSource + Send>, String) = match &choice.microphone
+    {
+        Microphone::Device(name) => match audio::Microphone::open(name) {
+            Ok(mic) => (Box::new(mic), name.clone()),
+            Err(error) => {
+                tracing::warn!(%error, "microphone unavailable; sending the test tone");
+                (Box::new(test_tone()), "test tone".into())
+            }
+        },
+        Microphone::TestTone => (Box::new(test_tone()), "test tone".into()),
+        Microphone::Off => {
+            return OpenedAudio {
+                source: None,
+                sink: open_sink(&choice.speaker),
+                description: String::new(),
+            };
+        }
+    };
+    OpenedAudio {
+        source: Some(Box::new(Mutable {
+            inner: source,
+            muted,
+        })),
+        sink: open_sink(&choice.speaker),
+        description,
+    }
+}
+
+fn open_sink(speaker: &Speaker) -> Option<Box<dyn AudioSink + Send>> {
+    match speaker {
+        Speaker::Device(name) => match audio::Speakers::open(name) {
+            Ok(sink) => Some(Box::new(sink)),
+            Err(error) => {
+                tracing::warn!(%error, "speaker unavailable; meeting audio is not played");
+                None
+            }
+        },
+        Speaker::Silent => None,
+    }
+}
+
+/// Root-mean-square level of a frame, 0.0 (silence) to 1.0 (full scale), for the level meter.
+pub fn level(frame: &[i16]) -> f32 {
+    if frame.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = frame.iter().map(|s| f64::from(*s).powi(2)).sum();
+    ((sum / frame.len() as f64).sqrt() / f64::from(i16::MAX)) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conclave_core::media::FRAME_SAMPLES;
+
+    #[test]
+    fn without_devices_the_defaults_are_the_tone_and_silence() {
+        let choice = DeviceLists::default().default_choice();
+        assert_eq!(choice.microphone, Microphone::TestTone);
+        assert_eq!(choice.speaker, Speaker::Silent);
+        let opened = open_audio(&choice, MuteSwitch::default());
+        assert!(opened.source.is_some());
+        assert!(opened.sink.is_none());
+    }
+
+    #[test]
+    fn a_missing_device_falls_back_to_the_tone_and_mute_silences_it() {
+        let choice = AudioChoice {
+            microphone: Microphone::Device("no such microphone".into()),
+            speaker: Speaker::Device("no such speaker".into()),
+        };
+        let mute = MuteSwitch::default();
+        let opened = open_audio(&choice, mute.clone());
+        assert_eq!(opened.description, "test tone");
+        let mut source = opened.source.expect("a source");
+        let mut frame = vec![0i16; FRAME_SAMPLES];
+        assert!(source.next_frame(&mut frame).expect("frame"));
+        assert!(level(&frame) > 0.1, "the tone is audible");
+        mute.0.store(true, Ordering::Relaxed);
+        assert!(source.next_frame(&mut frame).expect("frame"));
+        assert_eq!(level(&frame), 0.0, "muted sends silence");
+    }
+}
