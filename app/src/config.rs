@@ -11,7 +11,11 @@ use crate::i18n::Language;
 
 /// Flags for automation and scripts.
 #[derive(Debug, Clone, Default, clap::Parser)]
-#[command(name = "conclave", version, about = "Conclave: always end-to-end encrypted meetings")]
+#[command(
+    name = "conclave",
+    version,
+    about = "Conclave: always end-to-end encrypted meetings"
+)]
 pub struct Args {
     /// User-interface language (default: the OS locale, then the saved setting).
     #[arg(long, value_parser = ["en", "ja"])]

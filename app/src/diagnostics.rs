@@ -12,7 +12,14 @@ const KEPT_LINES: usize = 500;
 const SECRET_RUN: usize = 24;
 const REDACTED: &str = "<redacted>";
 /// Field names whose values are secrets.
-const SECRET_FIELDS: [&str; 6] = ["token", "password", "secret", "signature_key", "bearer", "key"];
+const SECRET_FIELDS: [&str; 6] = [
+    "token",
+    "password",
+    "secret",
+    "signature_key",
+    "bearer",
+    "key",
+];
 
 /// The in-memory tail of the log, shared with the tracing subscriber.
 #[derive(Clone, Default)]

@@ -249,3 +249,52 @@ pub fn default_display_name() -> String {
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| "Host".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dir: &Path, username: Option<String>) -> HostOptions {
+        HostOptions {
+            data_dir: dir.to_path_buf(),
+            lan: false,
+            port: 0,
+            username,
+            display_name: "Hana".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn hosting_creates_the_host_account_and_signs_in_on_loopback() {
+        // Unit tests use keyring's mock store: it keeps nothing between entries, which is
+        // exactly a keychain that lost the host password.
+        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hosted = host_on_this_computer(options(dir.path(), None))
+            .await
+            .expect("hosting starts without any manual step");
+        assert_eq!(hosted.username, HOST_USERNAME);
+        assert_eq!(hosted.display_name, "Hana");
+        assert!(hosted.address.starts_with("127.0.0.1:"));
+        assert!(!hosted.identity.token.is_empty());
+        assert!(hosted.identity.member().is_ok());
+        // The host can schedule on it over HTTPS with the pinned certificate.
+        let scheduler = conclave_core::client::schedule_api::Scheduler::new(
+            &hosted.address,
+            &hosted.trust(),
+            &hosted.identity.token,
+        )
+        .expect("client");
+        assert!(scheduler.list().await.expect("list").is_empty());
+        hosted.shutdown().await;
+        assert!(dir.path().join("server").join("conclave.db").exists());
+
+        // Restart with the password gone from the keychain: a fresh host account, no bypass.
+        let again = host_on_this_computer(options(dir.path(), Some(HOST_USERNAME.into())))
+            .await
+            .expect("hosting restarts");
+        assert_ne!(again.username, HOST_USERNAME);
+        assert!(again.username.starts_with("host-"));
+        again.shutdown().await;
+    }
+}

@@ -17,9 +17,8 @@ mod tests {
         let covers = |text: &str| {
             db.faces().any(|face| {
                 db.with_face_data(face.id, |data, index| {
-                    ttf_parser::Face::parse(data, index).is_ok_and(|parsed| {
-                        text.chars().all(|c| parsed.glyph_index(c).is_some())
-                    })
+                    ttf_parser::Face::parse(data, index)
+                        .is_ok_and(|parsed| text.chars().all(|c| parsed.glyph_index(c).is_some()))
                 })
                 .unwrap_or(false)
             })

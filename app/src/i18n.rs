@@ -76,7 +76,10 @@ fn load(
         .tag()
         .parse()
         .map_err(|e| i18n_embed::I18nEmbedError::ErrorParsingLocale(language.tag().into(), e))?;
-    loader.load_languages(&Localizations, &[id])
+    loader.load_languages(&Localizations, &[id])?;
+    // Loading makes new bundles, which isolate arguments again unless told not to.
+    loader.set_use_isolating(false);
+    Ok(())
 }
 
 /// Switches every string the app shows from now on.

@@ -21,3 +21,34 @@ pub(crate) fn test_language(language: i18n::Language) -> std::sync::MutexGuard<'
     i18n::set_language(language);
     guard
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    fn keys(language: &str) -> BTreeSet<String> {
+        let path = format!(
+            "{}/../i18n/{language}/conclave-app.ftl",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("the .ftl file exists");
+        text.lines()
+            .filter(|line| line.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+            .filter_map(|line| line.split_once('=').map(|(key, _)| key.trim().to_owned()))
+            .collect()
+    }
+
+    /// A key missing in one language would show the English fallback (or the raw key) there.
+    #[test]
+    fn english_and_japanese_have_exactly_the_same_keys() {
+        let english = keys("en");
+        let japanese = keys("ja");
+        assert!(english.len() > 100, "the English file lost its keys");
+        let only_en: Vec<_> = english.difference(&japanese).collect();
+        let only_ja: Vec<_> = japanese.difference(&english).collect();
+        assert!(
+            only_en.is_empty() && only_ja.is_empty(),
+            "only in en: {only_en:?}; only in ja: {only_ja:?}"
+        );
+    }
+}

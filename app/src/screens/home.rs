@@ -228,7 +228,10 @@ impl State {
             "{} {} ({})",
             meeting.when.start.format("%Y-%m-%d %H:%M"),
             meeting.when.time_zone,
-            fl!("home-minutes", minutes = meeting.when.duration_minutes.to_string())
+            fl!(
+                "home-minutes",
+                minutes = meeting.when.duration_minutes.to_string()
+            )
         );
         row![
             column![
@@ -260,7 +263,7 @@ impl State {
                 server = self.session.server.as_str()
             ),
         };
-        let mut toolbar = row![text(who).width(Length::Fill)].spacing(8);
+        let mut toolbar = row![].spacing(8);
         if signed_in {
             toolbar = toolbar.push(
                 button(text(fl!("home-instant")))
@@ -302,9 +305,8 @@ impl State {
         let mut upcoming = column![
             row![
                 text(fl!("home-upcoming")).size(20).width(Length::Fill),
-                button(text(fl!("home-refresh"))).on_press_maybe(
-                    (signed_in && !self.loading).then_some(Message::Refresh)
-                ),
+                button(text(fl!("home-refresh")))
+                    .on_press_maybe((signed_in && !self.loading).then_some(Message::Refresh)),
             ]
             .align_y(Alignment::Center)
         ]
@@ -323,13 +325,15 @@ impl State {
 
         page(scrollable(
             column![
+                text(who),
                 toolbar,
                 rule::horizontal(1),
                 join_form,
                 rule::horizontal(1),
                 container(upcoming).width(Length::Fill),
             ]
-            .spacing(16),
+            .spacing(16)
+            .padding(iced::Padding::ZERO.right(16)),
         ))
     }
 }

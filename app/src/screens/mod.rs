@@ -1,6 +1,9 @@
 //! The app's screens. Each has `State`, `Message`, `update → Action` and `view` (see the shell).
 
 pub mod home;
+pub mod lobby;
+pub mod meeting;
+pub mod prejoin;
 pub mod schedule;
 pub mod settings;
 pub mod signin;
@@ -61,13 +64,17 @@ impl UiError {
         match self {
             UiError::Network(detail) => fl!("common-error-network", detail = detail.as_str()),
             UiError::BadCredentials => fl!("common-error-credentials"),
-            UiError::Throttled(seconds) => fl!("common-error-throttled", seconds = seconds.to_string()),
+            UiError::Throttled(seconds) => {
+                fl!("common-error-throttled", seconds = seconds.to_string())
+            }
             UiError::Refused(detail) => fl!("common-error-refused", detail = detail.as_str()),
             UiError::PasswordPolicy(detail) => {
                 fl!("common-error-password-policy", detail = detail.as_str())
             }
             UiError::BadAnswer(detail) => fl!("common-error-bad-answer", detail = detail.as_str()),
-            UiError::NoKeychain(detail) => fl!("common-error-no-keychain", detail = detail.as_str()),
+            UiError::NoKeychain(detail) => {
+                fl!("common-error-no-keychain", detail = detail.as_str())
+            }
             UiError::KeychainDamaged(detail) => {
                 fl!("common-error-keychain-damaged", detail = detail.as_str())
             }

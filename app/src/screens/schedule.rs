@@ -368,11 +368,7 @@ impl State {
                 }
             }
             Message::CopyPassword => {
-                let password = self
-                    .saved
-                    .as_ref()
-                    .and_then(|s| s.password.clone())
-                    .map(Ok);
+                let password = self.saved.as_ref().and_then(|s| s.password.clone()).map(Ok);
                 return self.copy(password, fl!("schedule-copied-password"));
             }
             Message::CopyInvitation => {
@@ -400,10 +396,7 @@ impl State {
             },
             Message::Exported(result) => match result {
                 Ok(Some(path)) => {
-                    self.notice = Some(fl!(
-                        "common-saved-to",
-                        path = path.display().to_string()
-                    ));
+                    self.notice = Some(fl!("common-saved-to", path = path.display().to_string()));
                 }
                 Ok(None) => {}
                 Err(error) => self.error = Some(error),
@@ -418,13 +411,16 @@ impl State {
         let field = |label: String, input: Element<'static, Message>| -> Element<'_, Message> {
             column![text(label).size(14), input].spacing(4).into()
         };
-        let days = WEEKDAYS.iter().enumerate().fold(row![].spacing(8), |row, (i, day)| {
-            row.push(
-                checkbox(form.days[i])
-                    .label(weekday_name(*day))
-                    .on_toggle(move |on| Message::Day(i, on)),
-            )
-        });
+        let days = WEEKDAYS
+            .iter()
+            .enumerate()
+            .fold(row![].spacing(8), |row, (i, day)| {
+                row.push(
+                    checkbox(form.days[i])
+                        .label(weekday_name(*day))
+                        .on_toggle(move |on| Message::Day(i, on)),
+                )
+            });
         column![
             field(
                 fl!("schedule-title-label"),
@@ -470,7 +466,9 @@ impl State {
                 ),
                 field(
                     fl!("schedule-count-label"),
-                    text_input("10", &form.count).on_input(Message::Count).into()
+                    text_input("10", &form.count)
+                        .on_input(Message::Count)
+                        .into()
                 ),
             ]
             .spacing(8),
@@ -508,13 +506,6 @@ impl State {
                     .on_submit(Message::Save)
                     .into()
             ),
-            row![
-                button(text(fl!("schedule-save")))
-                    .on_press_maybe((!self.saving).then_some(Message::Save))
-                    .style(button::primary),
-                button(text(fl!("common-back"))).on_press(Message::Back),
-            ]
-            .spacing(8),
         ]
         .spacing(8)
         .into()
@@ -541,11 +532,13 @@ impl State {
                 .spacing(8),
             );
         }
-        content = content.push(text(if saved.meeting.options.exclude_password_from_invitation {
-            fl!("schedule-password-excluded")
-        } else {
-            fl!("schedule-password-included")
-        }));
+        content = content.push(text(
+            if saved.meeting.options.exclude_password_from_invitation {
+                fl!("schedule-password-excluded")
+            } else {
+                fl!("schedule-password-included")
+            },
+        ));
         let mut actions = row![
             button(text(fl!("schedule-export-ics")))
                 .on_press(Message::ExportIcs)
@@ -576,9 +569,32 @@ impl State {
             (None, Some(notice), _) => text(notice.as_str()).into(),
             (None, None, false) => column![].into(),
         };
-        page(scrollable(
-            column![text(fl!("schedule-heading")).size(28), body, status].spacing(16),
-        ))
+        // The buttons and the status stay in view below the scrolling form.
+        let buttons: Element<'_, Message> = if self.saved.is_some() {
+            column![].into()
+        } else {
+            row![
+                button(text(fl!("schedule-save")))
+                    .on_press_maybe((!self.saving).then_some(Message::Save))
+                    .style(button::primary),
+                button(text(fl!("common-back"))).on_press(Message::Back),
+            ]
+            .spacing(8)
+            .into()
+        };
+        page(
+            column![
+                scrollable(
+                    column![text(fl!("schedule-heading")).size(28), body]
+                        .spacing(16)
+                        .padding(iced::Padding::ZERO.right(16)),
+                )
+                .height(Length::Fill),
+                status,
+                buttons,
+            ]
+            .spacing(12),
+        )
     }
 }
 
@@ -678,7 +694,9 @@ mod tests {
         let mut state = State::new(session());
         let _ = state.update(Message::Saved(Ok(saved(true))));
         let mut ui = simulator(state.view());
-        assert!(ui.find("Password: Gen3ratedPass").is_ok());
+        let shown = fl!("schedule-saved-password", password = "Gen3ratedPass");
+        assert_eq!(shown, "Password: Gen3ratedPass");
+        assert!(ui.find(shown).is_ok());
         assert!(ui.click(fl!("schedule-copy-password")).is_ok());
         let messages: Vec<_> = ui.into_messages().collect();
         assert!(matches!(messages.as_slice(), [Message::CopyPassword]));
@@ -704,7 +722,8 @@ mod tests {
         let messages = {
             let mut ui = simulator(state.view());
             ui.click(fl!("schedule-export-ics")).expect("export button");
-            ui.click(fl!("schedule-copy-invitation")).expect("copy button");
+            ui.click(fl!("schedule-copy-invitation"))
+                .expect("copy button");
             ui.click(fl!("schedule-copy-password-message"))
                 .expect("password message button");
             ui.into_messages().collect::<Vec<_>>()
@@ -731,11 +750,13 @@ mod tests {
         state.form.title = "Review".into();
         state.form.time_zone = "Mars/Olympus".into();
         let _ = state.update(Message::Save);
-        let mut ui = simulator(state.view());
-        assert!(
-            ui.find(fl!("schedule-error-zone", zone = "Mars/Olympus"))
-                .is_ok()
-        );
+        {
+            let mut ui = simulator(state.view());
+            assert!(
+                ui.find(fl!("schedule-error-zone", zone = "Mars/Olympus"))
+                    .is_ok()
+            );
+        }
         state.form.time_zone = "Asia/Tokyo".into();
         state.form.days[1] = true;
         state.form.until = "2026-12-31".into();

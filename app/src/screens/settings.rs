@@ -101,10 +101,7 @@ impl State {
             Message::Exported(result) => match result {
                 Ok(Some(path)) => {
                     self.error = None;
-                    self.notice = Some(fl!(
-                        "common-saved-to",
-                        path = path.display().to_string()
-                    ));
+                    self.notice = Some(fl!("common-saved-to", path = path.display().to_string()));
                 }
                 Ok(None) => {}
                 Err(error) => self.error = Some(error),
@@ -121,7 +118,9 @@ impl State {
         } else {
             self.devices
                 .iter()
-                .fold(column![].spacing(4), |col, name| col.push(text(name.as_str())))
+                .fold(column![].spacing(4), |col, name| {
+                    col.push(text(name.as_str()))
+                })
                 .into()
         };
         let status: Element<'_, Message> = match (&self.error, &self.notice) {
@@ -139,7 +138,11 @@ impl State {
                 .align_y(Alignment::Center),
                 row![
                     text(fl!("settings-theme")).width(Length::Fixed(200.0)),
-                    pick_list(themes, Some(ThemeOption(self.settings.theme)), Message::Theme),
+                    pick_list(
+                        themes,
+                        Some(ThemeOption(self.settings.theme)),
+                        Message::Theme
+                    ),
                 ]
                 .align_y(Alignment::Center),
                 toggler(self.settings.host_on_lan)

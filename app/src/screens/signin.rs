@@ -412,7 +412,10 @@ mod tests {
         let actions = run(&mut state, messages);
         assert!(actions.iter().all(|a| matches!(a, Action::None)));
         let mut ui = simulator(state.view());
-        assert!(ui.find("\"not a server/\" is not a server address").is_ok());
+        assert!(
+            ui.find("\"not a server/\" is not a server address (host or host:port).")
+                .is_ok()
+        );
     }
 
     fn error_text(state: &State) -> String {
