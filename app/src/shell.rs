@@ -17,8 +17,8 @@ use crate::screens::{Account, Session, UiError, home, schedule, settings, signin
 
 pub enum Screen {
     SignIn(signin::State),
-    Home(home::State),
-    Schedule(schedule::State),
+    Home(Box<home::State>),
+    Schedule(Box<schedule::State>),
     Settings(settings::State),
 }
 
@@ -124,7 +124,7 @@ impl Shell {
         self.session = Some(session.clone());
         let mut home = home::State::new(session);
         let load = home.load().map(Message::Home);
-        self.screen = Screen::Home(home);
+        self.screen = Screen::Home(Box::new(home));
         load
     }
 
@@ -182,8 +182,9 @@ impl Shell {
             Message::Restored(result) => {
                 match (result, &mut self.screen) {
                     (Ok(Some(session)), Screen::SignIn(_)) => return self.go_home(session),
-                    (Err(error), Screen::SignIn(_)) => {
+                    (Err(error), Screen::SignIn(state)) => {
                         tracing::warn!(error = %error.text(), "no kept sign-in");
+                        state.set_error(error);
                     }
                     _ => {}
                 }
@@ -213,6 +214,7 @@ impl Shell {
                         };
                         Task::batch([self.save_settings(), self.go_home(session)])
                     }
+                    signin::Action::OpenSettings => self.open_settings(),
                     signin::Action::Hosted(hosted) => {
                         self.settings.local_host_username = Some(hosted.username.clone());
                         let session = Session {
@@ -237,17 +239,14 @@ impl Shell {
                 match state.update(message) {
                     home::Action::None => Task::none(),
                     home::Action::Run(task) => task.map(Message::Home),
-                    home::Action::Join(request) => self.join(request),
+                    home::Action::Join(request) => self.join(*request),
                     home::Action::OpenSchedule => {
                         if let Some(session) = self.session.clone() {
-                            self.screen = Screen::Schedule(schedule::State::new(session));
+                            self.screen = Screen::Schedule(Box::new(schedule::State::new(session)));
                         }
                         Task::none()
                     }
-                    home::Action::OpenSettings => {
-                        self.open_settings();
-                        Task::none()
-                    }
+                    home::Action::OpenSettings => self.open_settings(),
                     home::Action::SignOut => self.sign_out(),
                 }
             }
@@ -282,13 +281,14 @@ impl Shell {
         }
     }
 
-    fn open_settings(&mut self) {
+    fn open_settings(&mut self) -> Task<Message> {
         let diagnostics = self.diagnostics();
         self.screen = Screen::Settings(settings::State::new(
             self.settings.clone(),
             self.language,
             diagnostics,
         ));
+        settings::State::list_devices().map(Message::Settings)
     }
 
     fn sign_out(&mut self) -> Task<Message> {

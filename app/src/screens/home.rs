@@ -49,7 +49,7 @@ pub enum Message {
 pub enum Action {
     None,
     Run(Task<Message>),
-    Join(JoinRequest),
+    Join(Box<JoinRequest>),
     OpenSchedule,
     OpenSettings,
     SignOut,
@@ -115,7 +115,7 @@ impl State {
         match self.join_request() {
             Ok(request) => {
                 self.join_error = None;
-                Action::Join(request)
+                Action::Join(Box::new(request))
             }
             Err(problem) => {
                 self.join_error = Some(UiError::Refused(match problem {
@@ -177,7 +177,7 @@ impl State {
                 match result {
                     Ok(mut meetings) => {
                         meetings.retain(|m| !m.cancelled);
-                        meetings.sort_by(|a, b| a.when.start.cmp(&b.when.start));
+                        meetings.sort_by_key(|m| m.when.start);
                         self.meetings = meetings;
                         self.list_error = None;
                     }

@@ -206,7 +206,7 @@ pub enum Message {
     CoHosts(String),
     OwnPassword(String),
     Save,
-    Saved(Result<Saved, UiError>),
+    Saved(Result<Box<Saved>, UiError>),
     KeptPassword(Result<(), UiError>),
     CopyPassword,
     CopyInvitation,
@@ -327,10 +327,10 @@ impl State {
                     async move {
                         let scheduler = Scheduler::new(&server, &trust, &token)?;
                         let response = scheduler.schedule(&request).await?;
-                        Ok(Saved {
+                        Ok(Box::new(Saved {
                             meeting: response.meeting,
                             password: response.password,
-                        })
+                        }))
                     },
                     Message::Saved,
                 ));
@@ -340,6 +340,7 @@ impl State {
                 self.saving = false;
                 match result {
                     Ok(saved) => {
+                        let saved = *saved;
                         let keep = saved.password.clone().map(|password| {
                             let account = secrets::meeting_password_account(
                                 &self.session.server,
@@ -692,7 +693,7 @@ mod tests {
     fn the_generated_password_is_shown_with_copy_and_stays_out_of_the_invitation() {
         let _language = crate::test_language(Language::English);
         let mut state = State::new(session());
-        let _ = state.update(Message::Saved(Ok(saved(true))));
+        let _ = state.update(Message::Saved(Ok(Box::new(saved(true)))));
         let mut ui = simulator(state.view());
         let shown = fl!("schedule-saved-password", password = "Gen3ratedPass");
         assert_eq!(shown, "Password: Gen3ratedPass");
@@ -718,7 +719,7 @@ mod tests {
     fn export_and_copy_buttons_start_their_tasks() {
         let _language = crate::test_language(Language::English);
         let mut state = State::new(session());
-        let _ = state.update(Message::Saved(Ok(saved(true))));
+        let _ = state.update(Message::Saved(Ok(Box::new(saved(true)))));
         let messages = {
             let mut ui = simulator(state.view());
             ui.click(fl!("schedule-export-ics")).expect("export button");
@@ -738,7 +739,7 @@ mod tests {
     fn an_included_password_reaches_the_invitation_when_the_host_allows_it() {
         let _language = crate::test_language(Language::English);
         let mut state = State::new(session());
-        let _ = state.update(Message::Saved(Ok(saved(false))));
+        let _ = state.update(Message::Saved(Ok(Box::new(saved(false)))));
         let text = state.invitation_text().expect("saved").expect("renders");
         assert!(text.contains("Gen3ratedPass"));
     }

@@ -40,6 +40,8 @@ pub enum Message {
     Language(Language),
     Theme(ThemeOption),
     HostOnLan(bool),
+    /// Microphones and speakers found (listed off the UI thread).
+    DevicesListed(Vec<String>, Vec<String>),
     ExportDiagnostics,
     Exported(Result<Option<std::path::PathBuf>, UiError>),
     Back,
@@ -65,10 +67,16 @@ impl State {
         }
     }
 
-    /// Devices hook: the shell passes the names `crate::devices` lists (none until it exists).
-    pub fn with_devices(mut self, devices: Vec<String>) -> Self {
-        self.devices = devices;
-        self
+    /// Lists the audio devices (`crate::devices`) on a blocking thread.
+    pub fn list_devices() -> Task<Message> {
+        Task::perform(
+            async {
+                tokio::task::spawn_blocking(crate::devices::audio::list)
+                    .await
+                    .unwrap_or_default()
+            },
+            |lists| Message::DevicesListed(lists.microphones, lists.speakers),
+        )
     }
 
     /// The report as it would be saved.
@@ -90,6 +98,17 @@ impl State {
             Message::HostOnLan(on) => {
                 self.settings.host_on_lan = on;
                 return Action::Changed(self.settings.clone(), self.language);
+            }
+            Message::DevicesListed(microphones, speakers) => {
+                self.devices = microphones
+                    .iter()
+                    .map(|name| fl!("settings-microphone", name = name.as_str()))
+                    .chain(
+                        speakers
+                            .iter()
+                            .map(|name| fl!("settings-speaker", name = name.as_str())),
+                    )
+                    .collect();
             }
             Message::ExportDiagnostics => {
                 let report = self.redacted_diagnostics();

@@ -67,6 +67,7 @@ pub enum Message {
     HostHere,
     SignedIn(Result<Session, UiError>),
     Hosted(Result<Hosted, UiError>),
+    Settings,
 }
 
 pub enum Action {
@@ -74,6 +75,7 @@ pub enum Action {
     Run(Task<Message>),
     SignedIn(Session),
     Hosted(Hosted),
+    OpenSettings,
 }
 
 impl State {
@@ -101,6 +103,11 @@ impl State {
 
     pub fn error(&self) -> Option<&UiError> {
         self.error.as_ref()
+    }
+
+    /// Shows a problem found outside the form (e.g. no keychain when restoring a sign-in).
+    pub fn set_error(&mut self, error: UiError) {
+        self.error = Some(error);
     }
 
     fn trust(&self) -> TlsTrust {
@@ -203,6 +210,7 @@ impl State {
                     Err(error) => self.error = Some(error),
                 }
             }
+            Message::Settings => return Action::OpenSettings,
             Message::SignIn | Message::ContinueAsGuest | Message::HostHere => {}
         }
         Action::None
@@ -279,7 +287,10 @@ impl State {
         };
         page(
             column![
-                text(fl!("signin-title")).size(28),
+                row![
+                    text(fl!("signin-title")).size(28).width(Length::Fill),
+                    button(text(fl!("home-settings"))).on_press(Message::Settings),
+                ],
                 text(fl!("signin-e2ee-note")),
                 places,
                 body,
