@@ -142,10 +142,12 @@ impl Hash for LinkKey {
 
 /// The live meeting as a subscription.
 pub fn subscription(key: LinkKey) -> Subscription<LinkEvent> {
-    Subscription::run_with(key, |key| {
-        let key = key.clone();
-        iced::stream::channel(64, async move |output| drive(key, output).await)
-    })
+    Subscription::run_with(key, |key| stream(key.clone()))
+}
+
+/// The events of one meeting connection (what [`subscription`] runs; tests drive it directly).
+pub fn stream(key: LinkKey) -> impl iced::futures::Stream<Item = LinkEvent> + Send + 'static {
+    iced::stream::channel(64, async move |output| drive(key, output).await)
 }
 
 /// This device's MLS member: the certified credential when signed in, a guest's otherwise.

@@ -116,8 +116,7 @@ pub struct OpenedAudio {
 /// Opens the chosen devices; a device that fails to open falls back (microphone → test tone,
 /// speaker → silence) with a warning in the log, so a meeting never fails for want of audio.
 pub fn open_audio(choice: &AudioChoice, muted: MuteSwitch) -> OpenedAudio {
-    let (source, description): (Box<dyn AudioSource + Send>, String) = match &choice.microphone
-    {
+    let (source, description): (Box<dyn AudioSource + Send>, String) = match &choice.microphone {
         Microphone::Device(name) => match audio::Microphone::open(name) {
             Ok(mic) => (Box::new(mic), name.clone()),
             Err(error) => {

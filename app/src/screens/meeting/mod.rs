@@ -1,0 +1,303 @@
+//! The live meeting, from connecting to the end: the waiting room ([`crate::screens::lobby`])
+//! until this client is in the MLS group, then the meeting (grid, padlock, verification code,
+//! participants, host controls), and a clear end state (left, expelled, ended, refused).
+//!
+//! The meeting connection is this screen's subscription ([`crate::meeting_link`]); every
+//! request goes through the [`LinkHandle`] it hands over, never from the UI thread to a socket.
+
+pub mod end;
+pub mod grid;
+pub mod host_controls;
+pub mod knock;
+pub mod padlock;
+pub mod participants;
+pub mod verification;
+
+use conclave_core::client::{Event, LeftReason, Phase};
+use conclave_core::protocol::{ClientMessage, ErrorCode};
+use iced::widget::{button, column, container, row, scrollable, space, text, tooltip};
+use iced::{Element, Length, Subscription, Task, event, window};
+
+use crate::fl;
+use crate::meeting_link::{
+    self, AudioState, LinkCommand, LinkError, LinkEvent, LinkHandle, LinkKey, MeetingView,
+};
+use crate::screens::lobby;
+
+pub struct State {
+    key: LinkKey,
+    link: Option<LinkHandle>,
+    view: MeetingView,
+    lobby: lobby::State,
+    verification: verification::State,
+    host: host_controls::State,
+    muted: bool,
+    focused: bool,
+    /// The latest knock ("X is waiting"), until the lobby empties or it is dismissed.
+    knock: Option<String>,
+    /// The latest error or security warning from the meeting.
+    notice: Option<String>,
+    audio: Option<AudioState>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Link(LinkEvent),
+    Lobby(lobby::Message),
+    Verification(verification::Message),
+    Host(host_controls::Message),
+    Participants(participants::Message),
+    ToggleMute,
+    Leave,
+    Back,
+    DismissNotice,
+    WindowFocused(bool),
+    Notified,
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    /// The meeting is over for this user and they went back (or cancelled the wait).
+    Closed,
+}
+
+impl State {
+    pub fn new(key: LinkKey) -> Self {
+        let number = key.request.meeting.to_string();
+        Self {
+            key,
+            link: None,
+            view: MeetingView::default(),
+            lobby: lobby::State::new(number),
+            verification: verification::State::default(),
+            host: host_controls::State::default(),
+            muted: false,
+            focused: true,
+            knock: None,
+            notice: None,
+            audio: None,
+        }
+    }
+
+    /// The meeting as last reported (for the shell's window title, tests).
+    pub fn meeting(&self) -> &MeetingView {
+        &self.view
+    }
+
+    fn send(&self, message: ClientMessage) {
+        if let Some(link) = &self.link {
+            link.send(LinkCommand::Send(message));
+        }
+    }
+
+    fn apply_view(&mut self, view: MeetingView) {
+        self.verification.observe(view.code);
+        if view.lobby.is_empty() {
+            self.knock = None;
+        }
+        self.lobby.phase = view.phase.clone();
+        if let Some(Phase::Left(LeftReason::Denied(reason))) = &view.phase {
+            self.lobby.problem = Some(end::denied_text(reason));
+        }
+        self.view = view;
+    }
+
+    fn on_link(&mut self, event: LinkEvent) -> Action {
+        match event {
+            LinkEvent::Ready(link) => self.link = Some(link),
+            LinkEvent::View(view) => self.apply_view(*view),
+            LinkEvent::Audio(state) => self.audio = Some(state),
+            LinkEvent::Failed(error) => {
+                self.lobby.problem = Some(match error {
+                    LinkError::Connect(detail) | LinkError::Identity(detail) => {
+                        fl!("meeting-connect-failed", detail = detail)
+                    }
+                    LinkError::Unauthorized => fl!("meeting-unauthorized"),
+                });
+            }
+            LinkEvent::Engine(event) => return self.on_engine(event),
+        }
+        Action::None
+    }
+
+    fn on_engine(&mut self, event: Event) -> Action {
+        match event {
+            Event::Knock(entry) => {
+                let name = entry.display_name.as_str().to_owned();
+                self.knock = Some(fl!("meeting-knock", name = name.as_str()));
+                if !self.focused {
+                    let speaker = self.key.audio.speaker.clone();
+                    return Action::Run(Task::perform(knock::alert(name, speaker), |()| {
+                        Message::Notified
+                    }));
+                }
+            }
+            Event::Error { code, message, .. } => {
+                let text = end::error_text(code, &message);
+                // Before admission a refusal ends the wait; afterwards it is a notice.
+                if self.view.me.is_none()
+                    && matches!(
+                        code,
+                        ErrorCode::WrongPassword
+                            | ErrorCode::Throttled
+                            | ErrorCode::MeetingNotFound
+                            | ErrorCode::SignInRequired
+                            | ErrorCode::Unauthorized
+                    )
+                {
+                    self.lobby.problem = Some(text);
+                } else {
+                    self.notice = Some(text);
+                }
+            }
+            Event::SecurityWarning(detail) => {
+                self.notice = Some(fl!("meeting-security-warning", detail = detail));
+            }
+            _ => {}
+        }
+        Action::None
+    }
+
+    pub fn update(&mut self, message: Message) -> Action {
+        match message {
+            Message::Link(event) => return self.on_link(event),
+            Message::Lobby(lobby::Message::Cancel) | Message::Back => {
+                self.send(ClientMessage::Leave);
+                return Action::Closed;
+            }
+            Message::Verification(message) => self.verification.update(message),
+            Message::Host(message) => {
+                if let Some(request) = self.host.update(message) {
+                    self.send(request);
+                }
+            }
+            Message::Participants(participants::Message::Expel(participant)) => {
+                self.send(ClientMessage::Expel { participant });
+            }
+            Message::Participants(participants::Message::MakeCoHost(participant)) => {
+                self.send(ClientMessage::AssignCoHost { participant });
+            }
+            Message::ToggleMute => {
+                self.muted = !self.muted;
+                if let Some(link) = &self.link {
+                    link.send(LinkCommand::SetMuted(self.muted));
+                }
+            }
+            Message::Leave => self.send(ClientMessage::Leave),
+            Message::DismissNotice => {
+                self.notice = None;
+                self.knock = None;
+            }
+            Message::WindowFocused(focused) => self.focused = focused,
+            Message::Notified => {}
+        }
+        Action::None
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        let link = meeting_link::subscription(self.key.clone()).map(Message::Link);
+        let focus = event::listen_with(|event, _status, _window| match event {
+            iced::Event::Window(window::Event::Focused) => Some(Message::WindowFocused(true)),
+            iced::Event::Window(window::Event::Unfocused) => Some(Message::WindowFocused(false)),
+            _ => None,
+        });
+        Subscription::batch([link, focus])
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        match &self.view.phase {
+            Some(Phase::Left(LeftReason::Denied(_))) => {
+                return self.lobby.view().map(Message::Lobby);
+            }
+            Some(Phase::Left(reason)) => return end::view(end::left_text(reason)),
+            Some(Phase::InMeeting) if !self.view.connected => {
+                return end::view(fl!("meeting-disconnected"));
+            }
+            Some(Phase::InMeeting) => {}
+            _ => return self.lobby.view().map(Message::Lobby),
+        }
+        self.meeting_view()
+    }
+
+    fn meeting_view(&self) -> Element<'_, Message> {
+        let top = row![
+            text(fl!("lobby-meeting", number = self.lobby.meeting_number.as_str())).size(18),
+            space::horizontal(),
+            padlock::view(self.view.end_to_end_encrypted),
+        ]
+        .spacing(12);
+
+        let mute_label = if self.muted {
+            fl!("meeting-unmute")
+        } else {
+            fl!("meeting-mute")
+        };
+        let controls = row![
+            button(text(mute_label)).on_press(Message::ToggleMute),
+            tooltip(
+                button(text(fl!("meeting-camera"))),
+                container(text(fl!("meeting-camera-soon")))
+                    .padding(8)
+                    .style(container::rounded_box),
+                tooltip::Position::Top,
+            ),
+            space::horizontal(),
+            button(text(fl!("meeting-leave")))
+                .style(button::danger)
+                .on_press(Message::Leave),
+        ]
+        .spacing(8);
+
+        let mut banners = column![].spacing(6);
+        for line in [&self.knock, &self.notice].into_iter().flatten() {
+            banners = banners.push(
+                container(
+                    row![
+                        text(line.clone()).width(Length::Fill),
+                        button(text(fl!("meeting-dismiss"))).on_press(Message::DismissNotice),
+                    ]
+                    .spacing(8),
+                )
+                .padding(8)
+                .style(container::rounded_box),
+            );
+        }
+        if let Some(audio) = &self.audio {
+            let line = match audio {
+                AudioState::Connected { source } => {
+                    fl!("meeting-audio-connected", source = source.as_str())
+                }
+                AudioState::Failed(detail) => {
+                    fl!("meeting-audio-failed", detail = detail.as_str())
+                }
+            };
+            banners = banners.push(text(line).size(12));
+        }
+
+        let mut side = column![
+            self.verification.view().map(Message::Verification),
+            participants::view(&self.view).map(Message::Participants),
+        ]
+        .spacing(12)
+        .width(420);
+        if self.view.is_moderator() {
+            side = side.push(self.host.view(&self.view).map(Message::Host));
+        }
+
+        let body = row![
+            container(grid::view(&self.view, self.muted)).width(Length::Fill),
+            scrollable(side),
+        ]
+        .spacing(12)
+        .height(Length::Fill);
+
+        column![top, banners, body, controls]
+            .spacing(12)
+            .padding(16)
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,307 @@
+//! Simulator tests of the meeting screen driven by synthetic views (no network): what the user
+//! sees, and which request each host control sends through the link.
+
+use std::sync::Arc;
+
+use conclave_core::client::{RosterView, TlsTrust};
+use conclave_core::identity::TrustState;
+use conclave_core::protocol::{
+    DenyReason, DisplayName, EndReason, LobbyEntry, MeetingNumber, MeetingState, ParticipantId,
+    Role,
+};
+use conclave_core::verification::VerificationCode;
+use iced_test::simulator;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::*;
+use crate::devices::AudioChoice;
+use crate::i18n::Language;
+use crate::join::JoinRequest;
+
+fn key() -> LinkKey {
+    LinkKey {
+        attempt: 1,
+        request: Arc::new(JoinRequest {
+            server: "127.0.0.1:8443".into(),
+            trust: TlsTrust::PublicRoots,
+            meeting: MeetingNumber::parse("123456789").expect("number"),
+            password: None,
+            display_name: DisplayName::new("Aiko").expect("name"),
+            identity: None,
+        }),
+        audio: AudioChoice::default(),
+    }
+}
+
+fn member(id: u64, name: &str, role: Role, verified: bool) -> RosterView {
+    RosterView {
+        participant: ParticipantId(id),
+        display_name: name.into(),
+        role,
+        trust: Some(if verified {
+            TrustState::VerifiedUser {
+                user_id: name.to_lowercase(),
+                display_name: name.into(),
+            }
+        } else {
+            TrustState::UnverifiedGuest {
+                display_name: name.into(),
+            }
+        }),
+    }
+}
+
+fn in_meeting(role: Role, epoch: u64) -> MeetingView {
+    MeetingView {
+        phase: Some(Phase::InMeeting),
+        me: Some(ParticipantId(1)),
+        role: Some(role),
+        meeting: Some(MeetingState::default()),
+        end_to_end_encrypted: true,
+        code: Some(VerificationCode::derive(epoch, &[7u8; 32])),
+        roster: vec![
+            member(1, "Aiko", role, true),
+            member(5, "Mallory", Role::Guest, false),
+        ],
+        lobby: Vec::new(),
+        connected: true,
+    }
+}
+
+/// A meeting screen showing `view`, with the commands it sends readable.
+fn screen(view: MeetingView) -> (State, UnboundedReceiver<LinkCommand>) {
+    let mut state = State::new(key());
+    let (handle, commands) = LinkHandle::for_test();
+    state.update(Message::Link(LinkEvent::Ready(handle)));
+    state.update(Message::Link(LinkEvent::View(Box::new(view))));
+    (state, commands)
+}
+
+fn click(state: &mut State, label: &str) {
+    let messages = {
+        let mut ui = simulator(state.view());
+        ui.click(label).expect("the control is on screen");
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    for message in messages {
+        state.update(message);
+    }
+}
+
+fn sent(commands: &mut UnboundedReceiver<LinkCommand>) -> Vec<ClientMessage> {
+    let mut out = Vec::new();
+    while let Ok(command) = commands.try_recv() {
+        if let LinkCommand::Send(message) = command {
+            out.push(message);
+        }
+    }
+    out
+}
+
+fn shows(state: &State, what: &str) -> bool {
+    simulator(state.view()).find(what).is_ok()
+}
+
+#[test]
+fn the_meeting_shows_the_padlock_and_the_code_with_its_epoch() {
+    let _language = crate::test_language(Language::English);
+    let (state, _) = screen(in_meeting(Role::Guest, 3));
+    assert!(shows(&state, &format!("🔒 {}", fl!("meeting-padlock"))));
+    for group in VerificationCode::derive(3, &[7u8; 32]).groups() {
+        assert!(shows(&state, &group), "group {group} shown");
+    }
+    assert!(shows(&state, &fl!("meeting-code-epoch", epoch = "3")));
+    // A guest gets no host controls.
+    assert!(!shows(&state, &fl!("meeting-host-controls")));
+}
+
+#[test]
+fn without_group_keys_the_padlock_turns_into_a_warning() {
+    let _language = crate::test_language(Language::Japanese);
+    let mut view = in_meeting(Role::Guest, 3);
+    view.end_to_end_encrypted = false;
+    let (state, _) = screen(view);
+    assert!(shows(&state, &format!("⚠ {}", fl!("meeting-not-encrypted"))));
+    assert!(!shows(&state, &format!("🔒 {}", fl!("meeting-padlock"))));
+}
+
+#[test]
+fn a_new_epoch_raises_the_verify_again_banner_until_dismissed() {
+    let _language = crate::test_language(Language::English);
+    let (mut state, _) = screen(in_meeting(Role::Guest, 1));
+    assert!(!shows(&state, &fl!("meeting-code-changed")));
+    state.update(Message::Link(LinkEvent::View(Box::new(in_meeting(
+        Role::Guest,
+        2,
+    )))));
+    assert!(shows(&state, &fl!("meeting-code-changed")));
+    assert!(shows(&state, &fl!("meeting-code-epoch", epoch = "2")));
+    click(&mut state, &fl!("meeting-dismiss"));
+    assert!(!shows(&state, &fl!("meeting-code-changed")));
+}
+
+#[test]
+fn admit_from_the_lobby_list_sends_admit() {
+    let _language = crate::test_language(Language::English);
+    let mut view = in_meeting(Role::Host, 1);
+    view.lobby = vec![LobbyEntry {
+        participant: ParticipantId(7),
+        display_name: DisplayName::new("Kenji").expect("name"),
+        signed_in: false,
+    }];
+    let (mut state, mut commands) = screen(view);
+    assert!(shows(&state, &fl!("meeting-lobby", count = "1")));
+    click(&mut state, &fl!("meeting-admit"));
+    assert_eq!(
+        sent(&mut commands),
+        vec![ClientMessage::Admit {
+            participant: ParticipantId(7)
+        }]
+    );
+    click(&mut state, &fl!("meeting-deny"));
+    assert_eq!(
+        sent(&mut commands),
+        vec![ClientMessage::Deny {
+            participant: ParticipantId(7),
+            reason: None
+        }]
+    );
+}
+
+#[test]
+fn the_lock_toggle_sends_lock_and_unlock() {
+    let _language = crate::test_language(Language::English);
+    let (mut state, mut commands) = screen(in_meeting(Role::Host, 1));
+    click(&mut state, &fl!("meeting-lock"));
+    assert_eq!(sent(&mut commands), vec![ClientMessage::Lock]);
+    let mut locked = in_meeting(Role::Host, 1);
+    locked.meeting = Some(MeetingState {
+        locked: true,
+        ..MeetingState::default()
+    });
+    state.update(Message::Link(LinkEvent::View(Box::new(locked))));
+    assert!(shows(&state, &format!("🔒 {}", fl!("meeting-locked"))));
+    click(&mut state, &fl!("meeting-unlock"));
+    assert_eq!(sent(&mut commands), vec![ClientMessage::Unlock]);
+}
+
+#[test]
+fn expel_sends_expel_for_that_participant() {
+    let _language = crate::test_language(Language::English);
+    let (mut state, mut commands) = screen(in_meeting(Role::Host, 1));
+    // Only Mallory (not the host themself) has an Expel button.
+    click(&mut state, &fl!("meeting-expel"));
+    assert_eq!(
+        sent(&mut commands),
+        vec![ClientMessage::Expel {
+            participant: ParticipantId(5)
+        }]
+    );
+}
+
+#[test]
+fn expel_all_unverified_and_end_for_all_send_their_requests() {
+    let _language = crate::test_language(Language::English);
+    let (mut state, mut commands) = screen(in_meeting(Role::CoHost, 1));
+    click(&mut state, &fl!("meeting-expel-unverified"));
+    click(&mut state, &fl!("meeting-end-for-all"));
+    assert_eq!(
+        sent(&mut commands),
+        vec![ClientMessage::ExpelUnverified, ClientMessage::EndMeeting]
+    );
+}
+
+#[test]
+fn a_bad_auto_lock_value_is_explained_and_not_sent() {
+    let _language = crate::test_language(Language::English);
+    let (mut state, mut commands) = screen(in_meeting(Role::Host, 1));
+    state.update(Message::Host(host_controls::Message::AutoLockTyped("0".into())));
+    click(&mut state, &fl!("meeting-auto-lock-set"));
+    assert!(sent(&mut commands).is_empty());
+    assert!(shows(&state, &fl!("meeting-auto-lock-bad")));
+    state.update(Message::Host(host_controls::Message::AutoLockTyped("15".into())));
+    click(&mut state, &fl!("meeting-auto-lock-set"));
+    assert_eq!(
+        sent(&mut commands),
+        vec![ClientMessage::SetAutoLock { minutes: Some(15) }]
+    );
+}
+
+#[test]
+fn end_states_say_what_happened() {
+    let _language = crate::test_language(Language::English);
+    for (reason, message) in [
+        (LeftReason::Left, fl!("meeting-ended-left")),
+        (LeftReason::Expelled(None), fl!("meeting-ended-expelled")),
+        (
+            LeftReason::Ended(EndReason::EndedByHost),
+            fl!("meeting-ended-by-host"),
+        ),
+    ] {
+        let mut view = in_meeting(Role::Guest, 2);
+        view.phase = Some(Phase::Left(reason));
+        let (mut state, _) = screen(view);
+        assert!(shows(&state, &message), "{message}");
+        let messages = {
+            let mut ui = simulator(state.view());
+            ui.click(fl!("meeting-back").as_str()).expect("back");
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        let closed = messages
+            .into_iter()
+            .any(|m| matches!(state.update(m), Action::Closed));
+        assert!(closed, "Back leaves the meeting screen");
+    }
+}
+
+#[test]
+fn a_denied_knock_is_explained_in_the_waiting_room() {
+    let _language = crate::test_language(Language::Japanese);
+    let mut view = MeetingView {
+        phase: Some(Phase::InLobby),
+        connected: true,
+        ..MeetingView::default()
+    };
+    let (mut state, _) = screen(view.clone());
+    assert!(shows(&state, &fl!("lobby-title")));
+    view.phase = Some(Phase::Left(LeftReason::Denied(DenyReason::DeniedByHost {
+        reason: None,
+    })));
+    state.update(Message::Link(LinkEvent::View(Box::new(view))));
+    assert!(shows(&state, &fl!("meeting-denied-by-host")));
+}
+
+#[test]
+fn cancelling_the_wait_leaves_and_closes() {
+    let _language = crate::test_language(Language::English);
+    let (mut state, mut commands) = screen(MeetingView {
+        phase: Some(Phase::InLobby),
+        connected: true,
+        ..MeetingView::default()
+    });
+    let messages = {
+        let mut ui = simulator(state.view());
+        ui.click(fl!("lobby-cancel").as_str()).expect("cancel");
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    let closed = messages
+        .into_iter()
+        .any(|m| matches!(state.update(m), Action::Closed));
+    assert!(closed);
+    assert_eq!(sent(&mut commands), vec![ClientMessage::Leave]);
+}
+
+#[test]
+fn a_knock_shows_who_is_waiting() {
+    let _language = crate::test_language(Language::English);
+    let mut view = in_meeting(Role::Host, 1);
+    let entry = LobbyEntry {
+        participant: ParticipantId(9),
+        display_name: DisplayName::new("Yuki").expect("name"),
+        signed_in: true,
+    };
+    view.lobby = vec![entry.clone()];
+    let (mut state, _) = screen(view);
+    state.update(Message::Link(LinkEvent::Engine(Event::Knock(entry))));
+    assert!(shows(&state, &fl!("meeting-knock", name = "Yuki")));
+}

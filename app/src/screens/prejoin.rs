@@ -1,0 +1,393 @@
+//! Pre-join: check how you will look and sound before entering. Camera preview (a moving test
+//! pattern: no camera is wired yet), microphone picker with a live level meter, speaker picker
+//! with a test sound, the name others will see, Join / Cancel.
+
+use std::time::Duration;
+
+use conclave_core::protocol::DisplayName;
+use iced::widget::{
+    button, column, image, pick_list, progress_bar, row, text, text_input,
+};
+use iced::{Element, Subscription, Task};
+
+use crate::devices::{self, AudioChoice, DeviceLists, Microphone, Speaker, pattern};
+use crate::fl;
+use crate::join::JoinRequest;
+use crate::screens::page;
+
+pub const NAME_INPUT: &str = "prejoin-name";
+/// Preview frame rate: enough to see it move, cheap to render.
+const PREVIEW_FPS: u64 = 15;
+
+/// A picker entry: the choice and the words shown for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labeled<T> {
+    pub value: T,
+    label: String,
+}
+
+impl<T> std::fmt::Display for Labeled<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+fn microphone_label(microphone: &Microphone) -> Labeled<Microphone> {
+    let label = match microphone {
+        Microphone::Device(name) => name.clone(),
+        Microphone::TestTone => fl!("prejoin-mic-test-tone"),
+        Microphone::Off => fl!("prejoin-mic-off"),
+    };
+    Labeled {
+        value: microphone.clone(),
+        label,
+    }
+}
+
+fn speaker_label(speaker: &Speaker) -> Labeled<Speaker> {
+    let label = match speaker {
+        Speaker::Device(name) => name.clone(),
+        Speaker::Silent => fl!("prejoin-speaker-none"),
+    };
+    Labeled {
+        value: speaker.clone(),
+        label,
+    }
+}
+
+pub struct State {
+    request: JoinRequest,
+    name: String,
+    devices: DeviceLists,
+    choice: AudioChoice,
+    frame: u64,
+    level: f32,
+    speaker_test: Option<Result<(), String>>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    DevicesListed(DeviceLists),
+    NameChanged(String),
+    MicrophonePicked(Labeled<Microphone>),
+    SpeakerPicked(Labeled<Speaker>),
+    PreviewTick,
+    Level(f32),
+    TestSpeaker,
+    SpeakerTested(Result<(), String>),
+    Join,
+    Cancel,
+}
+
+pub enum Action {
+    None,
+    Run(Task<Message>),
+    /// Go in with these devices.
+    Join(Box<JoinRequest>, AudioChoice),
+    Cancel,
+}
+
+impl State {
+    /// The screen and the task that lists audio devices (off the UI thread).
+    pub fn new(request: JoinRequest) -> (Self, Task<Message>) {
+        let name = request.display_name.as_str().to_owned();
+        let list = Task::perform(
+            async {
+                tokio::task::spawn_blocking(devices::audio::list)
+                    .await
+                    .unwrap_or_default()
+            },
+            Message::DevicesListed,
+        );
+        (
+            Self {
+                request,
+                name,
+                devices: DeviceLists::default(),
+                choice: AudioChoice::default(),
+                frame: 0,
+                level: 0.0,
+                speaker_test: None,
+                error: None,
+            },
+            list,
+        )
+    }
+
+    pub fn update(&mut self, message: Message) -> Action {
+        match message {
+            Message::DevicesListed(lists) => {
+                self.choice = lists.default_choice();
+                self.devices = lists;
+            }
+            Message::NameChanged(name) => {
+                self.name = name;
+                self.error = None;
+            }
+            Message::MicrophonePicked(choice) => {
+                self.choice.microphone = choice.value;
+                self.level = 0.0;
+            }
+            Message::SpeakerPicked(choice) => {
+                self.choice.speaker = choice.value;
+                self.speaker_test = None;
+            }
+            Message::PreviewTick => self.frame = self.frame.wrapping_add(1),
+            Message::Level(level) => self.level = level,
+            Message::TestSpeaker => {
+                let Speaker::Device(name) = self.choice.speaker.clone() else {
+                    return Action::None;
+                };
+                return Action::Run(Task::perform(test_speaker(name), Message::SpeakerTested));
+            }
+            Message::SpeakerTested(result) => self.speaker_test = Some(result),
+            Message::Join => match DisplayName::new(&self.name) {
+                Ok(display_name) => {
+                    let mut request = self.request.clone();
+                    request.display_name = display_name;
+                    return Action::Join(Box::new(request), self.choice.clone());
+                }
+                Err(_) => self.error = Some(fl!("prejoin-name-invalid")),
+            },
+            Message::Cancel => return Action::Cancel,
+        }
+        Action::None
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        let preview = iced::time::every(Duration::from_millis(1000 / PREVIEW_FPS))
+            .map(|_| Message::PreviewTick);
+        let meter = match &self.choice.microphone {
+            Microphone::Off => Subscription::none(),
+            microphone => Subscription::run_with(microphone.clone(), |microphone| {
+                let microphone = microphone.clone();
+                iced::stream::channel(4, async move |output| {
+                    level_meter(microphone, output).await;
+                })
+            }),
+        };
+        Subscription::batch([preview, meter])
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let preview = image(image::Handle::from_rgba(
+            pattern::WIDTH,
+            pattern::HEIGHT,
+            pattern::frame(self.frame),
+        ))
+        .width(pattern::WIDTH)
+        .height(pattern::HEIGHT);
+
+        let mut microphones: Vec<Labeled<Microphone>> = self
+            .devices
+            .microphones
+            .iter()
+            .map(|m| microphone_label(&Microphone::Device(m.clone())))
+            .collect();
+        microphones.push(microphone_label(&Microphone::TestTone));
+        microphones.push(microphone_label(&Microphone::Off));
+        let mut speakers: Vec<Labeled<Speaker>> = self
+            .devices
+            .speakers
+            .iter()
+            .map(|s| speaker_label(&Speaker::Device(s.clone())))
+            .collect();
+        speakers.push(speaker_label(&Speaker::Silent));
+
+        let speaker_test = match &self.speaker_test {
+            None => text(""),
+            Some(Ok(())) => text(fl!("prejoin-speaker-tested")),
+            Some(Err(detail)) => {
+                text(fl!("prejoin-speaker-failed", detail = detail.as_str())).style(text::danger)
+            }
+        };
+        let test_button = button(text(fl!("prejoin-test-speaker"))).on_press_maybe(
+            matches!(self.choice.speaker, Speaker::Device(_)).then_some(Message::TestSpeaker),
+        );
+        let mut form = column![
+            text(fl!("prejoin-title")).size(24),
+            text(fl!(
+                "lobby-meeting",
+                number = self.request.meeting.to_string()
+            )),
+            text(fl!("prejoin-e2ee-note")).size(12),
+            row![
+                column![
+                    text(fl!("prejoin-camera")),
+                    preview,
+                    text(fl!("prejoin-camera-test-pattern")).size(12),
+                ]
+                .spacing(6),
+                column![
+                    text(fl!("prejoin-microphone")),
+                    pick_list(
+                        microphones,
+                        Some(microphone_label(&self.choice.microphone)),
+                        Message::MicrophonePicked
+                    ),
+                    text(fl!("prejoin-level")).size(12),
+                    progress_bar(0.0..=1.0, self.level.clamp(0.0, 1.0)).girth(8),
+                    text(fl!("prejoin-speaker")),
+                    pick_list(
+                        speakers,
+                        Some(speaker_label(&self.choice.speaker)),
+                        Message::SpeakerPicked
+                    ),
+                    test_button,
+                    speaker_test,
+                ]
+                .spacing(6),
+            ]
+            .spacing(24),
+            text(fl!("prejoin-name")),
+            text_input(&fl!("prejoin-name"), &self.name)
+                .id(NAME_INPUT)
+                .on_input(Message::NameChanged)
+                .on_submit(Message::Join),
+        ]
+        .spacing(10);
+        if let Some(error) = &self.error {
+            form = form.push(text(error.clone()).style(text::danger));
+        }
+        form = form.push(
+            row![
+                button(text(fl!("prejoin-join"))).on_press(Message::Join),
+                button(text(fl!("prejoin-cancel")))
+                    .style(button::secondary)
+                    .on_press(Message::Cancel),
+            ]
+            .spacing(8),
+        );
+        page(form)
+    }
+}
+
+/// Reports the microphone's level about 10 times a second while the picker shows it.
+async fn level_meter(
+    microphone: Microphone,
+    mut output: iced::futures::channel::mpsc::Sender<Message>,
+) {
+    use conclave_core::media::{AudioSource, FRAME_SAMPLES};
+    use iced::futures::SinkExt as _;
+
+    let opened = tokio::task::spawn_blocking(move || -> Option<Box<dyn AudioSource + Send>> {
+        match microphone {
+            Microphone::Device(name) => match devices::audio::Microphone::open(&name) {
+                Ok(mic) => Some(Box::new(mic)),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot open the microphone for the level meter");
+                    None
+                }
+            },
+            Microphone::TestTone => Some(Box::new(devices::test_tone())),
+            Microphone::Off => None,
+        }
+    })
+    .await;
+    let Ok(Some(mut source)) = opened else {
+        return;
+    };
+    let mut frame = vec![0i16; FRAME_SAMPLES];
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    let mut peak = 0f32;
+    for count in 1u64.. {
+        ticker.tick().await;
+        match source.next_frame(&mut frame) {
+            Ok(true) => peak = peak.max(devices::level(&frame)),
+            _ => return,
+        }
+        if count % 5 == 0 {
+            if output.send(Message::Level(peak)).await.is_err() {
+                return;
+            }
+            peak = 0.0;
+        }
+    }
+}
+
+/// Plays one second of the test tone on `name`.
+async fn test_speaker(name: String) -> Result<(), String> {
+    use conclave_core::media::{AudioSink, AudioSource, FRAME_SAMPLES};
+    tokio::task::spawn_blocking(move || {
+        let mut sink = devices::audio::Speakers::open(&name).map_err(|e| e.to_string())?;
+        let mut tone = devices::test_tone();
+        let mut frame = vec![0i16; FRAME_SAMPLES];
+        for _ in 0..50 {
+            tone.next_frame(&mut frame).map_err(|e| e.to_string())?;
+            sink.play(&frame).map_err(|e| e.to_string())?;
+        }
+        std::thread::sleep(Duration::from_millis(1_100));
+        Ok(())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Language;
+    use conclave_core::client::TlsTrust;
+    use conclave_core::protocol::MeetingNumber;
+    use iced::widget::Id;
+    use iced_test::simulator;
+
+    fn request() -> JoinRequest {
+        JoinRequest {
+            server: "127.0.0.1:8443".into(),
+            trust: TlsTrust::PublicRoots,
+            meeting: MeetingNumber::parse("123456789").expect("number"),
+            password: None,
+            display_name: DisplayName::new("Aiko").expect("name"),
+            identity: None,
+        }
+    }
+
+    fn run(state: &mut State, act: impl FnOnce(&mut iced_test::Simulator<'_, Message>)) -> Vec<Action> {
+        let messages = {
+            let mut ui = simulator(state.view());
+            act(&mut ui);
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        messages.into_iter().map(|m| state.update(m)).collect()
+    }
+
+    #[test]
+    fn join_takes_the_typed_name_and_the_fallback_devices() {
+        let _language = crate::test_language(Language::English);
+        let (mut state, _) = State::new(request());
+        state.update(Message::DevicesListed(DeviceLists::default()));
+        run(&mut state, |ui| {
+            ui.click(Id::new(NAME_INPUT)).expect("name field");
+            ui.typewrite(" Tanaka");
+        });
+        let actions = run(&mut state, |ui| {
+            ui.click(fl!("prejoin-join").as_str()).expect("join button");
+        });
+        let [Action::Join(request, choice)] = actions.as_slice() else {
+            panic!("expected a join");
+        };
+        assert_eq!(request.display_name.as_str(), "Aiko Tanaka");
+        assert_eq!(choice.microphone, Microphone::TestTone);
+        assert_eq!(choice.speaker, Speaker::Silent);
+    }
+
+    #[test]
+    fn an_empty_name_is_refused_on_screen_and_cancel_leaves() {
+        let _language = crate::test_language(Language::Japanese);
+        let (mut state, _) = State::new(request());
+        state.update(Message::NameChanged("   ".into()));
+        let actions = run(&mut state, |ui| {
+            ui.click(fl!("prejoin-join").as_str()).expect("join button");
+        });
+        assert!(matches!(actions.as_slice(), [Action::None]));
+        let mut ui = simulator(state.view());
+        assert!(ui.find(fl!("prejoin-name-invalid")).is_ok());
+        drop(ui);
+        let actions = run(&mut state, |ui| {
+            ui.click(fl!("prejoin-cancel").as_str()).expect("cancel");
+        });
+        assert!(matches!(actions.as_slice(), [Action::Cancel]));
+    }
+}

@@ -1,0 +1,171 @@
+//! The engine bridge against the real server in-process: a signed-in host and a guest join
+//! through `meeting_link`; the host sees the guest knock in the lobby, admits them through the
+//! link's command handle, and both end up in the same end-to-end encrypted group.
+
+use std::sync::Arc;
+
+use conclave_app::devices::{AudioChoice, Microphone, Speaker};
+use conclave_app::join::{JoinRequest, SignedInIdentity};
+use conclave_app::meeting_link::{self, LinkCommand, LinkEvent, LinkHandle, LinkKey, MeetingView};
+use conclave_core::client::account::{NewMeeting, sign_in};
+use conclave_core::client::{Event, Phase};
+use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
+use conclave_core::protocol::{ClientMessage, DisplayName, MeetingNumber, MeetingPassword};
+use conclave_tests::{PATIENCE, TestServer};
+use iced::futures::StreamExt as _;
+use tokio::sync::mpsc;
+
+/// A link's events, pumped by their own task (as iced's runtime would).
+struct Link {
+    events: mpsc::UnboundedReceiver<LinkEvent>,
+    handle: Option<LinkHandle>,
+    view: MeetingView,
+    knocks: Vec<String>,
+}
+
+impl Link {
+    fn start(attempt: u64, request: JoinRequest) -> Self {
+        let key = LinkKey {
+            attempt,
+            request: Arc::new(request),
+            // No devices here: listen only, nothing played.
+            audio: AudioChoice {
+                microphone: Microphone::Off,
+                speaker: Speaker::Silent,
+            },
+        };
+        let (tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut stream = std::pin::pin!(meeting_link::stream(key));
+            while let Some(event) = stream.next().await {
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            events,
+            handle: None,
+            view: MeetingView::default(),
+            knocks: Vec::new(),
+        }
+    }
+
+    /// Reads events until the view satisfies `condition`.
+    async fn until(&mut self, what: &str, condition: impl Fn(&MeetingView) -> bool) {
+        let wait = async {
+            while !condition(&self.view) {
+                match self.events.recv().await {
+                    Some(LinkEvent::Ready(handle)) => self.handle = Some(handle),
+                    Some(LinkEvent::View(view)) => self.view = *view,
+                    Some(LinkEvent::Engine(Event::Knock(entry))) => {
+                        self.knocks.push(entry.display_name.as_str().to_owned());
+                    }
+                    Some(LinkEvent::Failed(error)) => panic!("link failed: {error:?}"),
+                    Some(_) => {}
+                    None => panic!("link ended before: {what}"),
+                }
+            }
+        };
+        tokio::time::timeout(PATIENCE, wait)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for: {what}; view {:?}", self.view));
+    }
+
+    fn send(&self, message: ClientMessage) {
+        self.handle
+            .as_ref()
+            .expect("the link handed over its handle first")
+            .send(LinkCommand::Send(message));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_waits_in_the_lobby_until_the_host_admits_them() {
+    let server = TestServer::start().await;
+    server
+        .add_user("hana", "Hana Host", "correct horse battery")
+        .await;
+    let keys = generate_signature_keys().expect("keys");
+    let account = sign_in(
+        &server.address(),
+        &server.trust(),
+        "hana",
+        "correct horse battery",
+        keys.public(),
+    )
+    .await
+    .expect("sign in");
+    let identity = SignedInIdentity {
+        token: account.token.clone(),
+        signature_keys: signature_keys_to_bytes(&keys).expect("key bytes"),
+        certificate: account.certificate.clone(),
+        org: account.org_key,
+    };
+    let meeting = conclave_core::client::account::create_meeting(
+        &server.address(),
+        &server.trust(),
+        &account.token,
+        &NewMeeting {
+            title: None,
+            password: None,
+            require_sign_in: false,
+            lobby: true,
+            auto_lock_minutes: None,
+            join_before_host: false,
+        },
+    )
+    .await
+    .expect("meeting");
+    let request = |name: &str, identity: Option<SignedInIdentity>| JoinRequest {
+        server: server.address(),
+        trust: server.trust(),
+        meeting: MeetingNumber::parse(&meeting.number).expect("number"),
+        password: Some(MeetingPassword::new(&meeting.password).expect("password")),
+        display_name: DisplayName::new(name).expect("name"),
+        identity,
+    };
+
+    let mut host = Link::start(1, request("Hana Host", Some(identity)));
+    host.until("the host is in with keys", |v| {
+        v.phase == Some(Phase::InMeeting) && v.end_to_end_encrypted && v.is_moderator()
+    })
+    .await;
+
+    let mut guest = Link::start(2, request("Gus Guest", None));
+    guest
+        .until("the guest waits in the lobby", |v| {
+            v.phase == Some(Phase::InLobby)
+        })
+        .await;
+    host.until("the host sees the guest in the lobby", |v| {
+        v.lobby
+            .iter()
+            .any(|e| e.display_name.as_str() == "Gus Guest" && !e.signed_in)
+    })
+    .await;
+    assert_eq!(host.knocks, vec!["Gus Guest".to_owned()], "one knock");
+
+    let waiting = host.view.lobby[0].participant;
+    host.send(ClientMessage::Admit {
+        participant: waiting,
+    });
+    guest
+        .until("the guest is in with keys", |v| {
+            v.phase == Some(Phase::InMeeting) && v.end_to_end_encrypted && v.code.is_some()
+        })
+        .await;
+    let guest_code = guest.view.code.expect("code");
+    host.until("the host's code reaches the guest's epoch", |v| {
+        v.code.is_some_and(|c| c.epoch() == guest_code.epoch()) && v.lobby.is_empty()
+    })
+    .await;
+    assert_eq!(host.view.code, Some(guest_code), "same verification code");
+    assert!(
+        host.view
+            .roster
+            .iter()
+            .any(|r| r.display_name == "Gus Guest"),
+        "the host's roster lists the guest"
+    );
+}
