@@ -164,32 +164,33 @@ async fn host_account(
     options: &HostOptions,
 ) -> Result<(String, String), EmbeddedError> {
     let store = running.hub().store();
-    let mut username = options
+    let username = options
         .username
         .clone()
         .unwrap_or_else(|| HOST_USERNAME.to_owned());
-    let existing = store.user_by_username(&username).await?;
+    let exists = store.user_by_username(&username).await?.is_some();
     let account = secrets::host_password_account(&username);
     let known = secrets::blocking(move || secrets::get(&account)).await?;
-    match (existing, known) {
-        (Some(_), Some(password)) => return Ok((username, password)),
-        (None, _) => {}
-        (Some(_), None) => {
-            // The keychain lost the password (e.g. a new login keyring): a fresh account,
-            // rather than any way around the password.
-            let suffix: u32 = rand::thread_rng().gen_range(1000..10000);
-            username = format!("{HOST_USERNAME}-{suffix}");
-        }
+    if let (true, Some(password)) = (exists, &known) {
+        return Ok((username, password.clone()));
     }
     let password = random_password();
     // Keychain first: if it is missing, no account is created that nobody could sign in to.
     let account = secrets::host_password_account(&username);
     let secret = password.clone();
     secrets::blocking(move || secrets::set(&account, &secret)).await?;
-    store
-        .add_user(&username, &options.display_name, &password)
-        .await?;
-    tracing::info!(%username, "created the local host account");
+    if exists {
+        // The keychain lost the password (e.g. a new login session's keyring). This app owns
+        // the embedded server's database, so it resets the password — the account keeps its
+        // scheduled meetings — and the old tokens are revoked.
+        store.set_user_password(&username, &password).await?;
+        tracing::info!(%username, "reset the local host account's password");
+    } else {
+        store
+            .add_user(&username, &options.display_name, &password)
+            .await?;
+        tracing::info!(%username, "created the local host account");
+    }
     Ok((username, password))
 }
 
@@ -289,12 +290,20 @@ mod tests {
         hosted.shutdown().await;
         assert!(dir.path().join("server").join("conclave.db").exists());
 
-        // Restart with the password gone from the keychain: a fresh host account, no bypass.
+        // Restart with the password gone from the keychain: the same account (and its
+        // meetings), a new password, the old token revoked.
         let again = host_on_this_computer(options(dir.path(), Some(HOST_USERNAME.into())))
             .await
             .expect("hosting restarts");
-        assert_ne!(again.username, HOST_USERNAME);
-        assert!(again.username.starts_with("host-"));
+        assert_eq!(again.username, HOST_USERNAME);
+        assert_ne!(again.identity.token, hosted.identity.token);
+        let old = conclave_core::client::schedule_api::Scheduler::new(
+            &again.address,
+            &again.trust(),
+            &hosted.identity.token,
+        )
+        .expect("client");
+        assert!(old.list().await.is_err(), "the old token must be revoked");
         again.shutdown().await;
     }
 }

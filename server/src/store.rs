@@ -356,6 +356,35 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownUser(username.to_owned()))
     }
 
+    /// Replaces an account's password and revokes its tokens (an administrator's reset; the
+    /// desktop app uses it when its embedded server's host password left the keychain).
+    pub async fn set_user_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(), StoreError> {
+        check_password(password)?;
+        let password_hash = self.hash_secret(password).await?;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
+            .bind(&password_hash)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::UnknownUser(username.to_owned()));
+        }
+        sqlx::query(
+            "DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(%username, "password reset");
+        Ok(())
+    }
+
     /// Checks a sign-in. Unknown usernames and wrong passwords give the same error after the
     /// same amount of work; [`StoreError::Disabled`] is only reported to the right password.
     pub async fn verify_password(
