@@ -29,8 +29,9 @@ pub struct State {
     language: Language,
     /// The unredacted report; redacted when exported.
     diagnostics: String,
-    /// Device names from the devices module (helper B's `crate::devices`), when it exists.
-    devices: Vec<String>,
+    /// Microphones and speakers the devices module found (names as the OS gives them).
+    microphones: Vec<String>,
+    speakers: Vec<String>,
     notice: Option<String>,
     error: Option<UiError>,
 }
@@ -61,7 +62,8 @@ impl State {
             settings,
             language,
             diagnostics,
-            devices: Vec::new(),
+            microphones: Vec::new(),
+            speakers: Vec::new(),
             notice: None,
             error: None,
         }
@@ -100,15 +102,8 @@ impl State {
                 return Action::Changed(self.settings.clone(), self.language);
             }
             Message::DevicesListed(microphones, speakers) => {
-                self.devices = microphones
-                    .iter()
-                    .map(|name| fl!("settings-microphone", name = name.as_str()))
-                    .chain(
-                        speakers
-                            .iter()
-                            .map(|name| fl!("settings-speaker", name = name.as_str())),
-                    )
-                    .collect();
+                self.microphones = microphones;
+                self.speakers = speakers;
             }
             Message::ExportDiagnostics => {
                 let report = self.redacted_diagnostics();
@@ -132,16 +127,24 @@ impl State {
 
     pub fn view(&self) -> Element<'_, Message> {
         let themes: Vec<ThemeOption> = ThemeChoice::ALL.into_iter().map(ThemeOption).collect();
-        let devices: Element<'_, Message> = if self.devices.is_empty() {
-            text(fl!("settings-devices-none")).into()
-        } else {
-            self.devices
-                .iter()
-                .fold(column![].spacing(4), |col, name| {
-                    col.push(text(name.as_str()))
-                })
-                .into()
-        };
+        // Translated here, so a language switch applies to them too.
+        let devices: Element<'_, Message> =
+            if self.microphones.is_empty() && self.speakers.is_empty() {
+                text(fl!("settings-devices-none")).into()
+            } else {
+                let lines = self
+                    .microphones
+                    .iter()
+                    .map(|name| fl!("settings-microphone", name = name.as_str()))
+                    .chain(
+                        self.speakers
+                            .iter()
+                            .map(|name| fl!("settings-speaker", name = name.as_str())),
+                    );
+                lines
+                    .fold(column![].spacing(4), |col, line| col.push(text(line)))
+                    .into()
+            };
         let status: Element<'_, Message> = match (&self.error, &self.notice) {
             (Some(error), _) => super::error_line(Some(error)),
             (None, Some(notice)) => text(notice.as_str()).into(),
