@@ -351,3 +351,62 @@ pub fn run(args: Args, settings: Settings, log: LogBuffer) -> iced::Result {
     .default_font(crate::fonts::DEFAULT)
     .run()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_test::simulator;
+
+    fn shell(dir: &std::path::Path) -> Shell {
+        let args = Args {
+            lang: Some("en".into()),
+            server: Some("127.0.0.1:8443".into()),
+            data_dir: Some(dir.to_path_buf()),
+            ..Args::default()
+        };
+        let (shell, _restore) = Shell::boot(args, Settings::default(), LogBuffer::default());
+        shell
+    }
+
+    fn click(shell: &mut Shell, label: &str) {
+        let messages: Vec<Message> = {
+            let mut ui = simulator(shell.view());
+            ui.click(label).expect("button on screen");
+            ui.into_messages().collect()
+        };
+        for message in messages {
+            let _ = shell.update(message);
+        }
+    }
+
+    #[test]
+    fn guest_reaches_home_settings_and_signs_out_back_to_sign_in() {
+        let _language = crate::test_language(Language::English);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut shell = shell(dir.path());
+        assert!(matches!(shell.screen(), Screen::SignIn(_)));
+        click(&mut shell, &fl!("signin-continue-as-guest"));
+        assert!(matches!(shell.screen(), Screen::Home(_)));
+        click(&mut shell, &fl!("home-settings"));
+        assert!(matches!(shell.screen(), Screen::Settings(_)));
+        click(&mut shell, &fl!("common-back"));
+        assert!(matches!(shell.screen(), Screen::Home(_)));
+        click(&mut shell, &fl!("home-sign-out"));
+        assert!(matches!(shell.screen(), Screen::SignIn(_)));
+    }
+
+    #[test]
+    fn the_lang_flag_picks_the_language_and_the_screens_follow_it() {
+        let _language = crate::test_language(Language::English);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let args = Args {
+            lang: Some("ja".into()),
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Args::default()
+        };
+        let (shell, _restore) = Shell::boot(args, Settings::default(), LogBuffer::default());
+        let mut ui = simulator(shell.view());
+        assert!(ui.find("Conclave へようこそ").is_ok());
+        assert!(ui.find("このコンピュータで開催").is_ok());
+    }
+}
