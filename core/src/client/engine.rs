@@ -399,6 +399,10 @@ impl Engine {
                 self.set_phase(Phase::Left(LeftReason::Denied(reason)), &mut out);
             }
             ServerMessage::Knock { entry } => {
+                // The server announces a newcomer with a knock only (the full list comes with
+                // later changes), so the knocker joins the lobby list here.
+                self.lobby.retain(|e| e.participant != entry.participant);
+                self.lobby.push(entry.clone());
                 out.events.push(Event::Knock(entry));
             }
             ServerMessage::Lobby { entries } => {
@@ -812,6 +816,29 @@ mod tests {
             out.send.as_slice(),
             [ClientMessage::Commit { added, .. }] if added == &vec![ParticipantId(2)]
         ));
+    }
+
+    #[test]
+    fn a_knock_puts_the_knocker_on_the_lobby_list() {
+        let mut host = host_engine();
+        let entry = LobbyEntry {
+            participant: ParticipantId(4),
+            display_name: DisplayName::new("Kenji").unwrap(),
+            signed_in: false,
+        };
+        let out = host.handle(
+            ServerMessage::Knock {
+                entry: entry.clone(),
+            },
+            0,
+        );
+        assert_eq!(out.events, vec![Event::Knock(entry.clone())]);
+        assert_eq!(host.lobby(), &[entry.clone()]);
+        // A repeated knock does not list them twice; the server's list replaces ours.
+        host.handle(ServerMessage::Knock { entry }, 0);
+        assert_eq!(host.lobby().len(), 1);
+        host.handle(ServerMessage::Lobby { entries: vec![] }, 0);
+        assert!(host.lobby().is_empty());
     }
 
     #[test]
