@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use conclave_core::client::account::fetch_org_key;
-use conclave_core::client::media_session::{self, MediaSession};
+use conclave_core::client::media_session;
 use conclave_core::client::{
     ConnectError, ConnectOptions, Event, MeetingClient, Phase, RosterView, Snapshot,
 };
@@ -20,7 +20,10 @@ use conclave_core::verification::VerificationCode;
 use iced::Subscription;
 use iced::futures::SinkExt as _;
 use iced::futures::channel::mpsc as ui_channel;
-use tokio::sync::mpsc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use crate::devices::{AudioChoice, MuteSwitch};
 use crate::join::JoinRequest;
@@ -212,15 +215,14 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
         return;
     }
     let mut snapshots = client.snapshot_watch();
-    let mut media = Media::new(key.audio.clone());
+    let (notes_tx, mut notes) = mpsc::unbounded_channel();
+    let mut media = Media::new(key.audio.clone(), notes_tx);
     let mut events_open = true;
     loop {
         tokio::select! {
             event = client.next_event(), if events_open => match event {
                 Some(event) => {
-                    if let Some(state) = media.on_event(&event, &client).await {
-                        let _ = output.send(LinkEvent::Audio(state)).await;
-                    }
+                    media.on_event(&event, &client);
                     if output.send(LinkEvent::Engine(event)).await.is_err() {
                         break;
                     }
@@ -237,6 +239,14 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
                     break;
                 }
             },
+            Some(note) = notes.recv() => match note {
+                MediaNote::Offer(sdp) => client.send(ClientMessage::SdpOffer { sdp }),
+                MediaNote::State(state) => {
+                    if output.send(LinkEvent::Audio(state)).await.is_err() {
+                        break;
+                    }
+                }
+            },
             command = commands.recv() => match command {
                 Some(LinkCommand::Send(message)) => client.send(message),
                 Some(LinkCommand::SetMuted(muted)) => media.mute.set(muted),
@@ -250,75 +260,132 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
     }
     media.stop().await;
     // Let a final `leave` reach the server before the socket closes.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     client.close();
 }
 
-/// The audio part: offer once in the meeting, start on the SFU's answer.
+/// Where this client binds its media socket (any interface; the SFU's answer picks the path).
+const MEDIA_BIND: &str = "0.0.0.0:0";
+
+/// From the media task to the meeting loop.
+enum MediaNote {
+    /// Send this SDP offer to the SFU.
+    Offer(String),
+    State(AudioState),
+}
+
+/// The audio part: set up in its own task (ICE gathering and connecting take time, and the
+/// meeting's events must keep flowing meanwhile): offer once in the meeting, start on the
+/// SFU's answer, stop when the meeting ends.
 struct Media {
     choice: AudioChoice,
     mute: MuteSwitch,
-    pending: Option<MediaLink>,
-    session: Option<MediaSession>,
-    offered: bool,
+    notes: mpsc::UnboundedSender<MediaNote>,
+    answer: Option<oneshot::Sender<String>>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Media {
-    fn new(choice: AudioChoice) -> Self {
+    fn new(choice: AudioChoice, notes: mpsc::UnboundedSender<MediaNote>) -> Self {
         Self {
             choice,
             mute: MuteSwitch(Arc::new(AtomicBool::new(false))),
-            pending: None,
-            session: None,
-            offered: false,
+            notes,
+            answer: None,
+            stop: watch::channel(false).0,
+            task: None,
         }
     }
 
-    async fn on_event(&mut self, event: &Event, client: &MeetingClient) -> Option<AudioState> {
+    fn on_event(&mut self, event: &Event, client: &MeetingClient) {
         match event {
-            Event::Phase(Phase::InMeeting) if !self.offered => {
-                self.offered = true;
-                match MediaLink::offer("0.0.0.0:0").await {
-                    Ok((link, offer)) => {
-                        client.send(ClientMessage::SdpOffer { sdp: offer });
-                        self.pending = Some(link);
-                        None
-                    }
-                    Err(e) => Some(AudioState::Failed(e.to_string())),
-                }
+            Event::Phase(Phase::InMeeting) if self.task.is_none() => {
+                let (answer_tx, answer_rx) = oneshot::channel();
+                self.answer = Some(answer_tx);
+                self.task = Some(tokio::spawn(run_media(
+                    self.choice.clone(),
+                    self.mute.clone(),
+                    client.snapshot_watch(),
+                    self.notes.clone(),
+                    answer_rx,
+                    self.stop.subscribe(),
+                )));
             }
             Event::MediaAnswer(answer) => {
-                let link = self.pending.take()?;
-                if let Err(e) = link.accept_answer(answer).await {
-                    return Some(AudioState::Failed(e.to_string()));
-                }
-                let devices = crate::devices::open_audio(&self.choice, self.mute.clone());
-                match AudioPipeline::new(devices.source, devices.sink) {
-                    Ok(pipeline) => {
-                        self.session = Some(media_session::start(
-                            Arc::new(link),
-                            client.snapshot_watch(),
-                            pipeline,
-                        ));
-                        Some(AudioState::Connected {
-                            source: devices.description,
-                        })
-                    }
-                    Err(e) => Some(AudioState::Failed(e.to_string())),
+                if let Some(tx) = self.answer.take() {
+                    let _ = tx.send(answer.clone());
                 }
             }
-            _ => None,
+            _ => {}
         }
     }
 
     async fn stop(self) {
-        if let Some(session) = self.session {
-            drop(session.stop().await);
-        }
-        if let Some(link) = self.pending {
-            link.close().await;
+        self.stop.send_replace(true);
+        if let Some(task) = self.task
+            && tokio::time::timeout(Duration::from_secs(2), task).await.is_err()
+        {
+            tracing::warn!("the audio session did not stop in time");
         }
     }
+}
+
+async fn run_media(
+    choice: AudioChoice,
+    mute: MuteSwitch,
+    snapshot: watch::Receiver<Snapshot>,
+    notes: mpsc::UnboundedSender<MediaNote>,
+    answer: oneshot::Receiver<String>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let failed = |detail: String| {
+        let _ = notes.send(MediaNote::State(AudioState::Failed(detail)));
+    };
+    let (link, offer) = match MediaLink::offer(MEDIA_BIND).await {
+        Ok(pair) => pair,
+        Err(e) => return failed(e.to_string()),
+    };
+    let _ = notes.send(MediaNote::Offer(offer));
+    let connected = async {
+        let answer = answer.await.map_err(|_| "no answer from the server".to_owned())?;
+        link.accept_answer(&answer)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let result = tokio::select! {
+        result = connected => result,
+        _ = stop.changed() => {
+            link.close().await;
+            return;
+        }
+    };
+    if let Err(detail) = result {
+        link.close().await;
+        return failed(detail);
+    }
+    // Opening devices may block for a moment (driver start-up).
+    let opened = tokio::task::spawn_blocking(move || {
+        let devices = crate::devices::open_audio(&choice, mute);
+        let description = devices.description.clone();
+        AudioPipeline::new(devices.source, devices.sink).map(|p| (p, description))
+    })
+    .await;
+    let (pipeline, source) = match opened {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => {
+            link.close().await;
+            return failed(e.to_string());
+        }
+        Err(e) => {
+            link.close().await;
+            return failed(e.to_string());
+        }
+    };
+    let session = media_session::start(Arc::new(link), snapshot, pipeline);
+    let _ = notes.send(MediaNote::State(AudioState::Connected { source }));
+    let _ = stop.changed().await;
+    drop(session.stop().await);
 }
 
 impl MuteSwitch {
