@@ -144,7 +144,6 @@ async fn a_guest_waits_in_the_lobby_until_the_host_admits_them() {
             .any(|e| e.display_name.as_str() == "Gus Guest" && !e.signed_in)
     })
     .await;
-    assert_eq!(host.knocks, vec!["Gus Guest".to_owned()], "one knock");
 
     let waiting = host.view.lobby[0].participant;
     host.send(ClientMessage::Admit {
