@@ -13,13 +13,18 @@ use crate::embedded::Hosted;
 use crate::fl;
 use crate::i18n::{self, Language};
 use crate::join::JoinRequest;
-use crate::screens::{Account, Session, UiError, home, schedule, settings, signin};
+use crate::meeting_link::LinkKey;
+use crate::screens::{
+    Account, Session, UiError, home, meeting, prejoin, schedule, settings, signin,
+};
 
 pub enum Screen {
     SignIn(signin::State),
     Home(Box<home::State>),
     Schedule(Box<schedule::State>),
     Settings(settings::State),
+    PreJoin(Box<prejoin::State>),
+    Meeting(Box<meeting::State>),
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +33,8 @@ pub enum Message {
     Home(home::Message),
     Schedule(schedule::Message),
     Settings(settings::Message),
+    PreJoin(prejoin::Message),
+    Meeting(meeting::Message),
     Restored(Result<Option<Session>, UiError>),
     SignedOut(Result<(), UiError>),
     SettingsSaved(Result<(), String>),
@@ -44,6 +51,8 @@ pub struct Shell {
     screen: Screen,
     session: Option<Session>,
     hosted: Option<Hosted>,
+    /// Counts join attempts so a retry always starts a fresh meeting connection.
+    join_attempts: u64,
 }
 
 impl Shell {
@@ -64,6 +73,7 @@ impl Shell {
             log,
             session: None,
             hosted: None,
+            join_attempts: 0,
         };
         shell.screen = Screen::SignIn(shell.signin_state());
         // An explicit --server means "this server now", not the identity kept from before.
@@ -138,10 +148,12 @@ impl Shell {
         }
     }
 
-    /// Where helper B's pre-join screen takes over (see `crate::join`).
+    /// Joining goes through pre-join (devices, name), then the meeting screen, which also shows
+    /// the waiting room so one connection lives from the lobby into the meeting.
     fn join(&mut self, request: JoinRequest) -> Task<Message> {
-        tracing::info!(?request, "join requested");
-        Task::none()
+        let (state, task) = prejoin::State::new(request);
+        self.screen = Screen::PreJoin(Box::new(state));
+        task.map(Message::PreJoin)
     }
 
     fn diagnostics(&self) -> String {
@@ -278,6 +290,36 @@ impl Shell {
                     settings::Action::Back => self.home_or_signin(),
                 }
             }
+            Message::PreJoin(message) => {
+                let Screen::PreJoin(state) = &mut self.screen else {
+                    return Task::none();
+                };
+                match state.update(message) {
+                    prejoin::Action::None => Task::none(),
+                    prejoin::Action::Run(task) => task.map(Message::PreJoin),
+                    prejoin::Action::Join(request, audio) => {
+                        self.join_attempts += 1;
+                        let key = LinkKey {
+                            attempt: self.join_attempts,
+                            request: std::sync::Arc::new(*request),
+                            audio,
+                        };
+                        self.screen = Screen::Meeting(Box::new(meeting::State::new(key)));
+                        Task::none()
+                    }
+                    prejoin::Action::Cancel => self.home_or_signin(),
+                }
+            }
+            Message::Meeting(message) => {
+                let Screen::Meeting(state) = &mut self.screen else {
+                    return Task::none();
+                };
+                match state.update(message) {
+                    meeting::Action::None => Task::none(),
+                    meeting::Action::Run(task) => task.map(Message::Meeting),
+                    meeting::Action::Closed => self.home_or_signin(),
+                }
+            }
         }
     }
 
@@ -315,11 +357,18 @@ impl Shell {
             Screen::Home(state) => state.view().map(Message::Home),
             Screen::Schedule(state) => state.view().map(Message::Schedule),
             Screen::Settings(state) => state.view().map(Message::Settings),
+            Screen::PreJoin(state) => state.view().map(Message::PreJoin),
+            Screen::Meeting(state) => state.view().map(Message::Meeting),
         }
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
-        event::listen_with(|event, status, _window| match (event, status) {
+        let screen = match &self.screen {
+            Screen::PreJoin(state) => state.subscription().map(Message::PreJoin),
+            Screen::Meeting(state) => state.subscription().map(Message::Meeting),
+            _ => Subscription::none(),
+        };
+        let focus = event::listen_with(|event, status, _window| match (event, status) {
             (
                 iced::Event::Keyboard(keyboard::Event::KeyPressed {
                     key: keyboard::Key::Named(Named::Tab),
@@ -333,7 +382,8 @@ impl Shell {
                 Message::FocusNext
             }),
             _ => None,
-        })
+        });
+        Subscription::batch([screen, focus])
     }
 }
 
@@ -393,6 +443,36 @@ mod tests {
         assert!(matches!(shell.screen(), Screen::Home(_)));
         click(&mut shell, &fl!("home-sign-out"));
         assert!(matches!(shell.screen(), Screen::SignIn(_)));
+    }
+
+    #[test]
+    fn joining_goes_through_pre_join_to_the_meeting_and_cancel_returns_home() {
+        use conclave_core::client::TlsTrust;
+        use conclave_core::protocol::{DisplayName, MeetingNumber};
+        let _language = crate::test_language(Language::English);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut shell = shell(dir.path());
+        click(&mut shell, &fl!("signin-continue-as-guest"));
+        let request = JoinRequest {
+            server: "127.0.0.1:8443".into(),
+            trust: TlsTrust::PublicRoots,
+            meeting: MeetingNumber::parse("123456789").expect("number"),
+            password: None,
+            display_name: DisplayName::new("Aiko").expect("name"),
+            identity: None,
+        };
+        let _ = shell.join(request.clone());
+        assert!(matches!(shell.screen(), Screen::PreJoin(_)));
+        click(&mut shell, &fl!("prejoin-cancel"));
+        assert!(matches!(shell.screen(), Screen::Home(_)));
+        let _ = shell.join(request);
+        click(&mut shell, &fl!("prejoin-join"));
+        let Screen::Meeting(_) = shell.screen() else {
+            panic!("Join on the pre-join screen opens the meeting screen");
+        };
+        // The waiting room is part of the meeting screen: it says we are connecting.
+        let mut ui = simulator(shell.view());
+        assert!(ui.find(fl!("lobby-connecting")).is_ok());
     }
 
     #[test]
