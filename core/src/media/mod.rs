@@ -13,6 +13,7 @@ pub mod h264;
 pub mod jitter;
 pub mod mixer;
 pub mod pipeline;
+pub mod processing;
 pub mod signal;
 pub mod pattern;
 pub mod transport;
@@ -38,6 +39,8 @@ pub enum MediaPipelineError {
     Unsupported(String),
     #[error("a frame must have {FRAME_SAMPLES} samples, not {0}")]
     FrameSize(usize),
+    #[error("echo cancellation / noise suppression failed: {0}")]
+    Processing(String),
 }
 
 /// Where outgoing audio comes from (a microphone, a tone, a WAV file), one 20 ms frame at a
