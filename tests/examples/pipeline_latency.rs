@@ -184,10 +184,7 @@ fn main() {
         "only {} of {bursts} bursts were heard",
         latencies.len()
     );
-    println!(
-        "mouth-to-ear without network, receiver tick aligned with arrival ({} bursts):",
-        bursts
-    );
+    println!("mouth-to-ear without network, receiver tick aligned with arrival ({bursts} bursts):");
     stats("  latency", latencies.clone(), "ms");
     let median = {
         latencies.sort_by(f64::total_cmp);
