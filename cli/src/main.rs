@@ -133,6 +133,15 @@ enum Command {
         /// Record what this participant hears to a WAV file.
         #[arg(long, value_name = "FILE")]
         record_audio: Option<PathBuf>,
+        /// Start with the microphone muted (`unmute` on stdin turns it on).
+        #[arg(long)]
+        muted: bool,
+        /// Diagnostic: drop this percentage of the media link's UDP datagrams, both ways.
+        #[arg(long, value_name = "PERCENT")]
+        simulate_loss: Option<f64>,
+        /// Diagnostic: reach the SFU over ICE-TCP only, as if UDP were blocked.
+        #[arg(long)]
+        media_tcp_only: bool,
     },
     #[command(flatten)]
     Scheduling(scheduling::ScheduleCommand),
@@ -236,11 +245,17 @@ async fn run(cli: Cli) -> Result<u8> {
             tone,
             send_audio,
             record_audio,
+            muted,
+            simulate_loss,
+            media_tcp_only,
         } => {
             let media = session::MediaOptions {
                 tone,
                 send_audio,
                 record_audio,
+                muted,
+                simulate_loss,
+                tcp_only: media_tcp_only,
             };
             let meeting = MeetingNumber::parse(&meeting).context("not a meeting number")?;
             let password = if password_stdin {

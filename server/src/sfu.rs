@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use conclave_core::media::transport::{
-    LinkEvents, RtpWriter, TransportError, description_to_text, offer_from_text, opus_track,
-    peer_connection,
+    LinkEvents, LinkOptions, RtpWriter, TransportError, description_to_text, nacks_received,
+    offer_from_text, opus_track, peer_connection_with,
 };
 use conclave_core::protocol::ParticipantId;
 use tokio::sync::mpsc;
@@ -36,7 +36,7 @@ pub type Tap = mpsc::UnboundedSender<(ParticipantId, Vec<u8>)>;
 
 /// All media connections of a server.
 pub struct Sfu {
-    bind: String,
+    sockets: LinkOptions,
     peers: Mutex<HashMap<ParticipantId, Peer>>,
     tap: Mutex<Option<Tap>>,
 }
@@ -48,11 +48,40 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Sfu {
     /// An SFU whose peer connections bind UDP on `bind` (e.g. `0.0.0.0:0`).
     pub fn new(bind: &str) -> Arc<Self> {
+        Self::with_tcp(bind, "")
+    }
+
+    /// An SFU whose peer connections bind UDP on `bind` and also listen for ICE-TCP on
+    /// `tcp_bind` (empty: no ICE-TCP), for clients whose UDP is blocked.
+    pub fn with_tcp(bind: &str, tcp_bind: &str) -> Arc<Self> {
+        let tcp = if tcp_bind.is_empty() {
+            Vec::new()
+        } else {
+            vec![tcp_bind.to_owned()]
+        };
         Arc::new(Self {
-            bind: bind.to_owned(),
+            sockets: LinkOptions {
+                udp: vec![bind.to_owned()],
+                tcp,
+                simulated_loss: None,
+            },
             peers: Mutex::new(HashMap::new()),
             tap: Mutex::new(None),
         })
+    }
+
+    /// RTCP NACKs subscribers have sent the SFU about its downstream tracks (retransmission
+    /// requests answered from the SFU's own send buffer, hop by hop).
+    pub async fn nacks_received(&self) -> u64 {
+        let connections: Vec<_> = lock(&self.peers)
+            .values()
+            .map(|peer| Arc::clone(&peer.connection))
+            .collect();
+        let mut total = 0;
+        for connection in connections {
+            total += nacks_received(connection.as_ref()).await;
+        }
+        total
     }
 
     /// Sends a copy of every forwarded payload (with its publisher) to `tap`.
@@ -70,7 +99,7 @@ impl Sfu {
         let offer = offer_from_text(offer)?;
         let (upstream_tx, mut upstream_rx) = mpsc::channel::<Vec<u8>>(SUBSCRIBER_QUEUE);
         let events = LinkEvents::new(upstream_tx);
-        let connection = peer_connection(&self.bind, events.clone()).await?;
+        let connection = peer_connection_with(&self.sockets, events.clone()).await?;
         connection
             .set_remote_description(offer)
             .await

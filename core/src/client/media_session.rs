@@ -18,6 +18,7 @@ use crate::media::transport::MediaLink;
 /// A running audio session.
 pub struct MediaSession {
     stop: watch::Sender<bool>,
+    muted: watch::Sender<bool>,
     stats: watch::Receiver<PipelineStats>,
     task: JoinHandle<AudioPipeline>,
 }
@@ -29,6 +30,7 @@ pub fn start(
     mut pipeline: AudioPipeline,
 ) -> MediaSession {
     let (stop, mut stopped) = watch::channel(false);
+    let (muted, mute_rx) = watch::channel(pipeline.is_muted());
     let (stats_tx, stats) = watch::channel(PipelineStats::default());
     let task = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_millis(20));
@@ -52,6 +54,7 @@ pub fn start(
             {
                 tracing::warn!(error = %e, "cannot install media keys");
             }
+            pipeline.set_muted(*mute_rx.borrow());
             match pipeline.next_outgoing() {
                 Ok(Some(frame)) => {
                     if link.send_audio(&frame).await.is_err() {
@@ -72,12 +75,26 @@ pub fn start(
         link.close().await;
         pipeline
     });
-    MediaSession { stop, stats, task }
+    MediaSession {
+        stop,
+        muted,
+        stats,
+        task,
+    }
 }
 
 impl MediaSession {
     pub fn stats(&self) -> PipelineStats {
         *self.stats.borrow()
+    }
+
+    /// Mutes (nothing is sent from the next 20 ms frame on) or unmutes this member's audio.
+    pub fn set_muted(&self, muted: bool) {
+        self.muted.send_replace(muted);
+    }
+
+    pub fn is_muted(&self) -> bool {
+        *self.muted.borrow()
     }
 
     /// Stops the session and hands back the pipeline (dropping it finishes a WAV recording).

@@ -11,6 +11,8 @@
 pub mod audio;
 pub mod h264;
 pub mod jitter;
+pub mod level;
+pub mod lossy;
 pub mod mixer;
 pub mod pipeline;
 pub mod processing;

@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -23,8 +25,11 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
+    RTCIceCandidateInit, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
+    Registry, StatsSelector,
 };
+
+use super::lossy::{LossRate, LossyRuntime};
 
 /// RTP payload type for Opus (dynamic, as browsers use).
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
@@ -163,24 +168,104 @@ impl PeerConnectionEventHandler for LinkEvents {
     }
 }
 
+/// How a peer connection reaches the network.
+#[derive(Debug, Clone, Default)]
+pub struct LinkOptions {
+    /// UDP addresses to bind (e.g. `127.0.0.1:0`, or `0.0.0.0:0` for every interface).
+    pub udp: Vec<String>,
+    /// TCP addresses to listen on for ICE-TCP (RFC 6544): the SFU's passive candidates, and
+    /// the address a client's active candidate names.
+    pub tcp: Vec<String>,
+    /// Diagnostic: drop this fraction of UDP datagrams at random, both ways.
+    pub simulated_loss: Option<LossRate>,
+}
+
+impl LinkOptions {
+    /// UDP only, on `bind`.
+    pub fn udp(bind: &str) -> Self {
+        Self {
+            udp: vec![bind.to_owned()],
+            ..Self::default()
+        }
+    }
+}
+
 /// A new peer connection bound to `bind` (e.g. `127.0.0.1:0` or `0.0.0.0:0`).
 pub async fn peer_connection(
     bind: &str,
     events: Arc<LinkEvents>,
 ) -> Result<Arc<dyn PeerConnection>, TransportError> {
+    peer_connection_with(&LinkOptions::udp(bind), events).await
+}
+
+/// A new peer connection on the sockets `options` names. NACK (RFC 4585) is negotiated for
+/// audio too, so a lost packet is retransmitted hop by hop (client ⇄ SFU) when it can still
+/// arrive in time; what NACK cannot recover, Opus FEC and concealment cover.
+pub async fn peer_connection_with(
+    options: &LinkOptions,
+    events: Arc<LinkEvents>,
+) -> Result<Arc<dyn PeerConnection>, TransportError> {
     let mut media = MediaEngine::default();
     media.register_default_codecs().map_err(webrtc_error)?;
-    let runtime = webrtc::runtime::default_runtime()
+    // `configure_nack` registers the feedback for video only; audio needs it said explicitly.
+    media.register_feedback(
+        RTCPFeedback {
+            typ: "nack".to_owned(),
+            parameter: String::new(),
+        },
+        RtpCodecKind::Audio,
+    );
+    let registry =
+        register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_error)?;
+    let mut runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| TransportError::WebRtc("no async runtime".into()))?;
+    if let Some(rate) = options.simulated_loss {
+        tracing::warn!(
+            loss = rate.fraction(),
+            "simulating a lossy network on the media link"
+        );
+        runtime = Arc::new(LossyRuntime::new(runtime, rate));
+    }
     let connection = PeerConnectionBuilder::new()
         .with_media_engine(media)
+        .with_interceptor_registry(registry)
         .with_handler(events)
         .with_runtime(runtime)
-        .with_udp_addrs(vec![bind.to_owned()])
+        .with_udp_addrs(options.udp.clone())
+        .with_tcp_addrs(options.tcp.clone())
         .build()
         .await
         .map_err(webrtc_error)?;
     Ok(Arc::new(connection))
+}
+
+/// RTCP NACKs `connection` has received about the streams it sends.
+pub async fn nacks_received(connection: &dyn PeerConnection) -> u64 {
+    connection
+        .get_stats(std::time::Instant::now(), StatsSelector::None)
+        .await
+        .outbound_rtp_streams()
+        .map(|stream| u64::from(stream.nack_count))
+        .sum()
+}
+
+/// The passive TCP candidates in `sdp` (RFC 6544 `tcptype passive`). webrtc-rs 0.21 dials
+/// passive candidates only when they arrive through `add_ice_candidate`, not from a
+/// description, so the client hands them over again after applying the answer.
+pub fn passive_tcp_candidates(sdp: &str) -> Vec<RTCIceCandidateInit> {
+    sdp.lines()
+        .filter_map(|line| line.trim().strip_prefix("a="))
+        .filter(|attribute| attribute.starts_with("candidate:"))
+        .filter(|candidate| {
+            let fields: Vec<&str> = candidate.split_whitespace().collect();
+            fields.get(2).is_some_and(|p| p.eq_ignore_ascii_case("tcp"))
+                && fields.windows(2).any(|w| w == ["tcptype", "passive"])
+        })
+        .map(|candidate| RTCIceCandidateInit {
+            candidate: candidate.to_owned(),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// The SDP text of a description, as `sdp_offer` / `sdp_answer` carry it.
@@ -243,15 +328,22 @@ pub struct MediaLink {
     events: Arc<LinkEvents>,
     writer: Mutex<RtpWriter>,
     incoming: Mutex<mpsc::Receiver<Vec<u8>>>,
+    /// Whether to dial the SFU's passive TCP candidates (ICE-TCP on).
+    dial_tcp: bool,
 }
 
 impl MediaLink {
     /// Creates the peer connection and its offer (candidates included), to send as
     /// `sdp_offer`.
     pub async fn offer(bind: &str) -> Result<(Self, String), TransportError> {
+        Self::offer_with(&LinkOptions::udp(bind)).await
+    }
+
+    /// Like [`MediaLink::offer`], on the sockets `options` names (ICE-TCP, simulated loss).
+    pub async fn offer_with(options: &LinkOptions) -> Result<(Self, String), TransportError> {
         let (tx, rx) = mpsc::channel(INCOMING_QUEUE);
         let events = LinkEvents::new(tx);
-        let connection = peer_connection(bind, events.clone()).await?;
+        let connection = peer_connection_with(options, events.clone()).await?;
         let ssrc = rand::random();
         let track = opus_track("upstream", ssrc);
         connection
@@ -275,6 +367,7 @@ impl MediaLink {
                 events,
                 writer: Mutex::new(RtpWriter::new(track, ssrc)),
                 incoming: Mutex::new(rx),
+                dial_tcp: !options.tcp.is_empty(),
             },
             text,
         ))
@@ -286,6 +379,13 @@ impl MediaLink {
             .set_remote_description(answer_from_text(answer)?)
             .await
             .map_err(webrtc_error)?;
+        if self.dial_tcp {
+            for candidate in passive_tcp_candidates(answer) {
+                if let Err(e) = self.connection.add_ice_candidate(candidate).await {
+                    tracing::debug!(error = %e, "cannot use a TCP candidate of the SFU");
+                }
+            }
+        }
         self.events.connected().await
     }
 
@@ -308,5 +408,10 @@ impl MediaLink {
     /// Closes the connection.
     pub async fn close(&self) {
         let _ = self.connection.close().await;
+    }
+
+    /// RTCP NACKs the SFU has sent about this link's upstream (each asks for retransmission).
+    pub async fn nacks_received(&self) -> u64 {
+        nacks_received(self.connection.as_ref()).await
     }
 }
