@@ -133,6 +133,10 @@ enum Command {
         /// Record what this participant hears to a WAV file.
         #[arg(long, value_name = "FILE")]
         record_audio: Option<PathBuf>,
+        /// Clean the sent audio with echo cancellation, noise suppression and gain control,
+        /// as the desktop app does for a microphone (tones and WAV files need none).
+        #[arg(long)]
+        audio_processing: bool,
         /// Start with the microphone muted (`unmute` on stdin turns it on).
         #[arg(long)]
         muted: bool,
@@ -245,6 +249,7 @@ async fn run(cli: Cli) -> Result<u8> {
             tone,
             send_audio,
             record_audio,
+            audio_processing,
             muted,
             simulate_loss,
             media_tcp_only,
@@ -253,6 +258,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 tone,
                 send_audio,
                 record_audio,
+                audio_processing,
                 muted,
                 simulate_loss,
                 tcp_only: media_tcp_only,

@@ -16,6 +16,7 @@ use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Snapshot};
 use conclave_core::identity::TrustState;
 use conclave_core::media::lossy::LossRate;
 use conclave_core::media::pipeline::AudioPipeline;
+use conclave_core::media::processing::{AudioProcessingConfig, with_audio_processing};
 use conclave_core::media::signal::{ToneSource, WavRecorder, WavSource};
 use conclave_core::media::transport::{LinkOptions, MediaLink};
 use conclave_core::media::{AudioSink, AudioSource};
@@ -250,6 +251,8 @@ pub struct MediaOptions {
     pub send_audio: Option<std::path::PathBuf>,
     /// Record the meeting's mixed audio to this WAV file.
     pub record_audio: Option<std::path::PathBuf>,
+    /// Echo cancellation, noise suppression and gain control on the sent audio.
+    pub audio_processing: bool,
     /// Start muted.
     pub muted: bool,
     /// Diagnostic: percentage of UDP datagrams the media link drops.
@@ -314,6 +317,11 @@ impl MediaOptions {
         let sink: Option<Box<dyn AudioSink + Send>> = match &self.record_audio {
             Some(path) => Some(Box::new(WavRecorder::create(path)?)),
             None => None,
+        };
+        let (source, sink) = if self.audio_processing {
+            with_audio_processing(source, sink, AudioProcessingConfig::default())?
+        } else {
+            (source, sink)
         };
         Ok(AudioPipeline::new(source, sink)?)
     }

@@ -68,5 +68,5 @@ fn benches(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, benches);
-criterion_main!(benches);
+criterion_group!(processing, benches);
+criterion_main!(processing);
