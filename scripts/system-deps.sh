@@ -3,7 +3,7 @@
 # Sourced by scripts/run.sh and scripts/test-all.sh.
 set -euo pipefail
 
-CONCLAVE_APT_PACKAGES=(build-essential pkg-config cmake libclang-dev libasound2-dev libopus-dev libwebrtc-audio-processing-dev)
+CONCLAVE_APT_PACKAGES=(build-essential pkg-config cmake libclang-dev libasound2-dev libopus-dev libwebrtc-audio-processing-dev nasm)
 
 conclave_missing_packages() {
   local missing=()

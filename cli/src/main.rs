@@ -10,6 +10,7 @@
 
 mod credentials;
 mod demo;
+mod frames;
 mod scheduling;
 mod session;
 
@@ -137,6 +138,12 @@ enum Command {
         /// as the desktop app does for a microphone (tones and WAV files need none).
         #[arg(long)]
         audio_processing: bool,
+        /// Send video from this source (headless: only the test pattern).
+        #[arg(long, value_enum, value_name = "SOURCE")]
+        send_video: Option<session::VideoSourceKind>,
+        /// Save every picture received as DIR/leaf<sender>-<index>.png.
+        #[arg(long, value_name = "DIR")]
+        save_frames: Option<PathBuf>,
         /// Start with the microphone muted (`unmute` on stdin turns it on).
         #[arg(long)]
         muted: bool,
@@ -250,6 +257,8 @@ async fn run(cli: Cli) -> Result<u8> {
             send_audio,
             record_audio,
             audio_processing,
+            send_video,
+            save_frames,
             muted,
             simulate_loss,
             media_tcp_only,
@@ -259,6 +268,8 @@ async fn run(cli: Cli) -> Result<u8> {
                 send_audio,
                 record_audio,
                 audio_processing,
+                send_video,
+                save_frames,
                 muted,
                 simulate_loss,
                 tcp_only: media_tcp_only,

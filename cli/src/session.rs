@@ -14,12 +14,16 @@ use std::sync::Arc;
 use conclave_core::client::media_session::{self, MediaSession};
 use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Snapshot};
 use conclave_core::identity::TrustState;
+use conclave_core::media::h264::VideoEncoderConfig;
 use conclave_core::media::lossy::LossRate;
+use conclave_core::media::pattern::TestPattern;
 use conclave_core::media::pipeline::AudioPipeline;
 use conclave_core::media::processing::{AudioProcessingConfig, with_audio_processing};
 use conclave_core::media::signal::{ToneSource, WavRecorder, WavSource};
 use conclave_core::media::transport::{LinkOptions, MediaLink};
+use conclave_core::media::video_pipeline::VideoPipeline;
 use conclave_core::media::{AudioSink, AudioSource};
+use conclave_core::media::{VideoSink, VideoSource};
 use conclave_core::protocol::{ClientMessage, ErrorCode, ParticipantId, Reason};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -253,12 +257,23 @@ pub struct MediaOptions {
     pub record_audio: Option<std::path::PathBuf>,
     /// Echo cancellation, noise suppression and gain control on the sent audio.
     pub audio_processing: bool,
+    /// Send this video.
+    pub send_video: Option<VideoSourceKind>,
+    /// Save every decoded picture as PNG in this directory.
+    pub save_frames: Option<std::path::PathBuf>,
     /// Start muted.
     pub muted: bool,
     /// Diagnostic: percentage of UDP datagrams the media link drops.
     pub simulate_loss: Option<f64>,
     /// Diagnostic: ICE-TCP only, no UDP.
     pub tcp_only: bool,
+}
+
+/// The video sources a headless client has (cameras belong to the desktop app).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VideoSourceKind {
+    /// 320×240 color bars with a moving marker, 15 frames per second.
+    TestPattern,
 }
 
 /// A stdin command for this member's own audio.
@@ -298,7 +313,29 @@ impl MediaOptions {
     }
 
     fn wanted(&self) -> bool {
-        self.tone || self.send_audio.is_some() || self.record_audio.is_some()
+        self.tone || self.send_audio.is_some() || self.record_audio.is_some() || self.video_wanted()
+    }
+
+    fn video_wanted(&self) -> bool {
+        self.send_video.is_some() || self.save_frames.is_some()
+    }
+
+    fn video_pipeline(&self) -> Result<Option<VideoPipeline>> {
+        if !self.video_wanted() {
+            return Ok(None);
+        }
+        let config = VideoEncoderConfig::default();
+        let source: Option<Box<dyn VideoSource + Send>> = match self.send_video {
+            Some(VideoSourceKind::TestPattern) => {
+                Some(Box::new(TestPattern::new(config.width, config.height)?))
+            }
+            None => None,
+        };
+        let sink: Option<Box<dyn VideoSink + Send>> = match &self.save_frames {
+            Some(dir) => Some(Box::new(crate::frames::PngFrames::create(dir)?)),
+            None => None,
+        };
+        Ok(Some(VideoPipeline::new(source, sink, config)?))
     }
 
     fn pipeline(&self) -> Result<AudioPipeline> {
@@ -379,13 +416,17 @@ pub async fn run(
                     link.accept_answer(answer).await?;
                     let mut pipeline = media.pipeline()?;
                     pipeline.set_muted(muted);
-                    media_session = Some(media_session::start(
+                    let video = media.video_pipeline()?;
+                    let with_video = video.is_some();
+                    media_session = Some(media_session::start_with_video(
                         Arc::new(link),
                         client.snapshot_watch(),
                         pipeline,
+                        video,
                     ));
                     if !as_json {
-                        println!("audio connected (end-to-end encrypted)");
+                        let what = if with_video { "audio and video" } else { "audio" };
+                        println!("{what} connected (end-to-end encrypted)");
                     }
                 }
             }
@@ -417,6 +458,32 @@ pub async fn run(
     }
     if let Some(session) = media_session {
         let stats = session.stats();
+        let video = session.video_stats();
+        if media.video_wanted() {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"event": "video", "sent": video.frames_sent,
+                        "keyframes_sent": video.keyframes_sent,
+                        "keyframes_on_request": video.keyframes_on_request,
+                        "received": video.frames_received, "decoded": video.frames_decoded,
+                        "refused": video.frames_refused, "damaged": video.frames_damaged,
+                        "keyframe_requests": video.keyframe_requests})
+                );
+            } else {
+                println!(
+                    "video: {} pictures sent ({} keyframes, {} on request), {} received, \
+                     {} decoded, {} refused, {} damaged",
+                    video.frames_sent,
+                    video.keyframes_sent,
+                    video.keyframes_on_request,
+                    video.frames_received,
+                    video.frames_decoded,
+                    video.frames_refused,
+                    video.frames_damaged
+                );
+            }
+        }
         // Dropping the pipeline finishes the WAV recording.
         drop(session.stop().await);
         if as_json {
@@ -467,7 +534,6 @@ mod tests {
         assert_eq!(parse_local_command(" mute "), Some(LocalCommand::Mute));
         assert_eq!(parse_local_command("unmute"), Some(LocalCommand::Unmute));
         assert_eq!(parse_local_command("lock"), None);
-
         for bad in ["admit", "admit x", "lobby maybe", "fly"] {
             assert!(parse_command(bad).is_err(), "{bad}");
         }

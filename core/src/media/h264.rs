@@ -68,7 +68,7 @@ pub struct VideoEncoder {
 impl VideoEncoder {
     pub fn new(config: VideoEncoderConfig) -> Result<Self, VideoError> {
         let (width, height) = (config.width, config.height);
-        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(VideoError::Resolution { width, height });
         }
         if width.max(height) > 3840 || width.min(height) > 2160 {

@@ -14,17 +14,17 @@ pub mod jitter;
 pub mod level;
 pub mod lossy;
 pub mod mixer;
+pub mod pattern;
 pub mod pipeline;
 pub mod processing;
 pub mod signal;
-pub mod pattern;
 pub mod transport;
 pub mod video;
+pub mod video_link;
+pub mod video_pipeline;
 
 /// Audio sample rate everywhere in Conclave (Opus's native rate).
 pub const SAMPLE_RATE: u32 = 48_000;
-pub mod video_link;
-pub mod video_pipeline;
 /// One audio frame: 20 ms.
 pub const FRAME_MS: u32 = 20;
 /// Samples per (mono) 20 ms frame.

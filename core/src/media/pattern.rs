@@ -39,7 +39,7 @@ pub struct TestPattern {
 impl TestPattern {
     /// A pattern of `width`×`height` (at least 64×64 so every bar is measurable).
     pub fn new(width: usize, height: usize) -> Result<Self, VideoError> {
-        if width < 64 || height < 64 || width % 2 != 0 || height % 2 != 0 {
+        if width < 64 || height < 64 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(VideoError::Resolution { width, height });
         }
         Ok(Self {

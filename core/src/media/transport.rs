@@ -11,6 +11,7 @@
 //! sent, which on loopback and LANs takes milliseconds.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rtc::media_stream::MediaStreamTrack;
@@ -30,6 +31,11 @@ use webrtc::peer_connection::{
 };
 
 use super::lossy::{LossRate, LossyRuntime};
+use super::video_link::{
+    IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request,
+    watch_keyframe_requests, with_keyframe_requests,
+};
+use super::video_pipeline::OutgoingVideoFrame;
 
 /// RTP payload type for Opus (dynamic, as browsers use).
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
@@ -39,6 +45,8 @@ pub const OPUS_TICKS_PER_FRAME: u32 = 960;
 const PATIENCE: Duration = Duration::from_secs(15);
 /// Downstream payloads buffered before the oldest are dropped (2 s of 5 speakers).
 const INCOMING_QUEUE: usize = 500;
+/// Downstream video packets buffered (about two keyframes of 4 publishers at 320×240).
+const INCOMING_VIDEO_QUEUE: usize = 2_000;
 
 /// Why the media connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,17 +93,43 @@ pub fn opus_track(id: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
 pub struct LinkEvents {
     gathered: watch::Sender<bool>,
     state: watch::Sender<RTCPeerConnectionState>,
-    /// Where RTP payloads of remote tracks go.
+    /// Where RTP payloads of remote audio tracks go.
     incoming: mpsc::Sender<Vec<u8>>,
+    /// Where packets of the remote video track go (none: video is ignored).
+    video: Option<mpsc::Sender<IncomingVideoPacket>>,
+    /// The remote video track, to send it keyframe requests.
+    video_track: watch::Sender<Option<Arc<dyn TrackRemote>>>,
 }
 
 impl LinkEvents {
     pub fn new(incoming: mpsc::Sender<Vec<u8>>) -> Arc<Self> {
+        Self::build(incoming, None)
+    }
+
+    /// Audio payloads to `incoming`, video packets to `video`.
+    pub fn with_video(
+        incoming: mpsc::Sender<Vec<u8>>,
+        video: mpsc::Sender<IncomingVideoPacket>,
+    ) -> Arc<Self> {
+        Self::build(incoming, Some(video))
+    }
+
+    fn build(
+        incoming: mpsc::Sender<Vec<u8>>,
+        video: Option<mpsc::Sender<IncomingVideoPacket>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             gathered: watch::channel(false).0,
             state: watch::channel(RTCPeerConnectionState::New).0,
             incoming,
+            video,
+            video_track: watch::channel(None).0,
         })
+    }
+
+    /// The remote video track, once it has arrived.
+    pub fn video_track(&self) -> Option<Arc<dyn TrackRemote>> {
+        self.video_track.borrow().clone()
     }
 
     /// Waits until candidate gathering has finished.
@@ -151,6 +185,28 @@ impl PeerConnectionEventHandler for LinkEvents {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if track.kind().await == RtpCodecKind::Video {
+            let Some(video) = self.video.clone() else {
+                return;
+            };
+            self.video_track.send_replace(Some(Arc::clone(&track)));
+            tokio::spawn(async move {
+                while let Some(event) = track.poll().await {
+                    match event {
+                        TrackRemoteEvent::OnRtpPacket(packet) => {
+                            let _ = video.try_send(IncomingVideoPacket {
+                                payload: packet.payload.to_vec(),
+                                sequence: packet.header.sequence_number,
+                                marker: packet.header.marker,
+                            });
+                        }
+                        TrackRemoteEvent::OnEnded => break,
+                        _ => {}
+                    }
+                }
+            });
+            return;
+        }
         let incoming = self.incoming.clone();
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
@@ -217,6 +273,7 @@ pub async fn peer_connection_with(
     );
     let registry =
         register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_error)?;
+    let registry = with_keyframe_requests(registry);
     let mut runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| TransportError::WebRtc("no async runtime".into()))?;
     if let Some(rate) = options.simulated_loss {
@@ -330,6 +387,11 @@ pub struct MediaLink {
     incoming: Mutex<mpsc::Receiver<Vec<u8>>>,
     /// Whether to dial the SFU's passive TCP candidates (ICE-TCP on).
     dial_tcp: bool,
+    video_track: Arc<TrackLocalStaticRTP>,
+    video_writer: Mutex<VideoRtpWriter>,
+    incoming_video: Mutex<mpsc::Receiver<IncomingVideoPacket>>,
+    /// Keyframe requests (PLI/FIR) the SFU relayed, not yet taken.
+    keyframe_requests: Arc<AtomicU64>,
 }
 
 impl MediaLink {
@@ -342,12 +404,21 @@ impl MediaLink {
     /// Like [`MediaLink::offer`], on the sockets `options` names (ICE-TCP, simulated loss).
     pub async fn offer_with(options: &LinkOptions) -> Result<(Self, String), TransportError> {
         let (tx, rx) = mpsc::channel(INCOMING_QUEUE);
-        let events = LinkEvents::new(tx);
+        let (video_tx, video_rx) = mpsc::channel(INCOMING_VIDEO_QUEUE);
+        let events = LinkEvents::with_video(tx, video_tx);
         let connection = peer_connection_with(options, events.clone()).await?;
         let ssrc = rand::random();
         let track = opus_track("upstream", ssrc);
         connection
             .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(webrtc_error)?;
+        // Every member can watch, so the video m-line is always offered; it carries
+        // upstream video only when the member has a camera or pattern on.
+        let video_ssrc = rand::random();
+        let video_track = h264_track("upstream", video_ssrc);
+        connection
+            .add_track(Arc::clone(&video_track) as Arc<dyn TrackLocal>)
             .await
             .map_err(webrtc_error)?;
         let offer = connection.create_offer(None).await.map_err(webrtc_error)?;
@@ -368,6 +439,10 @@ impl MediaLink {
                 writer: Mutex::new(RtpWriter::new(track, ssrc)),
                 incoming: Mutex::new(rx),
                 dial_tcp: !options.tcp.is_empty(),
+                video_writer: Mutex::new(VideoRtpWriter::new(Arc::clone(&video_track), video_ssrc)),
+                video_track,
+                incoming_video: Mutex::new(video_rx),
+                keyframe_requests: Arc::new(AtomicU64::new(0)),
             },
             text,
         ))
@@ -386,7 +461,46 @@ impl MediaLink {
                 }
             }
         }
-        self.events.connected().await
+        self.events.connected().await?;
+        let (track, events, requests) = (
+            Arc::clone(&self.video_track),
+            Arc::clone(&self.events),
+            Arc::clone(&self.keyframe_requests),
+        );
+        tokio::spawn(watch_keyframe_requests(
+            track,
+            move || {
+                !matches!(
+                    events.state(),
+                    RTCPeerConnectionState::Closed | RTCPeerConnectionState::Failed
+                )
+            },
+            move || {
+                requests.fetch_add(1, Ordering::Relaxed);
+            },
+        ));
+        Ok(())
+    }
+
+    /// Sends one encoded, SFrame-protected picture.
+    pub async fn send_video(&self, frame: &OutgoingVideoFrame) -> Result<(), TransportError> {
+        self.video_writer.lock().await.send_frame(frame).await
+    }
+
+    /// Takes a downstream video packet if one is waiting.
+    pub async fn try_next_video(&self) -> Option<IncomingVideoPacket> {
+        self.incoming_video.lock().await.try_recv().ok()
+    }
+
+    /// Asks the SFU (and through it the publishers) for a keyframe with an RTCP PLI.
+    pub async fn request_keyframe(&self) -> Result<(), TransportError> {
+        let track = self.events.video_track().ok_or(TransportError::Closed)?;
+        send_keyframe_request(&track).await
+    }
+
+    /// How many keyframe requests arrived since the last call.
+    pub fn take_keyframe_requests(&self) -> u64 {
+        self.keyframe_requests.swap(0, Ordering::Relaxed)
     }
 
     /// Sends one SFrame-protected audio frame.
