@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn levels_follow_rfc_6464() {
-        assert_eq!(level_dbov(&vec![0; FRAME_SAMPLES]), SILENCE);
+        assert_eq!(level_dbov(&[0; FRAME_SAMPLES]), SILENCE);
         assert_eq!(level_dbov(&[]), SILENCE);
         // A full-scale sine has RMS 1/√2: −3 dBov.
         assert_eq!(level_dbov(&sine(32_767.0)), 3);
