@@ -187,6 +187,9 @@ impl PeerConnectionEventHandler for LinkEvents {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         if track.kind().await == RtpCodecKind::Video {
             let Some(video) = self.video.clone() else {
+                // Nobody wants video here; drain it so the track's queue never backs up
+                // into the connection's driver.
+                tokio::spawn(async move { while track.poll().await.is_some() {} });
                 return;
             };
             self.video_track.send_replace(Some(Arc::clone(&track)));
