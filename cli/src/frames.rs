@@ -37,8 +37,9 @@ fn file_error(path: &Path, e: impl std::fmt::Display) -> VideoError {
 impl VideoSink for PngFrames {
     fn show(&mut self, sender: u32, frame: &VideoFrame) -> Result<(), VideoError> {
         let index = self.next_index.entry(sender).or_insert(0);
-        let path = self.dir.join(format!("leaf{sender}-{index:06}.png"));
+        let number = *index;
         *index += 1;
+        let path = self.path(sender, number);
         let (width, height) = (
             u32::try_from(frame.width).map_err(|e| file_error(&path, e))?,
             u32::try_from(frame.height).map_err(|e| file_error(&path, e))?,

@@ -54,7 +54,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             // SFrame refuses replays, so each pass over the recorded stream starts a fresh
             // receiver (amortized over 300 pictures).
-            if next % frames.len() == 0 {
+            if next.is_multiple_of(frames.len()) {
                 receiver = VideoPipeline::new(None, Some(Box::new(Discard)), config).unwrap();
                 receiver.update_keys(&keys(), 1, now).unwrap();
             }
