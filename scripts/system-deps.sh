@@ -3,7 +3,7 @@
 # Sourced by scripts/run.sh and scripts/test-all.sh.
 set -euo pipefail
 
-CONCLAVE_APT_PACKAGES=(build-essential pkg-config cmake libclang-dev libasound2-dev libopus-dev libxkbcommon-x11-0 fonts-noto-cjk)
+CONCLAVE_APT_PACKAGES=(build-essential pkg-config cmake libclang-dev libasound2-dev libopus-dev libwebrtc-audio-processing-dev nasm libxkbcommon-x11-0 fonts-noto-cjk)
 
 conclave_missing_packages() {
   local missing=()

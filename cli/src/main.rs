@@ -10,6 +10,7 @@
 
 mod credentials;
 mod demo;
+mod frames;
 mod scheduling;
 mod session;
 
@@ -133,6 +134,25 @@ enum Command {
         /// Record what this participant hears to a WAV file.
         #[arg(long, value_name = "FILE")]
         record_audio: Option<PathBuf>,
+        /// Clean the sent audio with echo cancellation, noise suppression and gain control,
+        /// as the desktop app does for a microphone (tones and WAV files need none).
+        #[arg(long)]
+        audio_processing: bool,
+        /// Send video from this source (headless: only the test pattern).
+        #[arg(long, value_enum, value_name = "SOURCE")]
+        send_video: Option<session::VideoSourceKind>,
+        /// Save every picture received as DIR/leaf<sender>-<index>.png.
+        #[arg(long, value_name = "DIR")]
+        save_frames: Option<PathBuf>,
+        /// Start with the microphone muted (`unmute` on stdin turns it on).
+        #[arg(long)]
+        muted: bool,
+        /// Diagnostic: drop this percentage of the media link's UDP datagrams, both ways.
+        #[arg(long, value_name = "PERCENT")]
+        simulate_loss: Option<f64>,
+        /// Diagnostic: reach the SFU over ICE-TCP only, as if UDP were blocked.
+        #[arg(long)]
+        media_tcp_only: bool,
     },
     #[command(flatten)]
     Scheduling(scheduling::ScheduleCommand),
@@ -236,11 +256,23 @@ async fn run(cli: Cli) -> Result<u8> {
             tone,
             send_audio,
             record_audio,
+            audio_processing,
+            send_video,
+            save_frames,
+            muted,
+            simulate_loss,
+            media_tcp_only,
         } => {
             let media = session::MediaOptions {
                 tone,
                 send_audio,
                 record_audio,
+                audio_processing,
+                send_video,
+                save_frames,
+                muted,
+                simulate_loss,
+                tcp_only: media_tcp_only,
             };
             let meeting = MeetingNumber::parse(&meeting).context("not a meeting number")?;
             let password = if password_stdin {

@@ -2,7 +2,7 @@
 //! one JSON object per line with `--json`); host actions are read from stdin, one per line:
 //! `lock`, `unlock`, `lobby on|off`, `auto-lock <min>|off`, `require-sign-in on|off`,
 //! `admit <id>`, `admit-all`, `deny <id> [reason]`, `expel <id>`, `expel-unverified`,
-//! `co-host <id>`, `end`, `status`, `leave`.
+//! `co-host <id>`, `end`, `status`, `leave`; and for this member's audio `mute`, `unmute`.
 //!
 //! Exit codes: 0 left, 2 denied or refused, 3 expelled, 4 meeting ended, 1 other errors.
 
@@ -14,10 +14,16 @@ use std::sync::Arc;
 use conclave_core::client::media_session::{self, MediaSession};
 use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Snapshot};
 use conclave_core::identity::TrustState;
+use conclave_core::media::h264::VideoEncoderConfig;
+use conclave_core::media::lossy::LossRate;
+use conclave_core::media::pattern::TestPattern;
 use conclave_core::media::pipeline::AudioPipeline;
+use conclave_core::media::processing::{AudioProcessingConfig, with_audio_processing};
 use conclave_core::media::signal::{ToneSource, WavRecorder, WavSource};
-use conclave_core::media::transport::MediaLink;
+use conclave_core::media::transport::{LinkOptions, MediaLink};
+use conclave_core::media::video_pipeline::VideoPipeline;
 use conclave_core::media::{AudioSink, AudioSource};
+use conclave_core::media::{VideoSink, VideoSource};
 use conclave_core::protocol::{ClientMessage, ErrorCode, ParticipantId, Reason};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -249,11 +255,87 @@ pub struct MediaOptions {
     pub send_audio: Option<std::path::PathBuf>,
     /// Record the meeting's mixed audio to this WAV file.
     pub record_audio: Option<std::path::PathBuf>,
+    /// Echo cancellation, noise suppression and gain control on the sent audio.
+    pub audio_processing: bool,
+    /// Send this video.
+    pub send_video: Option<VideoSourceKind>,
+    /// Save every decoded picture as PNG in this directory.
+    pub save_frames: Option<std::path::PathBuf>,
+    /// Start muted.
+    pub muted: bool,
+    /// Diagnostic: percentage of UDP datagrams the media link drops.
+    pub simulate_loss: Option<f64>,
+    /// Diagnostic: ICE-TCP only, no UDP.
+    pub tcp_only: bool,
+}
+
+/// The video sources a headless client has (cameras belong to the desktop app).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VideoSourceKind {
+    /// 320×240 color bars with a moving marker, 15 frames per second.
+    TestPattern,
+}
+
+/// A stdin command for this member's own audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalCommand {
+    Mute,
+    Unmute,
+}
+
+/// `mute` / `unmute`: handled here, never sent to the server.
+pub fn parse_local_command(line: &str) -> Option<LocalCommand> {
+    match line.trim() {
+        "mute" => Some(LocalCommand::Mute),
+        "unmute" => Some(LocalCommand::Unmute),
+        _ => None,
+    }
 }
 
 impl MediaOptions {
+    /// The media link's sockets: UDP on every interface, or ICE-TCP only; optional loss.
+    pub fn link_options(&self) -> Result<LinkOptions> {
+        let simulated_loss = self
+            .simulate_loss
+            .map(LossRate::percent)
+            .transpose()
+            .map_err(|e| anyhow!("--simulate-loss: {e}"))?;
+        let mut options = if self.tcp_only {
+            LinkOptions {
+                tcp: vec!["0.0.0.0:0".to_owned()],
+                ..LinkOptions::default()
+            }
+        } else {
+            LinkOptions::udp("0.0.0.0:0")
+        };
+        options.simulated_loss = simulated_loss;
+        Ok(options)
+    }
+
     fn wanted(&self) -> bool {
-        self.tone || self.send_audio.is_some() || self.record_audio.is_some()
+        self.tone || self.send_audio.is_some() || self.record_audio.is_some() || self.video_wanted()
+    }
+
+    fn video_wanted(&self) -> bool {
+        self.send_video.is_some() || self.save_frames.is_some()
+    }
+
+    fn video_pipeline(&self) -> Result<Option<VideoPipeline>> {
+        if !self.video_wanted() {
+            return Ok(None);
+        }
+        let config = VideoEncoderConfig::default();
+        let source: Option<Box<dyn VideoSource + Send>> = match self.send_video {
+            Some(VideoSourceKind::TestPattern) => {
+                Some(Box::new(TestPattern::new(config.width, config.height)?))
+            }
+            None => None,
+        };
+        let sink: Option<Box<dyn VideoSink + Send>> = match &self.save_frames {
+            Some(dir) => Some(Box::new(crate::frames::PngFrames::create(dir)?)),
+            None => None,
+        };
+        Ok(Some(VideoPipeline::new(source, sink, config)?))
     }
 
     fn pipeline(&self) -> Result<AudioPipeline> {
@@ -273,6 +355,11 @@ impl MediaOptions {
             Some(path) => Some(Box::new(WavRecorder::create(path)?)),
             None => None,
         };
+        let (source, sink) = if self.audio_processing {
+            with_audio_processing(source, sink, AudioProcessingConfig::default())?
+        } else {
+            (source, sink)
+        };
         Ok(AudioPipeline::new(source, sink)?)
     }
 }
@@ -290,6 +377,7 @@ pub async fn run(
     let mut stdin_open = true;
     let deadline = stay.map(|d| tokio::time::Instant::now() + d);
     let mut refused = false;
+    let mut muted = media.muted;
     loop {
         let sleep = async {
             match deadline {
@@ -318,7 +406,7 @@ pub async fn run(
                     && pending_link.is_none()
                     && media_session.is_none()
                 {
-                    let (link, offer) = MediaLink::offer("0.0.0.0:0").await?;
+                    let (link, offer) = MediaLink::offer_with(&media.link_options()?).await?;
                     client.send(ClientMessage::SdpOffer { sdp: offer });
                     pending_link = Some(link);
                 }
@@ -326,18 +414,34 @@ pub async fn run(
                     && let Some(link) = pending_link.take()
                 {
                     link.accept_answer(answer).await?;
-                    let pipeline = media.pipeline()?;
-                    media_session = Some(media_session::start(
+                    let mut pipeline = media.pipeline()?;
+                    pipeline.set_muted(muted);
+                    let video = media.video_pipeline()?;
+                    let with_video = video.is_some();
+                    media_session = Some(media_session::start_with_video(
                         Arc::new(link),
                         client.snapshot_watch(),
                         pipeline,
+                        video,
                     ));
                     if !as_json {
-                        println!("audio connected (end-to-end encrypted)");
+                        let what = if with_video { "audio and video" } else { "audio" };
+                        println!("{what} connected (end-to-end encrypted)");
                     }
                 }
             }
             line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(line)) if parse_local_command(&line).is_some() => {
+                    muted = parse_local_command(&line) == Some(LocalCommand::Mute);
+                    if let Some(session) = &media_session {
+                        session.set_muted(muted);
+                    }
+                    if as_json {
+                        println!("{}", json!({"event": "audio_muted", "muted": muted}));
+                    } else {
+                        println!("{}", if muted { "microphone muted" } else { "microphone on" });
+                    }
+                }
                 Ok(Some(line)) => match parse_command(&line) {
                     Ok(Some(message)) => client.send(message),
                     Ok(None) => print_status(&client.snapshot(), as_json),
@@ -354,6 +458,32 @@ pub async fn run(
     }
     if let Some(session) = media_session {
         let stats = session.stats();
+        let video = session.video_stats();
+        if media.video_wanted() {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"event": "video", "sent": video.frames_sent,
+                        "keyframes_sent": video.keyframes_sent,
+                        "keyframes_on_request": video.keyframes_on_request,
+                        "received": video.frames_received, "decoded": video.frames_decoded,
+                        "refused": video.frames_refused, "damaged": video.frames_damaged,
+                        "keyframe_requests": video.keyframe_requests})
+                );
+            } else {
+                println!(
+                    "video: {} pictures sent ({} keyframes, {} on request), {} received, \
+                     {} decoded, {} refused, {} damaged",
+                    video.frames_sent,
+                    video.keyframes_sent,
+                    video.keyframes_on_request,
+                    video.frames_received,
+                    video.frames_decoded,
+                    video.frames_refused,
+                    video.frames_damaged
+                );
+            }
+        }
         // Dropping the pipeline finishes the WAV recording.
         drop(session.stop().await);
         if as_json {
@@ -401,8 +531,35 @@ mod tests {
             Some(ClientMessage::Deny { reason: Some(r), .. }) if r.as_str() == "not invited"
         ));
         assert!(parse_command("status").is_ok_and(|m| m.is_none()));
+        assert_eq!(parse_local_command(" mute "), Some(LocalCommand::Mute));
+        assert_eq!(parse_local_command("unmute"), Some(LocalCommand::Unmute));
+        assert_eq!(parse_local_command("lock"), None);
         for bad in ["admit", "admit x", "lobby maybe", "fly"] {
             assert!(parse_command(bad).is_err(), "{bad}");
         }
+        let lossy = MediaOptions {
+            simulate_loss: Some(10.0),
+            ..MediaOptions::default()
+        };
+        assert!(
+            lossy
+                .link_options()
+                .is_ok_and(|o| o.simulated_loss.is_some())
+        );
+        for bad in [-5.0, 100.0, f64::NAN] {
+            let options = MediaOptions {
+                simulate_loss: Some(bad),
+                ..MediaOptions::default()
+            };
+            assert!(options.link_options().is_err(), "{bad}");
+        }
+        let tcp = MediaOptions {
+            tcp_only: true,
+            ..MediaOptions::default()
+        };
+        assert!(
+            tcp.link_options()
+                .is_ok_and(|o| o.udp.is_empty() && !o.tcp.is_empty())
+        );
     }
 }

@@ -53,9 +53,32 @@ impl MediaKeyConfig {
             .map_err(|e| MediaError::Config(e.to_string()))
     }
 
-    fn key_id(&self, epoch: u64, leaf_index: u32) -> Result<MlsKeyId, MediaError> {
-        MlsKeyId::try_new(0u64, epoch, leaf_index, self.bit_range()?)
+    fn key_id(
+        &self,
+        stream: MediaStream,
+        epoch: u64,
+        leaf_index: u32,
+    ) -> Result<MlsKeyId, MediaError> {
+        MlsKeyId::try_new(stream.context(), epoch, leaf_index, self.bit_range()?)
             .map_err(|_| MediaError::LeafIndexTooLarge { leaf_index })
+    }
+}
+
+/// Which of a member's media streams a key belongs to: RFC 9605 §5.2's KID context. Audio and
+/// video of one member each count frames from zero, so they must not share a key and salt
+/// (AES-GCM nonces would repeat); a distinct context gives each stream its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaStream {
+    Audio,
+    Video,
+}
+
+impl MediaStream {
+    fn context(self) -> u64 {
+        match self {
+            Self::Audio => 0,
+            Self::Video => 1,
+        }
     }
 }
 
@@ -84,6 +107,8 @@ pub enum MediaError {
     BadMetadataLength { meta_len: usize, frame_len: usize },
     #[error("key schedule configuration error: {0}")]
     Config(String),
+    #[error("the frame belongs to another media stream (KID context {context})")]
+    WrongStream { context: u64 },
     #[error("SFrame error: {0}")]
     Other(String),
 }
@@ -128,6 +153,7 @@ impl EpochKeys {
 /// Encrypts one member's outgoing frames with its current-epoch key.
 pub struct MediaSender {
     config: MediaKeyConfig,
+    stream: MediaStream,
     leaf_index: u32,
     epoch: u64,
     key: EncryptionKey,
@@ -135,15 +161,26 @@ pub struct MediaSender {
 }
 
 impl MediaSender {
-    /// A sender for `leaf_index` starting in the given epoch.
+    /// An audio sender for `leaf_index` starting in the given epoch.
     pub fn new(
         config: MediaKeyConfig,
         keys: &EpochKeys,
         leaf_index: u32,
     ) -> Result<Self, MediaError> {
-        let key = Self::derive(&config, keys, leaf_index)?;
+        Self::for_stream(config, MediaStream::Audio, keys, leaf_index)
+    }
+
+    /// A sender of `stream` for `leaf_index` starting in the given epoch.
+    pub fn for_stream(
+        config: MediaKeyConfig,
+        stream: MediaStream,
+        keys: &EpochKeys,
+        leaf_index: u32,
+    ) -> Result<Self, MediaError> {
+        let key = Self::derive(&config, stream, keys, leaf_index)?;
         Ok(Self {
             config,
+            stream,
             leaf_index,
             epoch: keys.epoch,
             key,
@@ -153,10 +190,11 @@ impl MediaSender {
 
     fn derive(
         config: &MediaKeyConfig,
+        stream: MediaStream,
         keys: &EpochKeys,
         leaf_index: u32,
     ) -> Result<EncryptionKey, MediaError> {
-        let key_id = config.key_id(keys.epoch, leaf_index)?;
+        let key_id = config.key_id(stream, keys.epoch, leaf_index)?;
         EncryptionKey::derive_from(SFRAME_SUITE, KeyId::from(key_id), &keys.base_key)
             .map_err(|e| MediaError::Other(e.to_string()))
     }
@@ -164,7 +202,7 @@ impl MediaSender {
     /// Switches to a new epoch at once (called right after merging a commit). The leaf index
     /// can change only through a re-join, so it is passed again.
     pub fn rekey(&mut self, keys: &EpochKeys, leaf_index: u32) -> Result<(), MediaError> {
-        self.key = Self::derive(&self.config, keys, leaf_index)?;
+        self.key = Self::derive(&self.config, self.stream, keys, leaf_index)?;
         self.leaf_index = leaf_index;
         self.epoch = keys.epoch;
         // A new key has a new salt, so nonces cannot repeat when the counter restarts.
@@ -232,6 +270,7 @@ struct ReceiverEpoch {
 /// Decrypts frames of every other member, for the current epoch and, briefly, the previous one.
 pub struct MediaReceiver {
     config: MediaKeyConfig,
+    stream: MediaStream,
     /// Newest first.
     live: VecDeque<ReceiverEpoch>,
     /// Recently retired epoch numbers, kept only to tell "stale" from "unknown".
@@ -239,11 +278,22 @@ pub struct MediaReceiver {
 }
 
 impl MediaReceiver {
-    /// A receiver holding the keys of `keys.epoch`.
+    /// An audio receiver holding the keys of `keys.epoch`.
     pub fn new(config: MediaKeyConfig, keys: EpochKeys) -> Result<Self, MediaError> {
+        Self::for_stream(config, MediaStream::Audio, keys)
+    }
+
+    /// A receiver of `stream` holding the keys of `keys.epoch`; frames of other streams are
+    /// refused.
+    pub fn for_stream(
+        config: MediaKeyConfig,
+        stream: MediaStream,
+        keys: EpochKeys,
+    ) -> Result<Self, MediaError> {
         config.bit_range()?;
         let mut receiver = Self {
             config,
+            stream,
             live: VecDeque::new(),
             retired: VecDeque::new(),
         };
@@ -320,9 +370,9 @@ impl MediaReceiver {
         let counter = view.header().counter();
         let bit_range = self.config.bit_range()?;
         let mls_key_id = MlsKeyId::from_key_id(key_id, bit_range);
-        if mls_key_id.context_id() != 0 {
-            return Err(MediaError::UnknownEpoch {
-                epoch_bits: mls_key_id.epoch_lsb(),
+        if mls_key_id.context_id() != self.stream.context() {
+            return Err(MediaError::WrongStream {
+                context: mls_key_id.context_id(),
             });
         }
         let epoch_mask = (1u64 << self.config.epoch_bits) - 1;
@@ -548,5 +598,36 @@ mod tests {
             Err(MediaError::LeafIndexTooLarge { leaf_index: 5000 })
         ));
         assert!(MediaSender::new(config, &keys(1, 1, &[4095]), 4095).is_ok());
+    }
+
+    #[test]
+    fn audio_and_video_of_one_member_use_different_keys_and_do_not_cross() {
+        let config = MediaKeyConfig::default();
+        let epoch = keys(3, 7, &[0, 1]);
+        let mut audio = MediaSender::new(config, &epoch, 1).unwrap();
+        let mut video = MediaSender::for_stream(config, MediaStream::Video, &epoch, 1).unwrap();
+        assert_ne!(audio.key_id(), video.key_id());
+        let (mut a, mut v) = (Vec::new(), Vec::new());
+        // Same counter (0), same payload: different ciphertext, so no nonce is shared.
+        audio.encrypt_into(&[], &[9u8; 32], &mut a).unwrap();
+        video.encrypt_into(&[], &[9u8; 32], &mut v).unwrap();
+        assert_ne!(a, v);
+        let now = Instant::now();
+        let mut video_rx =
+            MediaReceiver::for_stream(config, MediaStream::Video, epoch.clone()).unwrap();
+        let mut audio_rx = MediaReceiver::new(config, epoch).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(
+            video_rx.decrypt_into(&a, 0, &mut out, now).err(),
+            Some(MediaError::WrongStream { context: 0 })
+        );
+        assert_eq!(
+            audio_rx.decrypt_into(&v, 0, &mut out, now).err(),
+            Some(MediaError::WrongStream { context: 1 })
+        );
+        assert_eq!(
+            video_rx.decrypt_into(&v, 0, &mut out, now).unwrap().payload,
+            &[9u8; 32]
+        );
     }
 }

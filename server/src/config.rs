@@ -12,6 +12,7 @@
 //! certificate_ttl_hours = 24
 //! public_address = "meet.example.org:8443"  # what invitations and join links show
 //! media_bind = "0.0.0.0:0"                   # UDP address of the SFU's WebRTC connections
+//! media_tcp_bind = "0.0.0.0:0"               # ICE-TCP fallback when UDP is blocked ("" = off)
 //!
 //! [password_policy]        # rules for meeting passwords (generated and host-chosen)
 //! min_length = 12
@@ -73,6 +74,10 @@ pub struct ServerConfig {
     pub password_policy: PasswordPolicy,
     /// Where the SFU's WebRTC connections bind UDP (`0.0.0.0:0`: every interface, any port).
     pub media_bind: String,
+    /// Where each SFU connection listens for ICE-TCP (RFC 6544 passive candidates), for
+    /// clients whose UDP is blocked; empty turns ICE-TCP off. webrtc-rs 0.21 opens one
+    /// listener per connection, so keep the port `0` (one ephemeral port each).
+    pub media_tcp_bind: String,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +94,7 @@ impl Default for ServerConfig {
             public_address: None,
             password_policy: PasswordPolicy::default(),
             media_bind: "0.0.0.0:0".to_owned(),
+            media_tcp_bind: "0.0.0.0:0".to_owned(),
         }
     }
 }

@@ -100,7 +100,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .local_addr()
         .map_err(io("cannot read the listen address"))?;
 
-    let sfu = crate::sfu::Sfu::new(&config.media_bind);
+    let sfu = crate::sfu::Sfu::with_tcp(&config.media_bind, &config.media_tcp_bind);
     // The MLS external-sender key is generated per process: MLS groups live only as long as
     // their meeting's room, and rooms do not survive a restart.
     let delivery = crate::room::DeliveryService::generate("conclaved delivery service")?;

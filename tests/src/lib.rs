@@ -48,6 +48,7 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.clone(),
             media_bind: "127.0.0.1:0".to_owned(),
+            media_tcp_bind: "127.0.0.1:0".to_owned(),
             ..ServerConfig::default()
         };
         let running = start(config).await.unwrap();

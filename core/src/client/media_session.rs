@@ -1,5 +1,6 @@
-//! A member's live audio: the [`AudioPipeline`] driven every 20 ms over the [`MediaLink`] to
-//! the SFU, with keys following the meeting's MLS epochs.
+//! A member's live audio and video: the [`AudioPipeline`] driven every 20 ms over the
+//! [`MediaLink`] to the SFU, and optionally a [`VideoPipeline`] at its frame rate on the same
+//! link, with keys following the meeting's MLS epochs.
 //!
 //! Setup, by whoever owns the meeting's event stream: once in the meeting, create the link
 //! with [`MediaLink::offer`] and send its offer as `sdp_offer`; when `Event::MediaAnswer`
@@ -14,23 +15,44 @@ use tokio::task::JoinHandle;
 use super::connection::Snapshot;
 use crate::media::pipeline::{AudioPipeline, PipelineStats};
 use crate::media::transport::MediaLink;
+use crate::media::video_pipeline::{VideoPipeline, VideoStats};
 
 /// A running audio session.
 pub struct MediaSession {
     stop: watch::Sender<bool>,
+    muted: watch::Sender<bool>,
     stats: watch::Receiver<PipelineStats>,
-    task: JoinHandle<AudioPipeline>,
+    video_stats: watch::Receiver<VideoStats>,
+    task: JoinHandle<(AudioPipeline, Option<VideoPipeline>)>,
 }
 
 /// Starts sending and playing audio over `link`, keyed by the epochs in `snapshot`.
 pub fn start(
     link: Arc<MediaLink>,
     snapshot: watch::Receiver<Snapshot>,
+    pipeline: AudioPipeline,
+) -> MediaSession {
+    start_with_video(link, snapshot, pipeline, None)
+}
+
+/// Like [`start`], with video too: pictures go out at the pipeline's frame rate, incoming
+/// pictures go to its sink, and keyframe requests travel as RTCP PLI both ways.
+pub fn start_with_video(
+    link: Arc<MediaLink>,
+    snapshot: watch::Receiver<Snapshot>,
     mut pipeline: AudioPipeline,
+    mut video: Option<VideoPipeline>,
 ) -> MediaSession {
     let (stop, mut stopped) = watch::channel(false);
+    let (muted, mute_rx) = watch::channel(pipeline.is_muted());
     let (stats_tx, stats) = watch::channel(PipelineStats::default());
+    let (video_stats_tx, video_stats) = watch::channel(VideoStats::default());
     let task = tokio::spawn(async move {
+        if let Some(video) = video.as_mut() {
+            // Starting to watch: ask for a keyframe rather than wait for the periodic one.
+            video.request_keyframe();
+        }
+        let mut next_picture = Instant::now();
         let mut ticker = tokio::time::interval(Duration::from_millis(20));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -47,11 +69,17 @@ pub fn start(
                     other => other.clone(),
                 }
             };
-            if let Some((keys, leaf)) = keys
-                && let Err(e) = pipeline.update_keys(&keys, leaf, now)
-            {
-                tracing::warn!(error = %e, "cannot install media keys");
+            if let Some((keys, leaf)) = keys {
+                if let Err(e) = pipeline.update_keys(&keys, leaf, now) {
+                    tracing::warn!(error = %e, "cannot install media keys");
+                }
+                if let Some(video) = video.as_mut()
+                    && let Err(e) = video.update_keys(&keys, leaf, now)
+                {
+                    tracing::warn!(error = %e, "cannot install video keys");
+                }
             }
+            pipeline.set_muted(*mute_rx.borrow());
             match pipeline.next_outgoing() {
                 Ok(Some(frame)) => {
                     if link.send_audio(&frame).await.is_err() {
@@ -68,11 +96,65 @@ pub fn start(
                 tracing::warn!(error = %e, "audio output failed");
             }
             stats_tx.send_replace(pipeline.stats());
+            if let Some(video) = video.as_mut() {
+                if !drive_video(&link, video, &mut next_picture, now).await {
+                    break;
+                }
+                video_stats_tx.send_replace(video.stats());
+            }
         }
         link.close().await;
-        pipeline
+        (pipeline, video)
     });
-    MediaSession { stop, stats, task }
+    MediaSession {
+        stop,
+        muted,
+        stats,
+        video_stats,
+        task,
+    }
+}
+
+/// One 20 ms step of video: answer keyframe requests, send a picture when one is due, take
+/// what arrived, ask for a keyframe if needed. `false` once the link is gone.
+async fn drive_video(
+    link: &MediaLink,
+    video: &mut VideoPipeline,
+    next_picture: &mut Instant,
+    now: Instant,
+) -> bool {
+    if link.take_keyframe_requests() > 0 {
+        video.on_keyframe_request(now);
+    }
+    if video.is_sending() && now >= *next_picture {
+        *next_picture += video.frame_interval();
+        // After a stall, resume the pace from now rather than sending a burst.
+        if *next_picture < now {
+            *next_picture = now + video.frame_interval();
+        }
+        match video.next_outgoing(now) {
+            Ok(Some(frame)) => {
+                if link.send_video(&frame).await.is_err() {
+                    return false;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "video source or encoder failed"),
+        }
+    }
+    while let Some(packet) = link.try_next_video().await {
+        if let Err(e) = video.incoming(&packet.payload, packet.sequence, packet.marker, now) {
+            tracing::warn!(error = %e, "video output failed");
+        }
+    }
+    if video.keyframe_request(now)
+        && let Err(e) = link.request_keyframe().await
+    {
+        // No video has arrived yet (no remote track): ask again later.
+        tracing::debug!(error = %e, "keyframe request not sent yet");
+        video.request_keyframe();
+    }
+    true
 }
 
 impl MediaSession {
@@ -80,8 +162,27 @@ impl MediaSession {
         *self.stats.borrow()
     }
 
+    /// Mutes (nothing is sent from the next 20 ms frame on) or unmutes this member's audio.
+    pub fn set_muted(&self, muted: bool) {
+        self.muted.send_replace(muted);
+    }
+
+    pub fn is_muted(&self) -> bool {
+        *self.muted.borrow()
+    }
+
+    /// Video counters (all zero without video).
+    pub fn video_stats(&self) -> VideoStats {
+        *self.video_stats.borrow()
+    }
+
     /// Stops the session and hands back the pipeline (dropping it finishes a WAV recording).
     pub async fn stop(self) -> Option<AudioPipeline> {
+        self.stop_all().await.map(|(audio, _)| audio)
+    }
+
+    /// Stops the session and hands back both pipelines.
+    pub async fn stop_all(self) -> Option<(AudioPipeline, Option<VideoPipeline>)> {
         self.stop.send_replace(true);
         self.task.await.ok()
     }

@@ -1,21 +1,27 @@
 //! The client media engine's device-independent parts: Opus audio with in-band FEC and DTX
 //! ([`audio`]), an adaptive jitter buffer with loss concealment ([`jitter`]), mixing
-//! ([`mixer`]), synthetic and file sources and sinks for headless use ([`signal`]), and SFrame
-//! per H.264 NAL unit with start-code emulation prevention ([`video`]).
+//! ([`mixer`]), synthetic and file sources and sinks for headless use ([`signal`]); H.264
+//! video ([`h264`]) with SFrame per NAL unit ([`video`]), its pipeline ([`video_pipeline`]),
+//! RTP/RTCP side ([`video_link`]) and a test pattern ([`pattern`]).
 //!
-//! Devices plug in through [`AudioSource`] and [`AudioSink`]: the desktop app implements them
-//! with cpal, the CLI and tests with tones and WAV files. This module holds no device crate.
-//!
-//! Status: the audio path from samples to SFrame-ready packets and back is here and tested
-//! (`core/tests/audio_pipeline.rs`); WebRTC transport, the SFU and video are not built yet.
+//! Devices plug in through [`AudioSource`]/[`AudioSink`] and [`VideoSource`]/[`VideoSink`]:
+//! the desktop app implements them with cpal and nokhwa, the CLI and tests with tones, WAV
+//! files, the test pattern and PNG files. This module holds no device crate.
 
 pub mod audio;
+pub mod h264;
 pub mod jitter;
+pub mod level;
+pub mod lossy;
 pub mod mixer;
+pub mod pattern;
 pub mod pipeline;
+pub mod processing;
 pub mod signal;
 pub mod transport;
 pub mod video;
+pub mod video_link;
+pub mod video_pipeline;
 
 /// Audio sample rate everywhere in Conclave (Opus's native rate).
 pub const SAMPLE_RATE: u32 = 48_000;
@@ -35,6 +41,8 @@ pub enum MediaPipelineError {
     Unsupported(String),
     #[error("a frame must have {FRAME_SAMPLES} samples, not {0}")]
     FrameSize(usize),
+    #[error("echo cancellation / noise suppression failed: {0}")]
+    Processing(String),
 }
 
 /// Where outgoing audio comes from (a microphone, a tone, a WAV file), one 20 ms frame at a
@@ -48,4 +56,69 @@ pub trait AudioSource {
 pub trait AudioSink {
     /// Takes one mixed frame of [`FRAME_SAMPLES`] mono samples.
     fn play(&mut self, frame: &[i16]) -> Result<(), MediaPipelineError>;
+}
+
+/// One picture, 8-bit RGB, row by row with no padding (`width * height * 3` bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoFrame {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+impl VideoFrame {
+    /// A black frame.
+    pub fn black(width: usize, height: usize) -> Self {
+        Self {
+            width,
+            height,
+            rgb: vec![0; width * height * 3],
+        }
+    }
+
+    /// The RGB triple at (`x`, `y`); `None` outside the picture.
+    pub fn pixel(&self, x: usize, y: usize) -> Option<[u8; 3]> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let at = (y * self.width + x) * 3;
+        let p = self.rgb.get(at..at + 3)?;
+        Some([p[0], p[1], p[2]])
+    }
+}
+
+/// Why video could not be captured, coded or shown.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error("video codec error: {0}")]
+    Codec(String),
+    #[error("a {width}×{height} frame needs {expected} RGB bytes, not {actual}")]
+    FrameSize {
+        width: usize,
+        height: usize,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("the picture size {width}×{height} is not supported (even sizes up to 3840×2160)")]
+    Resolution { width: usize, height: usize },
+    #[error("cannot write the picture: {0}")]
+    File(String),
+    #[error("cannot encrypt the video frame: {0}")]
+    Encrypt(String),
+    #[error("cannot packetize the video frame: {0}")]
+    Packetize(String),
+    #[error("the video source failed: {0}")]
+    Source(String),
+}
+
+/// Where outgoing video comes from (a camera, a test pattern), one frame at a time.
+pub trait VideoSource {
+    /// The next frame; `Ok(None)` once the source has ended.
+    fn next_frame(&mut self) -> Result<Option<VideoFrame>, VideoError>;
+}
+
+/// Where decoded video goes (a window, numbered picture files). `sender` is the MLS leaf
+/// index of the member whose picture it is.
+pub trait VideoSink {
+    fn show(&mut self, sender: u32, frame: &VideoFrame) -> Result<(), VideoError>;
 }

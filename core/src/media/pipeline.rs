@@ -4,12 +4,20 @@
 //!
 //! Keys follow the MLS epoch: on a new epoch the sender switches at once and the receiver keeps
 //! the previous epoch for the grace window (see `media_keys`).
+//!
+//! Frame layout: clear SFrame metadata is the sender's frame sequence (8 bytes); the encrypted
+//! payload is one level byte (RFC 6464 layout, see [`super::level`]) followed by the Opus
+//! packet. The level is inside the ciphertext so only members learn who is talking.
+//!
+//! Mute: nothing leaves the device while muted. DTX sends nothing for silence either, so the
+//! SFU sees a muted member exactly like a silent one; mute is not announced to anyone.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use super::audio::{AudioDecoder, AudioEncoder, AudioEncoderConfig};
 use super::jitter::{JitterBuffer, Playout};
+use super::level::{ActiveSpeaker, AudioLevel};
 use super::mixer::mix_into;
 use super::{AudioSink, AudioSource, FRAME_SAMPLES, MediaPipelineError};
 use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaReceiver, MediaSender};
@@ -19,10 +27,14 @@ pub const AUDIO_METADATA_BYTES: usize = 8;
 /// A speaker silent this long is forgotten (its buffer and decoder freed).
 const SPEAKER_TIMEOUT_TICKS: u32 = 250;
 
+/// Bytes before the Opus packet inside the ciphertext: the level.
+pub const AUDIO_HEADER_BYTES: usize = 1;
+
 struct Speaker {
     buffer: JitterBuffer,
     decoder: AudioDecoder,
     idle_ticks: u32,
+    heard_this_tick: bool,
 }
 
 /// Counters a user or test can read.
@@ -33,6 +45,8 @@ pub struct PipelineStats {
     /// Refused by SFrame (unknown key, stale epoch, tampered, replayed).
     pub frames_refused: u64,
     pub frames_played: u64,
+    /// The member talking now, by MLS leaf index (from the levels inside the ciphertext).
+    pub active_speaker: Option<u32>,
 }
 
 pub struct AudioPipeline {
@@ -45,6 +59,7 @@ pub struct AudioPipeline {
     epoch: Option<u64>,
     sequence: u64,
     speakers: HashMap<u32, Speaker>,
+    active_speaker: ActiveSpeaker,
     muted: bool,
     pcm: Vec<i16>,
     // Playout buffers, reused every 20 ms.
@@ -70,6 +85,7 @@ impl AudioPipeline {
             epoch: None,
             sequence: 0,
             speakers: HashMap::new(),
+            active_speaker: ActiveSpeaker::default(),
             muted: false,
             pcm: vec![0; FRAME_SAMPLES],
             mix: vec![0; FRAME_SAMPLES],
@@ -91,6 +107,10 @@ impl AudioPipeline {
     /// Mute stops sending (nothing leaves this device); unmute resumes.
     pub fn set_muted(&mut self, muted: bool) {
         self.muted = muted;
+    }
+
+    pub fn is_muted(&self) -> bool {
+        self.muted
     }
 
     /// Installs the keys of the current epoch (a no-op if they are already in use).
@@ -130,12 +150,16 @@ impl AudioPipeline {
         let (Some(sender), false) = (self.sender.as_mut(), self.muted) else {
             return Ok(None);
         };
+        let level = AudioLevel::of(&self.pcm);
         let Some(packet) = self.encoder.encode(&self.pcm)? else {
             return Ok(None);
         };
-        let mut wire = Vec::with_capacity(packet.len() + 32);
+        self.clear.clear();
+        self.clear.push(level.to_byte());
+        self.clear.extend_from_slice(packet);
+        let mut wire = Vec::with_capacity(self.clear.len() + 32);
         sender
-            .encrypt_into(&sequence.to_be_bytes(), packet, &mut wire)
+            .encrypt_into(&sequence.to_be_bytes(), &self.clear, &mut wire)
             .map_err(|e| MediaPipelineError::Codec(e.to_string()))?;
         self.stats.frames_sent += 1;
         Ok(Some(wire))
@@ -159,8 +183,14 @@ impl AudioPipeline {
             return;
         };
         let sender = opened.sender;
-        let payload = opened.payload.to_vec();
+        let Some((&level, packet)) = opened.payload.split_first() else {
+            self.stats.frames_refused += 1;
+            return;
+        };
+        let payload = packet.to_vec();
         self.stats.frames_received += 1;
+        self.active_speaker
+            .heard(sender, AudioLevel::from_byte(level));
         let speaker = match self.speakers.entry(sender) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => match AudioDecoder::new() {
@@ -168,11 +198,13 @@ impl AudioPipeline {
                     buffer: JitterBuffer::new(),
                     decoder,
                     idle_ticks: 0,
+                    heard_this_tick: false,
                 }),
                 Err(_) => return,
             },
         };
         speaker.idle_ticks = 0;
+        speaker.heard_this_tick = true;
         speaker.buffer.push(sequence, payload, now);
     }
 
@@ -195,8 +227,21 @@ impl AudioPipeline {
             mix_into(mix, frame);
             any = true;
         }
-        self.speakers
-            .retain(|_, s| s.idle_ticks < SPEAKER_TIMEOUT_TICKS);
+        let speakers = &self.speakers;
+        self.stats.active_speaker = self
+            .active_speaker
+            .tick(|leaf| speakers.get(&leaf).is_some_and(|s| s.heard_this_tick));
+        for speaker in self.speakers.values_mut() {
+            speaker.heard_this_tick = false;
+        }
+        let active_speaker = &mut self.active_speaker;
+        self.speakers.retain(|leaf, s| {
+            let keep = s.idle_ticks < SPEAKER_TIMEOUT_TICKS;
+            if !keep {
+                active_speaker.forget(*leaf);
+            }
+            keep
+        });
         if any {
             self.stats.frames_played += 1;
         }

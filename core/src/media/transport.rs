@@ -11,9 +11,12 @@
 //! sent, which on loopback and LANs takes milliseconds.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -23,8 +26,16 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
+    RTCIceCandidateInit, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
+    Registry, StatsSelector,
 };
+
+use super::lossy::{LossRate, LossyRuntime};
+use super::video_link::{
+    IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request,
+    watch_keyframe_requests, with_keyframe_requests,
+};
+use super::video_pipeline::OutgoingVideoFrame;
 
 /// RTP payload type for Opus (dynamic, as browsers use).
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
@@ -34,6 +45,8 @@ pub const OPUS_TICKS_PER_FRAME: u32 = 960;
 const PATIENCE: Duration = Duration::from_secs(15);
 /// Downstream payloads buffered before the oldest are dropped (2 s of 5 speakers).
 const INCOMING_QUEUE: usize = 500;
+/// Downstream video packets buffered (about two keyframes of 4 publishers at 320×240).
+const INCOMING_VIDEO_QUEUE: usize = 2_000;
 
 /// Why the media connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,17 +93,43 @@ pub fn opus_track(id: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
 pub struct LinkEvents {
     gathered: watch::Sender<bool>,
     state: watch::Sender<RTCPeerConnectionState>,
-    /// Where RTP payloads of remote tracks go.
+    /// Where RTP payloads of remote audio tracks go.
     incoming: mpsc::Sender<Vec<u8>>,
+    /// Where packets of the remote video track go (none: video is ignored).
+    video: Option<mpsc::Sender<IncomingVideoPacket>>,
+    /// The remote video track, to send it keyframe requests.
+    video_track: watch::Sender<Option<Arc<dyn TrackRemote>>>,
 }
 
 impl LinkEvents {
     pub fn new(incoming: mpsc::Sender<Vec<u8>>) -> Arc<Self> {
+        Self::build(incoming, None)
+    }
+
+    /// Audio payloads to `incoming`, video packets to `video`.
+    pub fn with_video(
+        incoming: mpsc::Sender<Vec<u8>>,
+        video: mpsc::Sender<IncomingVideoPacket>,
+    ) -> Arc<Self> {
+        Self::build(incoming, Some(video))
+    }
+
+    fn build(
+        incoming: mpsc::Sender<Vec<u8>>,
+        video: Option<mpsc::Sender<IncomingVideoPacket>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             gathered: watch::channel(false).0,
             state: watch::channel(RTCPeerConnectionState::New).0,
             incoming,
+            video,
+            video_track: watch::channel(None).0,
         })
+    }
+
+    /// The remote video track, once it has arrived.
+    pub fn video_track(&self) -> Option<Arc<dyn TrackRemote>> {
+        self.video_track.borrow().clone()
     }
 
     /// Waits until candidate gathering has finished.
@@ -146,6 +185,31 @@ impl PeerConnectionEventHandler for LinkEvents {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if track.kind().await == RtpCodecKind::Video {
+            let Some(video) = self.video.clone() else {
+                // Nobody wants video here; drain it so the track's queue never backs up
+                // into the connection's driver.
+                tokio::spawn(async move { while track.poll().await.is_some() {} });
+                return;
+            };
+            self.video_track.send_replace(Some(Arc::clone(&track)));
+            tokio::spawn(async move {
+                while let Some(event) = track.poll().await {
+                    match event {
+                        TrackRemoteEvent::OnRtpPacket(packet) => {
+                            let _ = video.try_send(IncomingVideoPacket {
+                                payload: packet.payload.to_vec(),
+                                sequence: packet.header.sequence_number,
+                                marker: packet.header.marker,
+                            });
+                        }
+                        TrackRemoteEvent::OnEnded => break,
+                        _ => {}
+                    }
+                }
+            });
+            return;
+        }
         let incoming = self.incoming.clone();
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
@@ -163,24 +227,105 @@ impl PeerConnectionEventHandler for LinkEvents {
     }
 }
 
+/// How a peer connection reaches the network.
+#[derive(Debug, Clone, Default)]
+pub struct LinkOptions {
+    /// UDP addresses to bind (e.g. `127.0.0.1:0`, or `0.0.0.0:0` for every interface).
+    pub udp: Vec<String>,
+    /// TCP addresses to listen on for ICE-TCP (RFC 6544): the SFU's passive candidates, and
+    /// the address a client's active candidate names.
+    pub tcp: Vec<String>,
+    /// Diagnostic: drop this fraction of UDP datagrams at random, both ways.
+    pub simulated_loss: Option<LossRate>,
+}
+
+impl LinkOptions {
+    /// UDP only, on `bind`.
+    pub fn udp(bind: &str) -> Self {
+        Self {
+            udp: vec![bind.to_owned()],
+            ..Self::default()
+        }
+    }
+}
+
 /// A new peer connection bound to `bind` (e.g. `127.0.0.1:0` or `0.0.0.0:0`).
 pub async fn peer_connection(
     bind: &str,
     events: Arc<LinkEvents>,
 ) -> Result<Arc<dyn PeerConnection>, TransportError> {
+    peer_connection_with(&LinkOptions::udp(bind), events).await
+}
+
+/// A new peer connection on the sockets `options` names. NACK (RFC 4585) is negotiated for
+/// audio too, so a lost packet is retransmitted hop by hop (client ⇄ SFU) when it can still
+/// arrive in time; what NACK cannot recover, Opus FEC and concealment cover.
+pub async fn peer_connection_with(
+    options: &LinkOptions,
+    events: Arc<LinkEvents>,
+) -> Result<Arc<dyn PeerConnection>, TransportError> {
     let mut media = MediaEngine::default();
     media.register_default_codecs().map_err(webrtc_error)?;
-    let runtime = webrtc::runtime::default_runtime()
+    // `configure_nack` registers the feedback for video only; audio needs it said explicitly.
+    media.register_feedback(
+        RTCPFeedback {
+            typ: "nack".to_owned(),
+            parameter: String::new(),
+        },
+        RtpCodecKind::Audio,
+    );
+    let registry =
+        register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_error)?;
+    let registry = with_keyframe_requests(registry);
+    let mut runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| TransportError::WebRtc("no async runtime".into()))?;
+    if let Some(rate) = options.simulated_loss {
+        tracing::warn!(
+            loss = rate.fraction(),
+            "simulating a lossy network on the media link"
+        );
+        runtime = Arc::new(LossyRuntime::new(runtime, rate));
+    }
     let connection = PeerConnectionBuilder::new()
         .with_media_engine(media)
+        .with_interceptor_registry(registry)
         .with_handler(events)
         .with_runtime(runtime)
-        .with_udp_addrs(vec![bind.to_owned()])
+        .with_udp_addrs(options.udp.clone())
+        .with_tcp_addrs(options.tcp.clone())
         .build()
         .await
         .map_err(webrtc_error)?;
     Ok(Arc::new(connection))
+}
+
+/// RTCP NACKs `connection` has received about the streams it sends.
+pub async fn nacks_received(connection: &dyn PeerConnection) -> u64 {
+    connection
+        .get_stats(std::time::Instant::now(), StatsSelector::None)
+        .await
+        .outbound_rtp_streams()
+        .map(|stream| u64::from(stream.nack_count))
+        .sum()
+}
+
+/// The passive TCP candidates in `sdp` (RFC 6544 `tcptype passive`). webrtc-rs 0.21 dials
+/// passive candidates only when they arrive through `add_ice_candidate`, not from a
+/// description, so the client hands them over again after applying the answer.
+pub fn passive_tcp_candidates(sdp: &str) -> Vec<RTCIceCandidateInit> {
+    sdp.lines()
+        .filter_map(|line| line.trim().strip_prefix("a="))
+        .filter(|attribute| attribute.starts_with("candidate:"))
+        .filter(|candidate| {
+            let fields: Vec<&str> = candidate.split_whitespace().collect();
+            fields.get(2).is_some_and(|p| p.eq_ignore_ascii_case("tcp"))
+                && fields.windows(2).any(|w| w == ["tcptype", "passive"])
+        })
+        .map(|candidate| RTCIceCandidateInit {
+            candidate: candidate.to_owned(),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// The SDP text of a description, as `sdp_offer` / `sdp_answer` carry it.
@@ -243,19 +388,40 @@ pub struct MediaLink {
     events: Arc<LinkEvents>,
     writer: Mutex<RtpWriter>,
     incoming: Mutex<mpsc::Receiver<Vec<u8>>>,
+    /// Whether to dial the SFU's passive TCP candidates (ICE-TCP on).
+    dial_tcp: bool,
+    video_track: Arc<TrackLocalStaticRTP>,
+    video_writer: Mutex<VideoRtpWriter>,
+    incoming_video: Mutex<mpsc::Receiver<IncomingVideoPacket>>,
+    /// Keyframe requests (PLI/FIR) the SFU relayed, not yet taken.
+    keyframe_requests: Arc<AtomicU64>,
 }
 
 impl MediaLink {
     /// Creates the peer connection and its offer (candidates included), to send as
     /// `sdp_offer`.
     pub async fn offer(bind: &str) -> Result<(Self, String), TransportError> {
+        Self::offer_with(&LinkOptions::udp(bind)).await
+    }
+
+    /// Like [`MediaLink::offer`], on the sockets `options` names (ICE-TCP, simulated loss).
+    pub async fn offer_with(options: &LinkOptions) -> Result<(Self, String), TransportError> {
         let (tx, rx) = mpsc::channel(INCOMING_QUEUE);
-        let events = LinkEvents::new(tx);
-        let connection = peer_connection(bind, events.clone()).await?;
+        let (video_tx, video_rx) = mpsc::channel(INCOMING_VIDEO_QUEUE);
+        let events = LinkEvents::with_video(tx, video_tx);
+        let connection = peer_connection_with(options, events.clone()).await?;
         let ssrc = rand::random();
         let track = opus_track("upstream", ssrc);
         connection
             .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(webrtc_error)?;
+        // Every member can watch, so the video m-line is always offered; it carries
+        // upstream video only when the member has a camera or pattern on.
+        let video_ssrc = rand::random();
+        let video_track = h264_track("upstream", video_ssrc);
+        connection
+            .add_track(Arc::clone(&video_track) as Arc<dyn TrackLocal>)
             .await
             .map_err(webrtc_error)?;
         let offer = connection.create_offer(None).await.map_err(webrtc_error)?;
@@ -275,6 +441,11 @@ impl MediaLink {
                 events,
                 writer: Mutex::new(RtpWriter::new(track, ssrc)),
                 incoming: Mutex::new(rx),
+                dial_tcp: !options.tcp.is_empty(),
+                video_writer: Mutex::new(VideoRtpWriter::new(Arc::clone(&video_track), video_ssrc)),
+                video_track,
+                incoming_video: Mutex::new(video_rx),
+                keyframe_requests: Arc::new(AtomicU64::new(0)),
             },
             text,
         ))
@@ -286,7 +457,53 @@ impl MediaLink {
             .set_remote_description(answer_from_text(answer)?)
             .await
             .map_err(webrtc_error)?;
-        self.events.connected().await
+        if self.dial_tcp {
+            for candidate in passive_tcp_candidates(answer) {
+                if let Err(e) = self.connection.add_ice_candidate(candidate).await {
+                    tracing::debug!(error = %e, "cannot use a TCP candidate of the SFU");
+                }
+            }
+        }
+        self.events.connected().await?;
+        let (track, events, requests) = (
+            Arc::clone(&self.video_track),
+            Arc::clone(&self.events),
+            Arc::clone(&self.keyframe_requests),
+        );
+        tokio::spawn(watch_keyframe_requests(
+            track,
+            move || {
+                !matches!(
+                    events.state(),
+                    RTCPeerConnectionState::Closed | RTCPeerConnectionState::Failed
+                )
+            },
+            move || {
+                requests.fetch_add(1, Ordering::Relaxed);
+            },
+        ));
+        Ok(())
+    }
+
+    /// Sends one encoded, SFrame-protected picture.
+    pub async fn send_video(&self, frame: &OutgoingVideoFrame) -> Result<(), TransportError> {
+        self.video_writer.lock().await.send_frame(frame).await
+    }
+
+    /// Takes a downstream video packet if one is waiting.
+    pub async fn try_next_video(&self) -> Option<IncomingVideoPacket> {
+        self.incoming_video.lock().await.try_recv().ok()
+    }
+
+    /// Asks the SFU (and through it the publishers) for a keyframe with an RTCP PLI.
+    pub async fn request_keyframe(&self) -> Result<(), TransportError> {
+        let track = self.events.video_track().ok_or(TransportError::Closed)?;
+        send_keyframe_request(&track).await
+    }
+
+    /// How many keyframe requests arrived since the last call.
+    pub fn take_keyframe_requests(&self) -> u64 {
+        self.keyframe_requests.swap(0, Ordering::Relaxed)
     }
 
     /// Sends one SFrame-protected audio frame.
@@ -308,5 +525,10 @@ impl MediaLink {
     /// Closes the connection.
     pub async fn close(&self) {
         let _ = self.connection.close().await;
+    }
+
+    /// RTCP NACKs the SFU has sent about this link's upstream (each asks for retransmission).
+    pub async fn nacks_received(&self) -> u64 {
+        nacks_received(self.connection.as_ref()).await
     }
 }

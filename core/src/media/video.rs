@@ -17,6 +17,8 @@ pub enum VideoFrameError {
     EmptyNalUnit,
     #[error("no NAL unit in the access unit")]
     NoNalUnits,
+    #[error("the access unit mixes NAL units of different senders")]
+    MixedSenders,
     #[error(transparent)]
     Media(#[from] MediaError),
 }
@@ -124,6 +126,16 @@ pub fn open_access_unit(
     protected: &[u8],
     now: Instant,
 ) -> Result<Vec<u8>, VideoFrameError> {
+    open_access_unit_from(receiver, protected, now).map(|(_, access_unit)| access_unit)
+}
+
+/// Like [`open_access_unit`], also naming the sender (the MLS leaf index from the
+/// authenticated KID). An access unit mixing NAL units of two senders is refused.
+pub fn open_access_unit_from(
+    receiver: &mut MediaReceiver,
+    protected: &[u8],
+    now: Instant,
+) -> Result<(u32, Vec<u8>), VideoFrameError> {
     let units = split_annex_b(protected);
     if units.is_empty() {
         return Err(VideoFrameError::NoNalUnits);
@@ -131,6 +143,7 @@ pub fn open_access_unit(
     let mut clear_units = Vec::with_capacity(units.len());
     let mut frame = Vec::new();
     let mut clear = Vec::new();
+    let mut sender = None;
     for unit in units {
         let (header, body) = unit.split_first().ok_or(VideoFrameError::EmptyNalUnit)?;
         frame.clear();
@@ -140,12 +153,16 @@ pub fn open_access_unit(
         }
         clear.clear();
         let opened = receiver.decrypt_into(&frame, 1, &mut clear, now)?;
+        if *sender.get_or_insert(opened.sender) != opened.sender {
+            return Err(VideoFrameError::MixedSenders);
+        }
         let mut nal = Vec::with_capacity(1 + opened.payload.len());
         nal.push(*header);
         nal.extend_from_slice(opened.payload);
         clear_units.push(nal);
     }
-    Ok(join_annex_b(clear_units.iter().map(Vec::as_slice)))
+    let sender = sender.ok_or(VideoFrameError::NoNalUnits)?;
+    Ok((sender, join_annex_b(clear_units.iter().map(Vec::as_slice))))
 }
 
 #[cfg(test)]

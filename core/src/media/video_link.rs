@@ -1,0 +1,241 @@
+//! The video half of the WebRTC hop (see [`super::transport`]): an H.264 track, an RTP writer
+//! that keeps an access unit's packets together (one timestamp, marker bit on the last), and
+//! RTCP keyframe requests (PLI, RFC 4585 §6.3.1; FIR, RFC 5104 §4.3.1) in both directions.
+//!
+//! webrtc-rs hands inbound RTCP to the application only when an interceptor marks it, so
+//! [`KeyframeRequestInterceptor`] marks PLI and FIR for the local track's `poll()`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::sansio::Protocol;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::Registry;
+
+use super::transport::TransportError;
+use super::video_pipeline::{H264_CLOCK_RATE, OutgoingVideoFrame};
+
+/// RTP payload type webrtc-rs registers for H.264 constrained baseline, packetization mode 1.
+pub const H264_PAYLOAD_TYPE: u8 = 102;
+/// The matching format parameters (must equal the registered codec's to negotiate).
+pub const H264_FMTP: &str =
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f";
+/// Interceptor slot for keyframe-request delivery: application-most, after NACK and reports
+/// have seen the packet.
+const KEYFRAME_REQUEST_SLOT: usize = 14_000;
+
+/// An H.264 video track description.
+pub fn h264_track(id: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        format!("conclave-{id}"),
+        format!("video-{id}"),
+        format!("video-{id}"),
+        RtpCodecKind::Video,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: "video/H264".to_owned(),
+                clock_rate: H264_CLOCK_RATE,
+                channels: 0,
+                sdp_fmtp_line: H264_FMTP.to_owned(),
+                rtcp_feedback: vec![],
+            },
+            ..Default::default()
+        }],
+    )))
+}
+
+/// One received video RTP packet: what the depacketizer and loss detection need.
+#[derive(Debug, Clone)]
+pub struct IncomingVideoPacket {
+    pub payload: Vec<u8>,
+    pub sequence: u16,
+    pub marker: bool,
+}
+
+/// Writes whole access units as RTP packets on a video track.
+pub struct VideoRtpWriter {
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    sequence: u16,
+    timestamp: u32,
+    started: Instant,
+}
+
+impl VideoRtpWriter {
+    pub fn new(track: Arc<TrackLocalStaticRTP>, ssrc: u32) -> Self {
+        Self {
+            track,
+            ssrc,
+            sequence: rand::random(),
+            timestamp: rand::random(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Sends one encoded picture; its packets share a timestamp and the last has the marker.
+    pub async fn send_frame(&mut self, frame: &OutgoingVideoFrame) -> Result<(), TransportError> {
+        self.send_access_unit(frame.payloads.iter().map(|p| p.as_ref()), self.timestamp)
+            .await?;
+        self.timestamp = self.timestamp.wrapping_add(frame.rtp_ticks);
+        Ok(())
+    }
+
+    /// Sends a forwarded access unit (the SFU's downstream): the timestamp comes from this
+    /// writer's own clock, since the access units of several publishers share the track.
+    pub async fn forward_access_unit(
+        &mut self,
+        payloads: &[Vec<u8>],
+    ) -> Result<(), TransportError> {
+        let elapsed = self.started.elapsed().as_micros();
+        let ticks = (elapsed * u128::from(H264_CLOCK_RATE) / 1_000_000) as u32;
+        let timestamp = self.timestamp.wrapping_add(ticks);
+        self.send_access_unit(payloads.iter().map(Vec::as_slice), timestamp)
+            .await
+    }
+
+    async fn send_access_unit<'a>(
+        &mut self,
+        payloads: impl ExactSizeIterator<Item = &'a [u8]>,
+        timestamp: u32,
+    ) -> Result<(), TransportError> {
+        let last = payloads.len().saturating_sub(1);
+        for (i, payload) in payloads.enumerate() {
+            let packet = rtc::rtp::packet::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    payload_type: H264_PAYLOAD_TYPE,
+                    sequence_number: self.sequence,
+                    timestamp,
+                    ssrc: self.ssrc,
+                    marker: i == last,
+                    ..Default::default()
+                },
+                payload: bytes::Bytes::copy_from_slice(payload),
+            };
+            self.sequence = self.sequence.wrapping_add(1);
+            self.track
+                .write_rtp(packet)
+                .await
+                .map_err(|e| TransportError::WebRtc(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
+    let any = packet.as_any();
+    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+/// A PLI for the stream `media_ssrc` (sender SSRC 0: we send no RTP of our own on it).
+pub fn picture_loss_indication(media_ssrc: u32) -> Box<dyn rtc::rtcp::Packet> {
+    Box::new(PictureLossIndication {
+        sender_ssrc: 0,
+        media_ssrc,
+    })
+}
+
+/// Asks the sender of `track` for a keyframe.
+pub async fn send_keyframe_request(track: &Arc<dyn TrackRemote>) -> Result<(), TransportError> {
+    let Some(ssrc) = track.ssrcs().await.first().copied() else {
+        return Err(TransportError::Closed);
+    };
+    track
+        .write_rtcp(vec![picture_loss_indication(ssrc)])
+        .await
+        .map_err(|e| TransportError::WebRtc(e.to_string()))
+}
+
+/// Calls `on_request` for every PLI/FIR the remote sends about `track`, until `alive` says the
+/// connection is gone. The track yields nothing until negotiation binds it, so unbound polls
+/// are retried.
+pub async fn watch_keyframe_requests(
+    track: Arc<TrackLocalStaticRTP>,
+    alive: impl Fn() -> bool,
+    mut on_request: impl FnMut(),
+) {
+    while alive() {
+        match track.poll().await {
+            Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                    on_request();
+                }
+            }
+            Some(_) => {}
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Adds the interceptor that delivers keyframe requests to the application.
+pub fn with_keyframe_requests(registry: Registry) -> Registry {
+    registry.with(
+        Slot::from(KEYFRAME_REQUEST_SLOT),
+        KeyframeRequestInterceptor::default(),
+    )
+}
+
+/// Marks inbound PLI/FIR for delivery to the application; everything else passes unchanged.
+#[derive(Default)]
+pub struct KeyframeRequestInterceptor {
+    read_queue: VecDeque<TaggedPacket>,
+    write_queue: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestInterceptor {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
+                .iter()
+                .filter(|p| is_keyframe_request(p.as_ref()))
+                .cloned()
+                .collect();
+            if !requests.is_empty() {
+                msg.message.packet = Packet::Rtcp(requests);
+                msg.message.add(Attribute::DeliverToApplication);
+            }
+        }
+        self.read_queue.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read_queue.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write_queue.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write_queue.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequestInterceptor {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}

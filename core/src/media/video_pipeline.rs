@@ -1,0 +1,416 @@
+//! One member's video, sans I/O. Outgoing: source → H.264 → SFrame per NAL unit (see
+//! [`super::video`]) → RTP H.264 payloads (RFC 6184, the `rtc` crate's payloader). Incoming:
+//! RTP payloads → depacketizer → access unit → SFrame per NAL unit → H.264 decoder of that
+//! sender → sink. The caller moves bytes, and turns [`VideoPipeline::keyframe_request`] into an
+//! RTCP PLI and an incoming PLI into [`VideoPipeline::on_keyframe_request`].
+//!
+//! Keys follow the MLS epoch like audio's: the sender switches at once, the receiver keeps the
+//! previous epoch for the grace window. Video has its own KID context
+//! ([`MediaStream::Video`]), so its counters never share a nonce with audio's.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtc::rtp::codec::h264::{
+    H264Packet, H264Payloader, NALU_TYPE_BITMASK, STAPA_HEADER_SIZE, STAPA_NALU_LENGTH_SIZE,
+    STAPA_NALU_TYPE,
+};
+use rtc::rtp::packetizer::{Depacketizer as _, Payloader as _};
+
+use super::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
+use super::video::{open_access_unit_from, protect_access_unit};
+use super::{VideoError, VideoSink, VideoSource};
+use crate::media_keys::{
+    EpochKeys, MediaError, MediaKeyConfig, MediaReceiver, MediaSender, MediaStream,
+};
+
+/// RTP clock of H.264 (RFC 6184).
+pub const H264_CLOCK_RATE: u32 = 90_000;
+/// RTP payload budget per packet: under a 1,280-byte path MTU after RTP, SRTP and UDP/IP
+/// headers.
+pub const VIDEO_PAYLOAD_MTU: usize = 1_150;
+/// At most one forced keyframe per this interval, however many receivers ask: a burst of
+/// PLIs (several newcomers, several losses) costs one keyframe, not one each.
+pub const KEYFRAME_MIN_INTERVAL: Duration = Duration::from_millis(500);
+/// A receiver repeats an unanswered keyframe request at most this often.
+pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+/// An access unit larger than this is refused (a 4K keyframe is well below).
+const MAX_ACCESS_UNIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Counters a user or test can read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VideoStats {
+    pub frames_sent: u64,
+    pub keyframes_sent: u64,
+    /// Keyframes produced because someone asked (PLI/FIR), after rate limiting.
+    pub keyframes_on_request: u64,
+    /// Complete access units received.
+    pub frames_received: u64,
+    /// Refused by SFrame (unknown key, stale epoch, tampered, replayed, truncated).
+    pub frames_refused: u64,
+    /// Damaged in transit (lost or malformed packets) and dropped before decryption.
+    pub frames_damaged: u64,
+    pub frames_decoded: u64,
+    pub decode_errors: u64,
+    /// Keyframe requests this receiver handed to the transport (sent as PLI).
+    pub keyframe_requests: u64,
+}
+
+/// One encoded, encrypted picture as RTP payloads; the last one carries the marker bit.
+#[derive(Debug, Clone)]
+pub struct OutgoingVideoFrame {
+    pub payloads: Vec<Bytes>,
+    pub keyframe: bool,
+    /// RTP timestamp advance since the previous frame.
+    pub rtp_ticks: u32,
+}
+
+pub struct VideoPipeline {
+    config: MediaKeyConfig,
+    source: Option<Box<dyn VideoSource + Send>>,
+    sink: Option<Box<dyn VideoSink + Send>>,
+    encoder: Option<VideoEncoder>,
+    payloader: H264Payloader,
+    rtp_ticks: u32,
+    sender: Option<MediaSender>,
+    receiver: Option<MediaReceiver>,
+    epoch: Option<u64>,
+    muted: bool,
+    last_keyframe_sent: Option<Instant>,
+    // Receiving: one access unit is assembled at a time (the SFU forwards whole frames).
+    depacketizer: H264Packet,
+    assembling: Vec<u8>,
+    next_sequence: Option<u16>,
+    damaged: bool,
+    decoders: HashMap<u32, VideoDecoder>,
+    keyframe_wanted: bool,
+    last_keyframe_request: Option<Instant>,
+    stats: VideoStats,
+}
+
+impl VideoPipeline {
+    /// `source`: what to send (none: watch only), encoded as `encoder_config` says; `sink`:
+    /// where decoded pictures go.
+    pub fn new(
+        source: Option<Box<dyn VideoSource + Send>>,
+        sink: Option<Box<dyn VideoSink + Send>>,
+        encoder_config: VideoEncoderConfig,
+    ) -> Result<Self, VideoError> {
+        let encoder = match source {
+            Some(_) => Some(VideoEncoder::new(encoder_config)?),
+            None => None,
+        };
+        let rtp_ticks = (H264_CLOCK_RATE as f32 / encoder_config.fps.max(1.0)) as u32;
+        Ok(Self {
+            config: MediaKeyConfig::default(),
+            source,
+            sink,
+            encoder,
+            payloader: H264Payloader::default(),
+            rtp_ticks,
+            sender: None,
+            receiver: None,
+            epoch: None,
+            muted: false,
+            last_keyframe_sent: None,
+            depacketizer: H264Packet::default(),
+            assembling: Vec::new(),
+            next_sequence: None,
+            damaged: false,
+            decoders: HashMap::new(),
+            keyframe_wanted: false,
+            last_keyframe_request: None,
+            stats: VideoStats::default(),
+        })
+    }
+
+    pub fn stats(&self) -> VideoStats {
+        self.stats
+    }
+
+    /// The epoch whose keys are in use, if any.
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
+    }
+
+    /// Time between two outgoing pictures.
+    pub fn frame_interval(&self) -> Duration {
+        Duration::from_secs_f64(f64::from(self.rtp_ticks) / f64::from(H264_CLOCK_RATE))
+    }
+
+    /// Whether this pipeline has something to send.
+    pub fn is_sending(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// Camera off: nothing leaves this device; on again starts with a keyframe.
+    pub fn set_muted(&mut self, muted: bool) {
+        if self.muted
+            && !muted
+            && let Some(encoder) = self.encoder.as_mut()
+        {
+            encoder.force_keyframe();
+        }
+        self.muted = muted;
+    }
+
+    /// Installs the keys of the current epoch (a no-op if they are already in use).
+    pub fn update_keys(
+        &mut self,
+        keys: &EpochKeys,
+        own_leaf: u32,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        if self.epoch == Some(keys.epoch) {
+            return Ok(());
+        }
+        match &mut self.sender {
+            Some(sender) => sender.rekey(keys, own_leaf)?,
+            None => {
+                self.sender = Some(MediaSender::for_stream(
+                    self.config,
+                    MediaStream::Video,
+                    keys,
+                    own_leaf,
+                )?)
+            }
+        }
+        match &mut self.receiver {
+            Some(receiver) => receiver.install(keys.clone(), now),
+            None => {
+                self.receiver = Some(MediaReceiver::for_stream(
+                    self.config,
+                    MediaStream::Video,
+                    keys.clone(),
+                )?)
+            }
+        }
+        self.epoch = Some(keys.epoch);
+        Ok(())
+    }
+
+    /// Someone asked for a keyframe (RTCP PLI or FIR). Answered unless a keyframe left
+    /// within [`KEYFRAME_MIN_INTERVAL`]; `true` if the next frame will be one.
+    pub fn on_keyframe_request(&mut self, now: Instant) -> bool {
+        let Some(encoder) = self.encoder.as_mut() else {
+            return false;
+        };
+        if self
+            .last_keyframe_sent
+            .is_some_and(|sent| now.saturating_duration_since(sent) < KEYFRAME_MIN_INTERVAL)
+        {
+            return false;
+        }
+        encoder.force_keyframe();
+        self.stats.keyframes_on_request += 1;
+        // Count the request as served now, so a burst of PLIs yields one keyframe.
+        self.last_keyframe_sent = Some(now);
+        true
+    }
+
+    /// The next picture, encoded and encrypted as RTP payloads; `None` when the camera is
+    /// off, there are no keys yet, or the source has ended.
+    pub fn next_outgoing(
+        &mut self,
+        now: Instant,
+    ) -> Result<Option<OutgoingVideoFrame>, VideoError> {
+        let (Some(source), Some(encoder)) = (self.source.as_mut(), self.encoder.as_mut()) else {
+            return Ok(None);
+        };
+        let Some(frame) = source.next_frame()? else {
+            self.source = None;
+            return Ok(None);
+        };
+        let (Some(sender), false) = (self.sender.as_mut(), self.muted) else {
+            return Ok(None);
+        };
+        let Some(encoded) = encoder.encode(&frame)? else {
+            return Ok(None);
+        };
+        let protected = protect_access_unit(sender, &encoded.access_unit)
+            .map_err(|e| VideoError::Encrypt(e.to_string()))?;
+        let payloads = self
+            .payloader
+            .payload(VIDEO_PAYLOAD_MTU, &Bytes::from(protected))
+            .map_err(|e| VideoError::Packetize(e.to_string()))?;
+        self.stats.frames_sent += 1;
+        if encoded.keyframe {
+            self.stats.keyframes_sent += 1;
+            self.last_keyframe_sent = Some(now);
+        }
+        Ok(Some(OutgoingVideoFrame {
+            payloads,
+            keyframe: encoded.keyframe,
+            rtp_ticks: self.rtp_ticks,
+        }))
+    }
+
+    /// Takes one RTP packet from the SFU: its payload, sequence number and marker bit (set on
+    /// an access unit's last packet). A lost, duplicated or malformed packet spoils its access
+    /// unit, which is dropped and a keyframe requested; it never panics.
+    pub fn incoming(
+        &mut self,
+        payload: &[u8],
+        sequence: u16,
+        marker: bool,
+        now: Instant,
+    ) -> Result<(), VideoError> {
+        if let Some(expected) = self.next_sequence {
+            let ahead = sequence.wrapping_sub(expected);
+            if ahead >= 0x8000 {
+                // Older than what we already passed (a late duplicate or retransmission).
+                return Ok(());
+            }
+            if ahead != 0 {
+                self.damage();
+            }
+        }
+        self.next_sequence = Some(sequence.wrapping_add(1));
+        if !self.damaged {
+            if stap_a_is_malformed(payload) {
+                self.damage();
+            } else {
+                match self
+                    .depacketizer
+                    .depacketize(&Bytes::copy_from_slice(payload))
+                {
+                    Ok(bytes) if self.assembling.len() + bytes.len() <= MAX_ACCESS_UNIT_BYTES => {
+                        self.assembling.extend_from_slice(&bytes);
+                    }
+                    _ => self.damage(),
+                }
+            }
+        }
+        if marker {
+            self.finish_access_unit(now)?;
+        }
+        Ok(())
+    }
+
+    fn damage(&mut self) {
+        self.damaged = true;
+        self.assembling.clear();
+        self.depacketizer = H264Packet::default();
+    }
+
+    fn finish_access_unit(&mut self, now: Instant) -> Result<(), VideoError> {
+        let damaged = std::mem::take(&mut self.damaged);
+        let access_unit = std::mem::take(&mut self.assembling);
+        self.depacketizer = H264Packet::default();
+        if damaged || access_unit.is_empty() {
+            self.stats.frames_damaged += 1;
+            self.keyframe_wanted = true;
+            return Ok(());
+        }
+        self.stats.frames_received += 1;
+        let Some(receiver) = self.receiver.as_mut() else {
+            self.stats.frames_refused += 1;
+            return Ok(());
+        };
+        let (sender, clear) = match open_access_unit_from(receiver, &access_unit, now) {
+            Ok(opened) => opened,
+            Err(e) => {
+                tracing::debug!(error = %e, "video frame refused");
+                self.stats.frames_refused += 1;
+                self.keyframe_wanted = true;
+                return Ok(());
+            }
+        };
+        let decoder = match self.decoders.entry(sender) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(VideoDecoder::new()?),
+        };
+        match decoder.decode(&clear) {
+            Ok(Some(picture)) => {
+                self.stats.frames_decoded += 1;
+                if let Some(sink) = self.sink.as_mut() {
+                    sink.show(sender, &picture)?;
+                }
+            }
+            // No picture from a frame that is not a keyframe: the decoder has no reference
+            // (we joined mid-stream or lost one); ask for a fresh start.
+            Ok(None) => {
+                if !has_idr(&clear) {
+                    self.keyframe_wanted = true;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "video frame did not decode");
+                self.stats.decode_errors += 1;
+                self.keyframe_wanted = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks for a keyframe (e.g. when starting to watch).
+    pub fn request_keyframe(&mut self) {
+        self.keyframe_wanted = true;
+    }
+
+    /// Whether to send a keyframe request (PLI) now; rate limited, so the transport can ask
+    /// after every packet.
+    pub fn keyframe_request(&mut self, now: Instant) -> bool {
+        if !self.keyframe_wanted
+            || self
+                .last_keyframe_request
+                .is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return false;
+        }
+        self.keyframe_wanted = false;
+        self.last_keyframe_request = Some(now);
+        self.stats.keyframe_requests += 1;
+        true
+    }
+
+    /// Forgets a member's decoder (they left).
+    pub fn forget_sender(&mut self, leaf: u32) {
+        self.decoders.remove(&leaf);
+    }
+
+    /// Hands the sink back (e.g. to flush files).
+    pub fn take_sink(&mut self) -> Option<Box<dyn VideoSink + Send>> {
+        self.sink.take()
+    }
+}
+
+fn has_idr(access_unit: &[u8]) -> bool {
+    super::video::split_annex_b(access_unit)
+        .iter()
+        .any(|nal| nal.first().is_some_and(|h| h & NALU_TYPE_BITMASK == 5))
+}
+
+/// The `rtc` depacketizer indexes a STAP-A's length fields without checking that they are
+/// there; a truncated aggregate from a misbehaving member must be refused before it.
+fn stap_a_is_malformed(payload: &[u8]) -> bool {
+    if payload
+        .first()
+        .is_none_or(|h| h & NALU_TYPE_BITMASK != STAPA_NALU_TYPE)
+    {
+        return false;
+    }
+    let mut at = STAPA_HEADER_SIZE;
+    while at < payload.len() {
+        let Some(length) = payload.get(at..at + STAPA_NALU_LENGTH_SIZE) else {
+            return true;
+        };
+        let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
+        at += STAPA_NALU_LENGTH_SIZE + length;
+    }
+    at != payload.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_stap_a_is_malformed_and_well_formed_is_not() {
+        assert!(!stap_a_is_malformed(&[0x78, 0, 2, 0x67, 1, 0, 1, 0x68]));
+        assert!(stap_a_is_malformed(&[0x78, 0, 2, 0x67, 1, 0]));
+        assert!(stap_a_is_malformed(&[0x78, 0, 9, 0x67]));
+        assert!(!stap_a_is_malformed(&[0x65, 1, 2, 3]));
+    }
+}

@@ -1,0 +1,254 @@
+//! Load bot: SFU forwarding throughput per CPU-second. The real SFU (`conclave_server::sfu`)
+//! runs in its own process (this example re-executed with `--serve`, a multi-threaded tokio
+//! runtime like `conclaved`'s), so its CPU time can be read from `/proc/<pid>/stat` alone.
+//! N bots each open a real WebRTC connection to it (ICE, DTLS-SRTP) and publish 110-byte
+//! payloads (the size of an SFrame audio frame) at a paced rate; every bot counts what it
+//! receives. The figure is packets received by the bots ÷ the SFU process's CPU seconds.
+//!
+//! Run: `cargo run --release -p conclave-tests --example sfu_load -- N [RATE] [SECS]`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use conclave_core::media::transport::MediaLink;
+use conclave_core::protocol::ParticipantId;
+use conclave_server::sfu::Sfu;
+
+const USAGE: &str = "\
+sfu_load N [RATE] [SECS]
+
+N       participants (bots), each publishing and receiving through the SFU (e.g. 5, 10, 20)
+RATE    packets per second the SFU should forward in total (default 20000); each bot publishes
+        RATE / (N × (N − 1)) packets per second
+SECS    measured seconds after a 3 s warm-up (default 10)
+
+The SFU runs in a child process (this program with --serve); its pid is printed so that
+`perf record -g -p PID` can profile it while the bots run.";
+
+const PAYLOAD_BYTES: usize = 110;
+const MEETING: &str = "load";
+/// Publishers send in batches every 10 ms (tokio timers have millisecond granularity).
+const BATCH_INTERVAL: Duration = Duration::from_millis(10);
+
+/// CPU seconds (user + system, all threads) of process `pid` so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// CPU seconds per thread name of process `pid` (threads alive now).
+fn cpu_by_thread(pid: u32) -> Vec<(String, f64)> {
+    let mut by_name: std::collections::BTreeMap<String, f64> = Default::default();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let name = stat[stat.find('(').unwrap() + 1..stat.rfind(')').unwrap()].to_owned();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        *by_name.entry(name).or_default() += ticks / clock_ticks_per_second();
+    }
+    by_name.into_iter().collect()
+}
+
+/// The SFU process: answers offers read from stdin (one JSON object a line), then forwards.
+async fn serve() {
+    let sfu = Sfu::new("127.0.0.1:0");
+    let mut members = Vec::new();
+    // Read stdin on its own thread so no runtime worker ever blocks on it.
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(line) = lines.recv().await {
+        let request: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if request["start"].as_bool() == Some(true) {
+            sfu.set_meeting_members(MEETING, &members);
+            println!("{}", serde_json::json!({"started": true}));
+            std::io::stdout().flush().unwrap();
+            continue;
+        }
+        let id = ParticipantId(request["id"].as_u64().unwrap());
+        let answer = sfu
+            .answer(id, MEETING, request["offer"].as_str().unwrap())
+            .await
+            .unwrap();
+        members.push(id);
+        println!("{}", serde_json::json!({"answer": answer}));
+        std::io::stdout().flush().unwrap();
+    }
+}
+
+struct SfuProcess {
+    child: Child,
+    input: ChildStdin,
+    output: std::io::BufReader<ChildStdout>,
+}
+
+impl SfuProcess {
+    fn spawn() -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("--serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let output = std::io::BufReader::new(child.stdout.take().unwrap());
+        Self {
+            child,
+            input,
+            output,
+        }
+    }
+
+    fn request(&mut self, request: serde_json::Value) -> serde_json::Value {
+        writeln!(self.input, "{request}").unwrap();
+        self.input.flush().unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--serve") {
+        serve().await;
+        return;
+    }
+    let Some(participants) = args.first().and_then(|a| a.parse::<u64>().ok()) else {
+        println!("{USAGE}");
+        return;
+    };
+    assert!(participants >= 2, "{USAGE}");
+    let rate: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000.0);
+    let secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let per_publisher = rate / (participants * (participants - 1)) as f64;
+    let per_batch = (per_publisher * BATCH_INTERVAL.as_secs_f64()).max(1.0);
+
+    let mut sfu = SfuProcess::spawn();
+    println!("SFU process pid {}", sfu.child.id());
+    let mut links = Vec::new();
+    for id in 1..=participants {
+        let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
+        let reply = sfu.request(serde_json::json!({"id": id, "offer": offer}));
+        link.accept_answer(reply["answer"].as_str().unwrap())
+            .await
+            .unwrap();
+        links.push(Arc::new(link));
+    }
+    sfu.request(serde_json::json!({"start": true}));
+
+    let sent = Arc::new(AtomicU64::new(0));
+    let received = Arc::new(AtomicU64::new(0));
+    for link in &links {
+        let (link_rx, received) = (Arc::clone(link), Arc::clone(&received));
+        tokio::spawn(async move {
+            while link_rx.next_audio().await.is_some() {
+                received.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let (link, sent) = (Arc::clone(link), Arc::clone(&sent));
+        tokio::spawn(async move {
+            let payload: Vec<u8> = (0..PAYLOAD_BYTES).map(|_| rand_byte()).collect();
+            let mut ticker = tokio::time::interval(BATCH_INTERVAL);
+            let mut owed = 0.0;
+            loop {
+                ticker.tick().await;
+                owed += per_batch;
+                while owed >= 1.0 {
+                    if link.send_audio(&payload).await.is_err() {
+                        return;
+                    }
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    owed -= 1.0;
+                }
+            }
+        });
+    }
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pid = sfu.child.id();
+    let (sent_0, received_0, cpu_0, bots_0) = (
+        sent.load(Ordering::Relaxed),
+        received.load(Ordering::Relaxed),
+        cpu_seconds(pid),
+        cpu_seconds(std::process::id()),
+    );
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent = (sent.load(Ordering::Relaxed) - sent_0) as f64;
+    let received = (received.load(Ordering::Relaxed) - received_0) as f64;
+    let cpu = cpu_seconds(pid) - cpu_0;
+    let bots_cpu = cpu_seconds(std::process::id()) - bots_0;
+    let expected = sent * (participants - 1) as f64;
+
+    println!(
+        "{participants} participants, {secs} s measured: published {:.0} pkt/s, forwarded and \
+         received {:.0} pkt/s ({:.1} % of the {:.0} pkt/s owed)",
+        sent / elapsed,
+        received / elapsed,
+        100.0 * received / expected.max(1.0),
+        expected / elapsed
+    );
+    println!(
+        "SFU process CPU: {:.2} s in {elapsed:.1} s ({:.0} % of one core); bots' process: {:.2} s",
+        cpu,
+        100.0 * cpu / elapsed,
+        bots_cpu
+    );
+    println!(
+        "=> {:.0} forwarded packets per SFU CPU-second (target ≥ 250000)",
+        received / cpu.max(0.001)
+    );
+    println!("SFU CPU by thread (whole run, incl. setup):");
+    for (name, seconds) in cpu_by_thread(pid) {
+        if seconds > 0.0 {
+            println!("  {name:<20} {seconds:.2} s");
+        }
+    }
+    for link in &links {
+        link.close().await;
+    }
+    let _ = sfu.child.kill();
+    let _ = sfu.child.wait();
+}
+
+/// Payload bytes need only look like ciphertext to the SFU (it never reads them).
+fn rand_byte() -> u8 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish() as u8
+}

@@ -1,0 +1,226 @@
+//! Video through the real server: the host sends the test pattern (H.264, SFrame per NAL unit,
+//! RTP), two guests receive pictures the recognizer accepts, the SFU forwards nothing a
+//! decoder can use, and a guest who joins mid-stream gets a picture through the keyframe
+//! request path (PLI from the SFU, keyframe from the sender) — the sender's periodic keyframe
+//! interval (300 frames, 20 s) is far longer than the test.
+//!
+//! Tolerance: every bar's average color within 40 (of 255) per channel of the pattern's
+//! (`pattern::DEFAULT_TOLERANCE`).
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use conclave_core::client::MeetingClient;
+use conclave_core::client::account::NewMeeting;
+use conclave_core::client::media_session::{self, MediaSession};
+use conclave_core::media::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
+use conclave_core::media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
+use conclave_core::media::pipeline::AudioPipeline;
+use conclave_core::media::transport::MediaLink;
+use conclave_core::media::video::split_annex_b;
+use conclave_core::media::video_pipeline::VideoPipeline;
+use conclave_core::media::{VideoError, VideoFrame, VideoSink};
+use conclave_core::protocol::ClientMessage;
+use conclave_tests::{PATIENCE, TestServer, in_meeting, wait};
+use rtc::rtp::codec::h264::H264Packet;
+use rtc::rtp::packetizer::Depacketizer as _;
+
+type Shown = Arc<Mutex<Vec<(u32, VideoFrame)>>>;
+
+struct Collect(Shown);
+
+impl VideoSink for Collect {
+    fn show(&mut self, sender: u32, frame: &VideoFrame) -> Result<(), VideoError> {
+        self.0.lock().unwrap().push((sender, frame.clone()));
+        Ok(())
+    }
+}
+
+/// Offers media over the meeting's signaling and starts audio (silent) plus `video`.
+async fn start_media(client: &mut MeetingClient, video: VideoPipeline) -> MediaSession {
+    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
+    client.send(ClientMessage::SdpOffer { sdp: offer });
+    let answer = loop {
+        match client.next_event().await.unwrap() {
+            conclave_core::client::Event::MediaAnswer(sdp) => break sdp,
+            _ => continue,
+        }
+    };
+    link.accept_answer(&answer).await.unwrap();
+    let audio = AudioPipeline::new(None, None).unwrap();
+    media_session::start_with_video(Arc::new(link), client.snapshot_watch(), audio, Some(video))
+}
+
+fn watcher() -> (VideoPipeline, Shown) {
+    let shown = Shown::default();
+    let pipeline = VideoPipeline::new(
+        None,
+        Some(Box::new(Collect(shown.clone()))),
+        VideoEncoderConfig::default(),
+    )
+    .unwrap();
+    (pipeline, shown)
+}
+
+fn recognized(shown: &Shown) -> Vec<u32> {
+    shown
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, f)| is_test_pattern(f, DEFAULT_TOLERANCE))
+        .map(|(leaf, _)| *leaf)
+        .collect()
+}
+
+/// Waits (bounded by PATIENCE, a failure guard) until `shown` holds `count` pattern pictures.
+async fn until_recognized(shown: &Shown, count: usize, who: &str) {
+    let start = Instant::now();
+    while recognized(shown).len() < count {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{who} recognized only {} pictures",
+            recognized(shown).len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pattern_reaches_every_member_and_the_sfu_sees_no_usable_video() {
+    let server = TestServer::start().await;
+    server
+        .add_user("hana", "Hana Host", "long-host-password")
+        .await;
+    let device = server.sign_in("hana", "long-host-password").await;
+    let meeting = server.create_meeting(&device, NewMeeting::default()).await;
+    let mut host = server.user_joins(device, &meeting).await;
+    let host_leaf = in_meeting(&mut host).await.own_leaf.unwrap();
+    let mut guests = Vec::new();
+    for name in ["Aiko", "Ben"] {
+        let mut guest = server.guest_joins(name, &meeting).await;
+        in_meeting(&mut guest).await;
+        guests.push(guest);
+    }
+    let epoch = guests[1].snapshot().epoch.unwrap();
+    wait(&mut host, "all keyed", |s| s.epoch == Some(epoch)).await;
+    wait(&mut guests[0], "all keyed", |s| s.epoch == Some(epoch)).await;
+
+    let sfu = Arc::clone(server.running.hub().sfu());
+    let (tap_tx, mut tap_rx) = tokio::sync::mpsc::unbounded_channel();
+    sfu.set_video_tap(tap_tx);
+
+    let mut watchers = Vec::new();
+    for guest in &mut guests {
+        let (pipeline, shown) = watcher();
+        watchers.push((start_media(guest, pipeline).await, shown));
+    }
+    let pattern = TestPattern::new(320, 240).unwrap();
+    let sender =
+        VideoPipeline::new(Some(Box::new(pattern)), None, VideoEncoderConfig::default()).unwrap();
+    let camera = start_media(&mut host, sender).await;
+
+    for (i, (_, shown)) in watchers.iter().enumerate() {
+        until_recognized(shown, 20, &format!("guest {i}")).await;
+    }
+    for (i, (session, shown)) in watchers.iter().enumerate() {
+        // One snapshot: pictures keep arriving while we look.
+        let pictures = shown.lock().unwrap().clone();
+        assert!(
+            pictures.iter().all(|(leaf, _)| *leaf == host_leaf),
+            "guest {i}"
+        );
+        // Loopback loses nothing: every picture shown is the pattern.
+        let bad: Vec<usize> = (0..pictures.len())
+            .filter(|k| !is_test_pattern(&pictures[*k].1, DEFAULT_TOLERANCE))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "guest {i}: pictures {bad:?} of {}",
+            pictures.len()
+        );
+        let stats = session.video_stats();
+        assert_eq!(stats.frames_refused, 0, "guest {i}: {stats:?}");
+    }
+
+    // --- A newcomer mid-stream gets a picture through the keyframe request path.
+    let requests_before = sfu.keyframe_requests_sent();
+    let answered_before = camera.video_stats().keyframes_on_request;
+    let mut newcomer = server.guest_joins("Chika", &meeting).await;
+    let epoch = in_meeting(&mut newcomer).await.epoch.unwrap();
+    wait(&mut host, "newcomer keyed", |s| s.epoch == Some(epoch)).await;
+    let (pipeline, late_shown) = watcher();
+    let late = start_media(&mut newcomer, pipeline).await;
+    until_recognized(&late_shown, 3, "the newcomer").await;
+    assert!(
+        sfu.keyframe_requests_sent() > requests_before,
+        "the SFU asked the sender for a keyframe"
+    );
+    let camera_stats = camera.video_stats();
+    assert!(
+        camera_stats.keyframes_on_request > answered_before,
+        "the sender answered with a keyframe: {camera_stats:?}"
+    );
+    assert!(camera_stats.keyframes_sent < camera_stats.frames_sent / 2);
+    late.stop().await;
+
+    // --- What the SFU forwarded is useless without the keys.
+    camera.stop().await;
+    for (session, _) in watchers {
+        session.stop().await;
+    }
+    let mut units = Vec::new();
+    while let Ok((_, unit)) = tap_rx.try_recv() {
+        units.push(unit);
+    }
+    assert!(units.len() >= 20, "tapped {} access units", units.len());
+    let mut decoder = VideoDecoder::new().unwrap();
+    let mut pictures = 0;
+    let mut nal_units = Vec::new();
+    for unit in &units {
+        let mut depacketizer = H264Packet::default();
+        let mut access_unit = Vec::new();
+        for payload in unit.iter() {
+            if let Ok(bytes) = depacketizer.depacketize(&Bytes::copy_from_slice(payload)) {
+                access_unit.extend_from_slice(&bytes);
+            }
+        }
+        nal_units.extend(split_annex_b(&access_unit).iter().map(|n| n.to_vec()));
+        if matches!(decoder.decode(&access_unit), Ok(Some(_))) {
+            pictures += 1;
+        }
+    }
+    assert_eq!(
+        pictures, 0,
+        "an H.264 decoder gets no picture from the SFU's view"
+    );
+    // The sender's real parameter sets (the same encoder settings give the same SPS/PPS) and
+    // its IDR slice never cross the SFU in clear.
+    let mut encoder = VideoEncoder::new(VideoEncoderConfig::default()).unwrap();
+    let clear = encoder
+        .encode(&TestPattern::new(320, 240).unwrap().frame(0))
+        .unwrap()
+        .unwrap();
+    let clear_units = split_annex_b(&clear.access_unit);
+    let clear_sps = clear_units.iter().find(|n| n[0] & 0x1f == 7).unwrap();
+    let clear_pps = clear_units.iter().find(|n| n[0] & 0x1f == 8).unwrap();
+    let tapped_sps: Vec<&Vec<u8>> = nal_units.iter().filter(|n| n[0] & 0x1f == 7).collect();
+    assert!(!tapped_sps.is_empty(), "keyframes were forwarded");
+    for nal in &nal_units {
+        assert_ne!(nal.as_slice(), *clear_sps);
+        assert_ne!(nal.as_slice(), *clear_pps);
+        assert!(
+            !nal.windows(clear_sps.len() - 1)
+                .any(|w| w == &clear_sps[1..]),
+            "no clear SPS body inside any forwarded NAL unit"
+        );
+    }
+    // Only the clear NAL header byte (type and importance) is readable, by design.
+    let types: std::collections::BTreeSet<u8> = nal_units.iter().map(|n| n[0] & 0x1f).collect();
+    assert!(
+        types.is_subset(&[1, 5, 7, 8].into_iter().collect()),
+        "{types:?}"
+    );
+}
