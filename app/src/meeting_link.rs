@@ -324,7 +324,9 @@ impl Media {
     async fn stop(self) {
         self.stop.send_replace(true);
         if let Some(task) = self.task
-            && tokio::time::timeout(Duration::from_secs(2), task).await.is_err()
+            && tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
         {
             tracing::warn!("the audio session did not stop in time");
         }
@@ -348,10 +350,10 @@ async fn run_media(
     };
     let _ = notes.send(MediaNote::Offer(offer));
     let connected = async {
-        let answer = answer.await.map_err(|_| "no answer from the server".to_owned())?;
-        link.accept_answer(&answer)
+        let answer = answer
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|_| "no answer from the server".to_owned())?;
+        link.accept_answer(&answer).await.map_err(|e| e.to_string())
     };
     let result = tokio::select! {
         result = connected => result,

@@ -64,11 +64,7 @@ impl State {
         };
         page(
             column![
-                text(fl!(
-                    "lobby-meeting",
-                    number = self.meeting_number.as_str()
-                ))
-                .size(16),
+                text(fl!("lobby-meeting", number = self.meeting_number.as_str())).size(16),
                 status,
                 hint,
                 button(text(cancel)).on_press(Message::Cancel),
@@ -92,7 +88,8 @@ mod tests {
         let messages = {
             let mut ui = simulator(state.view());
             assert!(ui.find(fl!("lobby-title")).is_ok());
-            ui.click(fl!("lobby-cancel").as_str()).expect("cancel button");
+            ui.click(fl!("lobby-cancel").as_str())
+                .expect("cancel button");
             ui.into_messages().collect::<Vec<_>>()
         };
         let actions: Vec<Action> = messages.into_iter().map(|m| state.update(m)).collect();

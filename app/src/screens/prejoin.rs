@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use conclave_core::protocol::DisplayName;
-use iced::widget::{
-    button, column, image, pick_list, progress_bar, row, text, text_input,
-};
+use iced::widget::{button, column, image, pick_list, progress_bar, row, text, text_input};
 use iced::{Element, Subscription, Task};
 
 use crate::devices::{self, AudioChoice, DeviceLists, Microphone, Speaker, pattern};
@@ -344,7 +342,10 @@ mod tests {
         }
     }
 
-    fn run(state: &mut State, act: impl FnOnce(&mut iced_test::Simulator<'_, Message>)) -> Vec<Action> {
+    fn run(
+        state: &mut State,
+        act: impl FnOnce(&mut iced_test::Simulator<'_, Message>),
+    ) -> Vec<Action> {
         let messages = {
             let mut ui = simulator(state.view());
             act(&mut ui);

@@ -3,8 +3,8 @@
 
 use conclave_core::client::LeftReason;
 use conclave_core::protocol::{DenyReason, EndReason, ErrorCode};
-use iced::widget::{button, column, text};
 use iced::Element;
+use iced::widget::{button, column, text};
 
 use super::Message;
 use crate::fl;

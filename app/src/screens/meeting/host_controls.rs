@@ -97,12 +97,9 @@ impl State {
             .label(fl!("meeting-require-sign-in"))
             .on_toggle(Message::SetRequireSignIn);
 
-        let mut lobby = column![text(fl!(
-            "meeting-lobby",
-            count = view.lobby.len().to_string()
-        ))
-        .size(16)]
-        .spacing(6);
+        let mut lobby =
+            column![text(fl!("meeting-lobby", count = view.lobby.len().to_string())).size(16)]
+                .spacing(6);
         if view.lobby.is_empty() {
             lobby = lobby.push(text(fl!("meeting-lobby-empty")).size(12));
         }
@@ -114,8 +111,7 @@ impl State {
             };
             lobby = lobby.push(
                 row![
-                    text(format!("{} ({who})", entry.display_name.as_str()))
-                        .width(Length::Fill),
+                    text(format!("{} ({who})", entry.display_name.as_str())).width(Length::Fill),
                     button(text(fl!("meeting-admit")))
                         .style(button::success)
                         .on_press(Message::Admit(entry.participant)),

@@ -75,7 +75,11 @@ mod tests {
     fn the_knock_sound_is_a_short_audible_clip() {
         let samples = super::knock_samples();
         // Between 0.1 and 2 s at 48 kHz, and not silent.
-        assert!(samples.len() > 4_800 && samples.len() < 96_000, "{}", samples.len());
+        assert!(
+            samples.len() > 4_800 && samples.len() < 96_000,
+            "{}",
+            samples.len()
+        );
         assert!(samples.iter().any(|s| s.unsigned_abs() > 3_000));
     }
 }

@@ -222,7 +222,11 @@ impl State {
 
     fn meeting_view(&self) -> Element<'_, Message> {
         let top = row![
-            text(fl!("lobby-meeting", number = self.lobby.meeting_number.as_str())).size(18),
+            text(fl!(
+                "lobby-meeting",
+                number = self.lobby.meeting_number.as_str()
+            ))
+            .size(18),
             space::horizontal(),
             padlock::view(self.view.end_to_end_encrypted),
         ]

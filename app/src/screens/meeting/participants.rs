@@ -65,11 +65,13 @@ fn line<'a>(entry: &'a RosterView, view: &MeetingView) -> Element<'a, Message> {
 }
 
 pub fn view(view: &MeetingView) -> Element<'_, Message> {
-    let mut panel = column![text(fl!(
-        "meeting-participants",
-        count = view.roster.len().to_string()
-    ))
-    .size(16)]
+    let mut panel = column![
+        text(fl!(
+            "meeting-participants",
+            count = view.roster.len().to_string()
+        ))
+        .size(16)
+    ]
     .spacing(6);
     for entry in &view.roster {
         panel = panel.push(line(entry, view));

@@ -121,7 +121,10 @@ fn without_group_keys_the_padlock_turns_into_a_warning() {
     let mut view = in_meeting(Role::Guest, 3);
     view.end_to_end_encrypted = false;
     let (state, _) = screen(view);
-    assert!(shows(&state, &format!("⚠ {}", fl!("meeting-not-encrypted"))));
+    assert!(shows(
+        &state,
+        &format!("⚠ {}", fl!("meeting-not-encrypted"))
+    ));
     assert!(!shows(&state, &format!("🔒 {}", fl!("meeting-padlock"))));
 }
 
@@ -215,11 +218,15 @@ fn expel_all_unverified_and_end_for_all_send_their_requests() {
 fn a_bad_auto_lock_value_is_explained_and_not_sent() {
     let _language = crate::test_language(Language::English);
     let (mut state, mut commands) = screen(in_meeting(Role::Host, 1));
-    state.update(Message::Host(host_controls::Message::AutoLockTyped("0".into())));
+    state.update(Message::Host(host_controls::Message::AutoLockTyped(
+        "0".into(),
+    )));
     click(&mut state, &fl!("meeting-auto-lock-set"));
     assert!(sent(&mut commands).is_empty());
     assert!(shows(&state, &fl!("meeting-auto-lock-bad")));
-    state.update(Message::Host(host_controls::Message::AutoLockTyped("15".into())));
+    state.update(Message::Host(host_controls::Message::AutoLockTyped(
+        "15".into(),
+    )));
     click(&mut state, &fl!("meeting-auto-lock-set"));
     assert_eq!(
         sent(&mut commands),
