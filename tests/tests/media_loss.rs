@@ -261,10 +261,11 @@ async fn a_muted_speaker_is_not_heard_until_unmuted() {
         listener.stats().frames_received >= received_at_mute + 25,
         "heard again after unmute"
     );
-    let after = recording.lock().unwrap();
-    let tail = &after[after.len() - 10 * FRAME_SAMPLES..];
-    assert_eq!(dominant_tone(tail, &TONES).unwrap().0, 440.0);
-    drop(after);
+    let tail: Vec<i16> = {
+        let after = recording.lock().unwrap();
+        after[after.len() - 10 * FRAME_SAMPLES..].to_vec()
+    };
+    assert_eq!(dominant_tone(&tail, &TONES).unwrap().0, 440.0);
     speaker.stop().await;
     listener.stop().await;
 }

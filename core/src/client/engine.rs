@@ -833,7 +833,7 @@ mod tests {
             0,
         );
         assert_eq!(out.events, vec![Event::Knock(entry.clone())]);
-        assert_eq!(host.lobby(), &[entry.clone()]);
+        assert_eq!(host.lobby(), std::slice::from_ref(&entry));
         // A repeated knock does not list them twice; the server's list replaces ours.
         host.handle(ServerMessage::Knock { entry }, 0);
         assert_eq!(host.lobby().len(), 1);
