@@ -68,12 +68,12 @@ impl State {
         let meeting = view.meeting.clone().unwrap_or_default();
         let lock = if meeting.locked {
             row![
-                text(format!("🔒 {}", fl!("meeting-locked"))),
+                text(fl!("meeting-locked")).width(iced::Fill),
                 button(text(fl!("meeting-unlock"))).on_press(Message::SetLocked(false)),
             ]
         } else {
             row![
-                text(fl!("meeting-unlocked")),
+                text(fl!("meeting-unlocked")).width(iced::Fill),
                 button(text(fl!("meeting-lock"))).on_press(Message::SetLocked(true)),
             ]
         }
