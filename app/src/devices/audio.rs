@@ -25,7 +25,13 @@ pub enum DeviceError {
 }
 
 fn device_name(device: &cpal::Device) -> Option<String> {
-    device.description().ok().map(|d| d.name().to_owned())
+    let description = device.description().ok()?;
+    // ALSA's "null" PCM discards what it is given and records zeros: offering it as a
+    // microphone or speaker would hide the test tone / silence fallbacks behind a dead device.
+    if description.driver() == Some("null") {
+        return None;
+    }
+    Some(description.name().to_owned())
 }
 
 /// Names of the input and output devices (may block briefly: call off the UI thread).
