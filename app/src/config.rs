@@ -29,6 +29,10 @@ pub struct Args {
     /// Where settings and the embedded server's database live.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Open the join form for this meeting number after sign-in (as a meeting link would); the
+    /// password is typed, never passed on the command line.
+    #[arg(long, value_name = "NUMBER")]
+    pub join: Option<String>,
 }
 
 /// Light, dark or whatever the OS uses.

@@ -12,6 +12,10 @@ pub mod meeting_link;
 pub mod screens;
 pub mod secrets;
 pub mod shell;
+pub mod video;
+
+/// When the process started (set first thing in `main`), for the cold-start figure.
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
 /// Serializes tests that depend on the (process-wide) UI language and sets it.
 #[cfg(test)]

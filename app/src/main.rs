@@ -9,11 +9,16 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> iced::Result {
+    conclave_app::STARTED.get_or_init(std::time::Instant::now);
     let args = Args::parse();
     let log = LogBuffer::default();
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_filter(filter()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .with_filter(filter()),
+        )
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)

@@ -13,8 +13,11 @@ use conclave_core::client::{
     ConnectError, ConnectOptions, Event, MeetingClient, Phase, RosterView, Snapshot,
 };
 use conclave_core::group::GroupMember;
+use conclave_core::media::h264::VideoEncoderConfig;
+use conclave_core::media::pattern::TestPattern;
 use conclave_core::media::pipeline::AudioPipeline;
 use conclave_core::media::transport::MediaLink;
+use conclave_core::media::video_pipeline::VideoPipeline;
 use conclave_core::protocol::{ClientMessage, LobbyEntry, MeetingState, ParticipantId, Role};
 use conclave_core::verification::VerificationCode;
 use iced::Subscription;
@@ -27,6 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::devices::{AudioChoice, MuteSwitch};
 use crate::join::JoinRequest;
+use crate::video::FrameBoard;
 
 /// What the meeting screens show: the engine's snapshot without the key material.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +79,8 @@ pub enum LinkCommand {
     Send(ClientMessage),
     /// Mute or unmute the microphone.
     SetMuted(bool),
+    /// Turn the camera on (`true`) or off.
+    SetCamera(bool),
 }
 
 /// The UI's end of the bridge; cheap to clone.
@@ -124,6 +130,11 @@ pub enum LinkEvent {
     /// Something happened (knock, new keys, refusals, security warnings).
     Engine(Event),
     Audio(AudioState),
+    /// Everyone's current video picture, by media sender (MLS leaf); sent when it changes, at
+    /// most once per display frame.
+    Video(crate::video::Pictures),
+    /// Who is speaking now (media sender), from the level each sender encrypts into its audio.
+    Speaker(Option<u32>),
     /// Connecting failed; nothing more follows.
     Failed(LinkError),
 }
@@ -218,11 +229,23 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
     let (notes_tx, mut notes) = mpsc::unbounded_channel();
     let mut media = Media::new(key.audio.clone(), notes_tx);
     let mut events_open = true;
+    let mut display = tokio::time::interval(crate::video::DISPLAY_INTERVAL);
+    display.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
+            _ = display.tick() => {
+                if let Some(pictures) = media.board.take_changed(std::time::Instant::now())
+                    && output.send(LinkEvent::Video(pictures)).await.is_err()
+                {
+                    break;
+                }
+            },
             event = client.next_event(), if events_open => match event {
                 Some(event) => {
                     media.on_event(&event, &client);
+                    if let Event::Phase(phase) = &event {
+                        tracing::info!(?phase, "meeting phase");
+                    }
                     if output.send(LinkEvent::Engine(event)).await.is_err() {
                         break;
                     }
@@ -246,10 +269,18 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
                         break;
                     }
                 }
+                MediaNote::Speaker(speaker) => {
+                    if output.send(LinkEvent::Speaker(speaker)).await.is_err() {
+                        break;
+                    }
+                }
             },
             command = commands.recv() => match command {
                 Some(LinkCommand::Send(message)) => client.send(message),
                 Some(LinkCommand::SetMuted(muted)) => media.mute.set(muted),
+                Some(LinkCommand::SetCamera(on)) => {
+                    media.camera.send_replace(on);
+                }
                 // The screen is gone: leave politely.
                 None => {
                     client.send(ClientMessage::Leave);
@@ -264,6 +295,9 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
     client.close();
 }
 
+/// How often the speaking indicator follows the audio (it changes on speech, not per frame).
+const SPEAKER_POLL: Duration = Duration::from_millis(200);
+
 /// Where this client binds its media socket (any interface; the SFU's answer picks the path).
 const MEDIA_BIND: &str = "0.0.0.0:0";
 
@@ -272,6 +306,7 @@ enum MediaNote {
     /// Send this SDP offer to the SFU.
     Offer(String),
     State(AudioState),
+    Speaker(Option<u32>),
 }
 
 /// The audio part: set up in its own task (ICE gathering and connecting take time, and the
@@ -280,6 +315,9 @@ enum MediaNote {
 struct Media {
     choice: AudioChoice,
     mute: MuteSwitch,
+    /// Camera on; starts off.
+    camera: watch::Sender<bool>,
+    board: FrameBoard,
     notes: mpsc::UnboundedSender<MediaNote>,
     answer: Option<oneshot::Sender<String>>,
     stop: watch::Sender<bool>,
@@ -291,6 +329,8 @@ impl Media {
         Self {
             choice,
             mute: MuteSwitch(Arc::new(AtomicBool::new(false))),
+            camera: watch::channel(false).0,
+            board: FrameBoard::default(),
             notes,
             answer: None,
             stop: watch::channel(false).0,
@@ -304,8 +344,12 @@ impl Media {
                 let (answer_tx, answer_rx) = oneshot::channel();
                 self.answer = Some(answer_tx);
                 self.task = Some(tokio::spawn(run_media(
-                    self.choice.clone(),
-                    self.mute.clone(),
+                    MediaParts {
+                        choice: self.choice.clone(),
+                        mute: self.mute.clone(),
+                        camera: self.camera.subscribe(),
+                        board: self.board.clone(),
+                    },
                     client.snapshot_watch(),
                     self.notes.clone(),
                     answer_rx,
@@ -333,9 +377,26 @@ impl Media {
     }
 }
 
-async fn run_media(
+/// What the media task plays, captures and shows.
+struct MediaParts {
     choice: AudioChoice,
     mute: MuteSwitch,
+    camera: watch::Receiver<bool>,
+    board: FrameBoard,
+}
+
+/// The camera stand-in: the colour-bar test pattern (cameras through nokhwa are not wired yet).
+fn video_pipeline(board: &FrameBoard, camera_on: bool) -> Result<VideoPipeline, String> {
+    let config = VideoEncoderConfig::default();
+    let pattern = TestPattern::new(config.width, config.height).map_err(|e| e.to_string())?;
+    let mut video = VideoPipeline::new(Some(Box::new(pattern)), Some(board.sink()), config)
+        .map_err(|e| e.to_string())?;
+    video.set_muted(!camera_on);
+    Ok(video)
+}
+
+async fn run_media(
+    parts: MediaParts,
     snapshot: watch::Receiver<Snapshot>,
     notes: mpsc::UnboundedSender<MediaNote>,
     answer: oneshot::Receiver<String>,
@@ -366,6 +427,12 @@ async fn run_media(
         link.close().await;
         return failed(detail);
     }
+    let MediaParts {
+        choice,
+        mute,
+        mut camera,
+        board,
+    } = parts;
     // Opening devices may block for a moment (driver start-up).
     let opened = tokio::task::spawn_blocking(move || {
         let devices = crate::devices::open_audio(&choice, mute);
@@ -384,9 +451,35 @@ async fn run_media(
             return failed(e.to_string());
         }
     };
-    let session = media_session::start(Arc::new(link), snapshot, pipeline);
+    let video = match video_pipeline(&board, *camera.borrow()) {
+        Ok(video) => Some(video),
+        Err(detail) => {
+            tracing::warn!(%detail, "no video");
+            None
+        }
+    };
+    let session = media_session::start_with_video(Arc::new(link), snapshot, pipeline, video);
     let _ = notes.send(MediaNote::State(AudioState::Connected { source }));
-    let _ = stop.changed().await;
+    let mut speaker = None;
+    let mut every = tokio::time::interval(SPEAKER_POLL);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            changed = camera.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                session.set_camera_off(!*camera.borrow_and_update());
+            }
+            _ = every.tick() => {
+                let now = session.stats().active_speaker;
+                if now != speaker {
+                    speaker = now;
+                    let _ = notes.send(MediaNote::Speaker(now));
+                }
+            }
+        }
+    }
     drop(session.stop().await);
 }
 

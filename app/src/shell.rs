@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use iced::keyboard::{self, key::Named};
-use iced::widget::operation;
+use iced::widget::{Id, operation};
 use iced::{Element, Subscription, Task, Theme, event};
 
 use crate::config::{Args, Settings};
@@ -40,6 +40,8 @@ pub enum Message {
     SettingsSaved(Result<(), String>),
     FocusNext,
     FocusPrevious,
+    /// The window is about to draw a frame (only listened to until the first one).
+    Frame(std::time::Instant),
 }
 
 pub struct Shell {
@@ -53,6 +55,9 @@ pub struct Shell {
     hosted: Option<Hosted>,
     /// Counts join attempts so a retry always starts a fresh meeting connection.
     join_attempts: u64,
+    /// Home was opened with `--join`'s number filled in (the password field comes first).
+    prefilled_join: bool,
+    first_frame_seen: bool,
 }
 
 impl Shell {
@@ -74,6 +79,8 @@ impl Shell {
             session: None,
             hosted: None,
             join_attempts: 0,
+            prefilled_join: false,
+            first_frame_seen: false,
         };
         shell.screen = Screen::SignIn(shell.signin_state());
         // An explicit --server means "this server now", not the identity kept from before.
@@ -82,7 +89,8 @@ impl Shell {
         } else {
             Task::perform(signin::restore(), Message::Restored)
         };
-        (shell, restore)
+        let focus = shell.focus_first_field();
+        (shell, Task::batch([restore, focus]))
     }
 
     fn signin_state(&self) -> signin::State {
@@ -130,12 +138,30 @@ impl Shell {
         )
     }
 
+    /// Every screen opens with the keyboard in its first field.
+    fn focus_first_field(&self) -> Task<Message> {
+        let field = match &self.screen {
+            Screen::SignIn(state) => state.first_field(),
+            Screen::Home(_) if self.prefilled_join => home::PASSWORD_INPUT,
+            Screen::Home(_) => home::NUMBER_INPUT,
+            Screen::PreJoin(_) => prejoin::NAME_INPUT,
+            _ => return Task::none(),
+        };
+        operation::focus(Id::new(field))
+    }
+
     fn go_home(&mut self, session: Session) -> Task<Message> {
         self.session = Some(session.clone());
         let mut home = home::State::new(session);
+        // `--join` opens the join form for that meeting once, right after sign-in.
+        self.prefilled_join = false;
+        if let Some(number) = self.args.join.take() {
+            home.prefill_number(&number);
+            self.prefilled_join = true;
+        }
         let load = home.load().map(Message::Home);
         self.screen = Screen::Home(Box::new(home));
-        load
+        Task::batch([load, self.focus_first_field()])
     }
 
     fn home_or_signin(&mut self) -> Task<Message> {
@@ -143,7 +169,7 @@ impl Shell {
             Some(session) => self.go_home(session),
             None => {
                 self.screen = Screen::SignIn(self.signin_state());
-                Task::none()
+                self.focus_first_field()
             }
         }
     }
@@ -153,7 +179,7 @@ impl Shell {
     fn join(&mut self, request: JoinRequest) -> Task<Message> {
         let (state, task) = prejoin::State::new(request);
         self.screen = Screen::PreJoin(Box::new(state));
-        task.map(Message::PreJoin)
+        Task::batch([task.map(Message::PreJoin), self.focus_first_field()])
     }
 
     fn diagnostics(&self) -> String {
@@ -183,6 +209,14 @@ impl Shell {
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
+            Message::Frame(at) => {
+                self.first_frame_seen = true;
+                if let Some(started) = crate::STARTED.get() {
+                    let millis = at.saturating_duration_since(*started).as_secs_f64() * 1000.0;
+                    tracing::info!(millis = format!("{millis:.1}"), "first frame");
+                }
+                Task::none()
+            }
             Message::FocusNext => operation::focus_next(),
             Message::FocusPrevious => operation::focus_previous(),
             Message::SettingsSaved(result) => {
@@ -383,7 +417,12 @@ impl Shell {
             }),
             _ => None,
         });
-        Subscription::batch([screen, focus])
+        let first_frame = if self.first_frame_seen {
+            Subscription::none()
+        } else {
+            iced::window::frames().map(Message::Frame)
+        };
+        Subscription::batch([screen, focus, first_frame])
     }
 }
 

@@ -1,6 +1,8 @@
 //! The engine bridge against the real server in-process: a signed-in host and a guest join
 //! through `meeting_link`; the host sees the guest knock in the lobby, admits them through the
-//! link's command handle, and both end up in the same end-to-end encrypted group.
+//! link's command handle, and both end up in the same end-to-end encrypted group. Then the
+//! host starts video and the guest's grid gets the host's picture (decoded from SFrame-encrypted
+//! H.264 through the SFU), keyed by the host's media sender id.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ struct Link {
     handle: Option<LinkHandle>,
     view: MeetingView,
     knocks: Vec<String>,
+    pictures: conclave_app::video::Pictures,
 }
 
 impl Link {
@@ -48,19 +51,26 @@ impl Link {
             handle: None,
             view: MeetingView::default(),
             knocks: Vec::new(),
+            pictures: Default::default(),
         }
     }
 
     /// Reads events until the view satisfies `condition`.
     async fn until(&mut self, what: &str, condition: impl Fn(&MeetingView) -> bool) {
+        self.until_with(what, |link| condition(&link.view)).await;
+    }
+
+    /// Reads events until `condition` holds for the whole link state (view and pictures).
+    async fn until_with(&mut self, what: &str, condition: impl Fn(&Link) -> bool) {
         let wait = async {
-            while !condition(&self.view) {
+            while !condition(self) {
                 match self.events.recv().await {
                     Some(LinkEvent::Ready(handle)) => self.handle = Some(handle),
                     Some(LinkEvent::View(view)) => self.view = *view,
                     Some(LinkEvent::Engine(Event::Knock(entry))) => {
                         self.knocks.push(entry.display_name.as_str().to_owned());
                     }
+                    Some(LinkEvent::Video(pictures)) => self.pictures = pictures,
                     Some(LinkEvent::Failed(error)) => panic!("link failed: {error:?}"),
                     Some(_) => {}
                     None => panic!("link ended before: {what}"),
@@ -155,16 +165,34 @@ async fn a_guest_waits_in_the_lobby_until_the_host_admits_them() {
         })
         .await;
     let guest_code = guest.view.code.expect("code");
-    host.until("the host's code reaches the guest's epoch", |v| {
-        v.code.is_some_and(|c| c.epoch() == guest_code.epoch()) && v.lobby.is_empty()
-    })
+    // The roster and the new epoch reach the host as separate updates: wait for both.
+    host.until(
+        "the host's code reaches the guest's epoch and its roster lists the guest",
+        |v| {
+            v.code.is_some_and(|c| c.epoch() == guest_code.epoch())
+                && v.lobby.is_empty()
+                && v.roster.iter().any(|r| r.display_name == "Gus Guest")
+        },
+    )
     .await;
     assert_eq!(host.view.code, Some(guest_code), "same verification code");
-    assert!(
-        host.view
-            .roster
-            .iter()
-            .any(|r| r.display_name == "Gus Guest"),
-        "the host's roster lists the guest"
-    );
+
+    // Video: nothing until the host starts it; then the host's picture, under the host's leaf.
+    assert!(guest.pictures.is_empty(), "the host's camera starts off");
+    let host_leaf = guest
+        .view
+        .roster
+        .iter()
+        .find(|r| r.display_name == "Hana Host")
+        .and_then(|r| r.leaf)
+        .expect("the host's leaf is in the guest's roster");
+    host.handle
+        .as_ref()
+        .expect("handle")
+        .send(LinkCommand::SetCamera(true));
+    guest
+        .until_with("the host's picture reaches the guest's grid", |link| {
+            link.pictures.contains_key(&host_leaf)
+        })
+        .await;
 }

@@ -78,6 +78,11 @@ impl State {
         }
     }
 
+    /// Fills in the meeting number (from `--join`); the password is still typed.
+    pub fn prefill_number(&mut self, number: &str) {
+        self.number = number.trim().to_owned();
+    }
+
     pub fn session(&self) -> &Session {
         &self.session
     }

@@ -101,6 +101,15 @@ impl State {
         }
     }
 
+    /// The field the keyboard starts in, so the form can be filled and sent without a mouse.
+    pub fn first_field(&self) -> &'static str {
+        match self.place {
+            Place::ThisComputer => NAME_INPUT,
+            Place::Server if self.server.trim().is_empty() => SERVER_INPUT,
+            Place::Server => USERNAME_INPUT,
+        }
+    }
+
     pub fn error(&self) -> Option<&UiError> {
         self.error.as_ref()
     }

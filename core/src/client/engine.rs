@@ -58,6 +58,8 @@ pub struct RosterView {
     pub role: Role,
     /// From the MLS credential; `None` until the member's leaf is in this client's group.
     pub trust: Option<TrustState>,
+    /// The member's leaf in the MLS tree, which is also the sender id of their media frames.
+    pub leaf: Option<u32>,
 }
 
 /// Something the UI or a script should know about.
@@ -218,14 +220,17 @@ impl Engine {
             .unwrap_or_default();
         self.roster
             .iter()
-            .map(|entry| RosterView {
-                participant: entry.participant,
-                display_name: entry.display_name.as_str().to_string(),
-                role: entry.role,
-                trust: leaves
+            .map(|entry| {
+                let leaf = leaves
                     .iter()
-                    .find(|l| l.signature_key == entry.signature_key.as_bytes())
-                    .map(|l| l.trust.clone()),
+                    .find(|l| l.signature_key == entry.signature_key.as_bytes());
+                RosterView {
+                    participant: entry.participant,
+                    display_name: entry.display_name.as_str().to_string(),
+                    role: entry.role,
+                    trust: leaf.map(|l| l.trust.clone()),
+                    leaf: leaf.map(|l| l.leaf_index),
+                }
             })
             .collect()
     }

@@ -21,6 +21,7 @@ use crate::media::video_pipeline::{VideoPipeline, VideoStats};
 pub struct MediaSession {
     stop: watch::Sender<bool>,
     muted: watch::Sender<bool>,
+    camera_off: watch::Sender<bool>,
     stats: watch::Receiver<PipelineStats>,
     video_stats: watch::Receiver<VideoStats>,
     task: JoinHandle<(AudioPipeline, Option<VideoPipeline>)>,
@@ -45,6 +46,8 @@ pub fn start_with_video(
 ) -> MediaSession {
     let (stop, mut stopped) = watch::channel(false);
     let (muted, mute_rx) = watch::channel(pipeline.is_muted());
+    let (camera_off, camera_off_rx) =
+        watch::channel(video.as_ref().is_none_or(VideoPipeline::is_muted));
     let (stats_tx, stats) = watch::channel(PipelineStats::default());
     let (video_stats_tx, video_stats) = watch::channel(VideoStats::default());
     let task = tokio::spawn(async move {
@@ -97,6 +100,7 @@ pub fn start_with_video(
             }
             stats_tx.send_replace(pipeline.stats());
             if let Some(video) = video.as_mut() {
+                video.set_muted(*camera_off_rx.borrow());
                 if !drive_video(&link, video, &mut next_picture, now).await {
                     break;
                 }
@@ -109,6 +113,7 @@ pub fn start_with_video(
     MediaSession {
         stop,
         muted,
+        camera_off,
         stats,
         video_stats,
         task,
@@ -169,6 +174,11 @@ impl MediaSession {
 
     pub fn is_muted(&self) -> bool {
         *self.muted.borrow()
+    }
+
+    /// Turns the camera (the video source) off or on again; on again starts with a keyframe.
+    pub fn set_camera_off(&self, off: bool) {
+        self.camera_off.send_replace(off);
     }
 
     /// Video counters (all zero without video).

@@ -144,6 +144,11 @@ impl VideoPipeline {
         self.source.is_some()
     }
 
+    /// Whether the camera is off.
+    pub fn is_muted(&self) -> bool {
+        self.muted
+    }
+
     /// Camera off: nothing leaves this device; on again starts with a keyframe.
     pub fn set_muted(&mut self, muted: bool) {
         if self.muted

@@ -11,12 +11,13 @@ pub mod host_controls;
 pub mod knock;
 pub mod padlock;
 pub mod participants;
+pub mod shortcuts;
 pub mod verification;
 
 use conclave_core::client::{Event, LeftReason, Phase};
 use conclave_core::protocol::{ClientMessage, ErrorCode};
 use iced::widget::{button, column, container, row, scrollable, space, text, tooltip};
-use iced::{Element, Length, Subscription, Task, event, window};
+use iced::{Element, Length, Subscription, Task, event, keyboard, window};
 
 use crate::fl;
 use crate::meeting_link::{
@@ -32,6 +33,11 @@ pub struct State {
     verification: verification::State,
     host: host_controls::State,
     muted: bool,
+    camera_on: bool,
+    /// Everyone's latest video picture, by media sender (MLS leaf).
+    pictures: crate::video::Pictures,
+    /// Who is speaking (media sender).
+    speaker: Option<u32>,
     focused: bool,
     /// The latest knock ("X is waiting"), until the lobby empties or it is dismissed.
     knock: Option<String>,
@@ -48,11 +54,14 @@ pub enum Message {
     Host(host_controls::Message),
     Participants(participants::Message),
     ToggleMute,
+    ToggleCamera,
     Leave,
     Back,
     DismissNotice,
     WindowFocused(bool),
     Notified,
+    Shortcut(shortcuts::Shortcut),
+    CopyPassword,
 }
 
 pub enum Action {
@@ -73,6 +82,9 @@ impl State {
             verification: verification::State::default(),
             host: host_controls::State::default(),
             muted: false,
+            camera_on: false,
+            pictures: crate::video::Pictures::new(),
+            speaker: None,
             focused: true,
             knock: None,
             notice: None,
@@ -108,6 +120,8 @@ impl State {
             LinkEvent::Ready(link) => self.link = Some(link),
             LinkEvent::View(view) => self.apply_view(*view),
             LinkEvent::Audio(state) => self.audio = Some(state),
+            LinkEvent::Video(pictures) => self.pictures = pictures,
+            LinkEvent::Speaker(speaker) => self.speaker = speaker,
             LinkEvent::Failed(error) => {
                 self.lobby.problem = Some(match error {
                     LinkError::Connect(detail) | LinkError::Identity(detail) => {
@@ -184,6 +198,12 @@ impl State {
                     link.send(LinkCommand::SetMuted(self.muted));
                 }
             }
+            Message::ToggleCamera => {
+                self.camera_on = !self.camera_on;
+                if let Some(link) = &self.link {
+                    link.send(LinkCommand::SetCamera(self.camera_on));
+                }
+            }
             Message::Leave => self.send(ClientMessage::Leave),
             Message::DismissNotice => {
                 self.notice = None;
@@ -191,15 +211,53 @@ impl State {
             }
             Message::WindowFocused(focused) => self.focused = focused,
             Message::Notified => {}
+            Message::Shortcut(shortcut) => return self.on_shortcut(shortcut),
+            Message::CopyPassword => {
+                if let Some(password) = &self.key.request.password {
+                    return Action::Run(iced::clipboard::write(password.expose().to_owned()));
+                }
+            }
+        }
+        Action::None
+    }
+
+    fn on_shortcut(&mut self, shortcut: shortcuts::Shortcut) -> Action {
+        let in_meeting = matches!(self.view.phase, Some(Phase::InMeeting));
+        match shortcut {
+            shortcuts::Shortcut::ToggleMute if in_meeting => {
+                return self.update(Message::ToggleMute);
+            }
+            shortcuts::Shortcut::AdmitAll
+                if self.view.is_moderator() && !self.view.lobby.is_empty() =>
+            {
+                self.send(ClientMessage::AdmitAll);
+            }
+            shortcuts::Shortcut::ToggleLock if self.view.is_moderator() => {
+                let locked = self.view.meeting.as_ref().is_some_and(|m| m.locked);
+                self.send(if locked {
+                    ClientMessage::Unlock
+                } else {
+                    ClientMessage::Lock
+                });
+            }
+            _ => {}
         }
         Action::None
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
         let link = meeting_link::subscription(self.key.clone()).map(Message::Link);
-        let focus = event::listen_with(|event, _status, _window| match event {
+        let focus = event::listen_with(|event, status, _window| match event {
             iced::Event::Window(window::Event::Focused) => Some(Message::WindowFocused(true)),
             iced::Event::Window(window::Event::Unfocused) => Some(Message::WindowFocused(false)),
+            iced::Event::Keyboard(keyboard::Event::KeyPressed {
+                key,
+                physical_key,
+                modifiers,
+                ..
+            }) if status == event::Status::Ignored => {
+                shortcuts::shortcut(key.to_latin(physical_key), modifiers).map(Message::Shortcut)
+            }
             _ => None,
         });
         Subscription::batch([link, focus])
@@ -220,6 +278,31 @@ impl State {
         self.meeting_view()
     }
 
+    /// The meeting number, and the password to pass on by another channel (never shown in
+    /// clear: it is copied, so it does not end up in screenshots or screen shares).
+    fn invite_view(&self) -> Element<'_, Message> {
+        let mut panel = column![text(fl!(
+            "meeting-invite-number",
+            number = self.lobby.meeting_number.as_str()
+        ))]
+        .spacing(6);
+        if self.key.request.password.is_some() {
+            panel = panel.push(
+                row![
+                    text(fl!("meeting-invite-password")).width(Length::Fill),
+                    button(text(fl!("meeting-invite-copy-password")))
+                        .on_press(Message::CopyPassword),
+                ]
+                .spacing(8),
+            );
+        }
+        container(panel)
+            .padding(8)
+            .width(Length::Fill)
+            .style(container::rounded_box)
+            .into()
+    }
+
     fn meeting_view(&self) -> Element<'_, Message> {
         let top = row![
             text(fl!(
@@ -237,11 +320,16 @@ impl State {
         } else {
             fl!("meeting-mute")
         };
+        let camera_label = if self.camera_on {
+            fl!("meeting-camera-stop")
+        } else {
+            fl!("meeting-camera-start")
+        };
         let controls = row![
             button(text(mute_label)).on_press(Message::ToggleMute),
             tooltip(
-                button(text(fl!("meeting-camera"))),
-                container(text(fl!("meeting-camera-soon")))
+                button(text(camera_label)).on_press(Message::ToggleCamera),
+                container(text(fl!("meeting-camera-pattern")))
                     .padding(8)
                     .style(container::rounded_box),
                 tooltip::Position::Top,
@@ -281,6 +369,7 @@ impl State {
 
         let mut side = column![
             self.verification.view().map(Message::Verification),
+            self.invite_view(),
             participants::view(&self.view).map(Message::Participants),
         ]
         .spacing(12)
@@ -288,9 +377,17 @@ impl State {
         if self.view.is_moderator() {
             side = side.push(self.host.view(&self.view).map(Message::Host));
         }
+        side = side.push(text(fl!("meeting-shortcuts")).size(12));
 
         let body = row![
-            container(grid::view(&self.view, self.muted)).width(Length::Fill),
+            container(grid::view(&grid::Tiles {
+                view: &self.view,
+                muted: self.muted,
+                camera_on: self.camera_on,
+                pictures: &self.pictures,
+                speaker: self.speaker,
+            }))
+            .width(Length::Fill),
             scrollable(side),
         ]
         .spacing(12)

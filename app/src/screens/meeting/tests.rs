@@ -48,6 +48,7 @@ fn member(id: u64, name: &str, role: Role, verified: bool) -> RosterView {
                 display_name: name.into(),
             }
         }),
+        leaf: Some(u32::try_from(id).expect("small id")),
     }
 }
 
@@ -308,4 +309,82 @@ fn a_knock_shows_who_is_waiting() {
     let (mut state, _) = screen(view);
     state.update(Message::Link(LinkEvent::Engine(Event::Knock(entry))));
     assert!(shows(&state, &fl!("meeting-knock", name = "Yuki")));
+}
+
+fn kenji_waiting(role: Role) -> MeetingView {
+    let mut view = in_meeting(role, 1);
+    view.lobby = vec![LobbyEntry {
+        participant: ParticipantId(7),
+        display_name: DisplayName::new("Kenji").expect("name"),
+        signed_in: false,
+    }];
+    view
+}
+
+#[test]
+fn host_keyboard_shortcuts_admit_everyone_waiting_and_lock() {
+    let (mut state, mut commands) = screen(kenji_waiting(Role::Host));
+    state.update(Message::Shortcut(shortcuts::Shortcut::AdmitAll));
+    state.update(Message::Shortcut(shortcuts::Shortcut::ToggleLock));
+    assert_eq!(
+        sent(&mut commands),
+        vec![ClientMessage::AdmitAll, ClientMessage::Lock]
+    );
+    state.update(Message::Shortcut(shortcuts::Shortcut::ToggleMute));
+    assert!(state.muted, "the mute shortcut mutes");
+}
+
+#[test]
+fn a_guest_pressing_host_shortcuts_sends_nothing() {
+    let (mut state, mut commands) = screen(kenji_waiting(Role::Guest));
+    state.update(Message::Shortcut(shortcuts::Shortcut::AdmitAll));
+    state.update(Message::Shortcut(shortcuts::Shortcut::ToggleLock));
+    assert!(sent(&mut commands).is_empty());
+}
+
+#[test]
+fn the_password_for_guests_is_offered_as_a_copy_never_shown() {
+    let _language = crate::test_language(Language::English);
+    let mut key = key();
+    let mut request = (*key.request).clone();
+    request.password =
+        Some(conclave_core::protocol::MeetingPassword::new("Kiwi-Tango-42").expect("password"));
+    key.request = Arc::new(request);
+    let mut state = State::new(key);
+    state.update(Message::Link(LinkEvent::View(Box::new(in_meeting(
+        Role::Host,
+        1,
+    )))));
+    assert!(shows(
+        &state,
+        &fl!("meeting-invite-number", number = "123 456 789")
+    ));
+    assert!(shows(&state, &fl!("meeting-invite-copy-password")));
+    assert!(!shows(&state, "Kiwi-Tango-42"));
+    // Without a password there is nothing to copy.
+    let (state, _) = screen(in_meeting(Role::Host, 1));
+    assert!(!shows(&state, &fl!("meeting-invite-copy-password")));
+}
+
+#[test]
+fn the_speaker_is_highlighted_and_the_camera_toggle_reaches_the_link() {
+    let _language = crate::test_language(Language::English);
+    let (mut state, mut commands) = screen(in_meeting(Role::Guest, 1));
+    assert!(!shows(&state, &fl!("meeting-tile-speaking")));
+    // Mallory (participant 5, leaf 5) speaks.
+    state.update(Message::Link(LinkEvent::Speaker(Some(5))));
+    assert!(shows(&state, &fl!("meeting-tile-speaking")));
+    state.update(Message::Link(LinkEvent::Speaker(None)));
+    assert!(!shows(&state, &fl!("meeting-tile-speaking")));
+
+    click(&mut state, &fl!("meeting-camera-start"));
+    assert!(shows(&state, &fl!("meeting-tile-camera-on")));
+    click(&mut state, &fl!("meeting-camera-stop"));
+    let cameras: Vec<bool> = std::iter::from_fn(|| commands.try_recv().ok())
+        .filter_map(|command| match command {
+            LinkCommand::SetCamera(on) => Some(on),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cameras, vec![true, false]);
 }
