@@ -5,8 +5,9 @@
 # a meeting with a lobby, then for each language starts the app under Xvfb and drives it only
 # with the keyboard, the way a user without a mouse would:
 #   sign in as the host → home (meeting number prefilled by --join) → type the password → Enter
-#   → pre-join → Enter → the meeting. A headless guest (conclave-cli) then knocks, the host's
-#   lobby list shows them, Ctrl+Shift+A admits them, and both share one verification code.
+#   → pre-join → Enter → the meeting. A headless guest (conclave-cli, sending the test-pattern
+#   video) then knocks, the host's lobby list shows them, Ctrl+Shift+A admits them, both share
+#   one verification code, and the guest's picture appears in the host's grid.
 #
 # Saves, per language, into OUT_DIR (default target/screenshots):
 #   LANG-1-home.png     home with the upcoming meeting
@@ -44,6 +45,7 @@ for lang in en ja; do
 
     { echo "$password"; sleep 60; } |
         "$bin/conclave-cli" join "${common[@]}" "$number" --name "Kenji" --password-stdin \
+            --send-video test-pattern \
             --stay-secs 40 >"$work/guest-$lang.log" 2>&1 &
     guest=$!
     pids+=("$guest")

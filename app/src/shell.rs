@@ -210,7 +210,9 @@ impl Shell {
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::Frame(at) => {
-                self.first_frame_seen = true;
+                if std::mem::replace(&mut self.first_frame_seen, true) {
+                    return Task::none();
+                }
                 if let Some(started) = crate::STARTED.get() {
                     let millis = at.saturating_duration_since(*started).as_secs_f64() * 1000.0;
                     tracing::info!(millis = format!("{millis:.1}"), "first frame");
@@ -272,6 +274,7 @@ impl Shell {
                                 identity: hosted.identity.clone(),
                             }),
                             hosting_locally: true,
+                            not_kept: None,
                         };
                         self.hosted = Some(hosted);
                         Task::batch([self.save_settings(), self.go_home(session)])

@@ -39,6 +39,7 @@ signin-error-name = Enter the name others will see.
 
 home-signed-in-as = { $name } ({ $username }) on { $server }
 home-guest-on = { $name } (guest) on { $server }
+home-sign-in-not-kept = This computer has no usable keychain ({ $detail }), so your sign-in lasts until you close Conclave; it is never written to disk.
 home-instant = Meet now
 home-instant-title = Instant meeting
 home-schedule = Schedule

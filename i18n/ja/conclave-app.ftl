@@ -39,6 +39,7 @@ signin-error-name = 他の参加者に表示される名前を入力してくだ
 
 home-signed-in-as = { $name }（{ $username }）: { $server }
 home-guest-on = { $name }（ゲスト）: { $server }
+home-sign-in-not-kept = このコンピュータには使用できるキーチェーンがないため ({ $detail })、サインインは Conclave を閉じるまでの間だけ有効です。ディスクには保存されません。
 home-instant = 今すぐミーティング
 home-instant-title = インスタントミーティング
 home-schedule = スケジュール

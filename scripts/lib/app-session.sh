@@ -64,16 +64,21 @@ start_app() {
     pids+=("$app")
     local window
     window="$(xdotool search --sync --onlyvisible --name Conclave | head -n 1)"
-    # No window manager under Xvfb: keyboard focus follows the pointer.
-    xdotool mousemove --window "$window" 600 10
     wait_for "$work/app-$1.log" "first frame" 30
     sleep 1
+    # No window manager under Xvfb: give the window the X input focus by hand, as a window
+    # manager would (a click would also take the keyboard out of the app's first field).
+    xdotool mousemove --window "$window" 1010 710
+    xdotool windowfocus --sync "$window"
 }
 
 # Keyboard only: sign in as the host (the sign-in form opens in the user name field).
 app_sign_in() {
     xdotool type --delay 20 hana
+    # Tab moves the focus in a task after the key event: keys sent at once would still land in
+    # the user name field (as they would from an auto-typing password manager).
     xdotool key Tab
+    sleep 0.5
     xdotool type --delay 20 "$host_password"
     xdotool key Return
     sleep 3

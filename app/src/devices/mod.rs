@@ -121,10 +121,10 @@ pub fn open_audio(choice: &AudioChoice, muted: MuteSwitch) -> OpenedAudio {
             Ok(mic) => (Box::new(mic), name.clone()),
             Err(error) => {
                 tracing::warn!(%error, "microphone unavailable; sending the test tone");
-                (Box::new(test_tone()), "test tone".into())
+                (Box::new(test_tone()), crate::fl!("prejoin-mic-test-tone"))
             }
         },
-        Microphone::TestTone => (Box::new(test_tone()), "test tone".into()),
+        Microphone::TestTone => (Box::new(test_tone()), crate::fl!("prejoin-mic-test-tone")),
         Microphone::Off => {
             return OpenedAudio {
                 source: None,
@@ -182,13 +182,14 @@ mod tests {
 
     #[test]
     fn a_missing_device_falls_back_to_the_tone_and_mute_silences_it() {
+        let _language = crate::test_language(crate::i18n::Language::English);
         let choice = AudioChoice {
             microphone: Microphone::Device("no such microphone".into()),
             speaker: Speaker::Device("no such speaker".into()),
         };
         let mute = MuteSwitch::default();
         let opened = open_audio(&choice, mute.clone());
-        assert_eq!(opened.description, "test tone");
+        assert_eq!(opened.description, crate::fl!("prejoin-mic-test-tone"));
         let mut source = opened.source.expect("a source");
         let mut frame = vec![0i16; FRAME_SAMPLES];
         assert!(source.next_frame(&mut frame).expect("frame"));

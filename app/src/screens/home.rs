@@ -328,9 +328,16 @@ impl State {
         }
         upcoming = upcoming.push(error_line(self.list_error.as_ref()));
 
+        let not_kept: Element<'_, Message> = match &self.session.not_kept {
+            Some(detail) => text(fl!("home-sign-in-not-kept", detail = detail.as_str()))
+                .size(13)
+                .into(),
+            None => column![].into(),
+        };
         page(scrollable(
             column![
                 text(who),
+                not_kept,
                 toolbar,
                 rule::horizontal(1),
                 join_form,
@@ -357,6 +364,7 @@ mod tests {
             display_name: "Aiko".into(),
             account: None,
             hosting_locally: false,
+            not_kept: None,
         })
     }
 
@@ -427,5 +435,24 @@ mod tests {
         assert!(ui.find(fl!("home-schedule")).is_err());
         assert!(ui.find(fl!("home-instant")).is_err());
         assert!(ui.find(fl!("home-guest-no-list")).is_ok());
+    }
+
+    #[test]
+    fn a_sign_in_without_a_keychain_says_it_lasts_for_this_run_only() {
+        let _language = crate::test_language(Language::English);
+        let mut session = guest_home().session;
+        session.not_kept = Some("no session keyring".into());
+        let state = State::new(session);
+        let mut ui = simulator(state.view());
+        assert!(
+            ui.find(fl!("home-sign-in-not-kept", detail = "no session keyring"))
+                .is_ok()
+        );
+        let kept = guest_home();
+        let mut ui = simulator(kept.view());
+        assert!(
+            ui.find(fl!("home-sign-in-not-kept", detail = "no session keyring"))
+                .is_err()
+        );
     }
 }

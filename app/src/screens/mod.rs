@@ -29,6 +29,8 @@ pub struct Session {
     pub account: Option<Account>,
     /// The server runs inside this app.
     pub hosting_locally: bool,
+    /// Why the sign-in is kept for this run only (no usable keychain), if it is.
+    pub not_kept: Option<String>,
 }
 
 /// A signed-in user.

@@ -644,6 +644,7 @@ mod tests {
             display_name: "Hana".into(),
             account: None,
             hosting_locally: true,
+            not_kept: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::{Account, Session, UiError, error_line, page, parse_server};
 use crate::embedded::{self, HostOptions, Hosted};
 use crate::fl;
 use crate::join::SignedInIdentity;
-use crate::secrets::{self, StoredIdentity};
+use crate::secrets::{self, SecretsError, StoredIdentity};
 
 /// Where the meetings are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +180,7 @@ impl State {
                     display_name: self.display_name.trim().to_owned(),
                     account: None,
                     hosting_locally: false,
+                    not_kept: None,
                 });
             }
             Message::HostHere if !self.busy => {
@@ -335,14 +336,23 @@ pub async fn sign_in(
         &signed_in.display_name,
         &identity,
     )?;
-    // Without a keychain the sign-in is not kept anywhere else: the user sees why.
-    secrets::blocking(move || stored.save()).await?;
+    // Without a keychain the sign-in is kept nowhere else (never on disk): it lasts for this
+    // run only, and home says so.
+    let not_kept = match secrets::blocking(move || stored.save()).await {
+        Ok(()) => None,
+        Err(SecretsError::Unavailable(detail)) => {
+            tracing::warn!(%detail, "no keychain: the sign-in lasts for this run only");
+            Some(detail)
+        }
+        Err(other) => return Err(other.into()),
+    };
     Ok(Session {
         server,
         trust,
         display_name: signed_in.display_name,
         account: Some(Account { username, identity }),
         hosting_locally: false,
+        not_kept,
     })
 }
 
@@ -361,6 +371,7 @@ pub async fn restore() -> Result<Option<Session>, UiError> {
             identity,
         }),
         hosting_locally: false,
+        not_kept: None,
     }))
 }
 

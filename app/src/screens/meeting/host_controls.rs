@@ -97,35 +97,6 @@ impl State {
             .label(fl!("meeting-require-sign-in"))
             .on_toggle(Message::SetRequireSignIn);
 
-        let mut lobby =
-            column![text(fl!("meeting-lobby", count = view.lobby.len().to_string())).size(16)]
-                .spacing(6);
-        if view.lobby.is_empty() {
-            lobby = lobby.push(text(fl!("meeting-lobby-empty")).size(12));
-        }
-        for entry in &view.lobby {
-            let who = if entry.signed_in {
-                fl!("meeting-lobby-signed-in")
-            } else {
-                fl!("meeting-lobby-guest")
-            };
-            lobby = lobby.push(
-                row![
-                    text(format!("{} ({who})", entry.display_name.as_str())).width(Length::Fill),
-                    button(text(fl!("meeting-admit")))
-                        .style(button::success)
-                        .on_press(Message::Admit(entry.participant)),
-                    button(text(fl!("meeting-deny")))
-                        .style(button::secondary)
-                        .on_press(Message::Deny(entry.participant)),
-                ]
-                .spacing(8),
-            );
-        }
-        if view.lobby.len() > 1 {
-            lobby = lobby.push(button(text(fl!("meeting-admit-all"))).on_press(Message::AdmitAll));
-        }
-
         let mut panel = column![
             text(fl!("meeting-host-controls")).size(16),
             lock,
@@ -136,7 +107,12 @@ impl State {
         if self.auto_lock_invalid {
             panel = panel.push(text(fl!("meeting-auto-lock-bad")).style(text::danger));
         }
-        panel = panel.push(require).push(lobby).push(
+        panel = panel.push(require);
+        // While nobody waits the (empty) lobby stays down here; otherwise it is shown at the top.
+        if view.lobby.is_empty() {
+            panel = panel.push(lobby_view(view));
+        }
+        panel = panel.push(
             row![
                 button(text(fl!("meeting-expel-unverified")))
                     .style(button::danger)
@@ -152,4 +128,38 @@ impl State {
             .style(container::bordered_box)
             .into()
     }
+}
+
+/// The lobby list with admit / deny (and admit all); the meeting screen puts it first while
+/// someone is waiting, so the host sees it without scrolling.
+pub fn lobby_view(view: &MeetingView) -> Element<'_, Message> {
+    let mut lobby =
+        column![text(fl!("meeting-lobby", count = view.lobby.len().to_string())).size(16)]
+            .spacing(6);
+    if view.lobby.is_empty() {
+        lobby = lobby.push(text(fl!("meeting-lobby-empty")).size(12));
+    }
+    for entry in &view.lobby {
+        let who = if entry.signed_in {
+            fl!("meeting-lobby-signed-in")
+        } else {
+            fl!("meeting-lobby-guest")
+        };
+        lobby = lobby.push(
+            row![
+                text(format!("{} ({who})", entry.display_name.as_str())).width(Length::Fill),
+                button(text(fl!("meeting-admit")))
+                    .style(button::success)
+                    .on_press(Message::Admit(entry.participant)),
+                button(text(fl!("meeting-deny")))
+                    .style(button::secondary)
+                    .on_press(Message::Deny(entry.participant)),
+            ]
+            .spacing(8),
+        );
+    }
+    if view.lobby.len() > 1 {
+        lobby = lobby.push(button(text(fl!("meeting-admit-all"))).on_press(Message::AdmitAll));
+    }
+    lobby.into()
 }

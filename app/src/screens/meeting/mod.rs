@@ -367,13 +367,19 @@ impl State {
             banners = banners.push(text(line).size(12));
         }
 
-        let mut side = column![
-            self.verification.view().map(Message::Verification),
-            self.invite_view(),
-            participants::view(&self.view).map(Message::Participants),
-        ]
-        .spacing(12)
-        .width(420);
+        let mut side = column![].spacing(12).padding(iced::Padding::ZERO.right(14));
+        if self.view.is_moderator() && !self.view.lobby.is_empty() {
+            side = side.push(
+                container(host_controls::lobby_view(&self.view).map(Message::Host))
+                    .padding(12)
+                    .width(Length::Fill)
+                    .style(container::bordered_box),
+            );
+        }
+        side = side
+            .push(self.verification.view().map(Message::Verification))
+            .push(self.invite_view())
+            .push(participants::view(&self.view).map(Message::Participants));
         if self.view.is_moderator() {
             side = side.push(self.host.view(&self.view).map(Message::Host));
         }
@@ -388,7 +394,7 @@ impl State {
                 speaker: self.speaker,
             }))
             .width(Length::Fill),
-            scrollable(side),
+            scrollable(side).width(420),
         ]
         .spacing(12)
         .height(Length::Fill);

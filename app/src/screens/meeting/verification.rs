@@ -3,7 +3,7 @@
 
 use conclave_core::verification::VerificationCode;
 use iced::widget::{button, column, container, row, text};
-use iced::{Element, Font, font};
+use iced::{Element, Font, Length, font};
 
 use crate::fl;
 
@@ -66,11 +66,11 @@ impl State {
         if self.changed {
             panel = panel.push(
                 container(
-                    row![
+                    column![
                         text(fl!("meeting-code-changed")),
                         button(text(fl!("meeting-dismiss"))).on_press(Message::Dismiss),
                     ]
-                    .spacing(12),
+                    .spacing(8),
                 )
                 .padding(8)
                 .style(container::rounded_box),
@@ -78,6 +78,7 @@ impl State {
         }
         container(panel)
             .padding(12)
+            .width(Length::Fill)
             .style(container::bordered_box)
             .into()
     }
