@@ -446,6 +446,80 @@ fn classify_sframe_error(error: &SframeError, counter: u64) -> MediaError {
     }
 }
 
+/// One media stream's SFrame keys across MLS epochs, as both media pipelines hold them: on a
+/// new epoch the sender switches at once and the receiver keeps the previous epoch for the
+/// grace window.
+pub struct StreamKeys {
+    config: MediaKeyConfig,
+    stream: MediaStream,
+    sender: Option<MediaSender>,
+    receiver: Option<MediaReceiver>,
+    epoch: Option<u64>,
+}
+
+impl StreamKeys {
+    /// No keys yet (nothing can be sent or read until [`StreamKeys::update`]).
+    pub fn new(config: MediaKeyConfig, stream: MediaStream) -> Self {
+        Self {
+            config,
+            stream,
+            sender: None,
+            receiver: None,
+            epoch: None,
+        }
+    }
+
+    /// The epoch whose keys are in use, if any.
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
+    }
+
+    /// Installs the keys of the current epoch (a no-op if they are already in use).
+    pub fn update(
+        &mut self,
+        keys: &EpochKeys,
+        own_leaf: u32,
+        now: Instant,
+    ) -> Result<(), MediaError> {
+        if self.epoch == Some(keys.epoch) {
+            return Ok(());
+        }
+        match &mut self.sender {
+            Some(sender) => sender.rekey(keys, own_leaf)?,
+            None => {
+                self.sender = Some(MediaSender::for_stream(
+                    self.config,
+                    self.stream,
+                    keys,
+                    own_leaf,
+                )?);
+            }
+        }
+        match &mut self.receiver {
+            Some(receiver) => receiver.install(keys.clone(), now),
+            None => {
+                self.receiver = Some(MediaReceiver::for_stream(
+                    self.config,
+                    self.stream,
+                    keys.clone(),
+                )?);
+            }
+        }
+        self.epoch = Some(keys.epoch);
+        Ok(())
+    }
+
+    /// This member's sender, once keys are installed.
+    pub fn sender(&mut self) -> Option<&mut MediaSender> {
+        self.sender.as_mut()
+    }
+
+    /// The receiver for everyone else's frames, once keys are installed.
+    pub fn receiver(&mut self) -> Option<&mut MediaReceiver> {
+        self.receiver.as_mut()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -20,7 +20,7 @@ use super::jitter::{JitterBuffer, Playout};
 use super::level::{ActiveSpeaker, AudioLevel};
 use super::mixer::mix_into;
 use super::{AudioSink, AudioSource, FRAME_SAMPLES, MediaPipelineError};
-use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaReceiver, MediaSender};
+use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaStream, StreamKeys};
 
 /// Clear metadata of an audio frame: the sender's frame sequence (8 bytes, big-endian).
 pub const AUDIO_METADATA_BYTES: usize = 8;
@@ -50,13 +50,10 @@ pub struct PipelineStats {
 }
 
 pub struct AudioPipeline {
-    config: MediaKeyConfig,
     source: Option<Box<dyn AudioSource + Send>>,
     sink: Option<Box<dyn AudioSink + Send>>,
     encoder: AudioEncoder,
-    sender: Option<MediaSender>,
-    receiver: Option<MediaReceiver>,
-    epoch: Option<u64>,
+    keys: StreamKeys,
     sequence: u64,
     speakers: HashMap<u32, Speaker>,
     active_speaker: ActiveSpeaker,
@@ -76,13 +73,10 @@ impl AudioPipeline {
         sink: Option<Box<dyn AudioSink + Send>>,
     ) -> Result<Self, MediaPipelineError> {
         Ok(Self {
-            config: MediaKeyConfig::default(),
             source,
             sink,
             encoder: AudioEncoder::new(AudioEncoderConfig::default())?,
-            sender: None,
-            receiver: None,
-            epoch: None,
+            keys: StreamKeys::new(MediaKeyConfig::default(), MediaStream::Audio),
             sequence: 0,
             speakers: HashMap::new(),
             active_speaker: ActiveSpeaker::default(),
@@ -101,7 +95,7 @@ impl AudioPipeline {
 
     /// The epoch whose keys are in use, if any.
     pub fn epoch(&self) -> Option<u64> {
-        self.epoch
+        self.keys.epoch()
     }
 
     /// Mute stops sending (nothing leaves this device); unmute resumes.
@@ -120,19 +114,7 @@ impl AudioPipeline {
         own_leaf: u32,
         now: Instant,
     ) -> Result<(), MediaError> {
-        if self.epoch == Some(keys.epoch) {
-            return Ok(());
-        }
-        match &mut self.sender {
-            Some(sender) => sender.rekey(keys, own_leaf)?,
-            None => self.sender = Some(MediaSender::new(self.config, keys, own_leaf)?),
-        }
-        match &mut self.receiver {
-            Some(receiver) => receiver.install(keys.clone(), now),
-            None => self.receiver = Some(MediaReceiver::new(self.config, keys.clone())?),
-        }
-        self.epoch = Some(keys.epoch);
-        Ok(())
+        self.keys.update(keys, own_leaf, now)
     }
 
     /// The next 20 ms of this member's audio, encrypted; `None` when muted, silent (DTX),
@@ -147,7 +129,7 @@ impl AudioPipeline {
         }
         let sequence = self.sequence;
         self.sequence += 1;
-        let (Some(sender), false) = (self.sender.as_mut(), self.muted) else {
+        let (Some(sender), false) = (self.keys.sender(), self.muted) else {
             return Ok(None);
         };
         let level = AudioLevel::of(&self.pcm);
@@ -167,7 +149,7 @@ impl AudioPipeline {
 
     /// Takes one frame from the SFU. Frames SFrame refuses are counted and dropped.
     pub fn incoming(&mut self, wire: &[u8], now: Instant) {
-        let Some(receiver) = self.receiver.as_mut() else {
+        let Some(receiver) = self.keys.receiver() else {
             self.stats.frames_refused += 1;
             return;
         };

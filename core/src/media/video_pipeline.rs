@@ -21,9 +21,7 @@ use rtc::rtp::packetizer::{Depacketizer as _, Payloader as _};
 use super::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
 use super::video::{open_access_unit_from, protect_access_unit};
 use super::{VideoError, VideoSink, VideoSource};
-use crate::media_keys::{
-    EpochKeys, MediaError, MediaKeyConfig, MediaReceiver, MediaSender, MediaStream,
-};
+use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaStream, StreamKeys};
 
 /// RTP clock of H.264 (RFC 6184).
 pub const H264_CLOCK_RATE: u32 = 90_000;
@@ -67,15 +65,12 @@ pub struct OutgoingVideoFrame {
 }
 
 pub struct VideoPipeline {
-    config: MediaKeyConfig,
     source: Option<Box<dyn VideoSource + Send>>,
     sink: Option<Box<dyn VideoSink + Send>>,
     encoder: Option<VideoEncoder>,
     payloader: H264Payloader,
     rtp_ticks: u32,
-    sender: Option<MediaSender>,
-    receiver: Option<MediaReceiver>,
-    epoch: Option<u64>,
+    keys: StreamKeys,
     muted: bool,
     last_keyframe_sent: Option<Instant>,
     // Receiving: one access unit is assembled at a time (the SFU forwards whole frames).
@@ -103,15 +98,12 @@ impl VideoPipeline {
         };
         let rtp_ticks = (H264_CLOCK_RATE as f32 / encoder_config.fps.max(1.0)) as u32;
         Ok(Self {
-            config: MediaKeyConfig::default(),
             source,
             sink,
             encoder,
             payloader: H264Payloader::default(),
             rtp_ticks,
-            sender: None,
-            receiver: None,
-            epoch: None,
+            keys: StreamKeys::new(MediaKeyConfig::default(), MediaStream::Video),
             muted: false,
             last_keyframe_sent: None,
             depacketizer: H264Packet::default(),
@@ -131,7 +123,7 @@ impl VideoPipeline {
 
     /// The epoch whose keys are in use, if any.
     pub fn epoch(&self) -> Option<u64> {
-        self.epoch
+        self.keys.epoch()
     }
 
     /// Time between two outgoing pictures.
@@ -167,32 +159,7 @@ impl VideoPipeline {
         own_leaf: u32,
         now: Instant,
     ) -> Result<(), MediaError> {
-        if self.epoch == Some(keys.epoch) {
-            return Ok(());
-        }
-        match &mut self.sender {
-            Some(sender) => sender.rekey(keys, own_leaf)?,
-            None => {
-                self.sender = Some(MediaSender::for_stream(
-                    self.config,
-                    MediaStream::Video,
-                    keys,
-                    own_leaf,
-                )?)
-            }
-        }
-        match &mut self.receiver {
-            Some(receiver) => receiver.install(keys.clone(), now),
-            None => {
-                self.receiver = Some(MediaReceiver::for_stream(
-                    self.config,
-                    MediaStream::Video,
-                    keys.clone(),
-                )?)
-            }
-        }
-        self.epoch = Some(keys.epoch);
-        Ok(())
+        self.keys.update(keys, own_leaf, now)
     }
 
     /// Someone asked for a keyframe (RTCP PLI or FIR). Answered unless a keyframe left
@@ -227,7 +194,7 @@ impl VideoPipeline {
             self.source = None;
             return Ok(None);
         };
-        let (Some(sender), false) = (self.sender.as_mut(), self.muted) else {
+        let (Some(sender), false) = (self.keys.sender(), self.muted) else {
             return Ok(None);
         };
         let Some(encoded) = encoder.encode(&frame)? else {
@@ -309,7 +276,7 @@ impl VideoPipeline {
             return Ok(());
         }
         self.stats.frames_received += 1;
-        let Some(receiver) = self.receiver.as_mut() else {
+        let Some(receiver) = self.keys.receiver() else {
             self.stats.frames_refused += 1;
             return Ok(());
         };
