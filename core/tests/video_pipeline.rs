@@ -332,3 +332,35 @@ fn bytes_per_picture() {
     );
     assert!(wire_delta > clear_delta, "SFrame adds its header and tag");
 }
+
+#[test]
+fn a_keyframe_right_after_a_lost_frame_is_shown_not_dropped_with_the_gap() {
+    let mut now = Instant::now();
+    let mut a = sender();
+    let (mut b, shown) = receiver();
+    a.update_keys(&keys(1), 0, now).expect("keys");
+    b.update_keys(&keys(1), 1, now).expect("keys");
+    let mut sequence = 100;
+    for _ in 0..3 {
+        let frame = a.next_outgoing(now).expect("encode").expect("frame");
+        deliver(&frame, &mut b, &mut sequence, now);
+    }
+    // A whole frame lost in transit; the keyframe asked for because of it comes next.
+    let lost = a.next_outgoing(now).expect("encode").expect("frame");
+    sequence = sequence.wrapping_add(lost.payloads.len() as u16);
+    now += Duration::from_secs(1);
+    assert!(a.on_keyframe_request(now));
+    let keyframe = a.next_outgoing(now).expect("encode").expect("frame");
+    assert!(keyframe.keyframe);
+    let before = shown.lock().expect("lock").len();
+    deliver(&keyframe, &mut b, &mut sequence, now);
+    let after = shown.lock().expect("lock").len();
+    assert_eq!(after, before + 1, "the repairing keyframe is shown");
+    assert!(b.stats().frames_damaged >= 1, "the loss is counted");
+    // A continuation fragment after a gap, by contrast, spoils its unit.
+    let mut fragment = vec![0x7c, 0x05];
+    fragment.extend_from_slice(&[0u8; 20]);
+    b.incoming(&fragment, sequence.wrapping_add(3), true, now)
+        .expect("incoming");
+    assert_eq!(shown.lock().expect("lock").len(), after);
+}

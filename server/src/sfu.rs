@@ -26,6 +26,7 @@ use conclave_core::media::transport::{
     LinkEvents, LinkOptions, RtpWriter, TransportError, description_to_text, nacks_received,
     offer_from_text, opus_track, peer_connection_with,
 };
+use conclave_core::media::video::starts_access_unit;
 use conclave_core::media::video_link::{
     IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request, watch_keyframe_requests,
 };
@@ -291,8 +292,19 @@ impl Sfu {
             let mut damaged = false;
             while let Some(packet) = upstream.recv().await {
                 let Some(sfu) = sfu.upgrade() else { break };
-                if next_sequence.is_some_and(|n| n != packet.sequence) {
-                    damaged = true;
+                if let Some(expected) = next_sequence {
+                    let ahead = packet.sequence.wrapping_sub(expected);
+                    if ahead >= 0x8000 {
+                        // A late retransmission (NACK) of a unit already forwarded or dropped:
+                        // taking it as a gap would also drop the unit now being assembled,
+                        // often the very keyframe that repairs the loss.
+                        continue;
+                    }
+                    // Whole earlier units lost: this one can still be forwarded (see
+                    // `starts_access_unit`); anything else spoils the unit being assembled.
+                    if ahead != 0 && !(unit.is_empty() && starts_access_unit(&packet.payload)) {
+                        damaged = true;
+                    }
                 }
                 next_sequence = Some(packet.sequence.wrapping_add(1));
                 unit.push(packet.payload);

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod media;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -21,6 +21,7 @@ use conclave_core::media::{AudioSource, FRAME_SAMPLES};
 use conclave_core::media_keys::{MediaKeyConfig, MediaReceiver, MediaSender};
 use conclave_core::protocol::ParticipantId;
 use conclave_server::sfu::Sfu;
+use conclave_tests::media::{self, Meeting, recorder, start_media, udp};
 
 const TONES: [f64; 3] = [440.0, 880.0, 1320.0];
 const FRAMES_PER_TONE: u32 = 25;
@@ -180,31 +181,12 @@ async fn tones_reach_every_member_through_the_sfu_as_ciphertext_only() {
     lobby.close().await;
 }
 
-/// A sink that keeps what it is given.
-struct Recorder(Arc<std::sync::Mutex<Vec<i16>>>);
-
-impl conclave_core::media::AudioSink for Recorder {
-    fn play(&mut self, frame: &[i16]) -> Result<(), conclave_core::media::MediaPipelineError> {
-        self.0.lock().unwrap().extend_from_slice(frame);
-        Ok(())
-    }
-}
-
-/// Offers media over the meeting's signaling and starts the audio session on the answer.
-async fn start_media(
+/// Starts `audio` on loopback UDP without loss (no video).
+async fn start_audio(
     client: &mut conclave_core::client::MeetingClient,
-    pipeline: conclave_core::media::pipeline::AudioPipeline,
+    audio: conclave_core::media::pipeline::AudioPipeline,
 ) -> conclave_core::client::media_session::MediaSession {
-    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-    client.send(conclave_core::protocol::ClientMessage::SdpOffer { sdp: offer });
-    let answer = loop {
-        match client.next_event().await.unwrap() {
-            conclave_core::client::Event::MediaAnswer(sdp) => break sdp,
-            _ => continue,
-        }
-    };
-    link.accept_answer(&answer).await.unwrap();
-    conclave_core::client::media_session::start(Arc::new(link), client.snapshot_watch(), pipeline)
+    start_media(client, audio, None, &udp(None)).await.0
 }
 
 fn assert_tones(recording: &[i16], who: &str) {
@@ -233,35 +215,22 @@ fn assert_tones(recording: &[i16], who: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_nothing() {
     use conclave_core::client::Phase;
-    use conclave_core::client::account::NewMeeting;
     use conclave_core::media::pipeline::AudioPipeline;
-    use conclave_tests::{TestServer, in_meeting, wait};
+    use conclave_tests::wait;
 
-    let server = TestServer::start().await;
-    server
-        .add_user("hana", "Hana Host", "long-host-password")
-        .await;
-    let device = server.sign_in("hana", "long-host-password").await;
-    let meeting = server.create_meeting(&device, NewMeeting::default()).await;
-    let mut host = server.user_joins(device, &meeting).await;
-    in_meeting(&mut host).await;
-    let mut guests = Vec::new();
-    for name in ["Aiko", "Ben"] {
-        let mut guest = server.guest_joins(name, &meeting).await;
-        in_meeting(&mut guest).await;
-        guests.push(guest);
-    }
-    let epoch = guests[1].snapshot().epoch.unwrap();
-    wait(&mut host, "all keyed", |s| s.epoch == Some(epoch)).await;
-    wait(&mut guests[0], "all keyed", |s| s.epoch == Some(epoch)).await;
+    let Meeting {
+        server,
+        created: meeting,
+        mut host,
+        mut guests,
+    } = media::meeting(&["Aiko", "Ben"]).await;
 
     let mut recordings = Vec::new();
     let mut sessions = Vec::new();
     for guest in &mut guests {
-        let recording = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let pipeline =
-            AudioPipeline::new(None, Some(Box::new(Recorder(recording.clone())))).unwrap();
-        sessions.push(start_media(guest, pipeline).await);
+        let (sink, recording) = recorder();
+        let pipeline = AudioPipeline::new(None, Some(sink)).unwrap();
+        sessions.push(start_audio(guest, pipeline).await);
         recordings.push(recording);
     }
     // Someone in the lobby connects media too, and must hear nothing.
@@ -272,13 +241,12 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
     .await;
     let mut waiting = server.guest_joins("Waiting", &meeting).await;
     wait(&mut waiting, "lobby", |s| s.phase == Some(Phase::InLobby)).await;
-    let lobby_recording = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let lobby_pipeline =
-        AudioPipeline::new(None, Some(Box::new(Recorder(lobby_recording.clone())))).unwrap();
-    let lobby_session = start_media(&mut waiting, lobby_pipeline).await;
+    let (lobby_sink, lobby_recording) = recorder();
+    let lobby_pipeline = AudioPipeline::new(None, Some(lobby_sink)).unwrap();
+    let lobby_session = start_audio(&mut waiting, lobby_pipeline).await;
 
     let tone = ToneSource::new(TONES.iter().map(|f| (*f, FRAMES_PER_TONE)).collect());
-    let speaker = start_media(
+    let speaker = start_audio(
         &mut host,
         AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
     )
@@ -320,32 +288,24 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expelled_member_receives_nothing_after_the_expel_while_the_others_still_hear() {
-    use conclave_core::client::account::NewMeeting;
     use conclave_core::client::{LeftReason, Phase};
     use conclave_core::media::pipeline::AudioPipeline;
     use conclave_core::protocol::ClientMessage;
-    use conclave_tests::{TestServer, in_meeting, wait};
+    use conclave_tests::wait;
 
-    let server = TestServer::start().await;
-    server
-        .add_user("hana", "Hana Host", "long-host-password")
-        .await;
-    let device = server.sign_in("hana", "long-host-password").await;
-    let meeting = server.create_meeting(&device, NewMeeting::default()).await;
-    let mut host = server.user_joins(device, &meeting).await;
-    in_meeting(&mut host).await;
-    let mut stays = server.guest_joins("Stays", &meeting).await;
-    in_meeting(&mut stays).await;
-    let mut expelled = server.guest_joins("Expelled", &meeting).await;
-    in_meeting(&mut expelled).await;
+    let Meeting {
+        server: _server,
+        mut host,
+        guests,
+        ..
+    } = media::meeting(&["Stays", "Expelled"]).await;
+    let [mut stays, mut expelled]: [_; 2] = guests.try_into().ok().unwrap();
     let epoch = expelled.snapshot().epoch.unwrap();
-    wait(&mut host, "keyed", |s| s.epoch == Some(epoch)).await;
-    wait(&mut stays, "keyed", |s| s.epoch == Some(epoch)).await;
 
-    let stays_media = start_media(&mut stays, AudioPipeline::new(None, None).unwrap()).await;
-    let expelled_media = start_media(&mut expelled, AudioPipeline::new(None, None).unwrap()).await;
+    let stays_media = start_audio(&mut stays, AudioPipeline::new(None, None).unwrap()).await;
+    let expelled_media = start_audio(&mut expelled, AudioPipeline::new(None, None).unwrap()).await;
     let tone = ToneSource::new(vec![(440.0, 10_000)]);
-    let speaker = start_media(
+    let speaker = start_audio(
         &mut host,
         AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
     )

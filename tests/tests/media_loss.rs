@@ -9,90 +9,19 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use conclave_core::client::account::NewMeeting;
-use conclave_core::client::media_session::{self, MediaSession};
-use conclave_core::client::{Event, MeetingClient};
-use conclave_core::media::lossy::LossRate;
+use conclave_core::client::MeetingClient;
+use conclave_core::media::FRAME_SAMPLES;
 use conclave_core::media::pipeline::AudioPipeline;
 use conclave_core::media::signal::{ToneSource, dominant_tone};
-use conclave_core::media::transport::{LinkOptions, MediaLink};
-use conclave_core::media::{AudioSink, FRAME_SAMPLES, MediaPipelineError};
-use conclave_core::protocol::ClientMessage;
-use conclave_tests::{TestServer, in_meeting, wait};
+use conclave_core::media::transport::LinkOptions;
+use conclave_tests::media::{Meeting, meeting, recorder, start_media, udp};
 
 const TONES: [f64; 4] = [440.0, 660.0, 880.0, 1320.0];
 const FRAMES_PER_TONE: usize = 50;
 /// Mean absolute sample value below which a frame counts as silence (about −50 dBov).
 const SILENCE: i64 = 100;
-
-/// A sink that keeps what it is given.
-struct Recorder(Arc<std::sync::Mutex<Vec<i16>>>);
-
-impl AudioSink for Recorder {
-    fn play(&mut self, frame: &[i16]) -> Result<(), MediaPipelineError> {
-        self.0.lock().unwrap().extend_from_slice(frame);
-        Ok(())
-    }
-}
-
-fn recorder() -> (Box<dyn AudioSink + Send>, Arc<std::sync::Mutex<Vec<i16>>>) {
-    let recording = Arc::new(std::sync::Mutex::new(Vec::new()));
-    (Box::new(Recorder(recording.clone())), recording)
-}
-
-fn udp(loss_percent: Option<f64>) -> LinkOptions {
-    LinkOptions {
-        simulated_loss: loss_percent.map(|p| LossRate::percent(p).unwrap()),
-        ..LinkOptions::udp("127.0.0.1:0")
-    }
-}
-
-/// Offers media over the meeting's signaling and starts the audio session on the answer.
-async fn start_media(
-    client: &mut MeetingClient,
-    pipeline: AudioPipeline,
-    options: &LinkOptions,
-) -> (MediaSession, Arc<MediaLink>) {
-    let (link, offer) = MediaLink::offer_with(options).await.unwrap();
-    client.send(ClientMessage::SdpOffer { sdp: offer });
-    let answer = loop {
-        match client.next_event().await.unwrap() {
-            Event::MediaAnswer(sdp) => break sdp,
-            _ => continue,
-        }
-    };
-    link.accept_answer(&answer).await.unwrap();
-    let link = Arc::new(link);
-    let session = media_session::start(link.clone(), client.snapshot_watch(), pipeline);
-    (session, link)
-}
-
-/// A meeting with a signed-in host and `guests` guests, everyone at the same epoch.
-async fn meeting(guests: &[&str]) -> (TestServer, MeetingClient, Vec<MeetingClient>) {
-    let server = TestServer::start().await;
-    server
-        .add_user("hana", "Hana Host", "long-host-password")
-        .await;
-    let device = server.sign_in("hana", "long-host-password").await;
-    let created = server.create_meeting(&device, NewMeeting::default()).await;
-    let mut host = server.user_joins(device, &created).await;
-    in_meeting(&mut host).await;
-    let mut joined = Vec::new();
-    for name in guests {
-        let mut guest = server.guest_joins(name, &created).await;
-        in_meeting(&mut guest).await;
-        joined.push(guest);
-    }
-    let epoch = joined.last().unwrap().snapshot().epoch.unwrap();
-    wait(&mut host, "all keyed", |s| s.epoch == Some(epoch)).await;
-    for guest in &mut joined {
-        wait(guest, "all keyed", |s| s.epoch == Some(epoch)).await;
-    }
-    (server, host, joined)
-}
 
 fn leaf_of(client: &MeetingClient) -> u32 {
     client.snapshot().media_keys.as_ref().unwrap().1
@@ -162,11 +91,17 @@ fn listen(recording: &[i16]) -> Heard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_percent_loss_on_both_links_keeps_the_tones_continuous() {
-    let (server, mut host, mut guests) = meeting(&["Listener"]).await;
+    let Meeting {
+        server,
+        mut host,
+        mut guests,
+        ..
+    } = meeting(&["Listener"]).await;
     let (sink, recording) = recorder();
     let (listener, _) = start_media(
         &mut guests[0],
         AudioPipeline::new(None, Some(sink)).unwrap(),
+        None,
         &udp(Some(10.0)),
     )
     .await;
@@ -174,6 +109,7 @@ async fn ten_percent_loss_on_both_links_keeps_the_tones_continuous() {
     let (speaker, speaker_link) = start_media(
         &mut host,
         AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
+        None,
         &udp(Some(10.0)),
     )
     .await;
@@ -214,11 +150,17 @@ async fn ten_percent_loss_on_both_links_keeps_the_tones_continuous() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_muted_speaker_is_not_heard_until_unmuted() {
-    let (_server, mut host, mut guests) = meeting(&["Listener"]).await;
+    let Meeting {
+        server: _server,
+        mut host,
+        mut guests,
+        ..
+    } = meeting(&["Listener"]).await;
     let (sink, recording) = recorder();
     let (listener, _) = start_media(
         &mut guests[0],
         AudioPipeline::new(None, Some(sink)).unwrap(),
+        None,
         &udp(None),
     )
     .await;
@@ -226,6 +168,7 @@ async fn a_muted_speaker_is_not_heard_until_unmuted() {
     let (speaker, _) = start_media(
         &mut host,
         AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
+        None,
         &udp(None),
     )
     .await;
@@ -272,11 +215,17 @@ async fn a_muted_speaker_is_not_heard_until_unmuted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listener_names_the_member_who_is_talking() {
-    let (_server, mut host, mut guests) = meeting(&["Listener", "Second"]).await;
+    let Meeting {
+        server: _server,
+        mut host,
+        mut guests,
+        ..
+    } = meeting(&["Listener", "Second"]).await;
     let (host_leaf, second_leaf) = (leaf_of(&host), leaf_of(&guests[1]));
     let (listener, _) = start_media(
         &mut guests[0],
         AudioPipeline::new(None, None).unwrap(),
+        None,
         &udp(None),
     )
     .await;
@@ -287,12 +236,14 @@ async fn the_listener_names_the_member_who_is_talking() {
     let (host_media, _) = start_media(
         &mut host,
         AudioPipeline::new(Some(Box::new(host_voice)), None).unwrap(),
+        None,
         &udp(None),
     )
     .await;
     let (second_media, _) = start_media(
         &mut second,
         AudioPipeline::new(Some(Box::new(second_voice)), None).unwrap(),
+        None,
         &udp(None),
     )
     .await;
@@ -317,7 +268,12 @@ async fn the_listener_names_the_member_who_is_talking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_flows_over_ice_tcp_when_the_members_udp_is_blocked() {
-    let (_server, mut host, mut guests) = meeting(&["Behind a firewall"]).await;
+    let Meeting {
+        server: _server,
+        mut host,
+        mut guests,
+        ..
+    } = meeting(&["Behind a firewall"]).await;
     let (sink, recording) = recorder();
     // No UDP socket at all: the only way to the SFU is its passive TCP candidate.
     let tcp_only = LinkOptions {
@@ -328,6 +284,7 @@ async fn media_flows_over_ice_tcp_when_the_members_udp_is_blocked() {
     let (listener, _) = start_media(
         &mut guests[0],
         AudioPipeline::new(None, Some(sink)).unwrap(),
+        None,
         &tcp_only,
     )
     .await;
@@ -335,6 +292,7 @@ async fn media_flows_over_ice_tcp_when_the_members_udp_is_blocked() {
     let (speaker, _) = start_media(
         &mut host,
         AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
+        None,
         &tcp_only,
     )
     .await;

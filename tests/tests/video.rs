@@ -9,60 +9,26 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use conclave_core::client::MeetingClient;
-use conclave_core::client::account::NewMeeting;
-use conclave_core::client::media_session::{self, MediaSession};
+use conclave_core::client::media_session::MediaSession;
 use conclave_core::media::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
 use conclave_core::media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
 use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::transport::MediaLink;
 use conclave_core::media::video::split_annex_b;
 use conclave_core::media::video_pipeline::VideoPipeline;
-use conclave_core::media::{VideoError, VideoFrame, VideoSink};
-use conclave_core::protocol::ClientMessage;
-use conclave_tests::{PATIENCE, TestServer, in_meeting, wait};
+use conclave_tests::media::{self, Meeting, Shown, start_media, udp, watcher};
+use conclave_tests::{PATIENCE, in_meeting, wait};
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer as _;
 
-type Shown = Arc<Mutex<Vec<(u32, VideoFrame)>>>;
-
-struct Collect(Shown);
-
-impl VideoSink for Collect {
-    fn show(&mut self, sender: u32, frame: &VideoFrame) -> Result<(), VideoError> {
-        self.0.lock().unwrap().push((sender, frame.clone()));
-        Ok(())
-    }
-}
-
-/// Offers media over the meeting's signaling and starts audio (silent) plus `video`.
-async fn start_media(client: &mut MeetingClient, video: VideoPipeline) -> MediaSession {
-    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-    client.send(ClientMessage::SdpOffer { sdp: offer });
-    let answer = loop {
-        match client.next_event().await.unwrap() {
-            conclave_core::client::Event::MediaAnswer(sdp) => break sdp,
-            _ => continue,
-        }
-    };
-    link.accept_answer(&answer).await.unwrap();
+/// Starts silent audio plus `video` on loopback UDP without loss.
+async fn start_video(client: &mut MeetingClient, video: VideoPipeline) -> MediaSession {
     let audio = AudioPipeline::new(None, None).unwrap();
-    media_session::start_with_video(Arc::new(link), client.snapshot_watch(), audio, Some(video))
-}
-
-fn watcher() -> (VideoPipeline, Shown) {
-    let shown = Shown::default();
-    let pipeline = VideoPipeline::new(
-        None,
-        Some(Box::new(Collect(shown.clone()))),
-        VideoEncoderConfig::default(),
-    )
-    .unwrap();
-    (pipeline, shown)
+    start_media(client, audio, Some(video), &udp(None)).await.0
 }
 
 fn recognized(shown: &Shown) -> Vec<u32> {
@@ -90,23 +56,13 @@ async fn until_recognized(shown: &Shown, count: usize, who: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pattern_reaches_every_member_and_the_sfu_sees_no_usable_video() {
-    let server = TestServer::start().await;
-    server
-        .add_user("hana", "Hana Host", "long-host-password")
-        .await;
-    let device = server.sign_in("hana", "long-host-password").await;
-    let meeting = server.create_meeting(&device, NewMeeting::default()).await;
-    let mut host = server.user_joins(device, &meeting).await;
-    let host_leaf = in_meeting(&mut host).await.own_leaf.unwrap();
-    let mut guests = Vec::new();
-    for name in ["Aiko", "Ben"] {
-        let mut guest = server.guest_joins(name, &meeting).await;
-        in_meeting(&mut guest).await;
-        guests.push(guest);
-    }
-    let epoch = guests[1].snapshot().epoch.unwrap();
-    wait(&mut host, "all keyed", |s| s.epoch == Some(epoch)).await;
-    wait(&mut guests[0], "all keyed", |s| s.epoch == Some(epoch)).await;
+    let Meeting {
+        server,
+        created: meeting,
+        mut host,
+        mut guests,
+    } = media::meeting(&["Aiko", "Ben"]).await;
+    let host_leaf = host.snapshot().own_leaf.unwrap();
 
     let sfu = Arc::clone(server.running.hub().sfu());
     let (tap_tx, mut tap_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -115,12 +71,12 @@ async fn the_pattern_reaches_every_member_and_the_sfu_sees_no_usable_video() {
     let mut watchers = Vec::new();
     for guest in &mut guests {
         let (pipeline, shown) = watcher();
-        watchers.push((start_media(guest, pipeline).await, shown));
+        watchers.push((start_video(guest, pipeline).await, shown));
     }
     let pattern = TestPattern::new(320, 240).unwrap();
     let sender =
         VideoPipeline::new(Some(Box::new(pattern)), None, VideoEncoderConfig::default()).unwrap();
-    let camera = start_media(&mut host, sender).await;
+    let camera = start_video(&mut host, sender).await;
 
     for (i, (_, shown)) in watchers.iter().enumerate() {
         until_recognized(shown, 20, &format!("guest {i}")).await;
@@ -152,7 +108,7 @@ async fn the_pattern_reaches_every_member_and_the_sfu_sees_no_usable_video() {
     let epoch = in_meeting(&mut newcomer).await.epoch.unwrap();
     wait(&mut host, "newcomer keyed", |s| s.epoch == Some(epoch)).await;
     let (pipeline, late_shown) = watcher();
-    let late = start_media(&mut newcomer, pipeline).await;
+    let late = start_video(&mut newcomer, pipeline).await;
     until_recognized(&late_shown, 3, "the newcomer").await;
     assert!(
         sfu.keyframe_requests_sent() > requests_before,
@@ -222,5 +178,70 @@ async fn the_pattern_reaches_every_member_and_the_sfu_sees_no_usable_video() {
     assert!(
         types.is_subset(&[1, 5, 7, 8].into_iter().collect()),
         "{types:?}"
+    );
+}
+
+/// 10 % of datagrams dropped each way on both the sender's and the watcher's links: pictures
+/// lost in transit are dropped whole (never shown broken), the watcher asks for keyframes, the
+/// sender answers them, and the picture keeps coming back — in the last third of the run too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
+    let Meeting {
+        server: _server,
+        mut host,
+        mut guests,
+        ..
+    } = media::meeting(&["Watcher"]).await;
+    let (pipeline, shown) = watcher();
+    let lossy = udp(Some(10.0));
+    let (watching, _) = start_media(
+        &mut guests[0],
+        AudioPipeline::new(None, None).unwrap(),
+        Some(pipeline),
+        &lossy,
+    )
+    .await;
+    let sender = VideoPipeline::new(
+        Some(Box::new(TestPattern::new(320, 240).unwrap())),
+        None,
+        VideoEncoderConfig::default(),
+    )
+    .unwrap();
+    let (camera, _) = start_media(
+        &mut host,
+        AudioPipeline::new(None, None).unwrap(),
+        Some(sender),
+        &lossy,
+    )
+    .await;
+
+    // About 1.5 pictures a second get through (see docs/performance.md): ask for 12, then 8
+    // more, so a slow machine still finishes well within PATIENCE.
+    until_recognized(&shown, 12, "the watcher").await;
+    let first_stretch = shown.lock().unwrap().len();
+    until_recognized(&shown, first_stretch + 8, "the watcher, later").await;
+    let watcher_stats = watching.video_stats();
+    let camera_stats = camera.video_stats();
+    println!("10 % loss each way, both links: watcher {watcher_stats:?}; camera {camera_stats:?}");
+    camera.stop().await;
+    watching.stop().await;
+
+    let pictures = shown.lock().unwrap().clone();
+    let broken = pictures
+        .iter()
+        .filter(|(_, f)| !is_test_pattern(f, DEFAULT_TOLERANCE))
+        .count();
+    assert_eq!(broken, 0, "no damaged picture is shown");
+    assert!(
+        watcher_stats.frames_damaged > 0,
+        "the loss did hit video: {watcher_stats:?}"
+    );
+    assert!(
+        watcher_stats.keyframe_requests > 0,
+        "the watcher asked for keyframes: {watcher_stats:?}"
+    );
+    assert!(
+        camera_stats.keyframes_on_request > 0,
+        "the sender answered with keyframes: {camera_stats:?}"
     );
 }

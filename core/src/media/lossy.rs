@@ -4,8 +4,9 @@
 //!
 //! webrtc-rs 0.21 opens its sockets through the [`Runtime`] it is built with
 //! (`Runtime::wrap_udp_socket`), so [`LossyRuntime`] wraps the default runtime and hands the
-//! connection sockets that forget some datagrams. Nothing else changes: ICE, DTLS and SRTP run
-//! over the same lossy sockets as media does.
+//! connection sockets that forget some datagrams. Nothing else changes: ICE keep-alives, RTCP
+//! and SRTP run over the same lossy sockets as media does. The media link arms the loss once
+//! the connection is up ([`LossyRuntime::armed_by`]), so set-up is not what is measured.
 
 use std::fmt;
 use std::future::Future;
@@ -13,7 +14,7 @@ use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -89,6 +90,7 @@ pub struct LossyRuntime {
     inner: Arc<dyn Runtime>,
     rate: LossRate,
     counters: Arc<LossCounters>,
+    armed: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for LossyRuntime {
@@ -105,7 +107,15 @@ impl LossyRuntime {
             inner,
             rate,
             counters: Arc::default(),
+            armed: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Drops datagrams only while `armed` holds (the media link arms it once connected, so
+    /// what is measured is media over a lossy link, not connection set-up under loss).
+    pub fn armed_by(mut self, armed: Arc<AtomicBool>) -> Self {
+        self.armed = armed;
+        self
     }
 
     /// The counters shared by every socket this runtime wraps.
@@ -134,6 +144,7 @@ impl Runtime for LossyRuntime {
             inner: self.inner.wrap_udp_socket(socket)?,
             rate: self.rate,
             counters: Arc::clone(&self.counters),
+            armed: Arc::clone(&self.armed),
         }))
     }
 
@@ -184,6 +195,7 @@ struct LossySocket {
     inner: Arc<dyn AsyncUdpSocket>,
     rate: LossRate,
     counters: Arc<LossCounters>,
+    armed: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for LossySocket {
@@ -210,7 +222,7 @@ impl AsyncUdpSocket for LossySocket {
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
-        if self.rate.drop_one() {
+        if self.armed.load(Ordering::Relaxed) && self.rate.drop_one() {
             self.counters.send_dropped.fetch_add(1, Ordering::Relaxed);
             // Lost on the way: the sender cannot tell.
             return Poll::Ready(Ok(transmit.contents.len()));
@@ -270,7 +282,7 @@ impl LossySocket {
         let mut start = 0;
         loop {
             let end = (start + stride).min(buf.len());
-            if self.rate.drop_one() {
+            if self.armed.load(Ordering::Relaxed) && self.rate.drop_one() {
                 self.counters
                     .receive_dropped
                     .fetch_add(1, Ordering::Relaxed);

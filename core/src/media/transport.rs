@@ -284,7 +284,22 @@ pub async fn peer_connection_with(
             loss = rate.fraction(),
             "simulating a lossy network on the media link"
         );
-        runtime = Arc::new(LossyRuntime::new(runtime, rate));
+        // Loss starts once the connection is up: media over a lossy link is what this
+        // simulates. (Set-up under loss is another matter: at 10 % webrtc-rs 0.21's DTLS
+        // handshake did not always finish within 15 s.)
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut state = events.state.subscribe();
+        let arm = Arc::clone(&armed);
+        tokio::spawn(async move {
+            if state
+                .wait_for(|s| *s == RTCPeerConnectionState::Connected)
+                .await
+                .is_ok()
+            {
+                arm.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        runtime = Arc::new(LossyRuntime::new(runtime, rate).armed_by(armed));
     }
     let connection = PeerConnectionBuilder::new()
         .with_media_engine(media)

@@ -8,7 +8,7 @@
 //! previous epoch for the grace window. Video has its own KID context
 //! ([`MediaStream::Video`]), so its counters never share a nonce with audio's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use rtc::rtp::codec::h264::{
 use rtc::rtp::packetizer::{Depacketizer as _, Payloader as _};
 
 use super::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
-use super::video::{open_access_unit_from, protect_access_unit};
+use super::video::{open_access_unit_from, protect_access_unit, starts_access_unit};
 use super::{VideoError, VideoSink, VideoSource};
 use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaStream, StreamKeys};
 
@@ -79,6 +79,9 @@ pub struct VideoPipeline {
     next_sequence: Option<u16>,
     damaged: bool,
     decoders: HashMap<u32, VideoDecoder>,
+    /// Senders whose decoder failed: their frames are skipped until a keyframe, which starts a
+    /// fresh decoder (OpenH264 keeps failing after an error, even on the next IDR).
+    awaiting_keyframe: HashSet<u32>,
     keyframe_wanted: bool,
     last_keyframe_request: Option<Instant>,
     stats: VideoStats,
@@ -111,6 +114,7 @@ impl VideoPipeline {
             next_sequence: None,
             damaged: false,
             decoders: HashMap::new(),
+            awaiting_keyframe: HashSet::new(),
             keyframe_wanted: false,
             last_keyframe_request: None,
             stats: VideoStats::default(),
@@ -235,7 +239,14 @@ impl VideoPipeline {
                 return Ok(());
             }
             if ahead != 0 {
-                self.damage();
+                if self.assembling.is_empty() && !self.damaged && starts_access_unit(payload) {
+                    // Only whole earlier access units were lost: this one starts clean, but
+                    // the decoder lost its references.
+                    self.stats.frames_damaged += 1;
+                    self.keyframe_wanted = true;
+                } else {
+                    self.damage();
+                }
             }
         }
         self.next_sequence = Some(sequence.wrapping_add(1));
@@ -289,11 +300,29 @@ impl VideoPipeline {
                 return Ok(());
             }
         };
+        if self.awaiting_keyframe.contains(&sender) {
+            if !has_idr(&clear) {
+                self.keyframe_wanted = true;
+                return Ok(());
+            }
+            self.awaiting_keyframe.remove(&sender);
+        }
         let decoder = match self.decoders.entry(sender) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => entry.insert(VideoDecoder::new()?),
         };
-        match decoder.decode(&clear) {
+        let idr = has_idr(&clear);
+        let mut decoded = decoder.decode(&clear);
+        if decoded.is_err() && idr {
+            // A keyframe that fails on a decoder an earlier broken frame left in a bad state
+            // decodes on a fresh one.
+            let fresh = self
+                .decoders
+                .entry(sender)
+                .insert_entry(VideoDecoder::new()?);
+            decoded = fresh.into_mut().decode(&clear);
+        }
+        match decoded {
             Ok(Some(picture)) => {
                 self.stats.frames_decoded += 1;
                 if let Some(sink) = self.sink.as_mut() {
@@ -303,7 +332,7 @@ impl VideoPipeline {
             // No picture from a frame that is not a keyframe: the decoder has no reference
             // (we joined mid-stream or lost one); ask for a fresh start.
             Ok(None) => {
-                if !has_idr(&clear) {
+                if !idr {
                     self.keyframe_wanted = true;
                 }
             }
@@ -311,6 +340,8 @@ impl VideoPipeline {
                 tracing::debug!(error = %e, "video frame did not decode");
                 self.stats.decode_errors += 1;
                 self.keyframe_wanted = true;
+                self.decoders.remove(&sender);
+                self.awaiting_keyframe.insert(sender);
             }
         }
         Ok(())
@@ -340,6 +371,7 @@ impl VideoPipeline {
     /// Forgets a member's decoder (they left).
     pub fn forget_sender(&mut self, leaf: u32) {
         self.decoders.remove(&leaf);
+        self.awaiting_keyframe.remove(&leaf);
     }
 
     /// Hands the sink back (e.g. to flush files).

@@ -1,0 +1,131 @@
+//! Media helpers shared by the media, video and loss tests: meetings where everyone holds the
+//! same epoch, starting a member's media over the meeting's signaling, and sinks that keep what
+//! they get.
+
+use std::sync::{Arc, Mutex};
+
+use conclave_core::client::account::{CreatedMeeting, NewMeeting};
+use conclave_core::client::media_session::{self, MediaSession};
+use conclave_core::client::{Event, MeetingClient};
+use conclave_core::media::lossy::LossRate;
+use conclave_core::media::pipeline::AudioPipeline;
+use conclave_core::media::transport::{LinkOptions, MediaLink};
+use conclave_core::media::video_pipeline::VideoPipeline;
+use conclave_core::media::{AudioSink, MediaPipelineError, VideoError, VideoFrame, VideoSink};
+use conclave_core::protocol::ClientMessage;
+
+use crate::{TestServer, in_meeting, wait};
+
+/// Loopback UDP, with `loss_percent` of datagrams dropped each way if given.
+pub fn udp(loss_percent: Option<f64>) -> LinkOptions {
+    LinkOptions {
+        simulated_loss: loss_percent.map(|p| LossRate::percent(p).unwrap()),
+        ..LinkOptions::udp("127.0.0.1:0")
+    }
+}
+
+/// Offers media over the meeting's signaling and starts the session (audio, plus `video` if
+/// given) on the SFU's answer.
+pub async fn start_media(
+    client: &mut MeetingClient,
+    audio: AudioPipeline,
+    video: Option<VideoPipeline>,
+    options: &LinkOptions,
+) -> (MediaSession, Arc<MediaLink>) {
+    let (link, offer) = MediaLink::offer_with(options).await.unwrap();
+    client.send(ClientMessage::SdpOffer { sdp: offer });
+    let answer = loop {
+        match client.next_event().await.unwrap() {
+            Event::MediaAnswer(sdp) => break sdp,
+            _ => continue,
+        }
+    };
+    link.accept_answer(&answer).await.unwrap();
+    let link = Arc::new(link);
+    let session =
+        media_session::start_with_video(link.clone(), client.snapshot_watch(), audio, video);
+    (session, link)
+}
+
+/// A running meeting for media tests.
+pub struct Meeting {
+    pub server: TestServer,
+    pub created: CreatedMeeting,
+    pub host: MeetingClient,
+    pub guests: Vec<MeetingClient>,
+}
+
+/// A meeting with a signed-in host ("Hana Host") and `guests`, everyone at the same epoch.
+pub async fn meeting(guests: &[&str]) -> Meeting {
+    let server = TestServer::start().await;
+    server
+        .add_user("hana", "Hana Host", "long-host-password")
+        .await;
+    let device = server.sign_in("hana", "long-host-password").await;
+    let created = server.create_meeting(&device, NewMeeting::default()).await;
+    let mut host = server.user_joins(device, &created).await;
+    in_meeting(&mut host).await;
+    let mut joined = Vec::new();
+    for name in guests {
+        let mut guest = server.guest_joins(name, &created).await;
+        in_meeting(&mut guest).await;
+        joined.push(guest);
+    }
+    if let Some(last) = joined.last() {
+        let epoch = last.snapshot().epoch.unwrap();
+        wait(&mut host, "all keyed", |s| s.epoch == Some(epoch)).await;
+        for guest in &mut joined {
+            wait(guest, "all keyed", |s| s.epoch == Some(epoch)).await;
+        }
+    }
+    Meeting {
+        server,
+        created,
+        host,
+        guests: joined,
+    }
+}
+
+/// What a recorder heard so far.
+pub type Recording = Arc<Mutex<Vec<i16>>>;
+
+/// An audio sink that keeps every sample it is given.
+pub struct Recorder(Recording);
+
+impl AudioSink for Recorder {
+    fn play(&mut self, frame: &[i16]) -> Result<(), MediaPipelineError> {
+        self.0.lock().unwrap().extend_from_slice(frame);
+        Ok(())
+    }
+}
+
+/// A recorder and the handle to read what it heard.
+pub fn recorder() -> (Box<dyn AudioSink + Send>, Recording) {
+    let recording = Recording::default();
+    (Box::new(Recorder(recording.clone())), recording)
+}
+
+/// Every picture shown, with its sender.
+pub type Shown = Arc<Mutex<Vec<(u32, VideoFrame)>>>;
+
+/// A video sink that keeps every picture it is given.
+pub struct Collect(Shown);
+
+impl VideoSink for Collect {
+    fn show(&mut self, sender: u32, frame: &VideoFrame) -> Result<(), VideoError> {
+        self.0.lock().unwrap().push((sender, frame.clone()));
+        Ok(())
+    }
+}
+
+/// A video pipeline that only watches, and what it has shown.
+pub fn watcher() -> (VideoPipeline, Shown) {
+    let shown = Shown::default();
+    let pipeline = VideoPipeline::new(
+        None,
+        Some(Box::new(Collect(shown.clone()))),
+        conclave_core::media::h264::VideoEncoderConfig::default(),
+    )
+    .unwrap();
+    (pipeline, shown)
+}
