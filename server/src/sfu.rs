@@ -26,7 +26,7 @@ use conclave_core::media::transport::{
     LinkEvents, LinkOptions, RtpWriter, TransportError, description_to_text, nacks_received,
     offer_from_text, opus_track, peer_connection_with,
 };
-use conclave_core::media::video::starts_access_unit;
+use conclave_core::media::video::starts_keyframe;
 use conclave_core::media::video_link::{
     IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request, watch_keyframe_requests,
 };
@@ -300,9 +300,9 @@ impl Sfu {
                         // often the very keyframe that repairs the loss.
                         continue;
                     }
-                    // Whole earlier units lost: this one can still be forwarded (see
-                    // `starts_access_unit`); anything else spoils the unit being assembled.
-                    if ahead != 0 && !(unit.is_empty() && starts_access_unit(&packet.payload)) {
+                    // Whole earlier pictures lost and a keyframe starts: it is forwarded (see
+                    // `starts_keyframe`); anything else spoils the unit being assembled.
+                    if ahead != 0 && !(unit.is_empty() && starts_keyframe(&packet.payload)) {
                         damaged = true;
                     }
                 }

@@ -165,31 +165,24 @@ pub fn open_access_unit_from(
     Ok((sender, join_annex_b(clear_units.iter().map(Vec::as_slice))))
 }
 
-/// Whether an H.264 RTP payload (RFC 6184) begins an access unit (a picture): a parameter
-/// set, SEI or delimiter, or the first slice of a picture (`first_mb_in_slice` = 0, whose
-/// Exp-Golomb code is a single 1 bit), alone, first in a STAP-A, or as an FU-A's first
-/// fragment. After a sequence gap, such a packet with nothing of its unit collected yet means
-/// only whole earlier pictures were lost, so this one can still be used: often it is the
-/// keyframe repairing the loss. A later slice of a picture is not a start (a packet size
-/// limit cuts pictures into several slices, each its own NAL unit).
-pub fn starts_access_unit(payload: &[u8]) -> bool {
+/// Whether an H.264 RTP payload (RFC 6184) begins a keyframe: its first NAL unit, alone, first
+/// in a STAP-A or as an FU-A's first fragment, is a sequence parameter set, which Conclave's
+/// encoder puts first in every keyframe. Only NAL header bytes are read: they are the one part
+/// of a NAL unit SFrame leaves in clear, so the SFU can use this too. After a sequence gap, a
+/// keyframe start with nothing of its unit collected yet means only whole earlier pictures
+/// were lost: the keyframe is complete and repairs the loss. (A delta picture after a gap
+/// cannot be told from a later slice of a damaged one, and lacks its reference anyway.)
+pub fn starts_keyframe(payload: &[u8]) -> bool {
+    const SPS: u8 = 7;
     const STAP_A: u8 = 24;
     const FU_A: u8 = 28;
     const FU_START: u8 = 0x80;
-    // NAL type, then the first byte after the NAL header.
-    let first_nal = |nal_type: u8, next: Option<&u8>| match nal_type {
-        6..=9 => true,
-        1 | 5 => next.is_some_and(|b| b & 0x80 != 0),
-        _ => false,
-    };
     match payload.first().map(|b| b & 0x1f) {
-        Some(STAP_A) => payload
-            .get(3)
-            .is_some_and(|h| first_nal(h & 0x1f, payload.get(4))),
+        Some(STAP_A) => payload.get(3).is_some_and(|h| h & 0x1f == SPS),
         Some(FU_A) => payload
             .get(1)
-            .is_some_and(|fu| fu & FU_START != 0 && first_nal(fu & 0x1f, payload.get(2))),
-        Some(nal_type) => first_nal(nal_type, payload.get(1)),
+            .is_some_and(|fu| fu & FU_START != 0 && fu & 0x1f == SPS),
+        Some(nal_type) => nal_type == SPS,
         None => false,
     }
 }
@@ -241,28 +234,22 @@ mod tests {
     }
 
     #[test]
-    fn picture_starts_are_told_from_later_slices_and_fragments() {
-        assert!(starts_access_unit(&[0x67, 0x42]), "SPS");
-        assert!(starts_access_unit(&[0x65, 0x88]), "IDR, first slice");
-        assert!(!starts_access_unit(&[0x65, 0x08]), "IDR, a later slice");
-        assert!(starts_access_unit(&[0x41, 0x9a]), "P slice, first");
-        assert!(!starts_access_unit(&[0x41, 0x1a]), "P slice, a later one");
+    fn keyframe_starts_are_told_from_everything_else() {
+        assert!(starts_keyframe(&[0x67, 0x42]), "SPS alone");
         assert!(
-            starts_access_unit(&[0x78, 0x00, 0x02, 0x67, 0x42]),
+            starts_keyframe(&[0x78, 0x00, 0x02, 0x67, 0x42]),
             "STAP-A with the SPS first"
         );
+        assert!(starts_keyframe(&[0x7c, 0x87, 0x42]), "FU-A start of an SPS");
         assert!(
-            starts_access_unit(&[0x7c, 0x85, 0x88]),
-            "FU-A start, first slice"
+            !starts_keyframe(&[0x7c, 0x07, 0x42]),
+            "FU-A middle of an SPS"
         );
-        assert!(
-            !starts_access_unit(&[0x7c, 0x85, 0x08]),
-            "FU-A start, later slice"
-        );
-        assert!(!starts_access_unit(&[0x7c, 0x05, 0x88]), "FU-A middle");
-        assert!(!starts_access_unit(&[0x7c]), "truncated FU-A");
-        assert!(!starts_access_unit(&[0x65]), "slice without a header byte");
-        assert!(!starts_access_unit(&[]), "empty");
-        assert!(!starts_access_unit(&[0x00]), "NAL type 0 is not valid");
+        assert!(!starts_keyframe(&[0x68, 0xce]), "PPS");
+        assert!(!starts_keyframe(&[0x65, 0x88]), "IDR slice");
+        assert!(!starts_keyframe(&[0x41, 0x9a]), "P slice");
+        assert!(!starts_keyframe(&[0x78, 0x00]), "truncated STAP-A");
+        assert!(!starts_keyframe(&[0x7c]), "truncated FU-A");
+        assert!(!starts_keyframe(&[]), "empty");
     }
 }

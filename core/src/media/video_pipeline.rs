@@ -19,7 +19,7 @@ use rtc::rtp::codec::h264::{
 use rtc::rtp::packetizer::{Depacketizer as _, Payloader as _};
 
 use super::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
-use super::video::{open_access_unit_from, protect_access_unit, starts_access_unit};
+use super::video::{open_access_unit_from, protect_access_unit, starts_keyframe};
 use super::{VideoError, VideoSink, VideoSource};
 use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaStream, StreamKeys};
 
@@ -239,11 +239,9 @@ impl VideoPipeline {
                 return Ok(());
             }
             if ahead != 0 {
-                if self.assembling.is_empty() && !self.damaged && starts_access_unit(payload) {
-                    // Only whole earlier access units were lost: this one starts clean, but
-                    // the decoder lost its references.
+                if self.assembling.is_empty() && !self.damaged && starts_keyframe(payload) {
+                    // Only whole earlier pictures were lost, and this keyframe repairs them.
                     self.stats.frames_damaged += 1;
-                    self.keyframe_wanted = true;
                 } else {
                     self.damage();
                 }
