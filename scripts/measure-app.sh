@@ -14,7 +14,10 @@ CONCLAVE_APT_PACKAGES+=(xvfb x11-utils xdotool)
 conclave_install_system_deps
 runs="${1:-10}"
 
-cargo build --quiet --locked --release -p conclave-server -p conclave-cli -p conclave-app
+# CONCLAVE_NO_BUILD=1 measures the release binaries already built (say which commit they are).
+if [ -z "${CONCLAVE_NO_BUILD:-}" ]; then
+    cargo build --quiet --locked --release -p conclave-server -p conclave-cli -p conclave-app
+fi
 bin="$(realpath "${CARGO_TARGET_DIR:-target}/release")"
 work="$(mktemp -d)"
 . scripts/lib/app-session.sh

@@ -531,4 +531,39 @@ mod tests {
         assert!(ui.find("Conclave へようこそ").is_ok());
         assert!(ui.find("このコンピュータで開催").is_ok());
     }
+
+    #[test]
+    fn the_join_flag_fills_in_the_number_once_and_the_password_comes_next() {
+        use conclave_core::client::TlsTrust;
+        let _language = crate::test_language(Language::English);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let args = Args {
+            lang: Some("en".into()),
+            server: Some("127.0.0.1:8443".into()),
+            data_dir: Some(dir.path().to_path_buf()),
+            join: Some("123456789".into()),
+            ..Args::default()
+        };
+        let (mut shell, _) = Shell::boot(args, Settings::default(), LogBuffer::default());
+        let session = Session {
+            server: "127.0.0.1:8443".into(),
+            trust: TlsTrust::PublicRoots,
+            display_name: "Aiko".into(),
+            account: None,
+            hosting_locally: false,
+            not_kept: None,
+        };
+        let _ = shell.go_home(session.clone());
+        assert!(shell.prefilled_join, "the keyboard goes to the password");
+        let Screen::Home(home) = shell.screen() else {
+            panic!("home after sign-in");
+        };
+        assert_eq!(
+            home.join_request().map(|r| r.meeting.to_string()).ok(),
+            Some("123 456 789".to_owned())
+        );
+        // Back home after the meeting: the number is not filled in again.
+        let _ = shell.go_home(session);
+        assert!(!shell.prefilled_join);
+    }
 }

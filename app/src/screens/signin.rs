@@ -471,4 +471,24 @@ mod tests {
         let mut ui = simulator(state.view());
         assert!(ui.find(error_text(&state)).is_ok());
     }
+
+    #[test]
+    fn the_keyboard_starts_in_the_first_field_still_to_fill() {
+        let here = State::new(Context::default());
+        assert_eq!(
+            here.first_field(),
+            NAME_INPUT,
+            "host here: the display name"
+        );
+        assert_eq!(screen().first_field(), SERVER_INPUT, "no server yet");
+        let known = State::new(Context {
+            server: Some("meet.example.org:8443".into()),
+            ..Context::default()
+        });
+        assert_eq!(
+            known.first_field(),
+            USERNAME_INPUT,
+            "server given: the user name"
+        );
+    }
 }
