@@ -61,6 +61,10 @@ home-no-meetings = No upcoming meetings.
 home-minutes = { $minutes } min
 home-number = Meeting number { $number }
 home-join-this = Join
+home-cancel-meeting = Cancel meeting
+home-cancel-confirm = Cancel it for everyone?
+home-cancel-yes = Yes, cancel
+home-cancel-keep = Keep it
 
 schedule-heading = Schedule a meeting
 schedule-title-label = Title

@@ -61,6 +61,10 @@ home-no-meetings = 予定されているミーティングはありません。
 home-minutes = { $minutes } 分
 home-number = ミーティング番号 { $number }
 home-join-this = 参加
+home-cancel-meeting = ミーティングを中止
+home-cancel-confirm = 全員に対して中止しますか?
+home-cancel-yes = 中止する
+home-cancel-keep = 中止しない
 
 schedule-heading = ミーティングのスケジュール
 schedule-title-label = タイトル

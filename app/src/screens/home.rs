@@ -27,6 +27,10 @@ pub struct State {
     display_name: String,
     join_error: Option<UiError>,
     creating: bool,
+    /// The meeting whose cancellation waits for the host's confirmation.
+    confirm_cancel: Option<String>,
+    /// A cancellation on its way to the server.
+    cancelling: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +48,11 @@ pub enum Message {
     Schedule,
     Settings,
     SignOut,
+    /// Asks to cancel a scheduled meeting (confirmed before anything is sent).
+    CancelMeeting(String),
+    ConfirmCancel,
+    KeepMeeting,
+    Cancelled(Result<(), UiError>),
 }
 
 pub enum Action {
@@ -75,6 +84,8 @@ impl State {
             password: String::new(),
             join_error: None,
             creating: false,
+            confirm_cancel: None,
+            cancelling: None,
         }
     }
 
@@ -221,6 +232,34 @@ impl State {
                     Err(error) => self.join_error = Some(error),
                 }
             }
+            Message::CancelMeeting(number) => self.confirm_cancel = Some(number),
+            Message::KeepMeeting => self.confirm_cancel = None,
+            Message::ConfirmCancel => {
+                let (Some(number), Some(token)) = (
+                    self.confirm_cancel.take(),
+                    self.session.token().map(str::to_owned),
+                ) else {
+                    return Action::None;
+                };
+                self.cancelling = Some(number.clone());
+                let server = self.session.server.clone();
+                let trust = self.session.trust.clone();
+                return Action::Run(Task::perform(
+                    async move {
+                        let scheduler = Scheduler::new(&server, &trust, &token)?;
+                        scheduler.cancel(&number).await?;
+                        Ok(())
+                    },
+                    Message::Cancelled,
+                ));
+            }
+            Message::Cancelled(result) => {
+                self.cancelling = None;
+                match result {
+                    Ok(()) => return self.update(Message::Refresh),
+                    Err(error) => self.list_error = Some(error),
+                }
+            }
             Message::Schedule => return Action::OpenSchedule,
             Message::Settings => return Action::OpenSettings,
             Message::SignOut => return Action::SignOut,
@@ -228,7 +267,7 @@ impl State {
         Action::None
     }
 
-    fn meeting_row(meeting: &ScheduledMeeting) -> Element<'_, Message> {
+    fn meeting_row<'a>(&self, meeting: &'a ScheduledMeeting) -> Element<'a, Message> {
         let when = format!(
             "{} {} ({})",
             meeting.when.start.format("%Y-%m-%d %H:%M"),
@@ -238,6 +277,36 @@ impl State {
                 minutes = meeting.when.duration_minutes.to_string()
             )
         );
+        let number = &meeting.number;
+        let actions: Element<'a, Message> = if self.confirm_cancel.as_ref() == Some(number) {
+            row![
+                text(fl!("home-cancel-confirm")).size(13),
+                button(text(fl!("home-cancel-yes")))
+                    .style(button::danger)
+                    .on_press(Message::ConfirmCancel),
+                button(text(fl!("home-cancel-keep"))).on_press(Message::KeepMeeting),
+            ]
+            .spacing(8)
+            .align_y(Alignment::Center)
+            .into()
+        } else if self.cancelling.as_ref() == Some(number) {
+            text(fl!("common-working")).into()
+        } else {
+            let mut actions = row![
+                button(text(fl!("home-join-this")))
+                    .on_press(Message::JoinScheduled(number.clone()))
+            ]
+            .spacing(8);
+            // Co-hosts may join but not cancel (the server refuses them too).
+            if !meeting.viewer_is_co_host {
+                actions = actions.push(
+                    button(text(fl!("home-cancel-meeting")))
+                        .style(button::secondary)
+                        .on_press(Message::CancelMeeting(number.clone())),
+                );
+            }
+            actions.into()
+        };
         row![
             column![
                 text(meeting.title.as_str()).size(16),
@@ -245,8 +314,7 @@ impl State {
                 text(fl!("home-number", number = meeting.number.as_str())).size(13),
             ]
             .width(Length::Fill),
-            button(text(fl!("home-join-this")))
-                .on_press(Message::JoinScheduled(meeting.number.clone())),
+            actions,
         ]
         .align_y(Alignment::Center)
         .spacing(12)
@@ -324,7 +392,7 @@ impl State {
             upcoming = upcoming.push(text(fl!("home-no-meetings")));
         }
         for meeting in &self.meetings {
-            upcoming = upcoming.push(Self::meeting_row(meeting));
+            upcoming = upcoming.push(self.meeting_row(meeting));
         }
         upcoming = upcoming.push(error_line(self.list_error.as_ref()));
 
@@ -454,5 +522,87 @@ mod tests {
             ui.find(fl!("home-sign-in-not-kept", detail = "no session keyring"))
                 .is_err()
         );
+    }
+
+    fn scheduled(number: &str, viewer_is_co_host: bool) -> ScheduledMeeting {
+        let request = crate::screens::schedule::Form {
+            title: "Budget review".into(),
+            start: "2026-12-01 10:00".into(),
+            time_zone: "Asia/Tokyo".into(),
+            ..crate::screens::schedule::Form::default()
+        }
+        .request()
+        .expect("valid form");
+        ScheduledMeeting {
+            number: number.into(),
+            uid: format!("uid-{number}@127.0.0.1"),
+            sequence: 0,
+            title: request.title,
+            when: request.when,
+            options: request.options,
+            host_name: "Hana".into(),
+            co_hosts: Vec::new(),
+            viewer_is_co_host,
+            server: "127.0.0.1:8443".into(),
+            cancelled: false,
+        }
+    }
+
+    fn click(state: &mut State, label: &str) -> Vec<Action> {
+        let messages: Vec<Message> = {
+            let mut ui = simulator(state.view());
+            ui.click(label).expect("on screen");
+            ui.into_messages().collect()
+        };
+        act(state, messages)
+    }
+
+    #[test]
+    fn cancelling_a_scheduled_meeting_asks_first_and_keep_changes_nothing() {
+        let _language = crate::test_language(Language::English);
+        let mut state = guest_home();
+        let _ = state.update(Message::Listed(Ok(vec![scheduled("12345678901", false)])));
+        assert!(
+            simulator(state.view())
+                .find(fl!("home-cancel-confirm"))
+                .is_err()
+        );
+        click(&mut state, &fl!("home-cancel-meeting"));
+        assert!(
+            simulator(state.view())
+                .find(fl!("home-cancel-confirm"))
+                .is_ok()
+        );
+        click(&mut state, &fl!("home-cancel-keep"));
+        assert!(
+            simulator(state.view())
+                .find(fl!("home-cancel-confirm"))
+                .is_err()
+        );
+        assert_eq!(state.confirm_cancel, None);
+        click(&mut state, &fl!("home-cancel-meeting"));
+        assert_eq!(state.confirm_cancel.as_deref(), Some("12345678901"));
+    }
+
+    #[test]
+    fn a_co_host_can_join_but_not_cancel() {
+        let _language = crate::test_language(Language::English);
+        let mut state = guest_home();
+        let _ = state.update(Message::Listed(Ok(vec![scheduled("12345678901", true)])));
+        let mut ui = simulator(state.view());
+        assert!(ui.find(fl!("home-join-this")).is_ok());
+        assert!(ui.find(fl!("home-cancel-meeting")).is_err());
+    }
+
+    #[test]
+    fn a_refused_cancellation_is_shown() {
+        let _language = crate::test_language(Language::English);
+        let mut state = guest_home();
+        let _ = state.update(Message::Listed(Ok(vec![scheduled("12345678901", false)])));
+        let _ = state.update(Message::Cancelled(Err(UiError::Refused(
+            "not yours".into(),
+        ))));
+        let shown = fl!("common-error-refused", detail = "not yours");
+        assert!(simulator(state.view()).find(shown).is_ok());
     }
 }
