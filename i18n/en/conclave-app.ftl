@@ -6,6 +6,7 @@ common-back = Back
 common-done = Done
 common-working = Working…
 common-saved-to = Saved to { $path }
+common-no-save-folder = No file dialog is available and there is no Downloads or home folder to save to.
 common-error-network = Could not reach the server: { $detail }
 common-error-credentials = Wrong username or password.
 common-error-throttled = Too many attempts. Try again in { $seconds } seconds.

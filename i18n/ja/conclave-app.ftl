@@ -6,6 +6,7 @@ common-back = 戻る
 common-done = 完了
 common-working = 処理中…
 common-saved-to = { $path } に保存しました
+common-no-save-folder = ファイルダイアログが使えず、保存先のダウンロードフォルダもホームフォルダもありません。
 common-error-network = サーバに接続できません: { $detail }
 common-error-credentials = ユーザ名またはパスワードが違います。
 common-error-throttled = 試行回数が多すぎます。{ $seconds } 秒後にもう一度お試しください。
