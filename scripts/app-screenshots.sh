@@ -7,7 +7,8 @@
 #   sign in as the host → home (meeting number prefilled by --join) → type the password → Enter
 #   → pre-join → Enter → the meeting. A headless guest (conclave-cli, sending the test-pattern
 #   video) then knocks, the host's lobby list shows them, Ctrl+Shift+A admits them, both share
-#   one verification code, and the guest's picture appears in the host's grid.
+#   one verification code, the guest's picture appears in the host's grid, and Ctrl+Shift+V
+#   starts the host's video (its self-view in the host's own tile).
 #
 # Saves, per language, into OUT_DIR (default target/screenshots):
 #   LANG-1-home.png     home with the upcoming meeting
@@ -55,6 +56,7 @@ for lang in en ja; do
 
     xdotool key ctrl+shift+a
     wait_for "$work/guest-$lang.log" "in the meeting" 30
+    xdotool key ctrl+shift+v # the host's video on: the self-view fills the host's tile
     sleep 3
     shoot "$lang-3-meeting"
     code="$(grep -o "verification code [0-9 ]*" "$work/guest-$lang.log" | tail -n 1 || true)"

@@ -389,8 +389,12 @@ struct MediaParts {
 fn video_pipeline(board: &FrameBoard, camera_on: bool) -> Result<VideoPipeline, String> {
     let config = VideoEncoderConfig::default();
     let pattern = TestPattern::new(config.width, config.height).map_err(|e| e.to_string())?;
-    let mut video = VideoPipeline::new(Some(Box::new(pattern)), Some(board.sink()), config)
-        .map_err(|e| e.to_string())?;
+    let mut video = VideoPipeline::new(
+        Some(board.self_view(Box::new(pattern))),
+        Some(board.sink()),
+        config,
+    )
+    .map_err(|e| e.to_string())?;
     video.set_muted(!camera_on);
     Ok(video)
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use conclave_core::media::{VideoError, VideoFrame, VideoSink};
+use conclave_core::media::{VideoError, VideoFrame, VideoSink, VideoSource};
 use iced::widget::image;
 
 /// The most pictures per second handed to the UI (a 30 Hz display's rate, the senders' rate).
@@ -17,6 +17,10 @@ pub const STALE_AFTER: Duration = Duration::from_secs(2);
 
 /// Each sender's picture, by media sender id (their MLS leaf).
 pub type Pictures = HashMap<u32, image::Handle>;
+
+/// Where this device's own outgoing picture (the self-view) is kept in [`Pictures`]: no MLS
+/// leaf index gets this high.
+pub const SELF_VIEW: u32 = u32::MAX;
 
 #[derive(Default)]
 struct Latest {
@@ -42,6 +46,15 @@ impl FrameBoard {
         Box::new(BoardSink(self.clone()))
     }
 
+    /// Wraps the camera (or pattern) so each picture it gives the encoder also shows as the
+    /// self-view ([`SELF_VIEW`]).
+    pub fn self_view(&self, camera: Box<dyn VideoSource + Send>) -> Box<dyn VideoSource + Send> {
+        Box::new(SelfView {
+            camera,
+            board: self.clone(),
+        })
+    }
+
     /// Every sender's current picture if anything changed since the last call (new pictures,
     /// or a sender gone quiet for [`STALE_AFTER`]); `None` otherwise.
     pub fn take_changed(&self, now: Instant) -> Option<Pictures> {
@@ -65,6 +78,21 @@ impl FrameBoard {
                 .map(|(sender, (handle, _))| (*sender, handle.clone()))
                 .collect()
         })
+    }
+}
+
+struct SelfView {
+    camera: Box<dyn VideoSource + Send>,
+    board: FrameBoard,
+}
+
+impl VideoSource for SelfView {
+    fn next_frame(&mut self) -> Result<Option<VideoFrame>, VideoError> {
+        let frame = self.camera.next_frame()?;
+        if let Some(frame) = &frame {
+            self.board.lock().fresh.insert(SELF_VIEW, frame.clone());
+        }
+        Ok(frame)
     }
 }
 
@@ -147,5 +175,25 @@ mod tests {
             Some(0),
             "checked, nothing to draw"
         );
+    }
+
+    #[test]
+    fn the_camera_pictures_also_show_as_the_self_view() {
+        struct Still;
+        impl VideoSource for Still {
+            fn next_frame(&mut self) -> Result<Option<VideoFrame>, VideoError> {
+                Ok(Some(frame(64, 48)))
+            }
+        }
+        let board = FrameBoard::default();
+        let mut camera = board.self_view(Box::new(Still));
+        let sent = camera.next_frame().expect("frame").expect("a picture");
+        assert_eq!(
+            (sent.width, sent.height),
+            (64, 48),
+            "the encoder still gets it"
+        );
+        let pictures = board.take_changed(Instant::now()).expect("changed");
+        assert!(pictures.contains_key(&SELF_VIEW));
     }
 }

@@ -8,7 +8,7 @@ use iced::{Border, Element, Length, Theme};
 use super::participants::trust_label;
 use crate::fl;
 use crate::meeting_link::MeetingView;
-use crate::video::Pictures;
+use crate::video::{Pictures, SELF_VIEW};
 
 /// What the grid shows.
 pub struct Tiles<'a> {
@@ -43,7 +43,16 @@ pub fn view<'a, M: 'a>(tiles: &Tiles<'a>) -> Element<'a, M> {
             text(status.join(" · ")).size(12),
         ]
         .spacing(2);
-        let picture = entry.leaf.and_then(|leaf| tiles.pictures.get(&leaf));
+        // Others' tiles show what arrived from them; ours shows the self-view while the camera
+        // is on (the SFU does not send our own video back).
+        let picture = if me {
+            tiles
+                .camera_on
+                .then(|| tiles.pictures.get(&SELF_VIEW))
+                .flatten()
+        } else {
+            entry.leaf.and_then(|leaf| tiles.pictures.get(&leaf))
+        };
         let content: Element<'a, M> = match picture {
             Some(handle) => column![
                 image(handle.clone())

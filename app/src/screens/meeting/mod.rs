@@ -227,6 +227,9 @@ impl State {
             shortcuts::Shortcut::ToggleMute if in_meeting => {
                 return self.update(Message::ToggleMute);
             }
+            shortcuts::Shortcut::ToggleCamera if in_meeting => {
+                return self.update(Message::ToggleCamera);
+            }
             shortcuts::Shortcut::AdmitAll
                 if self.view.is_moderator() && !self.view.lobby.is_empty() =>
             {

@@ -1,14 +1,16 @@
 //! Keyboard shortcuts in the meeting, so every control a participant or host needs in a hurry
 //! works without a mouse (iced buttons cannot take keyboard focus).
 //!
-//! Ctrl (⌘ on macOS) + Shift + M mutes or unmutes, + A admits everyone waiting, + L locks or
-//! unlocks. The Shift keeps them clear of text editing shortcuts.
+//! Ctrl (⌘ on macOS) + Shift + M mutes or unmutes, + V starts or stops video, + A admits
+//! everyone waiting, + L locks or unlocks. The Shift keeps them clear of text editing
+//! shortcuts (and they only act on keys no text field took).
 
 use iced::keyboard::Modifiers;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shortcut {
     ToggleMute,
+    ToggleCamera,
     AdmitAll,
     ToggleLock,
 }
@@ -21,6 +23,7 @@ pub fn shortcut(latin: Option<char>, modifiers: Modifiers) -> Option<Shortcut> {
     }
     match latin?.to_ascii_lowercase() {
         'm' => Some(Shortcut::ToggleMute),
+        'v' => Some(Shortcut::ToggleCamera),
         'a' => Some(Shortcut::AdmitAll),
         'l' => Some(Shortcut::ToggleLock),
         _ => None,
@@ -41,6 +44,7 @@ mod tests {
         assert_eq!(shortcut(Some('m'), chord), Some(Shortcut::ToggleMute));
         assert_eq!(shortcut(Some('A'), chord), Some(Shortcut::AdmitAll));
         assert_eq!(shortcut(Some('L'), chord), Some(Shortcut::ToggleLock));
+        assert_eq!(shortcut(Some('V'), chord), Some(Shortcut::ToggleCamera));
         assert_eq!(shortcut(Some('x'), chord), None);
         assert_eq!(shortcut(Some('A'), Modifiers::SHIFT), None, "a capital A");
         assert_eq!(shortcut(Some('a'), Modifiers::COMMAND), None, "select all");

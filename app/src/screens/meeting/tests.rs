@@ -332,6 +332,8 @@ fn host_keyboard_shortcuts_admit_everyone_waiting_and_lock() {
     );
     state.update(Message::Shortcut(shortcuts::Shortcut::ToggleMute));
     assert!(state.muted, "the mute shortcut mutes");
+    state.update(Message::Shortcut(shortcuts::Shortcut::ToggleCamera));
+    assert!(state.camera_on, "the video shortcut starts video");
 }
 
 #[test]
