@@ -43,10 +43,14 @@ fn recognized(shown: &Shown) -> Vec<u32> {
 
 /// Waits (bounded by PATIENCE, a failure guard) until `shown` holds `count` pattern pictures.
 async fn until_recognized(shown: &Shown, count: usize, who: &str) {
+    until_recognized_within(shown, count, who, PATIENCE).await;
+}
+
+async fn until_recognized_within(shown: &Shown, count: usize, who: &str, guard: Duration) {
     let start = Instant::now();
     while recognized(shown).len() < count {
         assert!(
-            start.elapsed() < PATIENCE,
+            start.elapsed() < guard,
             "{who} recognized only {} pictures",
             recognized(shown).len()
         );
@@ -215,11 +219,18 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
     )
     .await;
 
-    // About 1.5 pictures a second get through (see docs/performance.md): ask for 12, then 8
-    // more, so a slow machine still finishes well within PATIENCE.
-    until_recognized(&shown, 12, "the watcher").await;
+    // Roughly one picture a second gets through, fewer on a busy machine and with unlucky
+    // loss (see docs/performance.md): ask for 6, then 4 more, each within a minute.
+    let guard = Duration::from_secs(60);
+    // At least 100 pictures sent (about 7 s), so the loss surely hit both hops.
+    let start = Instant::now();
+    while camera.video_stats().frames_sent < 100 {
+        assert!(start.elapsed() < guard, "{:?}", camera.video_stats());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    until_recognized_within(&shown, 6, "the watcher", guard).await;
     let first_stretch = shown.lock().unwrap().len();
-    until_recognized(&shown, first_stretch + 8, "the watcher, later").await;
+    until_recognized_within(&shown, first_stretch + 4, "the watcher, later", guard).await;
     let watcher_stats = watching.video_stats();
     let camera_stats = camera.video_stats();
     println!("10 % loss each way, both links: watcher {watcher_stats:?}; camera {camera_stats:?}");
