@@ -25,7 +25,7 @@ work="$(mktemp -d)"
 . scripts/lib/app-session.sh
 start_server_with_host "${CONCLAVE_PORT:-18544}"
 start_xvfb ":${CONCLAVE_XVFB_DISPLAY:-96}"
-create_meeting --title "Five people"
+create_meeting --title "Cold start"
 
 echo "== cold start to first frame ($runs runs)"
 starts=()

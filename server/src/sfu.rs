@@ -26,7 +26,7 @@ use conclave_core::media::transport::{
     LinkEvents, LinkOptions, RtpWriter, TransportError, description_to_text, nacks_received,
     offer_from_text, opus_track, peer_connection_with,
 };
-use conclave_core::media::video::starts_keyframe;
+use conclave_core::media::video::{Arrival, SequenceGate};
 use conclave_core::media::video_link::{
     IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request, watch_keyframe_requests,
 };
@@ -288,25 +288,19 @@ impl Sfu {
         let sfu = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut unit: Vec<Vec<u8>> = Vec::new();
-            let mut next_sequence: Option<u16> = None;
+            let mut gate = SequenceGate::default();
             let mut damaged = false;
             while let Some(packet) = upstream.recv().await {
                 let Some(sfu) = sfu.upgrade() else { break };
-                if let Some(expected) = next_sequence {
-                    let ahead = packet.sequence.wrapping_sub(expected);
-                    if ahead >= 0x8000 {
-                        // A late retransmission (NACK) of a unit already forwarded or dropped:
-                        // taking it as a gap would also drop the unit now being assembled,
-                        // often the very keyframe that repairs the loss.
-                        continue;
-                    }
-                    // Whole earlier pictures lost and a keyframe starts: it is forwarded (see
-                    // `starts_keyframe`); anything else spoils the unit being assembled.
-                    if ahead != 0 && !(unit.is_empty() && starts_keyframe(&packet.payload)) {
-                        damaged = true;
-                    }
+                // Late retransmissions are ignored; after a gap only a keyframe that starts
+                // with nothing collected is still whole (`Arrival`).
+                let arrival = gate.arrive(packet.sequence);
+                if arrival == Arrival::Late {
+                    continue;
                 }
-                next_sequence = Some(packet.sequence.wrapping_add(1));
+                if arrival.spoils_unit(unit.is_empty(), &packet.payload) {
+                    damaged = true;
+                }
                 unit.push(packet.payload);
                 if unit.len() > MAX_ACCESS_UNIT_PACKETS {
                     damaged = true;

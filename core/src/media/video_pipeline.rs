@@ -19,7 +19,7 @@ use rtc::rtp::codec::h264::{
 use rtc::rtp::packetizer::{Depacketizer as _, Payloader as _};
 
 use super::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
-use super::video::{open_access_unit_from, protect_access_unit, starts_keyframe};
+use super::video::{Arrival, SequenceGate, open_access_unit_from, protect_access_unit};
 use super::{VideoError, VideoSink, VideoSource};
 use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaStream, StreamKeys};
 
@@ -76,7 +76,7 @@ pub struct VideoPipeline {
     // Receiving: one access unit is assembled at a time (the SFU forwards whole frames).
     depacketizer: H264Packet,
     assembling: Vec<u8>,
-    next_sequence: Option<u16>,
+    sequence_gate: SequenceGate,
     damaged: bool,
     decoders: HashMap<u32, VideoDecoder>,
     /// Senders whose decoder failed: their frames are skipped until a keyframe, which starts a
@@ -111,7 +111,7 @@ impl VideoPipeline {
             last_keyframe_sent: None,
             depacketizer: H264Packet::default(),
             assembling: Vec::new(),
-            next_sequence: None,
+            sequence_gate: SequenceGate::default(),
             damaged: false,
             decoders: HashMap::new(),
             awaiting_keyframe: HashSet::new(),
@@ -232,22 +232,16 @@ impl VideoPipeline {
         marker: bool,
         now: Instant,
     ) -> Result<(), VideoError> {
-        if let Some(expected) = self.next_sequence {
-            let ahead = sequence.wrapping_sub(expected);
-            if ahead >= 0x8000 {
-                // Older than what we already passed (a late duplicate or retransmission).
-                return Ok(());
-            }
-            if ahead != 0 {
-                if self.assembling.is_empty() && !self.damaged && starts_keyframe(payload) {
-                    // Only whole earlier pictures were lost, and this keyframe repairs them.
-                    self.stats.frames_damaged += 1;
-                } else {
-                    self.damage();
-                }
-            }
+        let arrival = self.sequence_gate.arrive(sequence);
+        if arrival == Arrival::Late {
+            return Ok(());
         }
-        self.next_sequence = Some(sequence.wrapping_add(1));
+        if arrival.spoils_unit(self.assembling.is_empty() && !self.damaged, payload) {
+            self.damage();
+        } else if arrival == Arrival::AfterGap {
+            // Only whole earlier pictures were lost, and this keyframe repairs them.
+            self.stats.frames_damaged += 1;
+        }
         if !self.damaged {
             if stap_a_is_malformed(payload) {
                 self.damage();
