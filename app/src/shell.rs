@@ -534,7 +534,6 @@ mod tests {
 
     #[test]
     fn the_join_flag_fills_in_the_number_once_and_the_password_comes_next() {
-        use conclave_core::client::TlsTrust;
         let _language = crate::test_language(Language::English);
         let dir = tempfile::tempdir().expect("temp dir");
         let args = Args {
@@ -545,14 +544,7 @@ mod tests {
             ..Args::default()
         };
         let (mut shell, _) = Shell::boot(args, Settings::default(), LogBuffer::default());
-        let session = Session {
-            server: "127.0.0.1:8443".into(),
-            trust: TlsTrust::PublicRoots,
-            display_name: "Aiko".into(),
-            account: None,
-            hosting_locally: false,
-            not_kept: None,
-        };
+        let session = Session::test_guest();
         let _ = shell.go_home(session.clone());
         assert!(shell.prefilled_join, "the keyboard goes to the password");
         let Screen::Home(home) = shell.screen() else {

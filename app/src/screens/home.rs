@@ -422,18 +422,10 @@ impl State {
 mod tests {
     use super::*;
     use crate::i18n::Language;
-    use conclave_core::client::TlsTrust;
     use iced_test::simulator;
 
     fn guest_home() -> State {
-        State::new(Session {
-            server: "127.0.0.1:8443".into(),
-            trust: TlsTrust::PublicRoots,
-            display_name: "Aiko".into(),
-            account: None,
-            hosting_locally: false,
-            not_kept: None,
-        })
+        State::new(Session::test_guest())
     }
 
     fn act(state: &mut State, messages: Vec<Message>) -> Vec<Action> {
@@ -533,19 +525,7 @@ mod tests {
         }
         .request()
         .expect("valid form");
-        ScheduledMeeting {
-            number: number.into(),
-            uid: format!("uid-{number}@127.0.0.1"),
-            sequence: 0,
-            title: request.title,
-            when: request.when,
-            options: request.options,
-            host_name: "Hana".into(),
-            co_hosts: Vec::new(),
-            viewer_is_co_host,
-            server: "127.0.0.1:8443".into(),
-            cancelled: false,
-        }
+        crate::screens::schedule::sample_meeting(request, number, viewer_is_co_host)
     }
 
     fn click(state: &mut State, label: &str) -> Vec<Action> {

@@ -33,6 +33,21 @@ pub struct Session {
     pub not_kept: Option<String>,
 }
 
+#[cfg(test)]
+impl Session {
+    /// Aiko, a guest on a local test server.
+    pub(crate) fn test_guest() -> Self {
+        Self {
+            server: "127.0.0.1:8443".into(),
+            trust: TlsTrust::PublicRoots,
+            display_name: "Aiko".into(),
+            account: None,
+            hosting_locally: false,
+            not_kept: None,
+        }
+    }
+}
+
 /// A signed-in user.
 #[derive(Debug, Clone)]
 pub struct Account {

@@ -666,6 +666,29 @@ fn free_path(folder: &std::path::Path, name: &str) -> PathBuf {
         .unwrap_or(candidate)
 }
 
+/// A scheduled meeting as the server would answer `request` (for tests of the screens that
+/// list or show meetings).
+#[cfg(test)]
+pub(crate) fn sample_meeting(
+    request: ScheduleRequest,
+    number: &str,
+    viewer_is_co_host: bool,
+) -> ScheduledMeeting {
+    ScheduledMeeting {
+        number: number.into(),
+        uid: format!("uid-{number}@127.0.0.1"),
+        sequence: 0,
+        title: request.title,
+        when: request.when,
+        options: request.options,
+        host_name: "Hana".into(),
+        co_hosts: Vec::new(),
+        viewer_is_co_host,
+        server: "127.0.0.1:8443".into(),
+        cancelled: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,19 +718,7 @@ mod tests {
         .request()
         .expect("valid form");
         Saved {
-            meeting: ScheduledMeeting {
-                number: "12345678901".into(),
-                uid: "uid-1@127.0.0.1".into(),
-                sequence: 0,
-                title: request.title,
-                when: request.when,
-                options: request.options,
-                host_name: "Hana".into(),
-                co_hosts: Vec::new(),
-                viewer_is_co_host: false,
-                server: "127.0.0.1:8443".into(),
-                cancelled: false,
-            },
+            meeting: sample_meeting(request, "12345678901", false),
             password: Some("Gen3ratedPass".into()),
         }
     }
