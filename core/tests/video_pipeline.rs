@@ -364,3 +364,76 @@ fn a_keyframe_right_after_a_lost_frame_is_shown_not_dropped_with_the_gap() {
         .expect("incoming");
     assert_eq!(shown.lock().expect("lock").len(), after);
 }
+
+#[test]
+fn a_lossy_path_lowers_the_quality_with_a_keyframe_and_a_clean_one_restores_it() {
+    let start = Instant::now();
+    let mut a = sender();
+    let (mut b, shown) = receiver();
+    a.update_keys(&keys(1), 0, start).expect("keys");
+    b.update_keys(&keys(1), 1, start).expect("keys");
+    let mut sequence = 7;
+    let mut now = start;
+    let mut send = |a: &mut VideoPipeline, b: &mut VideoPipeline, now: Instant| {
+        let frame = a.next_outgoing(now).expect("encode").expect("frame");
+        deliver(&frame, b, &mut sequence, now);
+        (
+            frame.keyframe,
+            frame.payloads.iter().map(|p| p.len()).sum::<usize>(),
+        )
+    };
+    let (_, full_bytes) = send(&mut a, &mut b, now);
+    assert_eq!((a.stats().send_width, a.stats().send_height), (320, 240));
+
+    // The SFU reports 10 % loss on our uplink, once a second for a while.
+    let mut keyframes_at_changes = Vec::new();
+    let mut smallest_bytes = usize::MAX;
+    for tick in 1..=150u32 {
+        now = start + Duration::from_millis(u64::from(tick) * 66);
+        if tick % 15 == 0 {
+            a.on_loss_report(26, now);
+        }
+        let before = a.stats().send_width;
+        let (keyframe, bytes) = send(&mut a, &mut b, now);
+        if a.stats().send_width != before {
+            keyframes_at_changes.push(keyframe);
+        }
+        if a.stats().send_width == 160 && !keyframe {
+            smallest_bytes = smallest_bytes.min(bytes);
+        }
+    }
+    let stats = a.stats();
+    assert_eq!((stats.send_width, stats.send_height), (160, 120));
+    assert!(stats.send_bitrate_bps < 300_000 / 4);
+    assert_eq!(stats.quality_steps_down, 4);
+    assert!(
+        keyframes_at_changes.iter().all(|k| *k),
+        "every size change starts with a keyframe: {keyframes_at_changes:?}"
+    );
+    assert!(smallest_bytes < full_bytes, "fewer bytes per picture");
+    let last = shown
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a picture");
+    assert_eq!((last.1.width, last.1.height), (160, 120));
+    assert!(
+        is_test_pattern(&last.1, DEFAULT_TOLERANCE),
+        "still recognizable"
+    );
+    assert_eq!(b.stats().decode_errors, 0);
+
+    // The path clears: one rung back every ten quiet seconds.
+    for tick in 1..=(45 * 15u32) {
+        now += Duration::from_millis(66);
+        if tick % 15 == 0 {
+            a.on_loss_report(0, now);
+        }
+        send(&mut a, &mut b, now);
+    }
+    let stats = a.stats();
+    assert_eq!(stats.quality_steps_up, 4);
+    assert_eq!((stats.send_width, stats.send_height), (320, 240));
+    assert!(recognized(&shown) > 700);
+}

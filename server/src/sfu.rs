@@ -28,7 +28,8 @@ use conclave_core::media::transport::{
 };
 use conclave_core::media::video::{Arrival, SequenceGate};
 use conclave_core::media::video_link::{
-    IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request, watch_keyframe_requests,
+    Feedback, IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request,
+    watch_feedback,
 };
 use conclave_core::protocol::ParticipantId;
 use tokio::sync::mpsc;
@@ -326,8 +327,10 @@ impl Sfu {
                         | webrtc::peer_connection::RTCPeerConnectionState::Failed
                 )
             };
-            watch_keyframe_requests(track, alive, || {
-                if let Some(sfu) = sfu.upgrade() {
+            watch_feedback(track, alive, |feedback| {
+                if feedback == Feedback::KeyframeRequest
+                    && let Some(sfu) = sfu.upgrade()
+                {
                     sfu.relay_keyframe_request(participant);
                 }
             })

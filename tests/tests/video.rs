@@ -124,6 +124,11 @@ async fn the_pattern_reaches_every_member_and_the_sfu_sees_no_usable_video() {
         "the sender answered with a keyframe: {camera_stats:?}"
     );
     assert!(camera_stats.keyframes_sent < camera_stats.frames_sent / 2);
+    assert_eq!(
+        (camera_stats.send_width, camera_stats.quality_steps_down),
+        (320, 0),
+        "a clean path keeps the configured quality: {camera_stats:?}"
+    );
     late.stop().await;
 
     // --- What the SFU forwarded is useless without the keys.
@@ -255,4 +260,10 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
         camera_stats.keyframes_on_request > 0,
         "the sender answered with keyframes: {camera_stats:?}"
     );
+    assert!(
+        camera_stats.quality_steps_down > 0 && camera_stats.send_width < 320,
+        "the sender lowered its quality for the lossy path: {camera_stats:?}"
+    );
+    let smaller = pictures.iter().filter(|(_, f)| f.width < 320).count();
+    assert!(smaller > 0, "the watcher saw the smaller pictures");
 }

@@ -131,6 +131,9 @@ async fn drive_video(
     if link.take_keyframe_requests() > 0 {
         video.on_keyframe_request(now);
     }
+    if let Some(fraction_lost) = link.take_video_loss_report() {
+        video.on_loss_report(fraction_lost, now);
+    }
     if video.is_sending() && now >= *next_picture {
         *next_picture += video.frame_interval();
         // After a stall, resume the pace from now rather than sending a burst.

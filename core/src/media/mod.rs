@@ -17,6 +17,7 @@ pub mod mixer;
 pub mod pattern;
 pub mod pipeline;
 pub mod processing;
+pub mod rate;
 pub mod signal;
 pub mod transport;
 pub mod video;

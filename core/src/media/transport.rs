@@ -11,7 +11,7 @@
 //! sent, which on loopback and LANs takes milliseconds.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rtc::media_stream::MediaStreamTrack;
@@ -32,8 +32,8 @@ use webrtc::peer_connection::{
 
 use super::lossy::{LossRate, LossyRuntime};
 use super::video_link::{
-    IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request,
-    watch_keyframe_requests, with_keyframe_requests,
+    Feedback, IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request,
+    watch_feedback, with_keyframe_requests,
 };
 use super::video_pipeline::OutgoingVideoFrame;
 
@@ -410,7 +410,13 @@ pub struct MediaLink {
     incoming_video: Mutex<mpsc::Receiver<IncomingVideoPacket>>,
     /// Keyframe requests (PLI/FIR) the SFU relayed, not yet taken.
     keyframe_requests: Arc<AtomicU64>,
+    video_ssrc: u32,
+    /// The SFU's latest loss figure on our video, not yet taken: `NEW_LOSS_REPORT | fraction`.
+    video_loss: Arc<AtomicU32>,
 }
+
+/// Marks a loss figure in [`MediaLink::video_loss`] as not yet taken.
+const NEW_LOSS_REPORT: u32 = 1 << 8;
 
 impl MediaLink {
     /// Creates the peer connection and its offer (candidates included), to send as
@@ -461,6 +467,8 @@ impl MediaLink {
                 video_track,
                 incoming_video: Mutex::new(video_rx),
                 keyframe_requests: Arc::new(AtomicU64::new(0)),
+                video_ssrc,
+                video_loss: Arc::new(AtomicU32::new(0)),
             },
             text,
         ))
@@ -480,12 +488,14 @@ impl MediaLink {
             }
         }
         self.events.connected().await?;
-        let (track, events, requests) = (
+        let (track, events, requests, loss, video_ssrc) = (
             Arc::clone(&self.video_track),
             Arc::clone(&self.events),
             Arc::clone(&self.keyframe_requests),
+            Arc::clone(&self.video_loss),
+            self.video_ssrc,
         );
-        tokio::spawn(watch_keyframe_requests(
+        tokio::spawn(watch_feedback(
             track,
             move || {
                 !matches!(
@@ -493,8 +503,20 @@ impl MediaLink {
                     RTCPeerConnectionState::Closed | RTCPeerConnectionState::Failed
                 )
             },
-            move || {
-                requests.fetch_add(1, Ordering::Relaxed);
+            move |feedback| match feedback {
+                Feedback::KeyframeRequest => {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                }
+                Feedback::Loss {
+                    ssrc,
+                    fraction_lost,
+                } if ssrc == video_ssrc => {
+                    loss.store(
+                        NEW_LOSS_REPORT | u32::from(fraction_lost),
+                        Ordering::Relaxed,
+                    );
+                }
+                Feedback::Loss { .. } => {}
             },
         ));
         Ok(())
@@ -519,6 +541,12 @@ impl MediaLink {
     /// How many keyframe requests arrived since the last call.
     pub fn take_keyframe_requests(&self) -> u64 {
         self.keyframe_requests.swap(0, Ordering::Relaxed)
+    }
+
+    /// The SFU's newest loss figure on our video (`fraction_lost` of 256), once per report.
+    pub fn take_video_loss_report(&self) -> Option<u8> {
+        let taken = self.video_loss.swap(0, Ordering::Relaxed);
+        (taken & NEW_LOSS_REPORT != 0).then_some((taken & 0xff) as u8)
     }
 
     /// Sends one SFrame-protected audio frame.

@@ -3,7 +3,8 @@
 //! RTCP keyframe requests (PLI, RFC 4585 §6.3.1; FIR, RFC 5104 §4.3.1) in both directions.
 //!
 //! webrtc-rs hands inbound RTCP to the application only when an interceptor marks it, so
-//! [`KeyframeRequestInterceptor`] marks PLI and FIR for the local track's `poll()`.
+//! [`KeyframeRequestInterceptor`] marks PLI, FIR and receiver reports for the local track's
+//! `poll()`: the reports' loss figures drive the sender's quality (see [`super::rate`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedP
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -160,20 +162,43 @@ pub async fn send_keyframe_request(track: &Arc<dyn TrackRemote>) -> Result<(), T
         .map_err(|e| TransportError::WebRtc(e.to_string()))
 }
 
-/// Calls `on_request` for every PLI/FIR the remote sends about `track`, until `alive` says the
-/// connection is gone. The track yields nothing until negotiation binds it, so unbound polls
-/// are retried.
-pub async fn watch_keyframe_requests(
+/// What the remote end says about a track we send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// PLI or FIR: someone needs a keyframe.
+    KeyframeRequest,
+    /// A receiver report's loss on the stream with this SSRC (`fraction_lost` of 256).
+    Loss { ssrc: u32, fraction_lost: u8 },
+}
+
+/// The feedback in one inbound RTCP compound packet, in order.
+pub fn feedback_in(packets: &[Box<dyn rtc::rtcp::Packet>]) -> Vec<Feedback> {
+    let mut found = Vec::new();
+    for packet in packets {
+        if is_keyframe_request(packet.as_ref()) {
+            found.push(Feedback::KeyframeRequest);
+        } else if let Some(report) = packet.as_any().downcast_ref::<ReceiverReport>() {
+            found.extend(report.reports.iter().map(|r| Feedback::Loss {
+                ssrc: r.ssrc,
+                fraction_lost: r.fraction_lost,
+            }));
+        }
+    }
+    found
+}
+
+/// Calls `on_feedback` for every keyframe request and receiver report the remote sends about
+/// `track`, until `alive` says the connection is gone. The track yields nothing until
+/// negotiation binds it, so unbound polls are retried.
+pub async fn watch_feedback(
     track: Arc<TrackLocalStaticRTP>,
     alive: impl Fn() -> bool,
-    mut on_request: impl FnMut(),
+    mut on_feedback: impl FnMut(Feedback),
 ) {
     while alive() {
         match track.poll().await {
             Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
-                if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                    on_request();
-                }
+                feedback_in(&packets).into_iter().for_each(&mut on_feedback);
             }
             Some(_) => {}
             None => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -189,7 +214,8 @@ pub fn with_keyframe_requests(registry: Registry) -> Registry {
     )
 }
 
-/// Marks inbound PLI/FIR for delivery to the application; everything else passes unchanged.
+/// Marks inbound PLI/FIR and receiver reports for delivery to the application; everything else
+/// passes unchanged.
 #[derive(Default)]
 pub struct KeyframeRequestInterceptor {
     read_queue: VecDeque<TaggedPacket>,
@@ -207,7 +233,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestInterceptor {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
                 .iter()
-                .filter(|p| is_keyframe_request(p.as_ref()))
+                .filter(|p| is_keyframe_request(p.as_ref()) || p.as_any().is::<ReceiverReport>())
                 .cloned()
                 .collect();
             if !requests.is_empty() {

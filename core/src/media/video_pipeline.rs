@@ -19,6 +19,7 @@ use rtc::rtp::codec::h264::{
 use rtc::rtp::packetizer::{Depacketizer as _, Payloader as _};
 
 use super::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
+use super::rate::{LADDER, VideoRateController, downscale};
 use super::video::{Arrival, SequenceGate, open_access_unit_from, protect_access_unit};
 use super::{VideoError, VideoSink, VideoSource};
 use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaStream, StreamKeys};
@@ -53,6 +54,13 @@ pub struct VideoStats {
     pub decode_errors: u64,
     /// Keyframe requests this receiver handed to the transport (sent as PLI).
     pub keyframe_requests: u64,
+    /// What is being sent now, after adapting to the path (see [`super::rate`]).
+    pub send_width: usize,
+    pub send_height: usize,
+    pub send_bitrate_bps: u32,
+    /// Times the sending quality stepped down (loss) and back up (a clean path).
+    pub quality_steps_down: u64,
+    pub quality_steps_up: u64,
 }
 
 /// One encoded, encrypted picture as RTP payloads; the last one carries the marker bit.
@@ -68,6 +76,13 @@ pub struct VideoPipeline {
     source: Option<Box<dyn VideoSource + Send>>,
     sink: Option<Box<dyn VideoSink + Send>>,
     encoder: Option<VideoEncoder>,
+    /// The quality asked for; the rate controller sends at or below it.
+    configured: VideoEncoderConfig,
+    rate: VideoRateController,
+    /// Off: always send the configured quality (for measuring what adapting buys).
+    adaptive: bool,
+    /// The ladder rung the encoder was built for.
+    encoder_rung: usize,
     payloader: H264Payloader,
     rtp_ticks: u32,
     keys: StreamKeys,
@@ -100,10 +115,20 @@ impl VideoPipeline {
             None => None,
         };
         let rtp_ticks = (H264_CLOCK_RATE as f32 / encoder_config.fps.max(1.0)) as u32;
+        let mut stats = VideoStats::default();
+        if encoder.is_some() {
+            stats.send_width = encoder_config.width;
+            stats.send_height = encoder_config.height;
+            stats.send_bitrate_bps = encoder_config.bitrate_bps;
+        }
         Ok(Self {
             source,
             sink,
             encoder,
+            configured: encoder_config,
+            rate: VideoRateController::new(),
+            adaptive: true,
+            encoder_rung: 0,
             payloader: H264Payloader::default(),
             rtp_ticks,
             keys: StreamKeys::new(MediaKeyConfig::default(), MediaStream::Video),
@@ -117,7 +142,7 @@ impl VideoPipeline {
             awaiting_keyframe: HashSet::new(),
             keyframe_wanted: false,
             last_keyframe_request: None,
-            stats: VideoStats::default(),
+            stats,
         })
     }
 
@@ -182,7 +207,58 @@ impl VideoPipeline {
         self.stats.keyframes_on_request += 1;
         // Count the request as served now, so a burst of PLIs yields one keyframe.
         self.last_keyframe_sent = Some(now);
+        // Only answered requests count as a congestion signal: a burst from several
+        // newcomers is one keyframe, a lossy downstream path is a keyframe every interval.
+        self.rate.on_keyframe_request(now);
         true
+    }
+
+    /// Whether to adapt the sending quality to the path (on by default).
+    pub fn set_adaptive(&mut self, adaptive: bool) {
+        self.adaptive = adaptive;
+    }
+
+    /// The SFU's receiver report on our video: `fraction_lost` as RTCP carries it (of 256).
+    pub fn on_loss_report(&mut self, fraction_lost: u8, now: Instant) {
+        if self.encoder.is_some() {
+            self.rate.on_loss_report(fraction_lost, now);
+        }
+    }
+
+    /// Rebuilds the encoder when the rate controller picked another rung; the new encoder
+    /// starts with a keyframe at the new size.
+    fn follow_rate(&mut self, now: Instant) -> Result<(), VideoError> {
+        if !self.adaptive {
+            return Ok(());
+        }
+        self.rate.tick(now);
+        let rung = self.rate.rung();
+        if rung == self.encoder_rung {
+            return Ok(());
+        }
+        let step = LADDER.get(rung).copied().unwrap_or(LADDER[0]);
+        let (width, height) = step.size(self.configured.width, self.configured.height);
+        let config = VideoEncoderConfig {
+            width,
+            height,
+            bitrate_bps: step.bitrate(self.configured.bitrate_bps),
+            ..self.configured
+        };
+        self.encoder = Some(VideoEncoder::new(config)?);
+        self.encoder_rung = rung;
+        self.stats.send_width = width;
+        self.stats.send_height = height;
+        self.stats.send_bitrate_bps = config.bitrate_bps;
+        self.stats.quality_steps_down = self.rate.steps_down();
+        self.stats.quality_steps_up = self.rate.steps_up();
+        tracing::info!(
+            width,
+            height,
+            bitrate_bps = config.bitrate_bps,
+            rung,
+            "video quality adapted to the path"
+        );
+        Ok(())
     }
 
     /// The next picture, encoded and encrypted as RTP payloads; `None` when the camera is
@@ -191,17 +267,30 @@ impl VideoPipeline {
         &mut self,
         now: Instant,
     ) -> Result<Option<OutgoingVideoFrame>, VideoError> {
-        let (Some(source), Some(encoder)) = (self.source.as_mut(), self.encoder.as_mut()) else {
+        if self.encoder.is_none() {
+            return Ok(None);
+        }
+        let Some(source) = self.source.as_mut() else {
             return Ok(None);
         };
         let Some(frame) = source.next_frame()? else {
             self.source = None;
             return Ok(None);
         };
-        let (Some(sender), false) = (self.keys.sender(), self.muted) else {
+        if self.muted || self.keys.sender().is_none() {
+            return Ok(None);
+        }
+        self.follow_rate(now)?;
+        let (Some(sender), Some(encoder)) = (self.keys.sender(), self.encoder.as_mut()) else {
             return Ok(None);
         };
-        let Some(encoded) = encoder.encode(&frame)? else {
+        let config = encoder.config();
+        let encoded = if (frame.width, frame.height) == (config.width, config.height) {
+            encoder.encode(&frame)?
+        } else {
+            encoder.encode(&downscale(&frame, config.width, config.height))?
+        };
+        let Some(encoded) = encoded else {
             return Ok(None);
         };
         let protected = protect_access_unit(sender, &encoded.access_unit)

@@ -1,0 +1,95 @@
+//! Load bot: video through the real SFU on lossy links, with and without quality adaptation.
+//! A host sends the 320×240 test pattern at 15 fps; a watcher receives it; both drop LOSS % of
+//! UDP datagrams in each direction, so every picture crosses two lossy hops. Every 5 s it
+//! prints the pictures sent and the ones the watcher showed (all must be the pattern), and the
+//! size the sender is sending at.
+//!
+//! Run: `cargo run -p conclave-tests --example video_loss -- [SECONDS] [LOSS] [fixed]`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use conclave_core::media::h264::VideoEncoderConfig;
+use conclave_core::media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
+use conclave_core::media::pipeline::AudioPipeline;
+use conclave_core::media::video_pipeline::VideoPipeline;
+use conclave_tests::media::{self, Meeting, start_media, udp, watcher};
+
+const USAGE: &str = "\
+video_loss [SECONDS] [LOSS_PERCENT] [fixed]
+
+Video through the real SFU with LOSS_PERCENT (default 10) of datagrams dropped each way on both
+members' links, for SECONDS (default 40). `fixed` turns quality adaptation off.";
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
+    let seconds: u64 = args.first().map_or(40, |a| a.parse().expect(USAGE));
+    let loss: f64 = args.get(1).map_or(10.0, |a| a.parse().expect(USAGE));
+    let adaptive = args.get(2).is_none_or(|a| a != "fixed");
+
+    let Meeting {
+        server: _server,
+        mut host,
+        mut guests,
+        ..
+    } = media::meeting(&["Watcher"]).await;
+    let lossy = udp(Some(loss));
+    let (pipeline, shown) = watcher();
+    let silent = || AudioPipeline::new(None, None).unwrap();
+    let (watching, _) = start_media(&mut guests[0], silent(), Some(pipeline), &lossy).await;
+    let mut sender = VideoPipeline::new(
+        Some(Box::new(TestPattern::new(320, 240).unwrap())),
+        None,
+        VideoEncoderConfig::default(),
+    )
+    .unwrap();
+    sender.set_adaptive(adaptive);
+    let (camera, _) = start_media(&mut host, silent(), Some(sender), &lossy).await;
+
+    println!(
+        "{loss} % loss each way on both links, adaptation {}",
+        if adaptive { "on" } else { "off" }
+    );
+    println!("| seconds | sent | shown | shown share | sending at |");
+    println!("|---|---|---|---|---|");
+    let (mut sent_before, mut shown_before) = (0, 0);
+    let (mut total_sent, mut total_shown) = (0, 0);
+    for window in 1..=seconds.div_ceil(5) {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let stats = camera.video_stats();
+        let pictures = shown.lock().unwrap();
+        let broken = pictures
+            .iter()
+            .filter(|(_, f)| !is_test_pattern(f, DEFAULT_TOLERANCE))
+            .count();
+        assert_eq!(broken, 0, "a damaged picture was shown");
+        let (sent, seen) = (stats.frames_sent - sent_before, pictures.len() - shown_before);
+        (sent_before, shown_before) = (stats.frames_sent, pictures.len());
+        println!(
+            "| {}–{} | {sent} | {seen} | {:.0} % | {}×{} at {} kbit/s |",
+            (window - 1) * 5,
+            window * 5,
+            100.0 * seen as f64 / sent.max(1) as f64,
+            stats.send_width,
+            stats.send_height,
+            stats.send_bitrate_bps / 1000
+        );
+        if window > 2 {
+            total_sent += sent;
+            total_shown += seen;
+        }
+    }
+    println!(
+        "after the first 10 s: {total_shown} of {total_sent} pictures shown ({:.0} %); watcher {:?}",
+        100.0 * total_shown as f64 / total_sent.max(1) as f64,
+        watching.video_stats()
+    );
+    camera.stop().await;
+    watching.stop().await;
+}
