@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use conclave_core::media::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
 use conclave_core::media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
+use conclave_core::media::reorder::REORDER_WAIT;
 use conclave_core::media::video_pipeline::{OutgoingVideoFrame, VideoPipeline};
 use conclave_core::media::{VideoError, VideoFrame, VideoSink, VideoSource};
 use conclave_core::media_keys::{EpochKeys, MediaSender};
@@ -160,6 +161,10 @@ fn a_lost_packet_leads_to_a_keyframe_request_answered_once() {
         let next = a.next_outgoing(now).expect("encode").expect("frame");
         deliver(&next, &mut b, &mut sequence, now);
     }
+    assert_eq!(b.stats().frames_damaged, 0, "waiting for a retransmission");
+    now += REORDER_WAIT;
+    b.poll(now).expect("poll");
+    assert_eq!(b.stats().packets_given_up, 1);
     assert!(b.stats().frames_damaged >= 1);
     assert!(b.keyframe_request(now), "the loss asks for a keyframe");
     assert!(!b.keyframe_request(now), "asked once, not on every packet");
@@ -175,6 +180,50 @@ fn a_lost_packet_leads_to_a_keyframe_request_answered_once() {
     let after = shown.lock().expect("lock");
     assert_eq!(after.len(), before + 1);
     assert!(is_test_pattern(&after[before].1, DEFAULT_TOLERANCE));
+}
+
+#[test]
+fn a_retransmission_within_the_wait_completes_its_picture() {
+    let start = Instant::now();
+    let mut a = sender();
+    let (mut b, shown) = receiver();
+    a.update_keys(&keys(1), 0, start).expect("keys");
+    b.update_keys(&keys(1), 1, start).expect("keys");
+    // The first picture is a keyframe of several packets; the second one goes missing.
+    let keyframe = a.next_outgoing(start).expect("encode").expect("frame");
+    assert!(keyframe.payloads.len() >= 3, "{}", keyframe.payloads.len());
+    let last = keyframe.payloads.len() - 1;
+    let sequence = |i: usize| 65_534u16.wrapping_add(i as u16); // wraps inside the picture
+    for (i, payload) in keyframe
+        .payloads
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+    {
+        b.incoming(payload, sequence(i), i == last, start)
+            .expect("incoming");
+    }
+    assert_eq!(shown.lock().expect("lock").len(), 0, "waiting for packet 1");
+    // The NACK's answer comes 120 ms later.
+    let repaired_at = start + Duration::from_millis(120);
+    b.poll(repaired_at).expect("poll");
+    b.incoming(&keyframe.payloads[1], sequence(1), false, repaired_at)
+        .expect("incoming");
+    assert_eq!(recognized(&shown), 1, "the picture is complete");
+    let stats = b.stats();
+    assert_eq!(
+        (
+            stats.packets_repaired,
+            stats.packets_given_up,
+            stats.frames_damaged
+        ),
+        (1, 0, 0)
+    );
+    assert!(!b.keyframe_request(repaired_at), "nothing to ask for");
+    // A duplicate of the repaired packet changes nothing.
+    b.incoming(&keyframe.payloads[1], sequence(1), false, repaired_at)
+        .expect("incoming");
+    assert_eq!(b.stats().frames_damaged, 0);
 }
 
 #[test]
@@ -362,7 +411,9 @@ fn a_keyframe_right_after_a_lost_frame_is_shown_not_dropped_with_the_gap() {
     fragment.extend_from_slice(&[0u8; 20]);
     b.incoming(&fragment, sequence.wrapping_add(3), true, now)
         .expect("incoming");
+    b.poll(now + REORDER_WAIT).expect("poll");
     assert_eq!(shown.lock().expect("lock").len(), after);
+    assert_eq!(b.stats().decode_errors, 0);
 }
 
 #[test]

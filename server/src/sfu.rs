@@ -22,11 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use conclave_core::media::reorder::ReorderBuffer;
 use conclave_core::media::transport::{
     LinkEvents, LinkOptions, RtpWriter, TransportError, description_to_text, nacks_received,
     offer_from_text, opus_track, peer_connection_with,
 };
-use conclave_core::media::video::{Arrival, SequenceGate};
+use conclave_core::media::video::starts_keyframe;
 use conclave_core::media::video_link::{
     Feedback, IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request,
     watch_feedback,
@@ -289,31 +290,52 @@ impl Sfu {
         let sfu = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut unit: Vec<Vec<u8>> = Vec::new();
-            let mut gate = SequenceGate::default();
+            // Packets in order, waiting briefly for NACK repairs of the publisher's uplink.
+            let mut reorder = ReorderBuffer::<IncomingVideoPacket>::default();
             let mut damaged = false;
-            while let Some(packet) = upstream.recv().await {
+            loop {
+                let received = match reorder.deadline() {
+                    Some(deadline) => tokio::time::timeout_at(
+                        tokio::time::Instant::from_std(deadline),
+                        upstream.recv(),
+                    )
+                    .await
+                    .ok(),
+                    None => Some(upstream.recv().await),
+                };
+                match received {
+                    Some(None) => break,
+                    Some(Some(packet)) => {
+                        let restarts = starts_keyframe(&packet.payload);
+                        reorder.push(packet.sequence, packet, restarts, Instant::now());
+                    }
+                    // The wait for a missing packet is over.
+                    None => {}
+                }
                 let Some(sfu) = sfu.upgrade() else { break };
-                // Late retransmissions are ignored; after a gap only a keyframe that starts
-                // with nothing collected is still whole (`Arrival`).
-                let arrival = gate.arrive(packet.sequence);
-                if arrival == Arrival::Late {
-                    continue;
-                }
-                if arrival.spoils_unit(unit.is_empty(), &packet.payload) {
-                    damaged = true;
-                }
-                unit.push(packet.payload);
-                if unit.len() > MAX_ACCESS_UNIT_PACKETS {
-                    damaged = true;
-                    unit.clear();
-                }
-                if packet.marker {
-                    let complete = Arc::new(std::mem::take(&mut unit));
-                    if std::mem::take(&mut damaged) {
-                        // Forwarding a broken unit would only make every decoder fail.
-                        sfu.request_keyframe_from(participant);
-                    } else {
-                        sfu.forward_video(participant, complete);
+                while let Some(released) = reorder.pop(Instant::now()) {
+                    let packet = released.packet;
+                    // After a gap given up on, only a keyframe that starts with nothing
+                    // collected is still whole (`Arrival`).
+                    if released
+                        .arrival
+                        .spoils_unit(unit.is_empty(), &packet.payload)
+                    {
+                        damaged = true;
+                    }
+                    unit.push(packet.payload);
+                    if unit.len() > MAX_ACCESS_UNIT_PACKETS {
+                        damaged = true;
+                        unit.clear();
+                    }
+                    if packet.marker {
+                        let complete = Arc::new(std::mem::take(&mut unit));
+                        if std::mem::take(&mut damaged) {
+                            // Forwarding a broken unit would only make every decoder fail.
+                            sfu.request_keyframe_from(participant);
+                        } else {
+                            sfu.forward_video(participant, complete);
+                        }
                     }
                 }
             }

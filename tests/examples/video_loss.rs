@@ -69,7 +69,10 @@ async fn main() {
             .filter(|(_, f)| !is_test_pattern(f, DEFAULT_TOLERANCE))
             .count();
         assert_eq!(broken, 0, "a damaged picture was shown");
-        let (sent, seen) = (stats.frames_sent - sent_before, pictures.len() - shown_before);
+        let (sent, seen) = (
+            stats.frames_sent - sent_before,
+            pictures.len() - shown_before,
+        );
         (sent_before, shown_before) = (stats.frames_sent, pictures.len());
         println!(
             "| {}–{} | {sent} | {seen} | {:.0} % | {}×{} at {} kbit/s |",

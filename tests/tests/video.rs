@@ -190,9 +190,10 @@ async fn the_pattern_reaches_every_member_and_the_sfu_sees_no_usable_video() {
     );
 }
 
-/// 10 % of datagrams dropped each way on both the sender's and the watcher's links: pictures
-/// lost in transit are dropped whole (never shown broken), the watcher asks for keyframes, the
-/// sender answers them, and the picture keeps coming back — in the last third of the run too.
+/// 10 % of datagrams dropped each way on both the sender's and the watcher's links: the SFU and
+/// the watcher wait briefly for NACK retransmissions, so most pictures arrive whole; pictures
+/// that cannot be repaired are dropped whole (never shown broken), the watcher asks for
+/// keyframes and the sender answers them; the SFU's loss reports reach the sender.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
     let Meeting {
@@ -224,18 +225,13 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
     )
     .await;
 
-    // Roughly one picture a second gets through, fewer on a busy machine and with unlucky
-    // loss (see docs/performance.md): ask for 6, then 4 more, each within a minute.
+    // Ten seconds of pictures (150 at 15 fps), so the loss surely hit both hops often.
     let guard = Duration::from_secs(60);
-    // At least 100 pictures sent (about 7 s), so the loss surely hit both hops.
     let start = Instant::now();
-    while camera.video_stats().frames_sent < 100 {
+    while camera.video_stats().frames_sent < 150 {
         assert!(start.elapsed() < guard, "{:?}", camera.video_stats());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    until_recognized_within(&shown, 6, "the watcher", guard).await;
-    let first_stretch = shown.lock().unwrap().len();
-    until_recognized_within(&shown, first_stretch + 4, "the watcher, later", guard).await;
     let watcher_stats = watching.video_stats();
     let camera_stats = camera.video_stats();
     println!("10 % loss each way, both links: watcher {watcher_stats:?}; camera {camera_stats:?}");
@@ -249,8 +245,8 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
         .count();
     assert_eq!(broken, 0, "no damaged picture is shown");
     assert!(
-        watcher_stats.frames_damaged > 0,
-        "the loss did hit video: {watcher_stats:?}"
+        watcher_stats.packets_repaired > 0,
+        "the loss did hit video and retransmissions filled gaps: {watcher_stats:?}"
     );
     assert!(
         watcher_stats.keyframe_requests > 0,
@@ -260,10 +256,16 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
         camera_stats.keyframes_on_request > 0,
         "the sender answered with keyframes: {camera_stats:?}"
     );
+    // NACK repairs through the SFU keep most pictures (88 % measured, docs/performance.md);
+    // a third leaves room for a busy machine.
     assert!(
-        camera_stats.quality_steps_down > 0 && camera_stats.send_width < 320,
-        "the sender lowered its quality for the lossy path: {camera_stats:?}"
+        pictures.len() * 3 > camera_stats.frames_sent as usize,
+        "{} of {} pictures shown: {watcher_stats:?}",
+        pictures.len(),
+        camera_stats.frames_sent
     );
-    let smaller = pictures.iter().filter(|(_, f)| f.width < 320).count();
-    assert!(smaller > 0, "the watcher saw the smaller pictures");
+    assert!(
+        camera_stats.loss_reports > 0,
+        "the SFU's loss reports reach the sender: {camera_stats:?}"
+    );
 }

@@ -155,6 +155,9 @@ async fn drive_video(
             tracing::warn!(error = %e, "video output failed");
         }
     }
+    if let Err(e) = video.poll(now) {
+        tracing::warn!(error = %e, "video output failed");
+    }
     if video.keyframe_request(now)
         && let Err(e) = link.request_keyframe().await
     {

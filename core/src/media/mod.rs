@@ -18,6 +18,7 @@ pub mod pattern;
 pub mod pipeline;
 pub mod processing;
 pub mod rate;
+pub mod reorder;
 pub mod signal;
 pub mod transport;
 pub mod video;

@@ -165,50 +165,6 @@ pub fn open_access_unit_from(
     Ok((sender, join_annex_b(clear_units.iter().map(Vec::as_slice))))
 }
 
-/// Where a video packet stands against the RTP sequence numbers seen so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arrival {
-    /// The next expected packet (or the first one).
-    InOrder,
-    /// Packets were lost before this one. It spoils the access unit being assembled unless
-    /// nothing of that unit was collected yet and this packet starts a keyframe
-    /// ([`Arrival::spoils_unit`]).
-    AfterGap,
-    /// Older than what was already passed: a late duplicate or NACK retransmission of a unit
-    /// already finished. Ignored — taking it for a gap would also drop the unit now being
-    /// assembled, often the very keyframe that repairs the loss.
-    Late,
-}
-
-impl Arrival {
-    /// Whether this packet leaves the unit being assembled unusable.
-    pub fn spoils_unit(self, nothing_collected: bool, payload: &[u8]) -> bool {
-        self == Arrival::AfterGap && !(nothing_collected && starts_keyframe(payload))
-    }
-}
-
-/// Follows one video stream's RTP sequence numbers (with wrap-around), for the SFU's access
-/// unit assembly and the receiver's pipeline alike.
-#[derive(Debug, Default)]
-pub struct SequenceGate {
-    next: Option<u16>,
-}
-
-impl SequenceGate {
-    pub fn arrive(&mut self, sequence: u16) -> Arrival {
-        let arrival = match self.next {
-            None => Arrival::InOrder,
-            Some(expected) => match sequence.wrapping_sub(expected) {
-                0 => Arrival::InOrder,
-                ahead if ahead >= 0x8000 => return Arrival::Late,
-                _ => Arrival::AfterGap,
-            },
-        };
-        self.next = Some(sequence.wrapping_add(1));
-        arrival
-    }
-}
-
 /// Whether an H.264 RTP payload (RFC 6184) begins a keyframe: its first NAL unit, alone, first
 /// in a STAP-A or as an FU-A's first fragment, is a sequence parameter set, which Conclave's
 /// encoder puts first in every keyframe. Only NAL header bytes are read: they are the one part
@@ -295,35 +251,5 @@ mod tests {
         assert!(!starts_keyframe(&[0x78, 0x00]), "truncated STAP-A");
         assert!(!starts_keyframe(&[0x7c]), "truncated FU-A");
         assert!(!starts_keyframe(&[]), "empty");
-    }
-
-    #[test]
-    fn the_gate_tells_order_gaps_and_late_packets_across_the_wrap() {
-        let mut gate = SequenceGate::default();
-        assert_eq!(gate.arrive(65_534), Arrival::InOrder, "first packet");
-        assert_eq!(gate.arrive(65_535), Arrival::InOrder);
-        assert_eq!(gate.arrive(0), Arrival::InOrder, "wraps");
-        assert_eq!(gate.arrive(3), Arrival::AfterGap, "1 and 2 lost");
-        assert_eq!(gate.arrive(1), Arrival::Late, "a retransmission of 1");
-        assert_eq!(
-            gate.arrive(4),
-            Arrival::InOrder,
-            "late packets do not move the gate"
-        );
-        let sps = [0x67, 0x42];
-        let p_slice = [0x41, 0x9a];
-        assert!(
-            !Arrival::AfterGap.spoils_unit(true, &sps),
-            "a clean keyframe start"
-        );
-        assert!(
-            Arrival::AfterGap.spoils_unit(false, &sps),
-            "something already collected"
-        );
-        assert!(
-            Arrival::AfterGap.spoils_unit(true, &p_slice),
-            "a delta lacks its reference"
-        );
-        assert!(!Arrival::InOrder.spoils_unit(false, &p_slice));
     }
 }

@@ -20,7 +20,8 @@ use rtc::rtp::packetizer::{Depacketizer as _, Payloader as _};
 
 use super::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
 use super::rate::{LADDER, VideoRateController, downscale};
-use super::video::{Arrival, SequenceGate, open_access_unit_from, protect_access_unit};
+use super::reorder::{Arrival, ReorderBuffer};
+use super::video::{open_access_unit_from, protect_access_unit, starts_keyframe};
 use super::{VideoError, VideoSink, VideoSource};
 use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaStream, StreamKeys};
 
@@ -58,6 +59,14 @@ pub struct VideoStats {
     pub send_width: usize,
     pub send_height: usize,
     pub send_bitrate_bps: u32,
+    /// Lost packets that a retransmission (NACK) or late arrival filled in time.
+    pub packets_repaired: u64,
+    /// Lost packets given up on after the reorder wait.
+    pub packets_given_up: u64,
+    /// Receiver reports on our video taken from the SFU, and the loss the last one gave
+    /// (of 256).
+    pub loss_reports: u64,
+    pub last_reported_loss: u8,
     /// Times the sending quality stepped down (loss) and back up (a clean path).
     pub quality_steps_down: u64,
     pub quality_steps_up: u64,
@@ -91,7 +100,8 @@ pub struct VideoPipeline {
     // Receiving: one access unit is assembled at a time (the SFU forwards whole frames).
     depacketizer: H264Packet,
     assembling: Vec<u8>,
-    sequence_gate: SequenceGate,
+    /// Incoming packets in sequence order, waiting briefly for NACK repairs.
+    reorder: ReorderBuffer<(Vec<u8>, bool)>,
     damaged: bool,
     decoders: HashMap<u32, VideoDecoder>,
     /// Senders whose decoder failed: their frames are skipped until a keyframe, which starts a
@@ -136,7 +146,7 @@ impl VideoPipeline {
             last_keyframe_sent: None,
             depacketizer: H264Packet::default(),
             assembling: Vec::new(),
-            sequence_gate: SequenceGate::default(),
+            reorder: ReorderBuffer::default(),
             damaged: false,
             decoders: HashMap::new(),
             awaiting_keyframe: HashSet::new(),
@@ -221,6 +231,8 @@ impl VideoPipeline {
     /// The SFU's receiver report on our video: `fraction_lost` as RTCP carries it (of 256).
     pub fn on_loss_report(&mut self, fraction_lost: u8, now: Instant) {
         if self.encoder.is_some() {
+            self.stats.loss_reports += 1;
+            self.stats.last_reported_loss = fraction_lost;
             self.rate.on_loss_report(fraction_lost, now);
         }
     }
@@ -312,8 +324,10 @@ impl VideoPipeline {
     }
 
     /// Takes one RTP packet from the SFU: its payload, sequence number and marker bit (set on
-    /// an access unit's last packet). A lost, duplicated or malformed packet spoils its access
-    /// unit, which is dropped and a keyframe requested; it never panics.
+    /// an access unit's last packet). Packets are put back in order, waiting up to
+    /// [`crate::media::reorder::REORDER_WAIT`] for a missing one; a packet given up on,
+    /// a duplicate or a malformed packet spoils its access unit, which is dropped and a keyframe
+    /// requested; it never panics. Call [`VideoPipeline::poll`] regularly as well.
     pub fn incoming(
         &mut self,
         payload: &[u8],
@@ -321,10 +335,31 @@ impl VideoPipeline {
         marker: bool,
         now: Instant,
     ) -> Result<(), VideoError> {
-        let arrival = self.sequence_gate.arrive(sequence);
-        if arrival == Arrival::Late {
-            return Ok(());
+        let restarts = starts_keyframe(payload);
+        self.reorder
+            .push(sequence, (payload.to_vec(), marker), restarts, now);
+        self.poll(now)
+    }
+
+    /// Releases the packets whose wait for a missing one is over.
+    pub fn poll(&mut self, now: Instant) -> Result<(), VideoError> {
+        while let Some(released) = self.reorder.pop(now) {
+            let (payload, marker) = released.packet;
+            self.assemble(released.arrival, &payload, marker, now)?;
         }
+        let reorder = self.reorder.stats();
+        self.stats.packets_repaired = reorder.repaired;
+        self.stats.packets_given_up = reorder.given_up;
+        Ok(())
+    }
+
+    fn assemble(
+        &mut self,
+        arrival: Arrival,
+        payload: &[u8],
+        marker: bool,
+        now: Instant,
+    ) -> Result<(), VideoError> {
         if arrival.spoils_unit(self.assembling.is_empty() && !self.damaged, payload) {
             self.damage();
         } else if arrival == Arrival::AfterGap {
