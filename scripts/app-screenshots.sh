@@ -12,8 +12,9 @@
 #
 # Saves, per language, into OUT_DIR (default target/screenshots):
 #   LANG-1-home.png     home with the upcoming meeting
-#   LANG-2-lobby.png    the host's lobby admission (knock banner, lobby list, Admit/Deny)
-#   LANG-3-meeting.png  the meeting with the padlock and the verification code
+#   LANG-2-prejoin.png  pre-join: camera picker and preview, microphone, speaker, name
+#   LANG-3-lobby.png    the host's lobby admission (knock banner, lobby list, Admit/Deny)
+#   LANG-4-meeting.png  the meeting with the padlock and the verification code
 #
 # Usage: scripts/app-screenshots.sh [OUT_DIR]
 set -euo pipefail
@@ -42,6 +43,7 @@ for lang in en ja; do
     start_app "$lang"
     app_sign_in
     shoot "$lang-1-home"
+    on_prejoin() { shoot "$lang-2-prejoin"; }
     app_join "$lang"
 
     { echo "$password"; sleep 60; } |
@@ -52,15 +54,15 @@ for lang in en ja; do
     pids+=("$guest")
     wait_for "$work/guest-$lang.log" "waiting for the host" 30
     sleep 2
-    shoot "$lang-2-lobby"
+    shoot "$lang-3-lobby"
 
     xdotool key ctrl+shift+a
     wait_for "$work/guest-$lang.log" "in the meeting" 30
     xdotool key ctrl+shift+v # the host's video on: the self-view fills the host's tile
     sleep 3
-    shoot "$lang-3-meeting"
+    shoot "$lang-4-meeting"
     code="$(grep -o "verification code [0-9 ]*" "$work/guest-$lang.log" | tail -n 1 || true)"
-    echo "  the guest's ${code:-verification code was not printed} (the host's is in $lang-3-meeting.png)"
+    echo "  the guest's ${code:-verification code was not printed} (the host's is in $lang-4-meeting.png)"
 
     kill "$app" "$guest" 2>/dev/null || true
     wait "$app" "$guest" 2>/dev/null || true

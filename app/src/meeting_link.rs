@@ -13,6 +13,7 @@ use conclave_core::client::{
     ConnectError, ConnectOptions, Event, MeetingClient, Phase, RosterView, Snapshot,
 };
 use conclave_core::group::GroupMember;
+use conclave_core::media::VideoSource;
 use conclave_core::media::h264::VideoEncoderConfig;
 use conclave_core::media::pattern::TestPattern;
 use conclave_core::media::pipeline::AudioPipeline;
@@ -28,7 +29,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::devices::{AudioChoice, MuteSwitch};
+use crate::devices::camera::{CameraCapture, CameraControl, CameraSource, CameraStatus};
+use crate::devices::{Camera, DeviceChoice, MuteSwitch};
 use crate::join::JoinRequest;
 use crate::video::FrameBoard;
 
@@ -135,6 +137,9 @@ pub enum LinkEvent {
     Video(crate::video::Pictures),
     /// Who is speaking now (media sender), from the level each sender encrypts into its audio.
     Speaker(Option<u32>),
+    /// The chosen camera cannot be used (the detail is the driver's); the test pattern is sent
+    /// instead while video is on.
+    CameraFailed(String),
     /// Connecting failed; nothing more follows.
     Failed(LinkError),
 }
@@ -145,7 +150,7 @@ pub struct LinkKey {
     /// Unique per join attempt, so retrying starts a fresh connection.
     pub attempt: u64,
     pub request: Arc<JoinRequest>,
-    pub audio: AudioChoice,
+    pub devices: DeviceChoice,
 }
 
 impl Hash for LinkKey {
@@ -227,7 +232,7 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
     }
     let mut snapshots = client.snapshot_watch();
     let (notes_tx, mut notes) = mpsc::unbounded_channel();
-    let mut media = Media::new(key.audio.clone(), notes_tx);
+    let mut media = Media::new(key.devices.clone(), notes_tx);
     let mut events_open = true;
     let mut display = tokio::time::interval(crate::video::DISPLAY_INTERVAL);
     display.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -274,6 +279,11 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
                         break;
                     }
                 }
+                MediaNote::CameraFailed(detail) => {
+                    if output.send(LinkEvent::CameraFailed(detail)).await.is_err() {
+                        break;
+                    }
+                }
             },
             command = commands.recv() => match command {
                 Some(LinkCommand::Send(message)) => client.send(message),
@@ -307,13 +317,14 @@ enum MediaNote {
     Offer(String),
     State(AudioState),
     Speaker(Option<u32>),
+    CameraFailed(String),
 }
 
 /// The audio part: set up in its own task (ICE gathering and connecting take time, and the
 /// meeting's events must keep flowing meanwhile): offer once in the meeting, start on the
 /// SFU's answer, stop when the meeting ends.
 struct Media {
-    choice: AudioChoice,
+    choice: DeviceChoice,
     mute: MuteSwitch,
     /// Camera on; starts off.
     camera: watch::Sender<bool>,
@@ -325,7 +336,7 @@ struct Media {
 }
 
 impl Media {
-    fn new(choice: AudioChoice, notes: mpsc::UnboundedSender<MediaNote>) -> Self {
+    fn new(choice: DeviceChoice, notes: mpsc::UnboundedSender<MediaNote>) -> Self {
         Self {
             choice,
             mute: MuteSwitch(Arc::new(AtomicBool::new(false))),
@@ -379,24 +390,37 @@ impl Media {
 
 /// What the media task plays, captures and shows.
 struct MediaParts {
-    choice: AudioChoice,
+    choice: DeviceChoice,
     mute: MuteSwitch,
     camera: watch::Receiver<bool>,
     board: FrameBoard,
 }
 
-/// The camera stand-in: the colour-bar test pattern (cameras through nokhwa are not wired yet).
-fn video_pipeline(board: &FrameBoard, camera_on: bool) -> Result<VideoPipeline, String> {
+/// The outgoing video: the chosen camera (opened only while video is on), or the colour-bar
+/// test pattern; both also feed the self-view.
+fn video_pipeline(
+    board: &FrameBoard,
+    camera_on: bool,
+    camera: &Camera,
+) -> Result<(VideoPipeline, Option<CameraControl>), String> {
     let config = VideoEncoderConfig::default();
-    let pattern = TestPattern::new(config.width, config.height).map_err(|e| e.to_string())?;
-    let mut video = VideoPipeline::new(
-        Some(board.self_view(Box::new(pattern))),
-        Some(board.sink()),
-        config,
-    )
-    .map_err(|e| e.to_string())?;
+    let (source, control): (Box<dyn VideoSource + Send>, _) = match camera {
+        Camera::Device(device) => {
+            let capture = CameraCapture::start(device.index, Arc::new(AtomicBool::new(camera_on)));
+            let control = capture.control();
+            let source = CameraSource::new(capture, config.width, config.height)
+                .map_err(|e| e.to_string())?;
+            (Box::new(source), Some(control))
+        }
+        Camera::TestPattern => (
+            Box::new(TestPattern::new(config.width, config.height).map_err(|e| e.to_string())?),
+            None,
+        ),
+    };
+    let mut video = VideoPipeline::new(Some(board.self_view(source)), Some(board.sink()), config)
+        .map_err(|e| e.to_string())?;
     video.set_muted(!camera_on);
-    Ok(video)
+    Ok((video, control))
 }
 
 async fn run_media(
@@ -437,6 +461,7 @@ async fn run_media(
         mut camera,
         board,
     } = parts;
+    let choice_camera = choice.camera.clone();
     // Opening devices may block for a moment (driver start-up).
     let opened = tokio::task::spawn_blocking(move || {
         let devices = crate::devices::open_audio(&choice, mute);
@@ -455,13 +480,14 @@ async fn run_media(
             return failed(e.to_string());
         }
     };
-    let video = match video_pipeline(&board, *camera.borrow()) {
-        Ok(video) => Some(video),
+    let (video, camera_control) = match video_pipeline(&board, *camera.borrow(), &choice_camera) {
+        Ok((video, control)) => (Some(video), control),
         Err(detail) => {
             tracing::warn!(%detail, "no video");
-            None
+            (None, None)
         }
     };
+    let mut camera_failure_told = false;
     let session = media_session::start_with_video(Arc::new(link), snapshot, pipeline, video);
     let _ = notes.send(MediaNote::State(AudioState::Connected { source }));
     let mut speaker = None;
@@ -473,9 +499,20 @@ async fn run_media(
                 if changed.is_err() {
                     break;
                 }
-                session.set_camera_off(!*camera.borrow_and_update());
+                let on = *camera.borrow_and_update();
+                if let Some(control) = &camera_control {
+                    control.set_wanted(on);
+                }
+                session.set_camera_off(!on);
             }
             _ = every.tick() => {
+                if let Some(CameraStatus::Failed(detail)) =
+                    camera_control.as_ref().map(CameraControl::status)
+                    && !camera_failure_told
+                {
+                    camera_failure_told = true;
+                    let _ = notes.send(MediaNote::CameraFailed(detail));
+                }
                 let now = session.stats().active_speaker;
                 if now != speaker {
                     speaker = now;

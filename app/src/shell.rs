@@ -339,7 +339,7 @@ impl Shell {
                         let key = LinkKey {
                             attempt: self.join_attempts,
                             request: std::sync::Arc::new(*request),
-                            audio,
+                            devices: audio,
                         };
                         self.screen = Screen::Meeting(Box::new(meeting::State::new(key)));
                         Task::none()

@@ -106,7 +106,7 @@ impl VideoSink for BoardSink {
 }
 
 /// RGB to the RGBA iced draws; `None` for a frame whose buffer does not match its size.
-fn to_image(frame: &VideoFrame) -> Option<image::Handle> {
+pub(crate) fn to_image(frame: &VideoFrame) -> Option<image::Handle> {
     let pixels = frame.width.checked_mul(frame.height)?;
     if frame.rgb.len() != pixels.checked_mul(3)? {
         return None;

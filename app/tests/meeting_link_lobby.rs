@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use conclave_app::devices::{AudioChoice, Microphone, Speaker};
+use conclave_app::devices::{Camera, DeviceChoice, Microphone, Speaker};
 use conclave_app::join::{JoinRequest, SignedInIdentity};
 use conclave_app::meeting_link::{self, LinkCommand, LinkEvent, LinkHandle, LinkKey, MeetingView};
 use conclave_core::client::account::{NewMeeting, sign_in};
@@ -32,9 +32,10 @@ impl Link {
             attempt,
             request: Arc::new(request),
             // No devices here: listen only, nothing played.
-            audio: AudioChoice {
+            devices: DeviceChoice {
                 microphone: Microphone::Off,
                 speaker: Speaker::Silent,
+                camera: Camera::TestPattern,
             },
         };
         let (tx, events) = mpsc::unbounded_channel();

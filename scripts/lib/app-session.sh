@@ -86,10 +86,12 @@ app_sign_in() {
 
 # Keyboard only: home opened with --join's number and the keyboard in the password field;
 # Enter goes to pre-join, Enter there joins. Waits until the app is in the meeting.
+# Types the password, then Enter on pre-join (after calling `on_prejoin` if it is defined).
 app_join() {
     xdotool type --delay 20 "$password"
     xdotool key Return
     sleep 2
+    if declare -F on_prejoin >/dev/null; then on_prejoin; fi
     xdotool key Return
     wait_for "$work/app-$1.log" "InMeeting" 30
 }

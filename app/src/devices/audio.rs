@@ -46,6 +46,7 @@ pub fn list() -> super::DeviceLists {
             .output_devices()
             .map(|devices| devices.filter_map(|d| device_name(&d)).collect())
             .unwrap_or_default(),
+        cameras: Vec::new(),
     }
 }
 

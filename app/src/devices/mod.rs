@@ -1,10 +1,10 @@
 //! Devices for the meeting: cpal microphones and speakers behind core's `AudioSource` /
-//! `AudioSink` (48 kHz mono 20 ms frames, resampled with rubato), device lists for the pickers,
-//! and the fallbacks when a machine has none: the test tone as the source, silence as the
-//! sink. The camera preview is a generated test pattern ([`pattern`]); nokhwa is not wired
-//! yet.
+//! `AudioSink` (48 kHz mono 20 ms frames, resampled with rubato), nokhwa cameras behind
+//! `VideoSource` ([`camera`]), device lists for the pickers, and the fallbacks when a machine
+//! has none: the test tone as the source, silence as the sink, the test pattern as the camera.
 
 pub mod audio;
+pub mod camera;
 pub mod pattern;
 
 use std::sync::Arc;
@@ -33,18 +33,28 @@ pub enum Speaker {
     Silent,
 }
 
-/// The user's pick in the pre-join screen.
+/// What video to send when video is on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AudioChoice {
-    pub microphone: Microphone,
-    pub speaker: Speaker,
+pub enum Camera {
+    Device(camera::CameraDevice),
+    /// The colour-bar test pattern (a product feature for machines without a camera).
+    TestPattern,
 }
 
-impl Default for AudioChoice {
+/// The user's pick in the pre-join screen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeviceChoice {
+    pub microphone: Microphone,
+    pub speaker: Speaker,
+    pub camera: Camera,
+}
+
+impl Default for DeviceChoice {
     fn default() -> Self {
         Self {
             microphone: Microphone::TestTone,
             speaker: Speaker::Silent,
+            camera: Camera::TestPattern,
         }
     }
 }
@@ -54,13 +64,26 @@ impl Default for AudioChoice {
 pub struct DeviceLists {
     pub microphones: Vec<String>,
     pub speakers: Vec<String>,
+    pub cameras: Vec<camera::CameraDevice>,
+}
+
+/// Every microphone, speaker and camera (slow: call off the UI thread).
+pub fn list() -> DeviceLists {
+    DeviceLists {
+        cameras: camera::list(),
+        ..audio::list()
+    }
 }
 
 impl DeviceLists {
-    /// The default choice for these devices: the first microphone and speaker, or the test
-    /// tone and silence when there are none.
-    pub fn default_choice(&self) -> AudioChoice {
-        AudioChoice {
+    /// The default choice for these devices: the first microphone, speaker and camera, or the
+    /// test tone, silence and the test pattern when there are none.
+    pub fn default_choice(&self) -> DeviceChoice {
+        DeviceChoice {
+            camera: self
+                .cameras
+                .first()
+                .map_or(Camera::TestPattern, |c| Camera::Device(c.clone())),
             microphone: self
                 .microphones
                 .first()
@@ -115,7 +138,7 @@ pub struct OpenedAudio {
 
 /// Opens the chosen devices; a device that fails to open falls back (microphone → test tone,
 /// speaker → silence) with a warning in the log, so a meeting never fails for want of audio.
-pub fn open_audio(choice: &AudioChoice, muted: MuteSwitch) -> OpenedAudio {
+pub fn open_audio(choice: &DeviceChoice, muted: MuteSwitch) -> OpenedAudio {
     let (source, description): (Box<dyn AudioSource + Send>, String) = match &choice.microphone {
         Microphone::Device(name) => match audio::Microphone::open(name) {
             Ok(mic) => (Box::new(mic), name.clone()),
@@ -175,6 +198,7 @@ mod tests {
         let choice = DeviceLists::default().default_choice();
         assert_eq!(choice.microphone, Microphone::TestTone);
         assert_eq!(choice.speaker, Speaker::Silent);
+        assert_eq!(choice.camera, Camera::TestPattern);
         let opened = open_audio(&choice, MuteSwitch::default());
         assert!(opened.source.is_some());
         assert!(opened.sink.is_none());
@@ -183,9 +207,10 @@ mod tests {
     #[test]
     fn a_missing_device_falls_back_to_the_tone_and_mute_silences_it() {
         let _language = crate::test_language(crate::i18n::Language::English);
-        let choice = AudioChoice {
+        let choice = DeviceChoice {
             microphone: Microphone::Device("no such microphone".into()),
             speaker: Speaker::Device("no such speaker".into()),
+            camera: Camera::TestPattern,
         };
         let mute = MuteSwitch::default();
         let opened = open_audio(&choice, mute.clone());

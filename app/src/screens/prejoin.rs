@@ -1,6 +1,6 @@
-//! Pre-join: check how you will look and sound before entering. Camera preview (a moving test
-//! pattern: no camera is wired yet), microphone picker with a live level meter, speaker picker
-//! with a test sound, the name others will see, Join / Cancel.
+//! Pre-join: check how you will look and sound before entering. Camera picker with a live
+//! preview (nokhwa; the moving test pattern where there is no camera), microphone picker with a
+//! live level meter, speaker picker with a test sound, the name others will see, Join / Cancel.
 
 use std::time::Duration;
 
@@ -8,7 +8,8 @@ use conclave_core::protocol::DisplayName;
 use iced::widget::{button, column, image, pick_list, progress_bar, row, text, text_input};
 use iced::{Element, Subscription, Task};
 
-use crate::devices::{self, AudioChoice, DeviceLists, Microphone, Speaker, pattern};
+use crate::devices::camera::{CameraCapture, CameraStatus};
+use crate::devices::{self, Camera, DeviceChoice, DeviceLists, Microphone, Speaker, pattern};
 use crate::fl;
 use crate::join::JoinRequest;
 use crate::screens::page;
@@ -42,6 +43,17 @@ fn microphone_label(microphone: &Microphone) -> Labeled<Microphone> {
     }
 }
 
+fn camera_label(camera: &Camera) -> Labeled<Camera> {
+    let label = match camera {
+        Camera::Device(device) => device.name.clone(),
+        Camera::TestPattern => fl!("prejoin-camera-test-pattern"),
+    };
+    Labeled {
+        value: camera.clone(),
+        label,
+    }
+}
+
 fn speaker_label(speaker: &Speaker) -> Labeled<Speaker> {
     let label = match speaker {
         Speaker::Device(name) => name.clone(),
@@ -57,7 +69,11 @@ pub struct State {
     request: JoinRequest,
     name: String,
     devices: DeviceLists,
-    choice: AudioChoice,
+    choice: DeviceChoice,
+    /// The chosen camera, running while this screen shows (its light is on).
+    camera: Option<CameraCapture>,
+    /// The camera's latest picture for the preview.
+    preview: Option<image::Handle>,
     frame: u64,
     level: f32,
     speaker_test: Option<Result<(), String>>,
@@ -70,6 +86,7 @@ pub enum Message {
     NameChanged(String),
     MicrophonePicked(Labeled<Microphone>),
     SpeakerPicked(Labeled<Speaker>),
+    CameraPicked(Labeled<Camera>),
     PreviewTick,
     Level(f32),
     TestSpeaker,
@@ -82,7 +99,7 @@ pub enum Action {
     None,
     Run(Task<Message>),
     /// Go in with these devices.
-    Join(Box<JoinRequest>, AudioChoice),
+    Join(Box<JoinRequest>, DeviceChoice),
     Cancel,
 }
 
@@ -92,7 +109,7 @@ impl State {
         let name = request.display_name.as_str().to_owned();
         let list = Task::perform(
             async {
-                tokio::task::spawn_blocking(devices::audio::list)
+                tokio::task::spawn_blocking(devices::list)
                     .await
                     .unwrap_or_default()
             },
@@ -103,7 +120,9 @@ impl State {
                 request,
                 name,
                 devices: DeviceLists::default(),
-                choice: AudioChoice::default(),
+                choice: DeviceChoice::default(),
+                camera: None,
+                preview: None,
                 frame: 0,
                 level: 0.0,
                 speaker_test: None,
@@ -118,6 +137,11 @@ impl State {
             Message::DevicesListed(lists) => {
                 self.choice = lists.default_choice();
                 self.devices = lists;
+                self.start_camera();
+            }
+            Message::CameraPicked(choice) => {
+                self.choice.camera = choice.value;
+                self.start_camera();
             }
             Message::NameChanged(name) => {
                 self.name = name;
@@ -131,7 +155,14 @@ impl State {
                 self.choice.speaker = choice.value;
                 self.speaker_test = None;
             }
-            Message::PreviewTick => self.frame = self.frame.wrapping_add(1),
+            Message::PreviewTick => {
+                self.frame = self.frame.wrapping_add(1);
+                if let Some(camera) = &self.camera
+                    && matches!(camera.status(), CameraStatus::Capturing { .. })
+                {
+                    self.preview = camera.latest().as_ref().and_then(crate::video::to_image);
+                }
+            }
             Message::Level(level) => self.level = level,
             Message::TestSpeaker => {
                 let Speaker::Device(name) = self.choice.speaker.clone() else {
@@ -153,6 +184,58 @@ impl State {
         Action::None
     }
 
+    /// Opens the chosen camera for the preview (closing the previous one); its thread does the
+    /// slow part.
+    fn start_camera(&mut self) {
+        self.preview = None;
+        self.camera = match &self.choice.camera {
+            Camera::Device(device) => Some(CameraCapture::start(
+                device.index,
+                std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            )),
+            Camera::TestPattern => None,
+        };
+    }
+
+    /// The preview and what to say under it.
+    fn camera_view(&self) -> Element<'_, Message> {
+        let (width, height) = (pattern::WIDTH, pattern::HEIGHT);
+        let handle = match (&self.camera, &self.preview) {
+            (Some(_), Some(handle)) => handle.clone(),
+            _ => image::Handle::from_rgba(width, height, pattern::frame(self.frame)),
+        };
+        let note = match self.camera.as_ref().map(CameraCapture::status) {
+            None => text(fl!("prejoin-camera-note")).size(12),
+            Some(CameraStatus::Failed(detail)) => {
+                text(fl!("prejoin-camera-failed", detail = detail.as_str()))
+                    .size(12)
+                    .style(text::danger)
+            }
+            Some(CameraStatus::Idle) => text(fl!("prejoin-camera-starting")).size(12),
+            Some(CameraStatus::Capturing { .. }) => text(fl!("prejoin-camera-note")).size(12),
+        };
+        let mut cameras: Vec<Labeled<Camera>> = self
+            .devices
+            .cameras
+            .iter()
+            .map(|c| camera_label(&Camera::Device(c.clone())))
+            .collect();
+        cameras.push(camera_label(&Camera::TestPattern));
+        column![
+            text(fl!("prejoin-camera")),
+            pick_list(
+                cameras,
+                Some(camera_label(&self.choice.camera)),
+                Message::CameraPicked
+            ),
+            image(handle).width(width).height(height),
+            note,
+        ]
+        .spacing(6)
+        .max_width(width)
+        .into()
+    }
+
     pub fn subscription(&self) -> Subscription<Message> {
         let preview = iced::time::every(Duration::from_millis(1000 / PREVIEW_FPS))
             .map(|_| Message::PreviewTick);
@@ -169,14 +252,6 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        let preview = image(image::Handle::from_rgba(
-            pattern::WIDTH,
-            pattern::HEIGHT,
-            pattern::frame(self.frame),
-        ))
-        .width(pattern::WIDTH)
-        .height(pattern::HEIGHT);
-
         let mut microphones: Vec<Labeled<Microphone>> = self
             .devices
             .microphones
@@ -211,12 +286,7 @@ impl State {
             )),
             text(fl!("prejoin-e2ee-note")).size(12),
             row![
-                column![
-                    text(fl!("prejoin-camera")),
-                    preview,
-                    text(fl!("prejoin-camera-test-pattern")).size(12),
-                ]
-                .spacing(6),
+                self.camera_view(),
                 column![
                     text(fl!("prejoin-microphone")),
                     pick_list(
@@ -390,5 +460,47 @@ mod tests {
             ui.click(fl!("prejoin-cancel").as_str()).expect("cancel");
         });
         assert!(matches!(actions.as_slice(), [Action::Cancel]));
+    }
+
+    #[test]
+    fn a_camera_that_cannot_open_says_why_and_the_pattern_can_be_picked() {
+        let _language = crate::test_language(Language::English);
+        let (mut state, _) = State::new(request());
+        let phantom = devices::camera::CameraDevice {
+            index: 4_000,
+            name: "Phantom Cam".into(),
+        };
+        state.update(Message::DevicesListed(DeviceLists {
+            cameras: vec![phantom.clone()],
+            ..DeviceLists::default()
+        }));
+        assert_eq!(state.choice.camera, Camera::Device(phantom.clone()));
+        // The camera thread tries and fails (no such device); the screen says so.
+        let mut detail = None;
+        for _ in 0..200 {
+            if let Some(CameraStatus::Failed(why)) = state.camera.as_ref().map(|c| c.status()) {
+                detail = Some(why);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let detail = detail.expect("the phantom camera fails");
+        state.update(Message::PreviewTick);
+        let mut ui = simulator(state.view());
+        assert!(
+            ui.find(fl!("prejoin-camera-failed", detail = detail.as_str()))
+                .is_ok()
+        );
+        drop(ui);
+        // Picking the test pattern closes the camera; Join carries the pick.
+        state.update(Message::CameraPicked(camera_label(&Camera::TestPattern)));
+        assert!(state.camera.is_none());
+        let actions = run(&mut state, |ui| {
+            ui.click(fl!("prejoin-join").as_str()).expect("join button");
+        });
+        let [Action::Join(_, choice)] = actions.as_slice() else {
+            panic!("expected a join");
+        };
+        assert_eq!(choice.camera, Camera::TestPattern);
     }
 }

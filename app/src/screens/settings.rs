@@ -29,9 +29,11 @@ pub struct State {
     language: Language,
     /// The unredacted report; redacted when exported.
     diagnostics: String,
-    /// Microphones and speakers the devices module found (names as the OS gives them).
+    /// Microphones, speakers and cameras the devices module found (names as the OS gives
+    /// them).
     microphones: Vec<String>,
     speakers: Vec<String>,
+    cameras: Vec<String>,
     notice: Option<String>,
     error: Option<UiError>,
 }
@@ -41,8 +43,8 @@ pub enum Message {
     Language(Language),
     Theme(ThemeOption),
     HostOnLan(bool),
-    /// Microphones and speakers found (listed off the UI thread).
-    DevicesListed(Vec<String>, Vec<String>),
+    /// Microphones, speakers and cameras found (listed off the UI thread).
+    DevicesListed(Vec<String>, Vec<String>, Vec<String>),
     ExportDiagnostics,
     Exported(Result<Option<std::path::PathBuf>, UiError>),
     Back,
@@ -64,20 +66,27 @@ impl State {
             diagnostics,
             microphones: Vec::new(),
             speakers: Vec::new(),
+            cameras: Vec::new(),
             notice: None,
             error: None,
         }
     }
 
-    /// Lists the audio devices (`crate::devices`) on a blocking thread.
+    /// Lists the devices (`crate::devices`) on a blocking thread.
     pub fn list_devices() -> Task<Message> {
         Task::perform(
             async {
-                tokio::task::spawn_blocking(crate::devices::audio::list)
+                tokio::task::spawn_blocking(crate::devices::list)
                     .await
                     .unwrap_or_default()
             },
-            |lists| Message::DevicesListed(lists.microphones, lists.speakers),
+            |lists| {
+                Message::DevicesListed(
+                    lists.microphones,
+                    lists.speakers,
+                    lists.cameras.into_iter().map(|c| c.name).collect(),
+                )
+            },
         )
     }
 
@@ -101,9 +110,10 @@ impl State {
                 self.settings.host_on_lan = on;
                 return Action::Changed(self.settings.clone(), self.language);
             }
-            Message::DevicesListed(microphones, speakers) => {
+            Message::DevicesListed(microphones, speakers, cameras) => {
                 self.microphones = microphones;
                 self.speakers = speakers;
+                self.cameras = cameras;
             }
             Message::ExportDiagnostics => {
                 let report = self.redacted_diagnostics();
@@ -129,7 +139,7 @@ impl State {
         let themes: Vec<ThemeOption> = ThemeChoice::ALL.into_iter().map(ThemeOption).collect();
         // Translated here, so a language switch applies to them too.
         let devices: Element<'_, Message> =
-            if self.microphones.is_empty() && self.speakers.is_empty() {
+            if self.microphones.is_empty() && self.speakers.is_empty() && self.cameras.is_empty() {
                 text(fl!("settings-devices-none")).into()
             } else {
                 let lines = self
@@ -140,6 +150,11 @@ impl State {
                         self.speakers
                             .iter()
                             .map(|name| fl!("settings-speaker", name = name.as_str())),
+                    )
+                    .chain(
+                        self.cameras
+                            .iter()
+                            .map(|name| fl!("settings-camera", name = name.as_str())),
                     );
                 lines
                     .fold(column![].spacing(4), |col, line| col.push(text(line)))

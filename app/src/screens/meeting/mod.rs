@@ -19,6 +19,7 @@ use conclave_core::protocol::{ClientMessage, ErrorCode};
 use iced::widget::{button, column, container, row, scrollable, space, text, tooltip};
 use iced::{Element, Length, Subscription, Task, event, keyboard, window};
 
+use crate::devices::Camera;
 use crate::fl;
 use crate::meeting_link::{
     self, AudioState, LinkCommand, LinkError, LinkEvent, LinkHandle, LinkKey, MeetingView,
@@ -44,6 +45,8 @@ pub struct State {
     /// The latest error or security warning from the meeting.
     notice: Option<String>,
     audio: Option<AudioState>,
+    /// Why the chosen camera cannot be used, once the media task says so.
+    camera_problem: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +92,7 @@ impl State {
             knock: None,
             notice: None,
             audio: None,
+            camera_problem: None,
         }
     }
 
@@ -122,6 +126,7 @@ impl State {
             LinkEvent::Audio(state) => self.audio = Some(state),
             LinkEvent::Video(pictures) => self.pictures = pictures,
             LinkEvent::Speaker(speaker) => self.speaker = speaker,
+            LinkEvent::CameraFailed(detail) => self.camera_problem = Some(detail),
             LinkEvent::Failed(error) => {
                 self.lobby.problem = Some(match error {
                     LinkError::Connect(detail) | LinkError::Identity(detail) => {
@@ -141,7 +146,7 @@ impl State {
                 let name = entry.display_name.as_str().to_owned();
                 self.knock = Some(fl!("meeting-knock", name = name.as_str()));
                 if !self.focused {
-                    let speaker = self.key.audio.speaker.clone();
+                    let speaker = self.key.devices.speaker.clone();
                     return Action::Run(Task::perform(knock::alert(name, speaker), |()| {
                         Message::Notified
                     }));
@@ -332,9 +337,14 @@ impl State {
             button(text(mute_label)).on_press(Message::ToggleMute),
             tooltip(
                 button(text(camera_label)).on_press(Message::ToggleCamera),
-                container(text(fl!("meeting-camera-pattern")))
-                    .padding(8)
-                    .style(container::rounded_box),
+                container(text(match &self.key.devices.camera {
+                    Camera::Device(device) => {
+                        fl!("meeting-camera-device", name = device.name.as_str())
+                    }
+                    Camera::TestPattern => fl!("meeting-camera-pattern"),
+                }))
+                .padding(8)
+                .style(container::rounded_box),
                 tooltip::Position::Top,
             ),
             space::horizontal(),
@@ -368,6 +378,13 @@ impl State {
                 }
             };
             banners = banners.push(text(line).size(12));
+        }
+        if let Some(detail) = &self.camera_problem {
+            banners = banners.push(
+                text(fl!("meeting-camera-failed", detail = detail.as_str()))
+                    .size(12)
+                    .style(text::danger),
+            );
         }
 
         let mut side = column![].spacing(12).padding(iced::Padding::ZERO.right(14));

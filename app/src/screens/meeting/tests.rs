@@ -14,7 +14,7 @@ use iced_test::simulator;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
-use crate::devices::AudioChoice;
+use crate::devices::DeviceChoice;
 use crate::i18n::Language;
 use crate::join::JoinRequest;
 
@@ -29,7 +29,7 @@ fn key() -> LinkKey {
             display_name: DisplayName::new("Aiko").expect("name"),
             identity: None,
         }),
-        audio: AudioChoice::default(),
+        devices: DeviceChoice::default(),
     }
 }
 
@@ -389,4 +389,14 @@ fn the_speaker_is_highlighted_and_the_camera_toggle_reaches_the_link() {
         })
         .collect();
     assert_eq!(cameras, vec![true, false]);
+}
+
+#[test]
+fn a_camera_that_fails_in_the_meeting_is_reported() {
+    let _language = crate::test_language(Language::Japanese);
+    let (mut state, _commands) = screen(in_meeting(Role::Guest, 1));
+    let problem = fl!("meeting-camera-failed", detail = "device busy");
+    assert!(!shows(&state, &problem));
+    state.update(Message::Link(LinkEvent::CameraFailed("device busy".into())));
+    assert!(shows(&state, &problem));
 }
