@@ -5,6 +5,7 @@ pub mod config;
 pub mod devices;
 pub mod diagnostics;
 pub mod embedded;
+pub mod focus;
 pub mod fonts;
 pub mod i18n;
 pub mod join;

@@ -3,9 +3,8 @@
 
 use std::path::PathBuf;
 
-use iced::keyboard::{self, key::Named};
 use iced::widget::{Id, operation};
-use iced::{Element, Subscription, Task, Theme, event};
+use iced::{Element, Subscription, Task, Theme};
 
 use crate::config::{Args, Settings};
 use crate::diagnostics::{self, LogBuffer};
@@ -38,8 +37,6 @@ pub enum Message {
     Restored(Result<Option<Session>, UiError>),
     SignedOut(Result<(), UiError>),
     SettingsSaved(Result<(), String>),
-    FocusNext,
-    FocusPrevious,
     /// The window is about to draw a frame (only listened to until the first one).
     Frame(std::time::Instant),
 }
@@ -219,8 +216,6 @@ impl Shell {
                 }
                 Task::none()
             }
-            Message::FocusNext => operation::focus_next(),
-            Message::FocusPrevious => operation::focus_previous(),
             Message::SettingsSaved(result) => {
                 if let Err(error) = result {
                     tracing::warn!(%error, "could not save settings");
@@ -389,14 +384,16 @@ impl Shell {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        match &self.screen {
+        let screen = match &self.screen {
             Screen::SignIn(state) => state.view().map(Message::SignIn),
             Screen::Home(state) => state.view().map(Message::Home),
             Screen::Schedule(state) => state.view().map(Message::Schedule),
             Screen::Settings(state) => state.view().map(Message::Settings),
             Screen::PreJoin(state) => state.view().map(Message::PreJoin),
             Screen::Meeting(state) => state.view().map(Message::Meeting),
-        }
+        };
+        // Tab moves the focus within the event batch (see `focus`).
+        crate::focus::tab_focus(screen).into()
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
@@ -405,27 +402,12 @@ impl Shell {
             Screen::Meeting(state) => state.subscription().map(Message::Meeting),
             _ => Subscription::none(),
         };
-        let focus = event::listen_with(|event, status, _window| match (event, status) {
-            (
-                iced::Event::Keyboard(keyboard::Event::KeyPressed {
-                    key: keyboard::Key::Named(Named::Tab),
-                    modifiers,
-                    ..
-                }),
-                event::Status::Ignored,
-            ) => Some(if modifiers.shift() {
-                Message::FocusPrevious
-            } else {
-                Message::FocusNext
-            }),
-            _ => None,
-        });
         let first_frame = if self.first_frame_seen {
             Subscription::none()
         } else {
             iced::window::frames().map(Message::Frame)
         };
-        Subscription::batch([screen, focus, first_frame])
+        Subscription::batch([screen, first_frame])
     }
 }
 

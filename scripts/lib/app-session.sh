@@ -74,12 +74,10 @@ start_app() {
 
 # Keyboard only: sign in as the host (the sign-in form opens in the user name field).
 app_sign_in() {
-    xdotool type --delay 20 hana
-    # Tab moves the focus in a task after the key event: keys sent at once would still land in
-    # the user name field (as they would from an auto-typing password manager).
-    xdotool key Tab
-    sleep 0.5
-    xdotool type --delay 20 "$host_password"
+    # User name, Tab, password in one go, as an auto-typing password manager would (`focus.rs`
+    # moves the focus within the batch of keys). Enter separately: xdotool types "\n" as a
+    # character, not as the Return key.
+    xdotool type --delay 20 "hana"$'\t'"$host_password"
     xdotool key Return
     sleep 3
 }

@@ -491,4 +491,38 @@ mod tests {
             "server given: the user name"
         );
     }
+
+    /// A password manager types "user⇥password⏎" in one go; each part must land in its field.
+    #[test]
+    fn user_tab_password_enter_typed_at_once_signs_in_with_both() {
+        let _language = crate::test_language(crate::i18n::Language::English);
+        let mut state = screen();
+        state.update(Message::ServerChanged("127.0.0.1:8443".into()));
+        let messages = {
+            let mut ui = simulator(crate::focus::tab_focus(state.view()));
+            ui.click(Id::new(USERNAME_INPUT)).expect("user name field");
+            let batch: Vec<iced::Event> = iced_test::simulator::typewrite("hana")
+                .chain(iced_test::simulator::tap_key(
+                    iced::keyboard::key::Named::Tab,
+                    None,
+                ))
+                .chain(iced_test::simulator::typewrite("s3cret pass"))
+                .chain(iced_test::simulator::tap_key(
+                    iced::keyboard::key::Named::Enter,
+                    None,
+                ))
+                .collect();
+            ui.simulate(batch);
+            ui.into_messages().collect::<Vec<_>>()
+        };
+        // Sign-in is the last thing sent, after both fields are filled.
+        assert!(matches!(messages.last(), Some(Message::SignIn)));
+        let fields: Vec<Message> = messages
+            .into_iter()
+            .filter(|m| !matches!(m, Message::SignIn))
+            .collect();
+        run(&mut state, fields);
+        assert_eq!(state.username, "hana");
+        assert_eq!(state.password, "s3cret pass");
+    }
 }

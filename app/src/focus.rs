@@ -1,0 +1,262 @@
+//! Tab and Shift+Tab move the keyboard focus between fields and buttons, inside the event
+//! batch they arrive in.
+//!
+//! Moving focus with a task (`operation::focus_next()` from `update`) runs only after the whole
+//! batch of events has gone through the widgets, so keys typed right after Tab (a password
+//! manager filling "user⇥password", or a fast typist) still landed in the old field. This
+//! wrapper sits at the root of every screen and runs the same focus operation on the widget
+//! tree the moment Tab passes through, so the next key already finds the new field.
+
+use iced::advanced::layout;
+use iced::advanced::mouse;
+use iced::advanced::overlay;
+use iced::advanced::renderer;
+use iced::advanced::widget::operation::{self, Operation, Outcome};
+use iced::advanced::widget::tree::{self, Tree};
+use iced::advanced::{Clipboard, Layout, Shell, Widget};
+use iced::keyboard::{self, key::Named};
+use iced::{Element, Event, Length, Rectangle, Size, Vector};
+
+/// See the module notes.
+pub struct TabFocus<'a, Message, Theme, Renderer> {
+    content: Element<'a, Message, Theme, Renderer>,
+}
+
+/// Wraps a screen so Tab moves the focus at once.
+pub fn tab_focus<'a, Message, Theme, Renderer>(
+    content: impl Into<Element<'a, Message, Theme, Renderer>>,
+) -> TabFocus<'a, Message, Theme, Renderer> {
+    TabFocus {
+        content: content.into(),
+    }
+}
+
+/// Runs a (possibly chained) operation over `widget` to the end, as the runtime would.
+fn run<Message, Theme, Renderer: renderer::Renderer>(
+    widget: &mut dyn Widget<Message, Theme, Renderer>,
+    tree: &mut Tree,
+    layout: Layout<'_>,
+    renderer: &Renderer,
+    mut operation: Box<dyn Operation>,
+) {
+    loop {
+        widget.operate(tree, layout, renderer, operation.as_mut());
+        match operation.finish() {
+            Outcome::Chain(next) => operation = next,
+            Outcome::None | Outcome::Some(()) => break,
+        }
+    }
+}
+
+impl<Message, Theme, Renderer> Widget<Message, Theme, Renderer>
+    for TabFocus<'_, Message, Theme, Renderer>
+where
+    Renderer: renderer::Renderer,
+{
+    fn tag(&self) -> tree::Tag {
+        self.content.as_widget().tag()
+    }
+
+    fn state(&self) -> tree::State {
+        self.content.as_widget().state()
+    }
+
+    fn children(&self) -> Vec<Tree> {
+        self.content.as_widget().children()
+    }
+
+    fn diff(&self, tree: &mut Tree) {
+        self.content.as_widget().diff(tree);
+    }
+
+    fn size(&self) -> Size<Length> {
+        self.content.as_widget().size()
+    }
+
+    fn layout(
+        &mut self,
+        tree: &mut Tree,
+        renderer: &Renderer,
+        limits: &layout::Limits,
+    ) -> layout::Node {
+        self.content.as_widget_mut().layout(tree, renderer, limits)
+    }
+
+    fn operate(
+        &mut self,
+        tree: &mut Tree,
+        layout: Layout<'_>,
+        renderer: &Renderer,
+        operation: &mut dyn Operation,
+    ) {
+        self.content
+            .as_widget_mut()
+            .operate(tree, layout, renderer, operation);
+    }
+
+    fn update(
+        &mut self,
+        tree: &mut Tree,
+        event: &Event,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        renderer: &Renderer,
+        clipboard: &mut dyn Clipboard,
+        shell: &mut Shell<'_, Message>,
+        viewport: &Rectangle,
+    ) {
+        self.content.as_widget_mut().update(
+            tree, event, layout, cursor, renderer, clipboard, shell, viewport,
+        );
+        if shell.is_event_captured() {
+            return;
+        }
+        if let Event::Keyboard(keyboard::Event::KeyPressed {
+            key: keyboard::Key::Named(Named::Tab),
+            modifiers,
+            ..
+        }) = event
+        {
+            let operation: Box<dyn Operation> = if modifiers.shift() {
+                Box::new(operation::focusable::focus_previous())
+            } else {
+                Box::new(operation::focusable::focus_next())
+            };
+            run(
+                self.content.as_widget_mut(),
+                tree,
+                layout,
+                renderer,
+                operation,
+            );
+            shell.capture_event();
+            shell.request_redraw();
+        }
+    }
+
+    fn mouse_interaction(
+        &self,
+        tree: &Tree,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        viewport: &Rectangle,
+        renderer: &Renderer,
+    ) -> mouse::Interaction {
+        self.content
+            .as_widget()
+            .mouse_interaction(tree, layout, cursor, viewport, renderer)
+    }
+
+    fn draw(
+        &self,
+        tree: &Tree,
+        renderer: &mut Renderer,
+        theme: &Theme,
+        style: &renderer::Style,
+        layout: Layout<'_>,
+        cursor: mouse::Cursor,
+        viewport: &Rectangle,
+    ) {
+        self.content
+            .as_widget()
+            .draw(tree, renderer, theme, style, layout, cursor, viewport);
+    }
+
+    fn overlay<'b>(
+        &'b mut self,
+        tree: &'b mut Tree,
+        layout: Layout<'b>,
+        renderer: &Renderer,
+        viewport: &Rectangle,
+        translation: Vector,
+    ) -> Option<overlay::Element<'b, Message, Theme, Renderer>> {
+        self.content
+            .as_widget_mut()
+            .overlay(tree, layout, renderer, viewport, translation)
+    }
+}
+
+impl<'a, Message: 'a, Theme: 'a, Renderer> From<TabFocus<'a, Message, Theme, Renderer>>
+    for Element<'a, Message, Theme, Renderer>
+where
+    Renderer: renderer::Renderer + 'a,
+{
+    fn from(focus: TabFocus<'a, Message, Theme, Renderer>) -> Self {
+        Element::new(focus)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced::widget::{Id, column, text_input};
+    use iced_test::simulator;
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum Field {
+        User(String),
+        Password(String),
+    }
+
+    fn form<'a>(user: &'a str, password: &'a str) -> Element<'a, Field> {
+        tab_focus(column![
+            text_input("user", user).id("user").on_input(Field::User),
+            text_input("password", password)
+                .id("password")
+                .on_input(Field::Password),
+        ])
+        .into()
+    }
+
+    /// What the fields hold after `messages`.
+    fn apply(mut fields: (String, String), messages: Vec<Field>) -> (String, String) {
+        for message in messages {
+            match message {
+                Field::User(value) => fields.0 = value,
+                Field::Password(value) => fields.1 = value,
+            }
+        }
+        fields
+    }
+
+    #[test]
+    fn keys_typed_right_after_tab_land_in_the_next_field() {
+        // One batch, as a password manager types it: user name, Tab, password.
+        let messages: Vec<Field> = {
+            let mut ui = simulator(form("", ""));
+            ui.click(Id::new("user")).expect("user field");
+            let batch: Vec<Event> = iced_test::simulator::typewrite("hana")
+                .chain(iced_test::simulator::tap_key(Named::Tab, None))
+                .chain(iced_test::simulator::typewrite("s3cret"))
+                .collect();
+            ui.simulate(batch);
+            ui.into_messages().collect()
+        };
+        let fields = apply((String::new(), String::new()), messages);
+        assert_eq!(fields, ("hana".to_owned(), "s3cret".to_owned()));
+
+        // Shift+Tab goes back.
+        let messages: Vec<Field> = {
+            let mut ui = simulator(form(&fields.0, &fields.1));
+            ui.click(Id::new("password")).expect("password field");
+            let shift_tab = Event::Keyboard(keyboard::Event::KeyPressed {
+                key: keyboard::Key::Named(Named::Tab),
+                modified_key: keyboard::Key::Named(Named::Tab),
+                physical_key: keyboard::key::Physical::Unidentified(
+                    keyboard::key::NativeCode::Unidentified,
+                ),
+                location: keyboard::Location::Standard,
+                modifiers: keyboard::Modifiers::SHIFT,
+                repeat: false,
+                text: None,
+            });
+            let batch: Vec<Event> = std::iter::once(shift_tab)
+                .chain(iced_test::simulator::typewrite("!"))
+                .collect();
+            ui.simulate(batch);
+            ui.into_messages().collect()
+        };
+        let fields = apply(fields, messages);
+        assert_eq!(fields, ("hana!".to_owned(), "s3cret".to_owned()));
+    }
+}
