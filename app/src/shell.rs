@@ -290,6 +290,14 @@ impl Shell {
                         }
                         Task::none()
                     }
+                    home::Action::EditMeeting(meeting) => {
+                        if let Some(session) = self.session.clone() {
+                            self.screen = Screen::Schedule(Box::new(schedule::State::edit(
+                                session, *meeting,
+                            )));
+                        }
+                        Task::none()
+                    }
                     home::Action::OpenSettings => self.open_settings(),
                     home::Action::SignOut => self.sign_out(),
                 }

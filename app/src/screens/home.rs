@@ -48,6 +48,8 @@ pub enum Message {
     Schedule,
     Settings,
     SignOut,
+    /// Opens a scheduled meeting for changes.
+    EditMeeting(String),
     /// Asks to cancel a scheduled meeting (confirmed before anything is sent).
     CancelMeeting(String),
     ConfirmCancel,
@@ -60,6 +62,8 @@ pub enum Action {
     Run(Task<Message>),
     Join(Box<JoinRequest>),
     OpenSchedule,
+    /// Change this scheduled meeting.
+    EditMeeting(Box<ScheduledMeeting>),
     OpenSettings,
     SignOut,
 }
@@ -232,6 +236,11 @@ impl State {
                     Err(error) => self.join_error = Some(error),
                 }
             }
+            Message::EditMeeting(number) => {
+                if let Some(meeting) = self.meetings.iter().find(|m| m.number == number) {
+                    return Action::EditMeeting(Box::new(meeting.clone()));
+                }
+            }
             Message::CancelMeeting(number) => self.confirm_cancel = Some(number),
             Message::KeepMeeting => self.confirm_cancel = None,
             Message::ConfirmCancel => {
@@ -297,13 +306,19 @@ impl State {
                     .on_press(Message::JoinScheduled(number.clone()))
             ]
             .spacing(8);
-            // Co-hosts may join but not cancel (the server refuses them too).
+            // Co-hosts may join but not change or cancel (the server refuses them too).
             if !meeting.viewer_is_co_host {
-                actions = actions.push(
-                    button(text(fl!("home-cancel-meeting")))
-                        .style(button::secondary)
-                        .on_press(Message::CancelMeeting(number.clone())),
-                );
+                actions = actions
+                    .push(
+                        button(text(fl!("home-edit-meeting")))
+                            .style(button::secondary)
+                            .on_press(Message::EditMeeting(number.clone())),
+                    )
+                    .push(
+                        button(text(fl!("home-cancel-meeting")))
+                            .style(button::secondary)
+                            .on_press(Message::CancelMeeting(number.clone())),
+                    );
             }
             actions.into()
         };
@@ -572,6 +587,7 @@ mod tests {
         let mut ui = simulator(state.view());
         assert!(ui.find(fl!("home-join-this")).is_ok());
         assert!(ui.find(fl!("home-cancel-meeting")).is_err());
+        assert!(ui.find(fl!("home-edit-meeting")).is_err(), "nor change it");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use conclave_core::invite::{
     InvitationInput, Language as InviteLanguage, render_ics, render_password_message, render_text,
 };
 use conclave_core::schedule::{
-    MeetingOptions, ScheduleError, ScheduleRequest, ScheduledMeeting, WeeklyRecurrence, When,
-    validate_title,
+    MeetingOptions, MeetingUpdate, ScheduleError, ScheduleRequest, ScheduledMeeting,
+    WeeklyRecurrence, When, validate_title,
 };
 use iced::widget::{Id, button, checkbox, column, row, rule, scrollable, text, text_input};
 use iced::{Alignment, Element, Length, Task};
@@ -96,6 +96,63 @@ fn schedule_error(error: &ScheduleError) -> UiError {
 }
 
 impl Form {
+    /// The form for changing `meeting` (its password stays unless a new one is typed).
+    pub fn from_meeting(meeting: &ScheduledMeeting) -> Self {
+        let when = &meeting.when;
+        let (days, until, count) = match &when.recurrence {
+            Some(recurrence) => (
+                WEEKDAYS.map(|day| recurrence.days.contains(&day)),
+                recurrence
+                    .until
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+                recurrence.count.map(|c| c.to_string()).unwrap_or_default(),
+            ),
+            None => ([false; 7], String::new(), String::new()),
+        };
+        let options = &meeting.options;
+        Self {
+            title: meeting.title.clone(),
+            start: when.start.format("%Y-%m-%d %H:%M").to_string(),
+            duration: when.duration_minutes.to_string(),
+            time_zone: when.time_zone.clone(),
+            days,
+            until,
+            count,
+            lobby: options.lobby,
+            require_sign_in: options.require_sign_in,
+            auto_lock: options
+                .auto_lock_minutes
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            join_before_host: options.join_before_host,
+            exclude_password_from_invitation: options.exclude_password_from_invitation,
+            co_hosts: meeting.co_hosts.join(", "),
+            own_password: String::new(),
+        }
+    }
+
+    /// The change to send for a meeting at `sequence`: every field as the form has it; the
+    /// server refuses it if someone changed the meeting meanwhile.
+    pub fn update(&self, sequence: u32) -> Result<MeetingUpdate, UiError> {
+        let request = self.request()?;
+        Ok(MeetingUpdate {
+            title: Some(request.title),
+            when: Some(request.when),
+            require_sign_in: Some(request.options.require_sign_in),
+            lobby: Some(request.options.lobby),
+            auto_lock_minutes: Some(request.options.auto_lock_minutes),
+            join_before_host: Some(request.options.join_before_host),
+            exclude_password_from_invitation: Some(
+                request.options.exclude_password_from_invitation,
+            ),
+            co_hosts: Some(request.co_hosts),
+            password: request.password,
+            regenerate_password: false,
+            if_sequence: Some(sequence),
+        })
+    }
+
     /// The request the form describes, or what is wrong with it.
     pub fn request(&self) -> Result<ScheduleRequest, UiError> {
         let title = self.title.trim().to_owned();
@@ -173,6 +230,12 @@ impl Form {
     }
 }
 
+/// What Save sends.
+enum Change {
+    Schedule(Box<ScheduleRequest>),
+    Update(String, Box<MeetingUpdate>),
+}
+
 /// A saved meeting and the password the server handed out once.
 #[derive(Debug, Clone)]
 pub struct Saved {
@@ -182,6 +245,8 @@ pub struct Saved {
 
 pub struct State {
     session: Session,
+    /// Changing this scheduled meeting rather than scheduling a new one.
+    editing: Option<ScheduledMeeting>,
     pub form: Form,
     saving: bool,
     saved: Option<Saved>,
@@ -208,6 +273,8 @@ pub enum Message {
     Save,
     Saved(Result<Box<Saved>, UiError>),
     KeptPassword(Result<(), UiError>),
+    /// The password kept on this device for an edited meeting (for its updated invitation).
+    PasswordLoaded(Result<Option<String>, UiError>),
     CopyPassword,
     CopyInvitation,
     CopyPasswordMessage,
@@ -231,11 +298,22 @@ impl State {
     pub fn new(session: Session) -> Self {
         Self {
             session,
+            editing: None,
             form: Form::default(),
             saving: false,
             saved: None,
             error: None,
             notice: None,
+        }
+    }
+
+    /// The form for changing a scheduled meeting; saving sends the change and offers the
+    /// updated invitation (the calendar replaces the old one: same UID, higher SEQUENCE).
+    pub fn edit(session: Session, meeting: ScheduledMeeting) -> Self {
+        Self {
+            form: Form::from_meeting(&meeting),
+            editing: Some(meeting),
+            ..Self::new(session)
         }
     }
 
@@ -309,24 +387,40 @@ impl State {
             Message::CoHosts(v) => form.co_hosts = v,
             Message::OwnPassword(v) => form.own_password = v,
             Message::Save if !self.saving => {
-                let request = match self.form.request() {
-                    Ok(request) => request,
+                // The form is checked first, so its mistakes show whatever else is wrong.
+                let change = match &self.editing {
+                    Some(meeting) => self
+                        .form
+                        .update(meeting.sequence)
+                        .map(|update| Change::Update(meeting.number.clone(), Box::new(update))),
+                    None => self
+                        .form
+                        .request()
+                        .map(|request| Change::Schedule(Box::new(request))),
+                };
+                let change = match change {
+                    Ok(change) => change,
                     Err(error) => {
                         self.error = Some(error);
                         return Action::None;
                     }
                 };
+                // Guests never reach this screen; without a sign-in there is nothing to send.
                 let Some(token) = self.session.token().map(str::to_owned) else {
                     return Action::None;
                 };
                 self.saving = true;
                 self.error = None;
-                let server = self.session.server.clone();
-                let trust = self.session.trust.clone();
+                let (server, trust) = (self.session.server.clone(), self.session.trust.clone());
                 return Action::Run(Task::perform(
                     async move {
                         let scheduler = Scheduler::new(&server, &trust, &token)?;
-                        let response = scheduler.schedule(&request).await?;
+                        let response = match change {
+                            Change::Schedule(request) => scheduler.schedule(&request).await?,
+                            Change::Update(number, update) => {
+                                scheduler.update(&number, &update).await?
+                            }
+                        };
                         Ok(Box::new(Saved {
                             meeting: response.meeting,
                             password: response.password,
@@ -355,14 +449,41 @@ impl State {
                                 Message::KeptPassword,
                             )
                         });
+                        let edited_without_password =
+                            self.editing.is_some() && saved.password.is_none();
+                        let account = secrets::meeting_password_account(
+                            &self.session.server,
+                            &saved.meeting.number,
+                        );
                         self.saved = Some(saved);
                         if let Some(task) = keep {
                             return Action::Run(task);
+                        }
+                        if edited_without_password {
+                            // The password did not change: the updated invitation and the
+                            // password message need the one kept on this device.
+                            return Action::Run(Task::perform(
+                                async move {
+                                    secrets::blocking(move || secrets::get(&account))
+                                        .await
+                                        .map_err(UiError::from)
+                                },
+                                Message::PasswordLoaded,
+                            ));
                         }
                     }
                     Err(error) => self.error = Some(error),
                 }
             }
+            Message::PasswordLoaded(result) => match result {
+                Ok(password) => {
+                    if let Some(saved) = self.saved.as_mut() {
+                        saved.password = password;
+                    }
+                }
+                // Without it the invitation still goes out; the password message can't.
+                Err(error) => tracing::warn!(?error, "the meeting password is not on this device"),
+            },
             Message::KeptPassword(result) => {
                 if let Err(error) = result {
                     self.error = Some(error);
@@ -575,9 +696,13 @@ impl State {
             column![].into()
         } else {
             row![
-                button(text(fl!("schedule-save")))
-                    .on_press_maybe((!self.saving).then_some(Message::Save))
-                    .style(button::primary),
+                button(text(if self.editing.is_some() {
+                    fl!("schedule-save-changes")
+                } else {
+                    fl!("schedule-save")
+                }))
+                .on_press_maybe((!self.saving).then_some(Message::Save))
+                .style(button::primary),
                 button(text(fl!("common-back"))).on_press(Message::Back),
             ]
             .spacing(8)
@@ -586,9 +711,17 @@ impl State {
         page(
             column![
                 scrollable(
-                    column![text(fl!("schedule-heading")).size(28), body]
-                        .spacing(16)
-                        .padding(iced::Padding::ZERO.right(16)),
+                    column![
+                        text(if self.editing.is_some() {
+                            fl!("schedule-edit-heading")
+                        } else {
+                            fl!("schedule-heading")
+                        })
+                        .size(28),
+                        body
+                    ]
+                    .spacing(16)
+                    .padding(iced::Padding::ZERO.right(16)),
                 )
                 .height(Length::Fill),
                 status,
@@ -833,6 +966,62 @@ mod tests {
             free_path(dir.path(), "notes"),
             dir.path().join("notes"),
             "no extension"
+        );
+    }
+
+    #[test]
+    fn editing_starts_from_the_meeting_and_saves_the_same_meeting_unless_changed() {
+        let _language = crate::test_language(Language::Japanese);
+        let original = Form {
+            title: "週次定例".into(),
+            start: "2030-06-04 10:00".into(),
+            duration: "45".into(),
+            time_zone: "Asia/Tokyo".into(),
+            days: [false, true, false, true, false, false, false],
+            count: "8".into(),
+            lobby: false,
+            require_sign_in: true,
+            auto_lock: "10".into(),
+            exclude_password_from_invitation: false,
+            co_hosts: "kenji, aiko".into(),
+            ..Form::default()
+        };
+        let request = original.request().expect("valid");
+        let mut meeting = sample_meeting(request.clone(), "12345678901", false);
+        meeting.co_hosts = request.co_hosts.clone();
+        meeting.sequence = 3;
+
+        let mut state = State::edit(session(), meeting);
+        // Nothing lost: the form gives back the same request (compared as JSON, what the
+        // server gets).
+        let json = |r: &ScheduleRequest| serde_json::to_value(r).expect("json");
+        assert_eq!(json(&state.form.request().expect("valid")), json(&request));
+        let update = state.form.update(3).expect("valid");
+        assert_eq!(update.if_sequence, Some(3), "refused if changed meanwhile");
+        assert_eq!(update.password, None, "the password stays");
+        assert_eq!(update.co_hosts.as_deref(), Some(&request.co_hosts[..]));
+
+        let mut ui = simulator(state.view());
+        assert!(ui.find(fl!("schedule-edit-heading")).is_ok());
+        assert!(ui.find(fl!("schedule-heading")).is_err());
+        drop(ui);
+        let _ = state.update(Message::Title("週次定例（臨時）".into()));
+        let actions: Vec<Action> = {
+            let mut ui = simulator(state.view());
+            ui.click(fl!("schedule-save-changes").as_str())
+                .expect("save changes");
+            ui.into_messages().collect::<Vec<_>>()
+        }
+        .into_iter()
+        .map(|m| state.update(m))
+        .collect();
+        // This session has no sign-in, so nothing is sent; the form was accepted (no error).
+        // Sending against a real server: app/tests/home_scheduled.rs.
+        assert!(matches!(actions.as_slice(), [Action::None]));
+        assert!(state.error.is_none());
+        assert_eq!(
+            state.form.update(3).expect("valid").title.as_deref(),
+            Some("週次定例（臨時）")
         );
     }
 }

@@ -1,0 +1,198 @@
+//! Home and the schedule screen against the real server in-process: a signed-in host's
+//! upcoming meetings are listed through the screen's own task; "Change" opens one in the
+//! schedule form, and saving sends the change (same meeting, higher SEQUENCE, so calendars
+//! replace the invitation); "Cancel meeting" → "Yes, cancel" sends the cancellation, the
+//! refreshed list no longer shows it, and the server keeps it as cancelled (for the calendar's
+//! CANCEL update), never deleted. The screens' tasks run as iced's runtime would run them.
+
+use conclave_app::join::SignedInIdentity;
+use conclave_app::screens::home::{Action, Message, State};
+use conclave_app::screens::schedule;
+use conclave_app::screens::{Account, Session};
+use conclave_core::client::account::sign_in;
+use conclave_core::client::schedule_api::Scheduler;
+use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
+use conclave_core::schedule::{MeetingOptions, ScheduleRequest, When};
+use conclave_tests::TestServer;
+use iced::futures::StreamExt as _;
+
+/// Runs a screen task to completion and returns the messages it produced.
+async fn run(task: iced::Task<Message>) -> Vec<Message> {
+    let Some(stream) = iced_runtime::task::into_stream(task) else {
+        return Vec::new();
+    };
+    stream
+        .filter_map(|action| async move {
+            match action {
+                iced_runtime::Action::Output(message) => Some(message),
+                _ => None,
+            }
+        })
+        .collect()
+        .await
+}
+
+/// Feeds `message` to the screen and keeps running whatever it starts until it settles.
+async fn settle(state: &mut State, message: Message) {
+    let mut pending = vec![message];
+    while let Some(message) = pending.pop() {
+        if let Action::Run(task) = state.update(message) {
+            pending.extend(run(task).await);
+        }
+    }
+}
+
+async fn run_schedule(task: iced::Task<schedule::Message>) -> Vec<schedule::Message> {
+    let Some(stream) = iced_runtime::task::into_stream(task) else {
+        return Vec::new();
+    };
+    stream
+        .filter_map(|action| async move {
+            match action {
+                iced_runtime::Action::Output(message) => Some(message),
+                _ => None,
+            }
+        })
+        .collect()
+        .await
+}
+
+async fn settle_schedule(state: &mut schedule::State, message: schedule::Message) {
+    let mut pending = vec![message];
+    while let Some(message) = pending.pop() {
+        if let schedule::Action::Run(task) = state.update(message) {
+            pending.extend(run_schedule(task).await);
+        }
+    }
+}
+
+fn shows(state: &State, text: &str) -> bool {
+    iced_test::simulator(state.view()).find(text).is_ok()
+}
+
+fn budget_review() -> ScheduleRequest {
+    ScheduleRequest {
+        title: "Budget review".into(),
+        when: When {
+            start: "2030-06-04T10:00:00".parse().expect("start"),
+            time_zone: "Asia/Tokyo".into(),
+            duration_minutes: 45,
+            recurrence: None,
+        },
+        options: MeetingOptions::default(),
+        co_hosts: Vec::new(),
+        password: None,
+    }
+}
+
+async fn signed_in_host(server: &TestServer) -> (Session, Scheduler) {
+    server
+        .add_user("hana", "Hana Host", "correct horse battery")
+        .await;
+    let keys = generate_signature_keys().expect("keys");
+    let account = sign_in(
+        &server.address(),
+        &server.trust(),
+        "hana",
+        "correct horse battery",
+        keys.public(),
+    )
+    .await
+    .expect("sign in");
+    let scheduler =
+        Scheduler::new(&server.address(), &server.trust(), &account.token).expect("scheduler");
+    let session = Session {
+        server: server.address(),
+        trust: server.trust(),
+        display_name: "Hana Host".into(),
+        account: Some(Account {
+            username: "hana".into(),
+            identity: SignedInIdentity {
+                token: account.token.clone(),
+                signature_keys: signature_keys_to_bytes(&keys).expect("key bytes"),
+                certificate: account.certificate.clone(),
+                org: account.org_key,
+            },
+        }),
+        hosting_locally: false,
+        not_kept: None,
+    };
+    (session, scheduler)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yes_cancel_removes_the_meeting_from_home_and_the_server_keeps_it_cancelled() {
+    let server = TestServer::start().await;
+    let (session, scheduler) = signed_in_host(&server).await;
+    let kept = scheduler
+        .schedule(&budget_review())
+        .await
+        .expect("schedule");
+    let mut other = budget_review();
+    other.title = "Board meeting".into();
+    scheduler.schedule(&other).await.expect("schedule");
+
+    let mut home = State::new(session);
+    settle(&mut home, Message::Refresh).await;
+    assert!(shows(&home, "Budget review"), "listed from the server");
+    assert!(shows(&home, "Board meeting"));
+
+    let number = kept.meeting.number.clone();
+    settle(&mut home, Message::CancelMeeting(number.clone())).await;
+    assert!(shows(&home, "Budget review"), "nothing sent before Yes");
+    settle(&mut home, Message::ConfirmCancel).await;
+    assert!(!shows(&home, "Budget review"), "gone from home");
+    assert!(shows(&home, "Board meeting"), "the other one stays");
+
+    let on_server = scheduler.list().await.expect("list");
+    let cancelled = on_server
+        .iter()
+        .find(|m| m.number == number)
+        .expect("kept on the server");
+    assert!(cancelled.cancelled);
+    assert!(
+        cancelled.sequence > kept.meeting.sequence,
+        "a CANCEL update"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_opens_the_meeting_in_the_form_and_saving_updates_it_on_the_server() {
+    let server = TestServer::start().await;
+    let (session, scheduler) = signed_in_host(&server).await;
+    let scheduled = scheduler
+        .schedule(&budget_review())
+        .await
+        .expect("schedule");
+    let number = scheduled.meeting.number.clone();
+
+    let mut home = State::new(session.clone());
+    settle(&mut home, Message::Refresh).await;
+    let Action::EditMeeting(meeting) = home.update(Message::EditMeeting(number.clone())) else {
+        panic!("Change opens the meeting");
+    };
+    assert_eq!(meeting.title, "Budget review");
+
+    let mut form = schedule::State::edit(session, *meeting);
+    settle_schedule(
+        &mut form,
+        schedule::Message::Title("Budget review (moved)".into()),
+    )
+    .await;
+    settle_schedule(&mut form, schedule::Message::Duration("90".into())).await;
+    settle_schedule(&mut form, schedule::Message::Save).await;
+    let saved = form.saved().expect("saved");
+    assert_eq!(saved.meeting.number, number, "the same meeting");
+    assert_eq!(saved.meeting.title, "Budget review (moved)");
+    let ics = form.invitation_ics().expect("invitation").expect("renders");
+    assert!(ics.contains(&format!("SEQUENCE:{}", saved.meeting.sequence)));
+
+    let on_server = scheduler.list().await.expect("list");
+    let changed = on_server.iter().find(|m| m.number == number).expect("kept");
+    assert_eq!(changed.title, "Budget review (moved)");
+    assert_eq!(changed.when.duration_minutes, 90);
+    assert_eq!(changed.uid, scheduled.meeting.uid, "calendars replace it");
+    assert!(changed.sequence > scheduled.meeting.sequence);
+    assert!(!changed.cancelled);
+    assert_eq!(on_server.len(), 1, "changed, not duplicated");
+}
