@@ -268,3 +268,69 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
         "the SFU's loss reports reach the sender: {camera_stats:?}"
     );
 }
+
+/// Video obeys the same forwarding gate as audio: once expelled, a member gets no more
+/// pictures (the SFU stops forwarding, and the new epoch's keys never reach them), while
+/// the others keep seeing the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expelled_member_sees_no_picture_after_the_expel_while_the_others_still_do() {
+    use conclave_core::client::{LeftReason, Phase};
+    use conclave_core::protocol::ClientMessage;
+
+    let Meeting {
+        server: _server,
+        mut host,
+        guests,
+        ..
+    } = media::meeting(&["Stays", "Expelled"]).await;
+    let [mut stays, mut expelled]: [_; 2] = guests.try_into().ok().unwrap();
+    let epoch = expelled.snapshot().epoch.unwrap();
+
+    let (pipeline, stays_shown) = watcher();
+    let stays_media = start_video(&mut stays, pipeline).await;
+    let (pipeline, expelled_shown) = watcher();
+    let expelled_media = start_video(&mut expelled, pipeline).await;
+    let camera = VideoPipeline::new(
+        Some(Box::new(TestPattern::new(320, 240).unwrap())),
+        None,
+        VideoEncoderConfig::default(),
+    )
+    .unwrap();
+    let camera = start_video(&mut host, camera).await;
+    until_recognized(&expelled_shown, 3, "the member to be expelled").await;
+    until_recognized(&stays_shown, 3, "the member who stays").await;
+
+    host.send(ClientMessage::Expel {
+        participant: expelled.snapshot().participant.unwrap(),
+    });
+    wait(&mut expelled, "expelled", |s| {
+        matches!(s.phase, Some(Phase::Left(LeftReason::Expelled(_))))
+    })
+    .await;
+    wait(&mut host, "rekeyed", |s| s.epoch == Some(epoch + 1)).await;
+    let seen_at_expel = expelled_shown.lock().unwrap().len();
+    let received_at_expel = expelled_media.video_stats().frames_received;
+    let stays_at_expel = stays_shown.lock().unwrap().len();
+    // 1.5 s is over 20 pictures at 15 fps.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let seen_after = expelled_shown.lock().unwrap().len();
+    assert!(
+        seen_after <= seen_at_expel + 1,
+        "pictures kept reaching the expelled member: {seen_at_expel} → {seen_after}"
+    );
+    // Not only undecryptable (the new epoch's keys never reached them): not forwarded at all.
+    let received_after = expelled_media.video_stats().frames_received;
+    assert!(
+        received_after <= received_at_expel + 2,
+        "the SFU kept forwarding to the expelled member: {received_at_expel} → {received_after}"
+    );
+    until_recognized(
+        &stays_shown,
+        stays_at_expel + 5,
+        "the member who stays, after",
+    )
+    .await;
+    camera.stop().await;
+    stays_media.stop().await;
+    expelled_media.stop().await;
+}
