@@ -5,19 +5,18 @@
 //! refreshed list no longer shows it, and the server keeps it as cancelled (for the calendar's
 //! CANCEL update), never deleted. The screens' tasks run as iced's runtime would run them.
 
-use conclave_app::join::SignedInIdentity;
+mod common;
+
 use conclave_app::screens::home::{Action, Message, State};
 use conclave_app::screens::schedule;
 use conclave_app::screens::{Account, Session};
-use conclave_core::client::account::sign_in;
 use conclave_core::client::schedule_api::Scheduler;
-use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
 use conclave_core::schedule::{MeetingOptions, ScheduleRequest, When};
 use conclave_tests::TestServer;
 use iced::futures::StreamExt as _;
 
 /// Runs a screen task to completion and returns the messages it produced.
-async fn run(task: iced::Task<Message>) -> Vec<Message> {
+async fn run<M: Send + 'static>(task: iced::Task<M>) -> Vec<M> {
     let Some(stream) = iced_runtime::task::into_stream(task) else {
         return Vec::new();
     };
@@ -42,26 +41,11 @@ async fn settle(state: &mut State, message: Message) {
     }
 }
 
-async fn run_schedule(task: iced::Task<schedule::Message>) -> Vec<schedule::Message> {
-    let Some(stream) = iced_runtime::task::into_stream(task) else {
-        return Vec::new();
-    };
-    stream
-        .filter_map(|action| async move {
-            match action {
-                iced_runtime::Action::Output(message) => Some(message),
-                _ => None,
-            }
-        })
-        .collect()
-        .await
-}
-
 async fn settle_schedule(state: &mut schedule::State, message: schedule::Message) {
     let mut pending = vec![message];
     while let Some(message) = pending.pop() {
         if let schedule::Action::Run(task) = state.update(message) {
-            pending.extend(run_schedule(task).await);
+            pending.extend(run(task).await);
         }
     }
 }
@@ -86,33 +70,16 @@ fn budget_review() -> ScheduleRequest {
 }
 
 async fn signed_in_host(server: &TestServer) -> (Session, Scheduler) {
-    server
-        .add_user("hana", "Hana Host", "correct horse battery")
-        .await;
-    let keys = generate_signature_keys().expect("keys");
-    let account = sign_in(
-        &server.address(),
-        &server.trust(),
-        "hana",
-        "correct horse battery",
-        keys.public(),
-    )
-    .await
-    .expect("sign in");
+    let identity = common::signed_in_host(server).await;
     let scheduler =
-        Scheduler::new(&server.address(), &server.trust(), &account.token).expect("scheduler");
+        Scheduler::new(&server.address(), &server.trust(), &identity.token).expect("scheduler");
     let session = Session {
         server: server.address(),
         trust: server.trust(),
         display_name: "Hana Host".into(),
         account: Some(Account {
             username: "hana".into(),
-            identity: SignedInIdentity {
-                token: account.token.clone(),
-                signature_keys: signature_keys_to_bytes(&keys).expect("key bytes"),
-                certificate: account.certificate.clone(),
-                org: account.org_key,
-            },
+            identity,
         }),
         hosting_locally: false,
         not_kept: None,

@@ -4,14 +4,15 @@
 //! host starts video and the guest's grid gets the host's picture (decoded from SFrame-encrypted
 //! H.264 through the SFU), keyed by the host's media sender id.
 
+mod common;
+
 use std::sync::Arc;
 
 use conclave_app::devices::{Camera, DeviceChoice, Microphone, Speaker};
 use conclave_app::join::{JoinRequest, SignedInIdentity};
 use conclave_app::meeting_link::{self, LinkCommand, LinkEvent, LinkHandle, LinkKey, MeetingView};
-use conclave_core::client::account::{NewMeeting, sign_in};
+use conclave_core::client::account::NewMeeting;
 use conclave_core::client::{Event, Phase};
-use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
 use conclave_core::protocol::{ClientMessage, DisplayName, MeetingNumber, MeetingPassword};
 use conclave_tests::{PATIENCE, TestServer};
 use iced::futures::StreamExt as _;
@@ -94,29 +95,11 @@ impl Link {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_waits_in_the_lobby_until_the_host_admits_them() {
     let server = TestServer::start().await;
-    server
-        .add_user("hana", "Hana Host", "correct horse battery")
-        .await;
-    let keys = generate_signature_keys().expect("keys");
-    let account = sign_in(
-        &server.address(),
-        &server.trust(),
-        "hana",
-        "correct horse battery",
-        keys.public(),
-    )
-    .await
-    .expect("sign in");
-    let identity = SignedInIdentity {
-        token: account.token.clone(),
-        signature_keys: signature_keys_to_bytes(&keys).expect("key bytes"),
-        certificate: account.certificate.clone(),
-        org: account.org_key,
-    };
+    let identity = common::signed_in_host(&server).await;
     let meeting = conclave_core::client::account::create_meeting(
         &server.address(),
         &server.trust(),
-        &account.token,
+        &identity.token,
         &NewMeeting {
             title: None,
             password: None,
