@@ -5,17 +5,20 @@
 # pause, each process's utime+stime is read from /proc/PID/stat over SECS seconds, with VmRSS
 # and VmHWM from /proc/PID/status at the end.
 #
-# Usage: scripts/measure-client-cpu.sh [CLIENTS] [SECS]      (defaults: 5 clients, 60 s)
+# Usage: scripts/measure-client-cpu.sh [CLIENTS] [SECS] [TALKERS]
+#   (defaults: 5 clients, 60 s, every client talking; the others join muted and send only
+#   Opus DTX silence, as in a meeting where one person speaks)
 # Binaries come from $CONCLAVE_BIN (default: target/release); build them first with
 #   cargo build --release -p conclave-cli -p conclave-server
 set -euo pipefail
 
 clients=${1:-5}
 secs=${2:-60}
+talkers=${3:-$clients}
 bin=${CONCLAVE_BIN:-target/release}
 settle=5
 if [[ ${1:-} == --help || ${1:-} == -h ]]; then
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 for program in conclaved conclave-cli; do
@@ -51,8 +54,10 @@ pin=$(sed -n 's/^TLS certificate SHA-256: //p' "$work/server.log")
 
 client_pids=()
 for i in $(seq "$clients"); do
+    mute=()
+    [[ $i -gt $talkers ]] && mute=(--muted)
     echo "$password" | "$bin/conclave-cli" join --server "$address" --pin "$pin" "$number" \
-        --name "Bot $i" --password-stdin --tone --stay-secs $((secs + settle + 30)) \
+        --name "Bot $i" --password-stdin --tone "${mute[@]}" --stay-secs $((secs + settle + 30)) \
         >"$work/client$i.log" 2>&1 &
     client_pids+=($!)
     pids+=($!)
@@ -87,4 +92,4 @@ for pid in "${client_pids[@]}" "$server_pid"; do
         'BEGIN { printf "%-10s %12.2f %10.1f %10.1f\n", name, 100 * used / ticks / secs,
                  rss / 1024, hwm / 1024 }'
 done
-echo "($clients clients, $secs s measured after all had audio; CLK_TCK $ticks)"
+echo "($clients clients, $talkers talking, $secs s measured after all had audio; CLK_TCK $ticks)"
