@@ -279,6 +279,9 @@ pub struct CameraSource {
     capture: CameraCapture,
     fallback: TestPattern,
     frames: u64,
+    /// The picture shape sent (the encoder's size): camera pictures of another shape are
+    /// cropped to it around the centre rather than stretched.
+    aspect: (usize, usize),
 }
 
 impl CameraSource {
@@ -287,6 +290,7 @@ impl CameraSource {
             capture,
             fallback: TestPattern::new(width, height)?,
             frames: 0,
+            aspect: (width, height),
         })
     }
 }
@@ -296,15 +300,73 @@ impl VideoSource for CameraSource {
         self.frames += 1;
         let live = matches!(self.capture.status(), CameraStatus::Capturing { .. });
         match self.capture.latest() {
-            Some(frame) if live => Ok(Some(frame)),
+            Some(frame) if live => Ok(Some(crop_to_aspect(frame, self.aspect))),
             _ => Ok(Some(self.fallback.frame(self.frames))),
         }
     }
 }
 
+/// The largest centred part of `frame` with the shape `aspect` (width, height); even sizes,
+/// as H.264 4:2:0 needs. A frame already of that shape is returned as it is.
+pub fn crop_to_aspect(frame: VideoFrame, (aspect_w, aspect_h): (usize, usize)) -> VideoFrame {
+    if aspect_w == 0 || aspect_h == 0 || frame.width == 0 || frame.height == 0 {
+        return frame;
+    }
+    // Compare width/height ratios without floating point.
+    let (width, height) = if frame.width * aspect_h > frame.height * aspect_w {
+        (frame.height * aspect_w / aspect_h, frame.height)
+    } else {
+        (frame.width, frame.width * aspect_h / aspect_w)
+    };
+    let (width, height) = (width & !1, height & !1);
+    if (width, height) == (frame.width, frame.height) || width == 0 || height == 0 {
+        return frame;
+    }
+    let (left, top) = ((frame.width - width) / 2, (frame.height - height) / 2);
+    let mut rgb = Vec::with_capacity(width * height * 3);
+    for row in frame
+        .rgb
+        .chunks_exact(frame.width * 3)
+        .skip(top)
+        .take(height)
+    {
+        rgb.extend_from_slice(&row[left * 3..(left + width) * 3]);
+    }
+    VideoFrame { width, height, rgb }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wide_camera_picture_is_cropped_around_the_centre_not_stretched() {
+        // 16:9, 32×18: left quarter red, the rest blue.
+        let mut frame = VideoFrame::black(32, 18);
+        for y in 0..18 {
+            for x in 0..32 {
+                let at = (y * 32 + x) * 3;
+                frame.rgb[at..at + 3].copy_from_slice(if x < 8 {
+                    &[255, 0, 0]
+                } else {
+                    &[0, 0, 255]
+                });
+            }
+        }
+        let cropped = crop_to_aspect(frame.clone(), (320, 240));
+        assert_eq!((cropped.width, cropped.height), (24, 18), "4:3");
+        assert_eq!(cropped.rgb.len(), 24 * 18 * 3);
+        assert_eq!(
+            cropped.pixel(0, 0),
+            Some([255, 0, 0]),
+            "4 columns of red remain"
+        );
+        assert_eq!(cropped.pixel(4, 9), Some([0, 0, 255]));
+        // Already the right shape: untouched. Taller than wide: cropped top and bottom.
+        assert_eq!(crop_to_aspect(frame.clone(), (16, 9)), frame);
+        let tall = crop_to_aspect(VideoFrame::black(20, 40), (4, 3));
+        assert_eq!((tall.width, tall.height), (20, 14));
+    }
 
     /// No machine running the tests is assumed to have a camera; a camera that is not there
     /// must fail clearly, not hang or panic, and the source must keep sending the pattern.

@@ -160,7 +160,15 @@ impl State {
                 if let Some(camera) = &self.camera
                     && matches!(camera.status(), CameraStatus::Capturing { .. })
                 {
-                    self.preview = camera.latest().as_ref().and_then(crate::video::to_image);
+                    // Cropped as it will be sent, so the preview shows what others will see.
+                    let sent = conclave_core::media::h264::VideoEncoderConfig::default();
+                    self.preview = camera
+                        .latest()
+                        .map(|frame| {
+                            devices::camera::crop_to_aspect(frame, (sent.width, sent.height))
+                        })
+                        .as_ref()
+                        .and_then(crate::video::to_image);
                 }
             }
             Message::Level(level) => self.level = level,
