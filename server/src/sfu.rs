@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use conclave_core::media::reorder::ReorderBuffer;
 use conclave_core::media::transport::{
     LinkEvents, LinkOptions, RtpWriter, TransportError, description_to_text, nacks_received,
@@ -56,7 +57,7 @@ struct Peer {
     meeting: String,
     connection: Arc<dyn PeerConnection>,
     /// Downstream packets for this subscriber, written by its own task.
-    downstream: mpsc::Sender<Vec<u8>>,
+    downstream: mpsc::Sender<Bytes>,
     /// Downstream video access units for this subscriber.
     video_downstream: mpsc::Sender<AccessUnit>,
     /// The connection's events: its upstream video track receives our keyframe requests.
@@ -185,11 +186,11 @@ impl Sfu {
             .ok_or(TransportError::Closed)?;
 
         // Downstream: this subscriber's writer task.
-        let (down_tx, mut down_rx) = mpsc::channel::<Vec<u8>>(SUBSCRIBER_QUEUE);
+        let (down_tx, mut down_rx) = mpsc::channel::<Bytes>(SUBSCRIBER_QUEUE);
         tokio::spawn(async move {
             let mut writer = RtpWriter::new(track, ssrc);
             while let Some(payload) = down_rx.recv().await {
-                if writer.send(&payload).await.is_err() {
+                if writer.send_bytes(payload).await.is_err() {
                     break;
                 }
             }
@@ -210,7 +211,8 @@ impl Sfu {
         tokio::spawn(async move {
             while let Some(payload) = upstream_rx.recv().await {
                 let Some(sfu) = sfu.upgrade() else { break };
-                sfu.forward(participant, payload);
+                // One allocation per published packet, shared by every subscriber.
+                sfu.forward(participant, Bytes::from(payload));
             }
         });
         if let Some(old) = lock(&self.peers).insert(
@@ -437,7 +439,7 @@ impl Sfu {
         }
     }
 
-    fn forward(&self, publisher: ParticipantId, payload: Vec<u8>) {
+    fn forward(&self, publisher: ParticipantId, payload: Bytes) {
         let peers = lock(&self.peers);
         let Some(source) = peers.get(&publisher) else {
             return;
@@ -446,7 +448,7 @@ impl Sfu {
             return;
         }
         if let Some(tap) = lock(&self.tap).as_ref() {
-            let _ = tap.send((publisher, payload.clone()));
+            let _ = tap.send((publisher, payload.to_vec()));
         }
         for (id, peer) in peers.iter() {
             if *id != publisher && peer.forwarding && peer.meeting == source.meeting {

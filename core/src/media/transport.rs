@@ -391,6 +391,13 @@ impl RtpWriter {
 
     /// Sends `payload` (an SFrame frame) as one RTP packet, 20 ms after the previous one.
     pub async fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        self.send_bytes(bytes::Bytes::copy_from_slice(payload))
+            .await
+    }
+
+    /// [`RtpWriter::send`] for a payload already in shared memory (the SFU hands one payload
+    /// to every subscriber without copying it).
+    pub async fn send_bytes(&mut self, payload: bytes::Bytes) -> Result<(), TransportError> {
         let packet = rtc::rtp::packet::Packet {
             header: rtc::rtp::header::Header {
                 version: 2,
@@ -400,7 +407,7 @@ impl RtpWriter {
                 ssrc: self.ssrc,
                 ..Default::default()
             },
-            payload: bytes::Bytes::copy_from_slice(payload),
+            payload,
         };
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self.timestamp.wrapping_add(OPUS_TICKS_PER_FRAME);
