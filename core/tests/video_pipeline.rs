@@ -488,3 +488,16 @@ fn a_lossy_path_lowers_the_quality_with_a_keyframe_and_a_clean_one_restores_it()
     assert_eq!((stats.send_width, stats.send_height), (320, 240));
     assert!(recognized(&shown) > 700);
 }
+
+#[test]
+fn a_send_only_pipeline_never_asks_for_keyframes() {
+    let now = Instant::now();
+    let mut a = sender();
+    a.update_keys(&keys(1), 0, now).expect("keys");
+    a.request_keyframe();
+    assert!(!a.keyframe_request(now), "nothing to show, nothing to ask");
+    assert_eq!(a.stats().keyframe_requests, 0);
+    let (mut b, _) = receiver();
+    b.request_keyframe();
+    assert!(b.keyframe_request(now), "a watcher does ask");
+}

@@ -471,6 +471,12 @@ impl VideoPipeline {
     /// Whether to send a keyframe request (PLI) now; rate limited, so the transport can ask
     /// after every packet.
     pub fn keyframe_request(&mut self, now: Instant) -> bool {
+        // A pipeline that only sends shows nothing: asking others for keyframes would only
+        // cost them bandwidth (and read as a lossy path to their rate control).
+        if self.sink.is_none() {
+            self.keyframe_wanted = false;
+            return false;
+        }
         if !self.keyframe_wanted
             || self
                 .last_keyframe_request
