@@ -129,3 +129,17 @@ pub fn watcher() -> (VideoPipeline, Shown) {
     .unwrap();
     (pipeline, shown)
 }
+
+/// The host expels `member`; returns once the member has been told and the host holds the
+/// next epoch (`epoch + 1`, the member's epoch before the expel).
+pub async fn expel(host: &mut MeetingClient, member: &mut MeetingClient, epoch: u64) {
+    use conclave_core::client::{LeftReason, Phase};
+    host.send(ClientMessage::Expel {
+        participant: member.snapshot().participant.unwrap(),
+    });
+    wait(member, "expelled", |s| {
+        matches!(s.phase, Some(Phase::Left(LeftReason::Expelled(_))))
+    })
+    .await;
+    wait(host, "rekeyed", |s| s.epoch == Some(epoch + 1)).await;
+}

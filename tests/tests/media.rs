@@ -288,10 +288,7 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expelled_member_receives_nothing_after_the_expel_while_the_others_still_hear() {
-    use conclave_core::client::{LeftReason, Phase};
     use conclave_core::media::pipeline::AudioPipeline;
-    use conclave_core::protocol::ClientMessage;
-    use conclave_tests::wait;
 
     let Meeting {
         server: _server,
@@ -316,14 +313,7 @@ async fn an_expelled_member_receives_nothing_after_the_expel_while_the_others_st
         "hears the meeting before the expel"
     );
 
-    host.send(ClientMessage::Expel {
-        participant: expelled.snapshot().participant.unwrap(),
-    });
-    wait(&mut expelled, "expelled", |s| {
-        matches!(s.phase, Some(Phase::Left(LeftReason::Expelled(_))))
-    })
-    .await;
-    wait(&mut host, "rekeyed", |s| s.epoch == Some(epoch + 1)).await;
+    media::expel(&mut host, &mut expelled, epoch).await;
     let heard_at_expel = expelled_media.stats().frames_received;
     let stays_at_expel = stays_media.stats().frames_received;
     tokio::time::sleep(Duration::from_millis(800)).await;

@@ -274,9 +274,6 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
 /// the others keep seeing the host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expelled_member_sees_no_picture_after_the_expel_while_the_others_still_do() {
-    use conclave_core::client::{LeftReason, Phase};
-    use conclave_core::protocol::ClientMessage;
-
     let Meeting {
         server: _server,
         mut host,
@@ -300,14 +297,7 @@ async fn an_expelled_member_sees_no_picture_after_the_expel_while_the_others_sti
     until_recognized(&expelled_shown, 3, "the member to be expelled").await;
     until_recognized(&stays_shown, 3, "the member who stays").await;
 
-    host.send(ClientMessage::Expel {
-        participant: expelled.snapshot().participant.unwrap(),
-    });
-    wait(&mut expelled, "expelled", |s| {
-        matches!(s.phase, Some(Phase::Left(LeftReason::Expelled(_))))
-    })
-    .await;
-    wait(&mut host, "rekeyed", |s| s.epoch == Some(epoch + 1)).await;
+    media::expel(&mut host, &mut expelled, epoch).await;
     let seen_at_expel = expelled_shown.lock().unwrap().len();
     let received_at_expel = expelled_media.video_stats().frames_received;
     let stays_at_expel = stays_shown.lock().unwrap().len();
