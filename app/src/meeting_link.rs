@@ -406,8 +406,8 @@ fn video_pipeline(
     let config = VideoEncoderConfig::default();
     let (source, control): (Box<dyn VideoSource + Send>, _) = match camera {
         Camera::Device(device) => {
-            let capture = CameraCapture::start(device.index, Arc::new(AtomicBool::new(camera_on)));
-            let control = capture.control();
+            let capture = CameraCapture::start(device.index, camera_on);
+            let control = capture.control().clone();
             let source = CameraSource::new(capture, config.width, config.height)
                 .map_err(|e| e.to_string())?;
             (Box::new(source), Some(control))

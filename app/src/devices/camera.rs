@@ -76,39 +76,39 @@ struct Shared {
 
 /// A running camera thread.
 pub struct CameraCapture {
-    shared: Arc<Shared>,
-    wanted: Arc<AtomicBool>,
+    control: CameraControl,
     thread: Option<JoinHandle<()>>,
 }
 
 impl CameraCapture {
-    /// Starts the thread for camera `index`; it opens the camera whenever `wanted` is set.
-    pub fn start(index: u32, wanted: Arc<AtomicBool>) -> Self {
-        let shared = Arc::new(Shared::default());
+    /// Starts the thread for camera `index`; it opens the camera while it is wanted (see
+    /// [`CameraControl::set_wanted`]), from the start if `wanted`.
+    pub fn start(index: u32, wanted: bool) -> Self {
+        let control = CameraControl {
+            shared: Arc::new(Shared::default()),
+            wanted: Arc::new(AtomicBool::new(wanted)),
+        };
         let thread = {
-            let (shared, wanted) = (Arc::clone(&shared), Arc::clone(&wanted));
+            let control = control.clone();
             std::thread::Builder::new()
                 .name("camera".into())
-                .spawn(move || capture_loop(index, &shared, &wanted))
+                .spawn(move || capture_loop(index, &control.shared, &control.wanted))
                 .map_err(|error| tracing::warn!(%error, "cannot start the camera thread"))
                 .ok()
         };
         if thread.is_none() {
             set_status(
-                &shared,
+                &control.shared,
                 CameraStatus::Failed("no thread for the camera".into()),
             );
         }
-        Self {
-            shared,
-            wanted,
-            thread,
-        }
+        Self { control, thread }
     }
 
     /// The newest picture, if the camera delivered one since it was opened.
     pub fn latest(&self) -> Option<VideoFrame> {
-        self.shared
+        self.control
+            .shared
             .latest
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -116,21 +116,13 @@ impl CameraCapture {
     }
 
     pub fn status(&self) -> CameraStatus {
-        read_status(&self.shared)
+        self.control.status()
     }
 
-    /// Whether the camera should be on.
-    pub fn set_wanted(&self, wanted: bool) {
-        self.wanted.store(wanted, Ordering::Relaxed);
-    }
-
-    /// A handle to switch the camera and read its status after the capture has been handed to
-    /// the media pipeline.
-    pub fn control(&self) -> CameraControl {
-        CameraControl {
-            shared: Arc::clone(&self.shared),
-            wanted: Arc::clone(&self.wanted),
-        }
+    /// A handle to switch the camera and read its status, also after the capture has been
+    /// handed to the media pipeline.
+    pub fn control(&self) -> &CameraControl {
+        &self.control
     }
 }
 
@@ -142,6 +134,7 @@ pub struct CameraControl {
 }
 
 impl CameraControl {
+    /// Whether the camera should be on.
     pub fn set_wanted(&self, wanted: bool) {
         self.wanted.store(wanted, Ordering::Relaxed);
     }
@@ -162,7 +155,7 @@ fn read_status(shared: &Shared) -> CameraStatus {
 
 impl Drop for CameraCapture {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
+        self.control.shared.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             // The thread notices within one capture or idle poll; don't hold the caller up
             // longer than that for a driver that hangs.
@@ -372,11 +365,10 @@ mod tests {
     /// must fail clearly, not hang or panic, and the source must keep sending the pattern.
     #[test]
     fn a_missing_camera_fails_clearly_and_the_source_sends_the_pattern() {
-        let wanted = Arc::new(AtomicBool::new(false));
-        let capture = CameraCapture::start(4_000, Arc::clone(&wanted));
+        let capture = CameraCapture::start(4_000, false);
         std::thread::sleep(IDLE_POLL * 2);
         assert_eq!(capture.status(), CameraStatus::Idle, "not opened unasked");
-        capture.set_wanted(true);
+        capture.control().set_wanted(true);
         let mut status = capture.status();
         for _ in 0..100 {
             if matches!(status, CameraStatus::Failed(_)) {

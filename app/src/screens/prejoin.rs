@@ -197,10 +197,7 @@ impl State {
     fn start_camera(&mut self) {
         self.preview = None;
         self.camera = match &self.choice.camera {
-            Camera::Device(device) => Some(CameraCapture::start(
-                device.index,
-                std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
-            )),
+            Camera::Device(device) => Some(CameraCapture::start(device.index, true)),
             Camera::TestPattern => None,
         };
     }
