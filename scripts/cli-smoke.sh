@@ -4,7 +4,9 @@
 # refusal, update and cancel. Fails on the first wrong answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet --locked -p conclave-server -p conclave-cli
+# The same build as scripts/test-all.sh's test step (nothing to do after it): building the two
+# binaries on their own would resolve other features and compile the crates a second time.
+cargo test --quiet --locked --workspace --tests --no-run
 bin="${CARGO_TARGET_DIR:-target}/debug"
 data="$(mktemp -d)"
 port="${CONCLAVE_SMOKE_PORT:-19443}"
