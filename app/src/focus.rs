@@ -31,19 +31,26 @@ pub fn tab_focus<'a, Message, Theme, Renderer>(
     }
 }
 
-/// Runs a (possibly chained) operation over `widget` to the end, as the runtime would.
-fn run<Message, Theme, Renderer: renderer::Renderer>(
+/// Runs a (possibly chained) operation over `widget` to the end, as the runtime would, and
+/// returns what it found.
+fn run<T: Send + 'static, Message, Theme, Renderer: renderer::Renderer>(
     widget: &mut dyn Widget<Message, Theme, Renderer>,
     tree: &mut Tree,
     layout: Layout<'_>,
     renderer: &Renderer,
-    mut operation: Box<dyn Operation>,
-) {
+    mut operation: Box<dyn Operation<T>>,
+) -> Option<T> {
     loop {
-        widget.operate(tree, layout, renderer, operation.as_mut());
+        widget.operate(
+            tree,
+            layout,
+            renderer,
+            &mut operation::black_box(operation.as_mut()),
+        );
         match operation.finish() {
             Outcome::Chain(next) => operation = next,
-            Outcome::None | Outcome::Some(()) => break,
+            Outcome::Some(found) => return Some(found),
+            Outcome::None => return None,
         }
     }
 }
@@ -117,18 +124,28 @@ where
             ..
         }) = event
         {
-            let operation: Box<dyn Operation> = if modifiers.shift() {
-                Box::new(operation::focusable::focus_previous())
-            } else {
-                Box::new(operation::focusable::focus_next())
+            let backwards = modifiers.shift();
+            let step = || -> Box<dyn Operation> {
+                if backwards {
+                    Box::new(operation::focusable::focus_previous())
+                } else {
+                    Box::new(operation::focusable::focus_next())
+                }
             };
-            run(
-                self.content.as_widget_mut(),
+            let content = self.content.as_widget_mut();
+            run(content, tree, layout, renderer, step());
+            // iced's focus steps fall off the end (nothing focused) before starting over;
+            // wrap around at once instead, as desktop apps do.
+            let count = run(
+                content,
                 tree,
                 layout,
                 renderer,
-                operation,
+                Box::new(operation::focusable::count()),
             );
+            if count.is_some_and(|count| count.focused.is_none() && count.total > 0) {
+                run(content, tree, layout, renderer, step());
+            }
             shell.capture_event();
             shell.request_redraw();
         }

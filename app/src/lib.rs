@@ -2,6 +2,7 @@
 //! `conclave-core`, with secrets in the OS keychain and an optional embedded server.
 
 pub mod config;
+pub mod controls;
 pub mod devices;
 pub mod diagnostics;
 pub mod embedded;

@@ -1,11 +1,12 @@
 //! Home: upcoming meetings, join by number + password, instant meeting, and the ways to the
 //! schedule and settings screens and out (sign-out).
 
+use crate::controls::button;
 use conclave_core::client::account::{self, NewMeeting};
 use conclave_core::client::schedule_api::Scheduler;
 use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use conclave_core::schedule::ScheduledMeeting;
-use iced::widget::{Id, button, column, container, row, rule, scrollable, text, text_input};
+use iced::widget::{Id, column, container, row, rule, scrollable, text, text_input};
 use iced::{Alignment, Element, Length, Task};
 
 use super::{Session, UiError, error_line, page};
@@ -600,5 +601,34 @@ mod tests {
         ))));
         let shown = fl!("common-error-refused", detail = "not yours");
         assert!(simulator(state.view()).find(shown).is_ok());
+    }
+
+    #[test]
+    fn every_home_action_can_be_reached_from_the_keyboard() {
+        use iced::keyboard::key::Named;
+        let _language = crate::test_language(Language::English);
+        let mut state = guest_home();
+        let _ = state.update(Message::Listed(Ok(vec![scheduled("12345678901", false)])));
+        let messages = crate::controls::reachable(|| state.view(), 20, &[Named::Enter]);
+        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        for expected in [
+            "JoinScheduled(\"12345678901\")",
+            "EditMeeting(\"12345678901\")",
+            "CancelMeeting(\"12345678901\")",
+            "Join",
+            "SignOut",
+            "Settings",
+        ] {
+            assert!(
+                shown.iter().any(|m| m == expected),
+                "{expected} not reachable by keyboard: {shown:?}"
+            );
+        }
+        // And the confirmation that follows.
+        let _ = state.update(Message::CancelMeeting("12345678901".into()));
+        let messages = crate::controls::reachable(|| state.view(), 20, &[Named::Enter]);
+        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        assert!(shown.iter().any(|m| m == "ConfirmCancel"), "{shown:?}");
+        assert!(shown.iter().any(|m| m == "KeepMeeting"), "{shown:?}");
     }
 }

@@ -2,8 +2,9 @@
 //! the meeting screen while this client is connecting, in the lobby, or admitted and waiting
 //! for its MLS Welcome; refusals (denied, wrong password, …) show as a clear message.
 
+use crate::controls::button;
 use conclave_core::client::Phase;
-use iced::widget::{button, column, text};
+use iced::widget::{column, text};
 use iced::{Element, Task};
 
 use crate::fl;

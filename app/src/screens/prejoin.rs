@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use crate::controls::{button, pick_list};
 use conclave_core::protocol::DisplayName;
-use iced::widget::{button, column, image, pick_list, progress_bar, row, text, text_input};
+use iced::widget::{column, image, progress_bar, row, text, text_input};
 use iced::{Element, Subscription, Task};
 
 use crate::devices::camera::{CameraCapture, CameraStatus};
@@ -507,5 +508,35 @@ mod tests {
             panic!("expected a join");
         };
         assert_eq!(choice.camera, Camera::TestPattern);
+    }
+
+    #[test]
+    fn devices_join_and_cancel_can_be_chosen_from_the_keyboard() {
+        use iced::keyboard::key::Named;
+        let _language = crate::test_language(Language::English);
+        let (mut state, _) = State::new(request());
+        state.update(Message::DevicesListed(DeviceLists {
+            microphones: vec!["USB microphone".into()],
+            speakers: vec!["Headphones".into()],
+            cameras: Vec::new(),
+        }));
+        let messages = crate::controls::reachable(
+            || state.view(),
+            12,
+            &[Named::ArrowDown, Named::ArrowUp, Named::Enter],
+        );
+        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        for expected in [
+            "MicrophonePicked(",
+            "SpeakerPicked(",
+            "TestSpeaker",
+            "Join",
+            "Cancel",
+        ] {
+            assert!(
+                shown.iter().any(|m| m.starts_with(expected)),
+                "{expected} not reachable by keyboard: {shown:?}"
+            );
+        }
     }
 }

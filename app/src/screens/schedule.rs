@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use crate::controls::{button, checkbox};
 use chrono::{NaiveDate, NaiveDateTime, Utc, Weekday};
 use conclave_core::client::schedule_api::Scheduler;
 use conclave_core::invite::{
@@ -14,7 +15,7 @@ use conclave_core::schedule::{
     MeetingOptions, MeetingUpdate, ScheduleError, ScheduleRequest, ScheduledMeeting,
     WeeklyRecurrence, When, validate_title,
 };
-use iced::widget::{Id, button, checkbox, column, row, rule, scrollable, text, text_input};
+use iced::widget::{Id, column, row, rule, scrollable, text, text_input};
 use iced::{Alignment, Element, Length, Task};
 
 use super::{Session, UiError, error_line, page};
@@ -537,11 +538,9 @@ impl State {
             .iter()
             .enumerate()
             .fold(row![].spacing(8), |row, (i, day)| {
-                row.push(
-                    checkbox(form.days[i])
-                        .label(weekday_name(*day))
-                        .on_toggle(move |on| Message::Day(i, on)),
-                )
+                row.push(checkbox(form.days[i], weekday_name(*day), move |on| {
+                    Message::Day(i, on)
+                }))
             });
         column![
             field(
@@ -595,24 +594,28 @@ impl State {
             ]
             .spacing(8),
             rule::horizontal(1),
-            checkbox(form.lobby)
-                .label(fl!("schedule-lobby"))
-                .on_toggle(Message::Lobby),
-            checkbox(form.require_sign_in)
-                .label(fl!("schedule-require-sign-in"))
-                .on_toggle(Message::RequireSignIn),
-            checkbox(form.join_before_host)
-                .label(fl!("schedule-join-before-host"))
-                .on_toggle(Message::JoinBeforeHost),
+            checkbox(form.lobby, fl!("schedule-lobby"), Message::Lobby),
+            checkbox(
+                form.require_sign_in,
+                fl!("schedule-require-sign-in"),
+                Message::RequireSignIn
+            ),
+            checkbox(
+                form.join_before_host,
+                fl!("schedule-join-before-host"),
+                Message::JoinBeforeHost
+            ),
             field(
                 fl!("schedule-auto-lock-label"),
                 text_input(&fl!("schedule-auto-lock-placeholder"), &form.auto_lock)
                     .on_input(Message::AutoLock)
                     .into()
             ),
-            checkbox(form.exclude_password_from_invitation)
-                .label(fl!("schedule-exclude-password"))
-                .on_toggle(Message::ExcludePassword),
+            checkbox(
+                form.exclude_password_from_invitation,
+                fl!("schedule-exclude-password"),
+                Message::ExcludePassword
+            ),
             field(
                 fl!("schedule-co-hosts-label"),
                 text_input("aiko, ben", &form.co_hosts)
@@ -1023,5 +1026,52 @@ mod tests {
             state.form.update(3).expect("valid").title.as_deref(),
             Some("週次定例（臨時）")
         );
+    }
+
+    #[test]
+    fn every_option_and_button_can_be_set_from_the_keyboard() {
+        use iced::keyboard::key::Named;
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(session());
+        let _ = state.update(Message::Count("3".into()));
+        let messages = crate::controls::reachable(|| state.view(), 30, &[Named::Space]);
+        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        for expected in [
+            "Day(0, true)",
+            "Day(6, true)",
+            "Lobby(false)",
+            "RequireSignIn(true)",
+            "JoinBeforeHost(true)",
+            "ExcludePassword(false)",
+            "Save",
+            "Back",
+        ] {
+            assert!(
+                shown.iter().any(|m| m == expected),
+                "{expected} not reachable by keyboard: {shown:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_saved_meeting_can_be_exported_and_copied_from_the_keyboard() {
+        use iced::keyboard::key::Named;
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(session());
+        let _ = state.update(Message::Saved(Ok(Box::new(saved(true)))));
+        let messages = crate::controls::reachable(|| state.view(), 12, &[Named::Enter]);
+        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        for expected in [
+            "CopyPassword",
+            "ExportIcs",
+            "CopyInvitation",
+            "CopyPasswordMessage",
+            "Back",
+        ] {
+            assert!(
+                shown.iter().any(|m| m == expected),
+                "{expected} not reachable by keyboard: {shown:?}"
+            );
+        }
     }
 }

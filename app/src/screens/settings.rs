@@ -1,7 +1,8 @@
 //! Settings: language (English / 日本語), theme, hosting for the local network, devices and
 //! the diagnostics export (secrets redacted).
 
-use iced::widget::{button, column, pick_list, row, rule, text, toggler};
+use crate::controls::{button, pick_list, toggler};
+use iced::widget::{column, row, rule, text};
 use iced::{Alignment, Element, Length, Task};
 
 use super::{UiError, page};
@@ -170,7 +171,11 @@ impl State {
                 text(fl!("settings-heading")).size(28),
                 row![
                     text(fl!("settings-language")).width(Length::Fixed(200.0)),
-                    pick_list(Language::ALL, Some(self.language), Message::Language),
+                    pick_list(
+                        Language::ALL.to_vec(),
+                        Some(self.language),
+                        Message::Language
+                    ),
                 ]
                 .align_y(Alignment::Center),
                 row![
@@ -182,9 +187,11 @@ impl State {
                     ),
                 ]
                 .align_y(Alignment::Center),
-                toggler(self.settings.host_on_lan)
-                    .label(fl!("settings-host-on-lan"))
-                    .on_toggle(Message::HostOnLan),
+                toggler(
+                    self.settings.host_on_lan,
+                    fl!("settings-host-on-lan"),
+                    Message::HostOnLan
+                ),
                 text(fl!("settings-host-on-lan-note")).size(12),
                 rule::horizontal(1),
                 text(fl!("settings-devices")).size(18),
@@ -251,5 +258,30 @@ mod tests {
             state.update(Message::ExportDiagnostics),
             Action::Run(_)
         ));
+    }
+
+    #[test]
+    fn every_setting_can_be_changed_from_the_keyboard() {
+        use iced::keyboard::key::Named;
+        let _language = crate::test_language(Language::English);
+        let state = State::new(Settings::default(), Language::English, String::new());
+        let messages = crate::controls::reachable(
+            || state.view(),
+            10,
+            &[Named::ArrowDown, Named::ArrowUp, Named::Space],
+        );
+        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| matches!(m, Message::Language(Language::Japanese))),
+            "{shown:?}"
+        );
+        for expected in ["Theme(", "HostOnLan(true)", "ExportDiagnostics", "Back"] {
+            assert!(
+                shown.iter().any(|m| m.starts_with(expected)),
+                "{expected} not reachable by keyboard: {shown:?}"
+            );
+        }
     }
 }

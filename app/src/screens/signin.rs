@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
+use crate::controls::{button, focusable, step_through};
 use conclave_core::client::TlsTrust;
 use conclave_core::client::account;
 use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
 use conclave_core::protocol::DisplayName;
-use iced::widget::{Id, button, column, radio, row, rule, text, text_input};
+use iced::widget::{Id, column, radio, row, rule, text, text_input};
 use iced::{Element, Length, Task};
 
 use super::{Account, Session, UiError, error_line, page, parse_server};
@@ -227,21 +228,29 @@ impl State {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        let places = row![
-            radio(
-                fl!("signin-this-computer"),
-                Place::ThisComputer,
-                Some(self.place),
-                Message::PlaceChosen
-            ),
-            radio(
-                fl!("signin-other-server"),
-                Place::Server,
-                Some(self.place),
-                Message::PlaceChosen
-            ),
-        ]
-        .spacing(24);
+        // One stop for Tab; the arrow keys choose, as in a desktop radio group.
+        let places = focusable(
+            row![
+                radio(
+                    fl!("signin-this-computer"),
+                    Place::ThisComputer,
+                    Some(self.place),
+                    Message::PlaceChosen
+                ),
+                radio(
+                    fl!("signin-other-server"),
+                    Place::Server,
+                    Some(self.place),
+                    Message::PlaceChosen
+                ),
+            ]
+            .spacing(24),
+        )
+        .on_step(step_through(
+            vec![Place::ThisComputer, Place::Server],
+            Some(self.place),
+            Message::PlaceChosen,
+        ));
         let name = text_input(&fl!("signin-display-name"), &self.display_name)
             .id(Id::new(NAME_INPUT))
             .on_input(Message::DisplayNameChanged);
@@ -524,5 +533,31 @@ mod tests {
         run(&mut state, fields);
         assert_eq!(state.username, "hana");
         assert_eq!(state.password, "s3cret pass");
+    }
+
+    #[test]
+    fn the_place_and_the_buttons_can_be_chosen_from_the_keyboard() {
+        use iced::keyboard::key::Named;
+        let _language = crate::test_language(crate::i18n::Language::English);
+        let state = State::new(Context::default());
+        let messages =
+            crate::controls::reachable(|| state.view(), 8, &[Named::ArrowDown, Named::Enter]);
+        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        for expected in ["PlaceChosen(Server)", "Settings"] {
+            assert!(
+                shown.iter().any(|m| m == expected),
+                "{expected} not reachable by keyboard: {shown:?}"
+            );
+        }
+        let state = screen();
+        let messages =
+            crate::controls::reachable(|| state.view(), 12, &[Named::ArrowUp, Named::Enter]);
+        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        for expected in ["PlaceChosen(ThisComputer)", "SignIn", "ContinueAsGuest"] {
+            assert!(
+                shown.iter().any(|m| m == expected),
+                "{expected} not reachable by keyboard: {shown:?}"
+            );
+        }
     }
 }

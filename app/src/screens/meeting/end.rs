@@ -1,10 +1,11 @@
 //! End states and refusals in the user's words: you left, you were expelled, the host ended
 //! the meeting, the host did not let you in, …
 
+use crate::controls::button;
 use conclave_core::client::LeftReason;
 use conclave_core::protocol::{DenyReason, EndReason, ErrorCode};
 use iced::Element;
-use iced::widget::{button, column, text};
+use iced::widget::{column, text};
 
 use super::Message;
 use crate::fl;

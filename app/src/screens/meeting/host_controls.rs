@@ -2,8 +2,9 @@
 //! (admit, deny, admit all), expel all unverified, and end the meeting for everyone. Each
 //! control becomes one `ClientMessage`; the server and the committer enforce them.
 
+use crate::controls::{button, toggler};
 use conclave_core::protocol::{ClientMessage, ParticipantId};
-use iced::widget::{button, column, container, row, text, text_input, toggler};
+use iced::widget::{column, container, row, text, text_input};
 use iced::{Element, Length};
 
 use crate::fl;
@@ -93,9 +94,11 @@ impl State {
             button(text(fl!("meeting-auto-lock-disable"))).on_press(Message::AutoLockOff),
         ]
         .spacing(8);
-        let require = toggler(meeting.require_sign_in)
-            .label(fl!("meeting-require-sign-in"))
-            .on_toggle(Message::SetRequireSignIn);
+        let require = toggler(
+            meeting.require_sign_in,
+            fl!("meeting-require-sign-in"),
+            Message::SetRequireSignIn,
+        );
 
         let mut panel = column![
             text(fl!("meeting-host-controls")).size(16),

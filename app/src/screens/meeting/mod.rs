@@ -14,9 +14,10 @@ pub mod participants;
 pub mod shortcuts;
 pub mod verification;
 
+use crate::controls::button;
 use conclave_core::client::{Event, LeftReason, Phase};
 use conclave_core::protocol::{ClientMessage, ErrorCode};
-use iced::widget::{button, column, container, row, scrollable, space, text, tooltip};
+use iced::widget::{column, container, row, scrollable, space, text, tooltip};
 use iced::{Element, Length, Subscription, Task, event, keyboard, window};
 
 use crate::devices::Camera;

@@ -1,10 +1,11 @@
 //! The participants panel: everyone in the meeting with a verified / unverified badge from
 //! their MLS credential, their role, and (for hosts) expel and make-co-host.
 
+use crate::controls::button;
 use conclave_core::client::RosterView;
 use conclave_core::identity::TrustState;
 use conclave_core::protocol::{ParticipantId, Role};
-use iced::widget::{button, column, row, space, text};
+use iced::widget::{column, row, space, text};
 use iced::{Element, Length};
 
 use crate::fl;

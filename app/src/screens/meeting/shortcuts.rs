@@ -1,5 +1,5 @@
 //! Keyboard shortcuts in the meeting, so every control a participant or host needs in a hurry
-//! works without a mouse (iced buttons cannot take keyboard focus).
+//! works without a mouse, without first tabbing to it.
 //!
 //! Ctrl (⌘ on macOS) + Shift + M mutes or unmutes, + V starts or stops video, + A admits
 //! everyone waiting, + L locks or unlocks. The Shift keeps them clear of text editing

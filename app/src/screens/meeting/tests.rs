@@ -10,6 +10,7 @@ use conclave_core::protocol::{
     Role,
 };
 use conclave_core::verification::VerificationCode;
+use iced::keyboard::key::Named;
 use iced_test::simulator;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -399,4 +400,55 @@ fn a_camera_that_fails_in_the_meeting_is_reported() {
     assert!(!shows(&state, &problem));
     state.update(Message::Link(LinkEvent::CameraFailed("device busy".into())));
     assert!(shows(&state, &problem));
+}
+
+#[test]
+fn a_host_with_only_a_keyboard_reaches_every_control() {
+    // Tab k times then Enter, for every k: every request a host control sends shows up.
+    let mut requests = Vec::new();
+    let mut muted = false;
+    let mut camera_on = false;
+    let mut two_waiting = kenji_waiting(Role::Host);
+    two_waiting.lobby.push(LobbyEntry {
+        participant: ParticipantId(8),
+        display_name: DisplayName::new("Yui").expect("name"),
+        signed_in: true,
+    });
+    for tabs in 1..=40 {
+        let (mut state, mut commands) = screen(two_waiting.clone());
+        let messages = crate::controls::after_tabs(state.view(), tabs, Named::Enter);
+        for message in messages {
+            state.update(message);
+        }
+        requests.extend(sent(&mut commands));
+        muted |= state.muted;
+        camera_on |= state.camera_on;
+    }
+    for expected in [
+        ClientMessage::Lock,
+        ClientMessage::Admit {
+            participant: ParticipantId(7),
+        },
+        ClientMessage::Deny {
+            participant: ParticipantId(7),
+            reason: None,
+        },
+        ClientMessage::AdmitAll,
+        ClientMessage::Expel {
+            participant: ParticipantId(5),
+        },
+        ClientMessage::ExpelUnverified,
+        ClientMessage::EndMeeting,
+        ClientMessage::SetRequireSignIn { required: true },
+        ClientMessage::AssignCoHost {
+            participant: ParticipantId(5),
+        },
+        ClientMessage::Leave,
+    ] {
+        assert!(
+            requests.contains(&expected),
+            "{expected:?} not reachable by keyboard; got {requests:?}"
+        );
+    }
+    assert!(muted && camera_on, "mute and camera by keyboard");
 }

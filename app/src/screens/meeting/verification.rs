@@ -1,8 +1,9 @@
 //! The security verification code: 4 groups of 5 digits with the epoch they belong to, and a
 //! "code changed — verify again" banner after every membership change, until dismissed.
 
+use crate::controls::button;
 use conclave_core::verification::VerificationCode;
-use iced::widget::{button, column, container, row, text};
+use iced::widget::{column, container, row, text};
 use iced::{Element, Font, Length, font};
 
 use crate::fl;
