@@ -320,7 +320,13 @@ async fn run(cli: Cli) -> Result<u8> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // One thread: a headless client's work is small, and a single thread spares the
+    // cross-thread wakeups a worker pool costs on every packet (about 15 % of a listening
+    // bot's CPU, see docs/performance.md).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start: {e}");

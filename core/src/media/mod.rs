@@ -52,6 +52,13 @@ pub enum MediaPipelineError {
 pub trait AudioSource {
     /// Fills `frame` ([`FRAME_SAMPLES`] mono samples); `Ok(false)` once the source has ended.
     fn next_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError>;
+
+    /// Moves on by one frame whose samples nobody will hear (muted, or no keys yet). Devices
+    /// and files must still be read so they stay in step; a synthetic source need not compute
+    /// its samples.
+    fn skip_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
+        self.next_frame(frame)
+    }
 }
 
 /// Where incoming audio goes (speakers, a WAV recording), one 20 ms frame at a time.

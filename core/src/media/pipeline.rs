@@ -123,13 +123,19 @@ impl AudioPipeline {
         let Some(source) = self.source.as_mut() else {
             return Ok(None);
         };
-        if !source.next_frame(&mut self.pcm)? {
+        let sender = self.keys.sender().filter(|_| !self.muted);
+        let more = if sender.is_some() {
+            source.next_frame(&mut self.pcm)?
+        } else {
+            source.skip_frame(&mut self.pcm)?
+        };
+        if !more {
             self.source = None;
             return Ok(None);
         }
         let sequence = self.sequence;
         self.sequence += 1;
-        let (Some(sender), false) = (self.keys.sender(), self.muted) else {
+        let Some(sender) = sender else {
             return Ok(None);
         };
         let level = AudioLevel::of(&self.pcm);

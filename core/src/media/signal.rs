@@ -29,11 +29,10 @@ impl ToneSource {
     }
 }
 
-impl AudioSource for ToneSource {
-    fn next_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
-        if frame.len() != FRAME_SAMPLES {
-            return Err(MediaPipelineError::FrameSize(frame.len()));
-        }
+impl ToneSource {
+    /// The phase step per sample of the current tone, moving to the next tone when this one
+    /// has had its frames; `None` once the sequence is over.
+    fn advance(&mut self) -> Option<f64> {
         while let Some((_, frames)) = self.steps.get(self.step) {
             if self.frames_in_step < *frames {
                 break;
@@ -41,15 +40,40 @@ impl AudioSource for ToneSource {
             self.step += 1;
             self.frames_in_step = 0;
         }
-        let Some((frequency, _)) = self.steps.get(self.step) else {
+        let (frequency, _) = self.steps.get(self.step)?;
+        self.frames_in_step += 1;
+        Some(TAU * frequency / f64::from(SAMPLE_RATE))
+    }
+}
+
+impl AudioSource for ToneSource {
+    fn next_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
+        if frame.len() != FRAME_SAMPLES {
+            return Err(MediaPipelineError::FrameSize(frame.len()));
+        }
+        let Some(increment) = self.advance() else {
             return Ok(false);
         };
-        let increment = TAU * frequency / f64::from(SAMPLE_RATE);
         for sample in frame.iter_mut() {
             *sample = (self.amplitude * self.phase.sin()) as i16;
-            self.phase = (self.phase + increment) % TAU;
+            // A subtraction, not `%`: fmod per sample cost more than the sine itself.
+            self.phase += increment;
+            if self.phase >= TAU {
+                self.phase -= TAU;
+            }
         }
-        self.frames_in_step += 1;
+        Ok(true)
+    }
+
+    fn skip_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
+        if frame.len() != FRAME_SAMPLES {
+            return Err(MediaPipelineError::FrameSize(frame.len()));
+        }
+        let Some(increment) = self.advance() else {
+            return Ok(false);
+        };
+        // Same phase as if the samples had been computed, so unmuting continues the tone.
+        self.phase = (self.phase + increment * FRAME_SAMPLES as f64) % TAU;
         Ok(true)
     }
 }
@@ -170,6 +194,36 @@ pub fn dominant_tone(samples: &[i16], candidates: &[f64]) -> Option<(f64, f64)> 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skipped_frame_keeps_the_tone_in_step_and_counts_toward_its_length() {
+        let mut heard = ToneSource::new(vec![(440.0, 3), (880.0, 2)]);
+        let mut skipping = ToneSource::new(vec![(440.0, 3), (880.0, 2)]);
+        let mut expected = vec![0i16; FRAME_SAMPLES];
+        let mut got = vec![0i16; FRAME_SAMPLES];
+        for frame in 0..5 {
+            assert!(heard.next_frame(&mut expected).expect("frame"));
+            if frame % 2 == 0 {
+                assert!(skipping.skip_frame(&mut got).expect("frame"));
+            } else {
+                assert!(skipping.next_frame(&mut got).expect("frame"));
+                let worst = expected
+                    .iter()
+                    .zip(&got)
+                    .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+                    .max();
+                assert!(worst <= Some(1), "frame {frame} differs by {worst:?}");
+            }
+        }
+        assert!(
+            !skipping.skip_frame(&mut got).expect("end"),
+            "5 frames in all"
+        );
+        assert!(matches!(
+            skipping.skip_frame(&mut [0i16; 10]),
+            Err(MediaPipelineError::FrameSize(10))
+        ));
+    }
 
     #[test]
     fn tones_are_what_the_detector_finds_and_wav_round_trips() {
