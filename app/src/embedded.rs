@@ -242,13 +242,13 @@ pub async fn host_on_this_computer(options: HostOptions) -> Result<Hosted, Embed
     }
 }
 
-/// The name the local host is shown with: the OS account's name, else "Host".
+/// The name the local host is shown with: the OS account's name, else "Host" (translated).
 pub fn default_display_name() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .ok()
         .filter(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| "Host".to_owned())
+        .unwrap_or_else(|| crate::fl!("embedded-default-host-name"))
 }
 
 #[cfg(test)]

@@ -441,7 +441,7 @@ async fn run_media(
     let connected = async {
         let answer = answer
             .await
-            .map_err(|_| "no answer from the server".to_owned())?;
+            .map_err(|_| crate::fl!("meeting-media-no-answer"))?;
         link.accept_answer(&answer).await.map_err(|e| e.to_string())
     };
     let result = tokio::select! {

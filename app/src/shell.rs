@@ -37,6 +37,8 @@ pub enum Message {
     Restored(Result<Option<Session>, UiError>),
     SignedOut(Result<(), UiError>),
     SettingsSaved(Result<(), String>),
+    /// Hides the problem banner.
+    DismissProblem,
     /// The window is about to draw a frame (only listened to until the first one).
     Frame(std::time::Instant),
 }
@@ -55,6 +57,9 @@ pub struct Shell {
     /// Home was opened with `--join`'s number filled in (the password field comes first).
     prefilled_join: bool,
     first_frame_seen: bool,
+    /// Something that went wrong outside any one screen (settings not saved, keychain not
+    /// cleared), shown above the screen until dismissed.
+    problem: Option<String>,
 }
 
 impl Shell {
@@ -78,6 +83,7 @@ impl Shell {
             join_attempts: 0,
             prefilled_join: false,
             first_frame_seen: false,
+            problem: None,
         };
         shell.screen = Screen::SignIn(shell.signin_state());
         // An explicit --server means "this server now", not the identity kept from before.
@@ -219,7 +225,12 @@ impl Shell {
             Message::SettingsSaved(result) => {
                 if let Err(error) = result {
                     tracing::warn!(%error, "could not save settings");
+                    self.problem = Some(fl!("shell-settings-not-saved", detail = error.as_str()));
                 }
+                Task::none()
+            }
+            Message::DismissProblem => {
+                self.problem = None;
                 Task::none()
             }
             Message::Restored(result) => {
@@ -236,6 +247,9 @@ impl Shell {
             Message::SignedOut(result) => {
                 if let Err(error) = result {
                     tracing::warn!(error = %error.text(), "sign-out could not clear the keychain");
+                    let detail = error.text();
+                    self.problem =
+                        Some(fl!("shell-sign-out-not-cleared", detail = detail.as_str()));
                 }
                 Task::none()
             }
@@ -400,6 +414,24 @@ impl Shell {
             Screen::PreJoin(state) => state.view().map(Message::PreJoin),
             Screen::Meeting(state) => state.view().map(Message::Meeting),
         };
+        let screen = match &self.problem {
+            Some(problem) => iced::widget::column![
+                iced::widget::container(
+                    iced::widget::row![
+                        iced::widget::text(problem.as_str()).width(iced::Length::Fill),
+                        crate::controls::button(iced::widget::text(fl!("shell-dismiss")))
+                            .on_press(Message::DismissProblem),
+                    ]
+                    .spacing(8)
+                    .align_y(iced::Alignment::Center),
+                )
+                .padding(8)
+                .style(iced::widget::container::danger),
+                screen,
+            ]
+            .into(),
+            None => screen,
+        };
         // Tab moves the focus within the event batch (see `focus`).
         crate::focus::tab_focus(screen).into()
     }
@@ -547,5 +579,17 @@ mod tests {
         // Back home after the meeting: the number is not filled in again.
         let _ = shell.go_home(session);
         assert!(!shell.prefilled_join);
+    }
+
+    #[test]
+    fn settings_that_could_not_be_saved_are_reported_until_dismissed() {
+        let _language = crate::test_language(Language::English);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut shell = shell(dir.path());
+        let _ = shell.update(Message::SettingsSaved(Err("disk full".into())));
+        let shown = fl!("shell-settings-not-saved", detail = "disk full");
+        assert!(simulator(shell.view()).find(shown.as_str()).is_ok());
+        click(&mut shell, &fl!("shell-dismiss"));
+        assert!(simulator(shell.view()).find(shown.as_str()).is_err());
     }
 }

@@ -99,7 +99,7 @@ impl CameraCapture {
         if thread.is_none() {
             set_status(
                 &control.shared,
-                CameraStatus::Failed("no thread for the camera".into()),
+                CameraStatus::Failed(crate::fl!("camera-no-thread")),
             );
         }
         Self { control, thread }

@@ -2,6 +2,7 @@
 //! schedule and settings screens and out (sign-out).
 
 use crate::controls::button;
+use conclave_core::client::TlsTrust;
 use conclave_core::client::account::{self, NewMeeting};
 use conclave_core::client::schedule_api::Scheduler;
 use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
@@ -55,6 +56,8 @@ pub enum Message {
     CancelMeeting(String),
     ConfirmCancel,
     KeepMeeting,
+    /// Copies how other computers on the network reach this one's embedded server.
+    CopyLanDetails,
     Cancelled(Result<(), UiError>),
 }
 
@@ -244,6 +247,11 @@ impl State {
             }
             Message::CancelMeeting(number) => self.confirm_cancel = Some(number),
             Message::KeepMeeting => self.confirm_cancel = None,
+            Message::CopyLanDetails => {
+                if let Some(details) = self.lan_details() {
+                    return Action::Run(iced::clipboard::write(details));
+                }
+            }
             Message::ConfirmCancel => {
                 let (Some(number), Some(token)) = (
                     self.confirm_cancel.take(),
@@ -337,6 +345,26 @@ impl State {
         .into()
     }
 
+    /// When this app hosts for the local network: the server address and certificate
+    /// fingerprint another computer's Conclave needs (typed on its sign-in screen).
+    fn lan_details(&self) -> Option<String> {
+        let TlsTrust::PinnedSha256(pin) = &self.session.trust else {
+            return None;
+        };
+        let reachable = self
+            .session
+            .server
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|address| !address.ip().is_loopback());
+        (self.session.hosting_locally && reachable).then(|| {
+            fl!(
+                "home-lan-join",
+                server = self.session.server.as_str(),
+                pin = pin.as_str()
+            )
+        })
+    }
+
     pub fn view(&self) -> Element<'_, Message> {
         let signed_in = self.session.account.is_some();
         let who = match &self.session.account {
@@ -418,10 +446,21 @@ impl State {
                 .into(),
             None => column![].into(),
         };
+        let lan: Element<'_, Message> = match self.lan_details() {
+            Some(details) => row![
+                text(details).size(13).width(Length::Fill),
+                button(text(fl!("home-lan-copy"))).on_press(Message::CopyLanDetails),
+            ]
+            .spacing(8)
+            .align_y(Alignment::Center)
+            .into(),
+            None => column![].into(),
+        };
         page(scrollable(
             column![
                 text(who),
                 not_kept,
+                lan,
                 toolbar,
                 rule::horizontal(1),
                 join_form,
@@ -630,5 +669,39 @@ mod tests {
         let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
         assert!(shown.iter().any(|m| m == "ConfirmCancel"), "{shown:?}");
         assert!(shown.iter().any(|m| m == "KeepMeeting"), "{shown:?}");
+    }
+
+    #[test]
+    fn hosting_for_the_network_shows_how_others_join_with_the_fingerprint() {
+        let _language = crate::test_language(Language::English);
+        let pin = "AB:CD:EF:01";
+        let hosted = |server: &str, hosting_locally: bool| {
+            let mut session = Session::test_guest();
+            session.server = server.into();
+            session.trust = TlsTrust::PinnedSha256(pin.into());
+            session.hosting_locally = hosting_locally;
+            State::new(session)
+        };
+        let expected = fl!("home-lan-join", server = "192.168.1.20:8443", pin = pin);
+        let mut lan = hosted("192.168.1.20:8443", true);
+        assert!(simulator(lan.view()).find(expected.as_str()).is_ok());
+        let messages: Vec<Message> = {
+            let mut ui = simulator(lan.view());
+            ui.click(fl!("home-lan-copy").as_str())
+                .expect("copy button");
+            ui.into_messages().collect()
+        };
+        assert!(matches!(
+            act(&mut lan, messages).as_slice(),
+            [Action::Run(_)]
+        ));
+        // Only this computer can reach it, or the server is someone else's: nothing to tell.
+        for state in [
+            hosted("127.0.0.1:8443", true),
+            hosted("192.168.1.20:8443", false),
+        ] {
+            let mut ui = simulator(state.view());
+            assert!(ui.find(fl!("home-lan-copy").as_str()).is_err());
+        }
     }
 }

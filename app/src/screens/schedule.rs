@@ -656,6 +656,10 @@ impl State {
                 .align_y(Alignment::Center)
                 .spacing(8),
             );
+        } else {
+            // A changed meeting whose password this device does not keep: say why there is
+            // no password message to copy, and how to get one.
+            content = content.push(text(fl!("schedule-password-not-on-device")).size(13));
         }
         content = content.push(text(
             if saved.meeting.options.exclude_password_from_invitation {
@@ -1073,5 +1077,21 @@ mod tests {
                 "{expected} not reachable by keyboard: {shown:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_changed_meeting_without_its_password_here_says_why_there_is_no_password_message() {
+        let _language = crate::test_language(Language::English);
+        let mut state = State::new(session());
+        let mut without = saved(true);
+        without.password = None;
+        let _ = state.update(Message::Saved(Ok(Box::new(without))));
+        let mut ui = simulator(state.view());
+        assert!(ui.find(fl!("schedule-password-not-on-device")).is_ok());
+        assert!(ui.find(fl!("schedule-copy-password-message")).is_err());
+        assert!(
+            ui.find(fl!("schedule-export-ics")).is_ok(),
+            "the invitation still goes"
+        );
     }
 }

@@ -278,7 +278,8 @@ impl State {
                 return self.lobby.view().map(Message::Lobby);
             }
             Some(Phase::Left(reason)) => return end::view(end::left_text(reason)),
-            Some(Phase::InMeeting) if !self.view.connected => {
+            // Lost while waiting in the lobby or for the keys too, not only in the meeting.
+            Some(_) if !self.view.connected => {
                 return end::view(fl!("meeting-disconnected"));
             }
             Some(Phase::InMeeting) => {}

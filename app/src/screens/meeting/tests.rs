@@ -452,3 +452,17 @@ fn a_host_with_only_a_keyboard_reaches_every_control() {
     }
     assert!(muted && camera_on, "mute and camera by keyboard");
 }
+
+#[test]
+fn a_connection_lost_while_waiting_in_the_lobby_says_so() {
+    let _language = crate::test_language(Language::English);
+    for phase in [Phase::InLobby, Phase::Admitted] {
+        let (state, _commands) = screen(MeetingView {
+            phase: Some(phase),
+            connected: false,
+            ..MeetingView::default()
+        });
+        assert!(shows(&state, &fl!("meeting-disconnected")));
+        assert!(!shows(&state, &fl!("lobby-title")));
+    }
+}
