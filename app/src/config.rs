@@ -74,6 +74,11 @@ pub struct Settings {
     pub display_name: Option<String>,
     /// The account the embedded server created for this computer's host.
     pub local_host_username: Option<String>,
+    /// Preferred devices, by the name the OS gives them (`None`: the first one found). Set
+    /// in settings, and by the devices last joined with.
+    pub microphone: Option<String>,
+    pub speaker: Option<String>,
+    pub camera: Option<String>,
 }
 
 /// Errors reading or writing settings.
@@ -98,6 +103,20 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 impl Settings {
+    pub fn devices(&self) -> crate::devices::DevicePreference {
+        crate::devices::DevicePreference {
+            microphone: self.microphone.clone(),
+            speaker: self.speaker.clone(),
+            camera: self.camera.clone(),
+        }
+    }
+
+    pub fn set_devices(&mut self, preference: crate::devices::DevicePreference) {
+        self.microphone = preference.microphone;
+        self.speaker = preference.speaker;
+        self.camera = preference.camera;
+    }
+
     /// Reads the settings; a missing file gives the defaults.
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
         let path = data_dir.join(SETTINGS_FILE);

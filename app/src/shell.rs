@@ -180,7 +180,7 @@ impl Shell {
     /// Joining goes through pre-join (devices, name), then the meeting screen, which also shows
     /// the waiting room so one connection lives from the lobby into the meeting.
     fn join(&mut self, request: JoinRequest) -> Task<Message> {
-        let (state, task) = prejoin::State::new(request);
+        let (state, task) = prejoin::State::new(request, self.settings.devices());
         self.screen = Screen::PreJoin(Box::new(state));
         Task::batch([task.map(Message::PreJoin), self.focus_first_field()])
     }
@@ -353,13 +353,20 @@ impl Shell {
                     prejoin::Action::Run(task) => task.map(Message::PreJoin),
                     prejoin::Action::Join(request, audio) => {
                         self.join_attempts += 1;
+                        // The devices joined with are the ones offered next time.
+                        let remember = if audio.preference() == self.settings.devices() {
+                            Task::none()
+                        } else {
+                            self.settings.set_devices(audio.preference());
+                            self.save_settings()
+                        };
                         let key = LinkKey {
                             attempt: self.join_attempts,
                             request: std::sync::Arc::new(*request),
                             devices: audio,
                         };
                         self.screen = Screen::Meeting(Box::new(meeting::State::new(key)));
-                        Task::none()
+                        remember
                     }
                     prejoin::Action::Cancel => self.home_or_signin(),
                 }
@@ -530,7 +537,18 @@ mod tests {
         click(&mut shell, &fl!("prejoin-cancel"));
         assert!(matches!(shell.screen(), Screen::Home(_)));
         let _ = shell.join(request);
+        // A machine with a headset: joining with it makes it the device offered next time.
+        let _ = shell.update(Message::PreJoin(prejoin::Message::DevicesListed(
+            crate::devices::DeviceLists {
+                microphones: vec!["USB headset".into()],
+                speakers: vec!["USB headset".into()],
+                cameras: Vec::new(),
+            },
+        )));
         click(&mut shell, &fl!("prejoin-join"));
+        assert_eq!(shell.settings.microphone.as_deref(), Some("USB headset"));
+        assert_eq!(shell.settings.speaker.as_deref(), Some("USB headset"));
+        assert_eq!(shell.settings.camera, None, "the test pattern is not remembered");
         let Screen::Meeting(_) = shell.screen() else {
             panic!("Join on the pre-join screen opens the meeting screen");
         };

@@ -75,7 +75,59 @@ pub fn list() -> DeviceLists {
     }
 }
 
+/// Preferred devices by name (from settings); `None`: the first one found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevicePreference {
+    pub microphone: Option<String>,
+    pub speaker: Option<String>,
+    pub camera: Option<String>,
+}
+
+impl DeviceChoice {
+    /// The devices to remember from this choice (test tone, silence and the test pattern
+    /// are not devices: nothing to remember, the first device found is used next time).
+    pub fn preference(&self) -> DevicePreference {
+        DevicePreference {
+            microphone: match &self.microphone {
+                Microphone::Device(name) => Some(name.clone()),
+                Microphone::TestTone | Microphone::Off => None,
+            },
+            speaker: match &self.speaker {
+                Speaker::Device(name) => Some(name.clone()),
+                Speaker::Silent => None,
+            },
+            camera: match &self.camera {
+                Camera::Device(camera) => Some(camera.name.clone()),
+                Camera::TestPattern => None,
+            },
+        }
+    }
+}
+
 impl DeviceLists {
+    /// The preferred devices where they are present, else [`Self::default_choice`]'s.
+    pub fn choice_for(&self, preferred: &DevicePreference) -> DeviceChoice {
+        let mut choice = self.default_choice();
+        if let Some(name) = &preferred.microphone
+            && self.microphones.contains(name)
+        {
+            choice.microphone = Microphone::Device(name.clone());
+        }
+        if let Some(name) = &preferred.speaker
+            && self.speakers.contains(name)
+        {
+            choice.speaker = Speaker::Device(name.clone());
+        }
+        if let Some(camera) = preferred
+            .camera
+            .as_ref()
+            .and_then(|name| self.cameras.iter().find(|c| &c.name == name))
+        {
+            choice.camera = Camera::Device(camera.clone());
+        }
+        choice
+    }
+
     /// The default choice for these devices: the first microphone, speaker and camera, or the
     /// test tone, silence and the test pattern when there are none.
     pub fn default_choice(&self) -> DeviceChoice {
@@ -192,6 +244,47 @@ pub fn level(frame: &[i16]) -> f32 {
 mod tests {
     use super::*;
     use conclave_core::media::FRAME_SAMPLES;
+
+    #[test]
+    fn preferred_devices_are_chosen_when_present_and_remembered_by_name() {
+        let lists = DeviceLists {
+            microphones: vec!["Built-in".into(), "USB headset".into()],
+            speakers: vec!["Speakers".into(), "USB headset".into()],
+            cameras: vec![
+                camera::CameraDevice {
+                    index: 0,
+                    name: "Integrated".into(),
+                },
+                camera::CameraDevice {
+                    index: 2,
+                    name: "Desk camera".into(),
+                },
+            ],
+        };
+        let preferred = DevicePreference {
+            microphone: Some("USB headset".into()),
+            speaker: Some("Unplugged dock".into()),
+            camera: Some("Desk camera".into()),
+        };
+        let choice = lists.choice_for(&preferred);
+        assert_eq!(choice.microphone, Microphone::Device("USB headset".into()));
+        // Not plugged in: the first speaker, as with no preference.
+        assert_eq!(choice.speaker, Speaker::Device("Speakers".into()));
+        assert_eq!(choice.camera, Camera::Device(lists.cameras[1].clone()));
+        assert_eq!(
+            choice.preference(),
+            DevicePreference {
+                microphone: Some("USB headset".into()),
+                speaker: Some("Speakers".into()),
+                camera: Some("Desk camera".into()),
+            }
+        );
+        // Synthetic sources are not devices to remember.
+        assert_eq!(
+            DeviceLists::default().default_choice().preference(),
+            DevicePreference::default()
+        );
+    }
 
     #[test]
     fn without_devices_the_defaults_are_the_tone_and_silence() {

@@ -10,7 +10,9 @@ use iced::widget::{column, image, progress_bar, row, text, text_input};
 use iced::{Element, Subscription, Task};
 
 use crate::devices::camera::{CameraCapture, CameraStatus};
-use crate::devices::{self, Camera, DeviceChoice, DeviceLists, Microphone, Speaker, pattern};
+use crate::devices::{
+    self, Camera, DeviceChoice, DeviceLists, DevicePreference, Microphone, Speaker, pattern,
+};
 use crate::fl;
 use crate::join::JoinRequest;
 use crate::screens::page;
@@ -69,6 +71,7 @@ fn speaker_label(speaker: &Speaker) -> Labeled<Speaker> {
 pub struct State {
     request: JoinRequest,
     name: String,
+    preferred: DevicePreference,
     devices: DeviceLists,
     choice: DeviceChoice,
     /// The chosen camera, running while this screen shows (its light is on).
@@ -106,7 +109,8 @@ pub enum Action {
 
 impl State {
     /// The screen and the task that lists audio devices (off the UI thread).
-    pub fn new(request: JoinRequest) -> (Self, Task<Message>) {
+    /// `preferred`: the devices from settings, chosen where they are present.
+    pub fn new(request: JoinRequest, preferred: DevicePreference) -> (Self, Task<Message>) {
         let name = request.display_name.as_str().to_owned();
         let list = Task::perform(
             async {
@@ -120,6 +124,7 @@ impl State {
             Self {
                 request,
                 name,
+                preferred,
                 devices: DeviceLists::default(),
                 choice: DeviceChoice::default(),
                 camera: None,
@@ -136,7 +141,7 @@ impl State {
     pub fn update(&mut self, message: Message) -> Action {
         match message {
             Message::DevicesListed(lists) => {
-                self.choice = lists.default_choice();
+                self.choice = lists.choice_for(&self.preferred);
                 self.devices = lists;
                 self.start_camera();
             }
@@ -433,7 +438,7 @@ mod tests {
     #[test]
     fn join_takes_the_typed_name_and_the_fallback_devices() {
         let _language = crate::test_language(Language::English);
-        let (mut state, _) = State::new(request());
+        let (mut state, _) = State::new(request(), DevicePreference::default());
         state.update(Message::DevicesListed(DeviceLists::default()));
         run(&mut state, |ui| {
             ui.click(Id::new(NAME_INPUT)).expect("name field");
@@ -453,7 +458,7 @@ mod tests {
     #[test]
     fn an_empty_name_is_refused_on_screen_and_cancel_leaves() {
         let _language = crate::test_language(Language::Japanese);
-        let (mut state, _) = State::new(request());
+        let (mut state, _) = State::new(request(), DevicePreference::default());
         state.update(Message::NameChanged("   ".into()));
         let actions = run(&mut state, |ui| {
             ui.click(fl!("prejoin-join").as_str()).expect("join button");
@@ -471,7 +476,7 @@ mod tests {
     #[test]
     fn a_camera_that_cannot_open_says_why_and_the_pattern_can_be_picked() {
         let _language = crate::test_language(Language::English);
-        let (mut state, _) = State::new(request());
+        let (mut state, _) = State::new(request(), DevicePreference::default());
         let phantom = devices::camera::CameraDevice {
             index: 4_000,
             name: "Phantom Cam".into(),
@@ -514,7 +519,7 @@ mod tests {
     fn devices_join_and_cancel_can_be_chosen_from_the_keyboard() {
         use iced::keyboard::key::Named;
         let _language = crate::test_language(Language::English);
-        let (mut state, _) = State::new(request());
+        let (mut state, _) = State::new(request(), DevicePreference::default());
         state.update(Message::DevicesListed(DeviceLists {
             microphones: vec!["USB microphone".into()],
             speakers: vec!["Headphones".into()],

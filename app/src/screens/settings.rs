@@ -25,6 +25,32 @@ impl std::fmt::Display for ThemeOption {
     }
 }
 
+/// A device in the settings pickers: one by name, or automatic (`None`, the first found).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceOption(pub Option<String>);
+
+impl std::fmt::Display for DeviceOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(name) => f.write_str(name),
+            None => f.write_str(&fl!("settings-device-automatic")),
+        }
+    }
+}
+
+/// Automatic, the devices found, and the preferred one even when it is not plugged in now
+/// (so the picker shows what is set).
+fn device_options(found: &[String], preferred: &Option<String>) -> Vec<DeviceOption> {
+    let mut options = vec![DeviceOption(None)];
+    options.extend(found.iter().cloned().map(|name| DeviceOption(Some(name))));
+    if let Some(name) = preferred
+        && !found.contains(name)
+    {
+        options.push(DeviceOption(Some(name.clone())));
+    }
+    options
+}
+
 pub struct State {
     settings: Settings,
     language: Language,
@@ -44,6 +70,10 @@ pub enum Message {
     Language(Language),
     Theme(ThemeOption),
     HostOnLan(bool),
+    /// The preferred microphone, speaker or camera.
+    Microphone(DeviceOption),
+    Speaker(DeviceOption),
+    Camera(DeviceOption),
     /// Microphones, speakers and cameras found (listed off the UI thread).
     DevicesListed(Vec<String>, Vec<String>, Vec<String>),
     ExportDiagnostics,
@@ -111,6 +141,18 @@ impl State {
                 self.settings.host_on_lan = on;
                 return Action::Changed(self.settings.clone(), self.language);
             }
+            Message::Microphone(DeviceOption(name)) => {
+                self.settings.microphone = name;
+                return Action::Changed(self.settings.clone(), self.language);
+            }
+            Message::Speaker(DeviceOption(name)) => {
+                self.settings.speaker = name;
+                return Action::Changed(self.settings.clone(), self.language);
+            }
+            Message::Camera(DeviceOption(name)) => {
+                self.settings.camera = name;
+                return Action::Changed(self.settings.clone(), self.language);
+            }
             Message::DevicesListed(microphones, speakers, cameras) => {
                 self.microphones = microphones;
                 self.speakers = speakers;
@@ -139,28 +181,46 @@ impl State {
     pub fn view(&self) -> Element<'_, Message> {
         let themes: Vec<ThemeOption> = ThemeChoice::ALL.into_iter().map(ThemeOption).collect();
         // Translated here, so a language switch applies to them too.
-        let devices: Element<'_, Message> =
-            if self.microphones.is_empty() && self.speakers.is_empty() && self.cameras.is_empty() {
-                text(fl!("settings-devices-none")).into()
+        let picker = |label: String, found: &[String], preferred: &Option<String>, on_pick| {
+            row![
+                text(label).width(Length::Fixed(200.0)),
+                pick_list(
+                    device_options(found, preferred),
+                    Some(DeviceOption(preferred.clone())),
+                    on_pick
+                ),
+            ]
+            .align_y(Alignment::Center)
+        };
+        let none_found =
+            self.microphones.is_empty() && self.speakers.is_empty() && self.cameras.is_empty();
+        let devices = column![
+            picker(
+                fl!("settings-microphone"),
+                &self.microphones,
+                &self.settings.microphone,
+                Message::Microphone as fn(DeviceOption) -> Message
+            ),
+            picker(
+                fl!("settings-speaker"),
+                &self.speakers,
+                &self.settings.speaker,
+                Message::Speaker
+            ),
+            picker(
+                fl!("settings-camera"),
+                &self.cameras,
+                &self.settings.camera,
+                Message::Camera
+            ),
+            text(if none_found {
+                fl!("settings-devices-none")
             } else {
-                let lines = self
-                    .microphones
-                    .iter()
-                    .map(|name| fl!("settings-microphone", name = name.as_str()))
-                    .chain(
-                        self.speakers
-                            .iter()
-                            .map(|name| fl!("settings-speaker", name = name.as_str())),
-                    )
-                    .chain(
-                        self.cameras
-                            .iter()
-                            .map(|name| fl!("settings-camera", name = name.as_str())),
-                    );
-                lines
-                    .fold(column![].spacing(4), |col, line| col.push(text(line)))
-                    .into()
-            };
+                fl!("settings-devices-note")
+            })
+            .size(12),
+        ]
+        .spacing(6);
         let status: Element<'_, Message> = match (&self.error, &self.notice) {
             (Some(error), _) => super::error_line(Some(error)),
             (None, Some(notice)) => text(notice.as_str()).into(),
@@ -264,10 +324,15 @@ mod tests {
     fn every_setting_can_be_changed_from_the_keyboard() {
         use iced::keyboard::key::Named;
         let _language = crate::test_language(Language::English);
-        let state = State::new(Settings::default(), Language::English, String::new());
+        let mut state = State::new(Settings::default(), Language::English, String::new());
+        let _ = state.update(Message::DevicesListed(
+            vec!["Built-in".into()],
+            vec!["Speakers".into()],
+            vec!["Integrated".into()],
+        ));
         let messages = crate::controls::reachable(
             || state.view(),
-            10,
+            14,
             &[Named::ArrowDown, Named::ArrowUp, Named::Space],
         );
         let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
@@ -277,11 +342,57 @@ mod tests {
                 .any(|m| matches!(m, Message::Language(Language::Japanese))),
             "{shown:?}"
         );
-        for expected in ["Theme(", "HostOnLan(true)", "ExportDiagnostics", "Back"] {
+        for expected in [
+            "Theme(",
+            "HostOnLan(true)",
+            "Microphone(",
+            "Speaker(",
+            "Camera(",
+            "ExportDiagnostics",
+            "Back",
+        ] {
             assert!(
                 shown.iter().any(|m| m.starts_with(expected)),
                 "{expected} not reachable by keyboard: {shown:?}"
             );
+        }
+    }
+
+    #[test]
+    fn preferred_devices_are_picked_saved_and_shown_even_when_unplugged() {
+        let _language = crate::test_language(Language::English);
+        let settings = Settings {
+            camera: Some("Desk camera".into()),
+            ..Settings::default()
+        };
+        let mut state = State::new(settings, Language::English, String::new());
+        let _ = state.update(Message::DevicesListed(
+            vec!["Built-in".into(), "USB headset".into()],
+            vec!["Speakers".into()],
+            Vec::new(),
+        ));
+        // The unplugged camera is still shown as the choice; the others are automatic.
+        assert!(simulator(state.view()).find(fl!("settings-camera")).is_ok());
+        assert_eq!(
+            device_options(&state.cameras, &state.settings.camera),
+            [DeviceOption(None), DeviceOption(Some("Desk camera".into()))]
+        );
+        assert_eq!(
+            DeviceOption(None).to_string(),
+            fl!("settings-device-automatic")
+        );
+        match state.update(Message::Microphone(DeviceOption(Some(
+            "USB headset".into(),
+        )))) {
+            Action::Changed(saved, _) => {
+                assert_eq!(saved.microphone.as_deref(), Some("USB headset"));
+                assert_eq!(saved.camera.as_deref(), Some("Desk camera"));
+            }
+            _ => panic!("a device choice is saved"),
+        }
+        match state.update(Message::Camera(DeviceOption(None))) {
+            Action::Changed(saved, _) => assert_eq!(saved.camera, None),
+            _ => panic!("back to automatic is saved"),
         }
     }
 }
