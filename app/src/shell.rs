@@ -548,7 +548,10 @@ mod tests {
         click(&mut shell, &fl!("prejoin-join"));
         assert_eq!(shell.settings.microphone.as_deref(), Some("USB headset"));
         assert_eq!(shell.settings.speaker.as_deref(), Some("USB headset"));
-        assert_eq!(shell.settings.camera, None, "the test pattern is not remembered");
+        assert_eq!(
+            shell.settings.camera, None,
+            "the test pattern is not remembered"
+        );
         let Screen::Meeting(_) = shell.screen() else {
             panic!("Join on the pre-join screen opens the meeting screen");
         };

@@ -3,7 +3,9 @@
 //! schedule form, and saving sends the change (same meeting, higher SEQUENCE, so calendars
 //! replace the invitation); "Cancel meeting" → "Yes, cancel" sends the cancellation, the
 //! refreshed list no longer shows it, and the server keeps it as cancelled (for the calendar's
-//! CANCEL update), never deleted. The screens' tasks run as iced's runtime would run them.
+//! CANCEL update), never deleted. A new meeting typed into the schedule form is saved on the
+//! server, and its invitation leaves the generated password out (the password message has it).
+//! The screens' tasks run as iced's runtime would run them.
 
 mod common;
 
@@ -162,4 +164,90 @@ async fn change_opens_the_meeting_in_the_form_and_saving_updates_it_on_the_serve
     assert!(changed.sequence > scheduled.meeting.sequence);
     assert!(!changed.cancelled);
     assert_eq!(on_server.len(), 1, "changed, not duplicated");
+}
+
+/// Ctrl+A (⌘A on macOS) as a keyboard sends it: the modifier first, then the key.
+fn select_all() -> Vec<iced::Event> {
+    use iced::keyboard::{self, Key, Modifiers, key};
+    let modifiers = |modifiers| iced::Event::Keyboard(keyboard::Event::ModifiersChanged(modifiers));
+    vec![
+        modifiers(Modifiers::COMMAND),
+        iced::Event::Keyboard(keyboard::Event::KeyPressed {
+            key: Key::Character("a".into()),
+            modified_key: Key::Character("a".into()),
+            physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
+            location: keyboard::Location::Standard,
+            modifiers: Modifiers::COMMAND,
+            repeat: false,
+            text: None,
+        }),
+        modifiers(Modifiers::empty()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_typed_into_the_schedule_form_is_saved_and_its_invitation_leaves_the_password_out()
+ {
+    conclave_app::i18n::set_language(conclave_app::i18n::Language::English);
+    let server = TestServer::start().await;
+    let (session, scheduler) = signed_in_host(&server).await;
+
+    let mut form = schedule::State::new(session);
+    // Typed as a user would, field by field.
+    let typed: Vec<schedule::Message> = {
+        let mut ui = iced_test::simulator(form.view());
+        ui.click(iced::widget::Id::new(schedule::TITLE_INPUT))
+            .expect("title field");
+        ui.typewrite("Design review");
+        ui.click(iced::widget::Id::new(schedule::START_INPUT))
+            .expect("start field");
+        // The field suggests a start; select it all (Ctrl+A) and type over it.
+        ui.simulate(select_all());
+        ui.typewrite("2030-07-01 09:30");
+        ui.into_messages().collect()
+    };
+    for message in typed {
+        settle_schedule(&mut form, message).await;
+    }
+    settle_schedule(&mut form, schedule::Message::TimeZone("Asia/Tokyo".into())).await;
+    settle_schedule(&mut form, schedule::Message::RequireSignIn(true)).await;
+    let save: Vec<schedule::Message> = {
+        let mut ui = iced_test::simulator(form.view());
+        ui.click(conclave_app::fl!("schedule-save").as_str())
+            .expect("the Schedule button");
+        ui.into_messages().collect()
+    };
+    for message in save {
+        settle_schedule(&mut form, message).await;
+    }
+
+    let saved = form.saved().expect("saved").clone();
+    let password = saved.password.clone().expect("a generated password");
+    assert_eq!(saved.meeting.title, "Design review");
+    let ics = form.invitation_ics().expect("invitation").expect("renders");
+    assert!(ics.contains(&saved.meeting.uid), "the calendar entry's UID");
+    assert!(ics.contains("DTSTART;TZID=Asia/Tokyo:20300701T093000"));
+    assert!(
+        !ics.replace("\r\n ", "").contains(&password),
+        "the password stays out of the invitation by default"
+    );
+    let message = form
+        .password_message()
+        .expect("password message")
+        .expect("renders");
+    assert!(message.contains(&password), "sent by another channel");
+    // "Export invitation (.ics)" hands the file to the save dialog's task.
+    assert!(matches!(
+        form.update(schedule::Message::ExportIcs),
+        schedule::Action::Run(_)
+    ));
+
+    let on_server = scheduler.list().await.expect("list");
+    let meeting = on_server
+        .iter()
+        .find(|m| m.number == saved.meeting.number)
+        .expect("on the server");
+    assert_eq!(meeting.title, "Design review");
+    assert!(meeting.options.require_sign_in);
+    assert!(meeting.options.exclude_password_from_invitation);
 }
