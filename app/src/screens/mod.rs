@@ -68,7 +68,13 @@ pub enum UiError {
     BadCredentials,
     Throttled(u64),
     Refused(String),
-    PasswordPolicy(String),
+    /// The organization's password policy refused a password: `rule` is the server's stable
+    /// name for it (shown translated), `message` its English text (for rules this app
+    /// does not know yet).
+    PasswordPolicy {
+        rule: String,
+        message: String,
+    },
     BadAnswer(String),
     NoKeychain(String),
     KeychainDamaged(String),
@@ -85,7 +91,19 @@ impl UiError {
                 fl!("common-error-throttled", seconds = seconds.to_string())
             }
             UiError::Refused(detail) => fl!("common-error-refused", detail = detail.as_str()),
-            UiError::PasswordPolicy(detail) => {
+            UiError::PasswordPolicy { rule, message } => {
+                let detail = match rule.as_str() {
+                    "empty" => fl!("policy-empty"),
+                    "too_short" => fl!("policy-too-short"),
+                    "too_long" => fl!("policy-too-long"),
+                    "control_character" => fl!("policy-control-character"),
+                    "missing_lowercase" => fl!("policy-missing-lowercase"),
+                    "missing_uppercase" => fl!("policy-missing-uppercase"),
+                    "missing_digit" => fl!("policy-missing-digit"),
+                    "missing_symbol" => fl!("policy-missing-symbol"),
+                    "forbidden_word" => fl!("policy-forbidden-word"),
+                    _ => message.clone(),
+                };
                 fl!("common-error-password-policy", detail = detail.as_str())
             }
             UiError::BadAnswer(detail) => fl!("common-error-bad-answer", detail = detail.as_str()),
@@ -108,7 +126,9 @@ impl From<AccountError> for UiError {
             AccountError::BadCredentials => UiError::BadCredentials,
             AccountError::Throttled(seconds) => UiError::Throttled(seconds),
             AccountError::Refused { message, .. } => UiError::Refused(message),
-            AccountError::PasswordPolicy { message, .. } => UiError::PasswordPolicy(message),
+            AccountError::PasswordPolicy { rule, message } => {
+                UiError::PasswordPolicy { rule, message }
+            }
             AccountError::BadResponse(detail) => UiError::BadAnswer(detail),
             AccountError::Tls(e) => UiError::Network(e.to_string()),
         }
@@ -190,5 +210,49 @@ mod tests {
         assert_eq!(parse_server(""), None);
         assert_eq!(parse_server("meet example"), None);
         assert_eq!(parse_server("evil/path?x"), None);
+    }
+
+    #[test]
+    fn password_policy_refusals_are_explained_in_the_users_language() {
+        use conclave_core::password_policy::PolicyViolation;
+        let _language = crate::test_language(crate::i18n::Language::Japanese);
+        let every_rule = [
+            PolicyViolation::Empty,
+            PolicyViolation::TooShort { min: 12, actual: 5 },
+            PolicyViolation::TooLong,
+            PolicyViolation::ControlCharacter,
+            PolicyViolation::MissingLowercase,
+            PolicyViolation::MissingUppercase,
+            PolicyViolation::MissingDigit,
+            PolicyViolation::MissingSymbol,
+            PolicyViolation::ForbiddenWord {
+                word: "acme".into(),
+            },
+        ];
+        for violation in every_rule {
+            let english = violation.to_string();
+            let shown = UiError::PasswordPolicy {
+                rule: violation.code().into(),
+                message: english.clone(),
+            }
+            .text();
+            assert!(
+                !shown.contains(&english),
+                "{} is shown in English: {shown}",
+                violation.code()
+            );
+        }
+        let digit = UiError::PasswordPolicy {
+            rule: "missing_digit".into(),
+            message: "the password needs a digit".into(),
+        };
+        assert!(digit.text().contains("数字"), "{}", digit.text());
+        // A rule newer than this app: the server's own words, still inside the translation.
+        let unknown = UiError::PasswordPolicy {
+            rule: "no_emoji".into(),
+            message: "no emoji, please".into(),
+        };
+        assert!(unknown.text().contains("no emoji, please"));
+        assert!(unknown.text().contains("組織のルール"));
     }
 }
