@@ -306,4 +306,48 @@ mod tests {
         assert!(old.list().await.is_err(), "the old token must be revoked");
         again.shutdown().await;
     }
+
+    #[tokio::test]
+    async fn the_network_reaches_the_host_only_when_it_opts_in() {
+        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        let network_ip = lan_address().filter(|ip| !ip.is_loopback());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut for_the_network = options(dir.path(), None);
+        for_the_network.lan = true;
+        let hosted = host_on_this_computer(for_the_network)
+            .await
+            .expect("hosting for the network starts");
+        let address: SocketAddr = hosted.address.parse().expect("host:port");
+        if let Some(ip) = network_ip {
+            assert_eq!(address.ip(), ip, "others are told the network address");
+        }
+        // Another computer uses exactly what home shows: the address and the pin.
+        let scheduler = conclave_core::client::schedule_api::Scheduler::new(
+            &hosted.address,
+            &hosted.trust(),
+            &hosted.identity.token,
+        )
+        .expect("client");
+        assert!(scheduler.list().await.is_ok(), "reachable at {address}");
+        hosted.shutdown().await;
+
+        // Not opted in: the same machine's network address does not answer.
+        let other_dir = tempfile::tempdir().expect("temp dir");
+        let local = host_on_this_computer(options(other_dir.path(), None))
+            .await
+            .expect("hosting starts");
+        let port = local
+            .address
+            .parse::<SocketAddr>()
+            .expect("host:port")
+            .port();
+        if let Some(ip) = network_ip {
+            let reached = std::net::TcpStream::connect_timeout(
+                &SocketAddr::new(ip, port),
+                std::time::Duration::from_secs(2),
+            );
+            assert!(reached.is_err(), "loopback only unless the host opts in");
+        }
+        local.shutdown().await;
+    }
 }

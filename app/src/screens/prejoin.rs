@@ -76,12 +76,17 @@ pub struct State {
     choice: DeviceChoice,
     /// The chosen camera, running while this screen shows (its light is on).
     camera: Option<CameraCapture>,
-    /// The camera's latest picture for the preview.
+    /// The picture the preview shows: the camera's latest, else the test pattern.
     preview: Option<image::Handle>,
     frame: u64,
     level: f32,
     speaker_test: Option<Result<(), String>>,
     error: Option<String>,
+}
+
+/// One picture of the moving test pattern.
+fn pattern_picture(frame: u64) -> image::Handle {
+    image::Handle::from_rgba(pattern::WIDTH, pattern::HEIGHT, pattern::frame(frame))
 }
 
 #[derive(Debug, Clone)]
@@ -163,19 +168,23 @@ impl State {
             }
             Message::PreviewTick => {
                 self.frame = self.frame.wrapping_add(1);
-                if let Some(camera) = &self.camera
-                    && matches!(camera.status(), CameraStatus::Capturing { .. })
-                {
-                    // Cropped as it will be sent, so the preview shows what others will see.
-                    let sent = conclave_core::media::h264::VideoEncoderConfig::default();
-                    self.preview = camera
-                        .latest()
-                        .map(|frame| {
-                            devices::camera::crop_to_aspect(frame, (sent.width, sent.height))
-                        })
-                        .as_ref()
-                        .and_then(crate::video::to_image);
-                }
+                let camera_picture = match &self.camera {
+                    Some(camera) if matches!(camera.status(), CameraStatus::Capturing { .. }) => {
+                        // Cropped as it will be sent, so the preview shows what others see.
+                        let sent = conclave_core::media::h264::VideoEncoderConfig::default();
+                        camera
+                            .latest()
+                            .map(|frame| {
+                                devices::camera::crop_to_aspect(frame, (sent.width, sent.height))
+                            })
+                            .as_ref()
+                            .and_then(crate::video::to_image)
+                    }
+                    _ => None,
+                };
+                // The test pattern (chosen, or while a camera opens or has failed) is drawn
+                // here once per tick, not in every `view`.
+                self.preview = camera_picture.or_else(|| Some(pattern_picture(self.frame)));
             }
             Message::Level(level) => self.level = level,
             Message::TestSpeaker => {
@@ -211,10 +220,10 @@ impl State {
     /// The preview and what to say under it.
     fn camera_view(&self) -> Element<'_, Message> {
         let (width, height) = (pattern::WIDTH, pattern::HEIGHT);
-        let handle = match (&self.camera, &self.preview) {
-            (Some(_), Some(handle)) => handle.clone(),
-            _ => image::Handle::from_rgba(width, height, pattern::frame(self.frame)),
-        };
+        let handle = self
+            .preview
+            .clone()
+            .unwrap_or_else(|| pattern_picture(self.frame));
         let note = match self.camera.as_ref().map(CameraCapture::status) {
             None => text(fl!("prejoin-camera-note")).size(12),
             Some(CameraStatus::Failed(detail)) => {
