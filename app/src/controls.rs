@@ -440,6 +440,21 @@ pub(crate) fn reachable<'a, Message: Clone + 'a>(
     messages
 }
 
+/// Asserts that a keyboard user reached each of `expected` among `messages` (as `Debug`
+/// shows them): exactly, or any message of that kind for an entry ending in `(`.
+#[cfg(test)]
+pub(crate) fn assert_reachable<Message: std::fmt::Debug>(messages: &[Message], expected: &[&str]) {
+    let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+    for wanted in expected {
+        let found = if wanted.ends_with('(') {
+            shown.iter().any(|m| m.starts_with(wanted))
+        } else {
+            shown.iter().any(|m| m == wanted)
+        };
+        assert!(found, "{wanted} not reachable by keyboard: {shown:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,27 +539,7 @@ mod tests {
             [Message::Name("x".into())]
         );
         // Shift+Tab from the first control goes to the last one.
-        let shift_tab = simulator::press_key(keyboard::Key::Named(Tab), None);
-        let shift_tab = match shift_tab {
-            Event::Keyboard(keyboard::Event::KeyPressed {
-                key,
-                modified_key,
-                physical_key,
-                location,
-                text,
-                ..
-            }) => Event::Keyboard(keyboard::Event::KeyPressed {
-                key,
-                modified_key,
-                physical_key,
-                location,
-                modifiers: keyboard::Modifiers::SHIFT,
-                repeat: false,
-                text,
-            }),
-            other => other,
-        };
-        let mut events = vec![shift_tab];
+        let mut events = vec![crate::focus::shift_tab()];
         events.extend(keys(&[Enter]));
         assert_eq!(run(form(false, "English", true), events), [Message::Save]);
     }

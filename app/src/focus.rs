@@ -339,6 +339,22 @@ where
     }
 }
 
+/// A Shift+Tab key press, as tests send it.
+#[cfg(test)]
+pub(crate) fn shift_tab() -> Event {
+    Event::Keyboard(keyboard::Event::KeyPressed {
+        key: keyboard::Key::Named(Named::Tab),
+        modified_key: keyboard::Key::Named(Named::Tab),
+        physical_key: keyboard::key::Physical::Unidentified(
+            keyboard::key::NativeCode::Unidentified,
+        ),
+        location: keyboard::Location::Standard,
+        modifiers: keyboard::Modifiers::SHIFT,
+        repeat: false,
+        text: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,18 +408,7 @@ mod tests {
         let messages: Vec<Field> = {
             let mut ui = simulator(form(&fields.0, &fields.1));
             ui.click(Id::new("password")).expect("password field");
-            let shift_tab = Event::Keyboard(keyboard::Event::KeyPressed {
-                key: keyboard::Key::Named(Named::Tab),
-                modified_key: keyboard::Key::Named(Named::Tab),
-                physical_key: keyboard::key::Physical::Unidentified(
-                    keyboard::key::NativeCode::Unidentified,
-                ),
-                location: keyboard::Location::Standard,
-                modifiers: keyboard::Modifiers::SHIFT,
-                repeat: false,
-                text: None,
-            });
-            let batch: Vec<Event> = std::iter::once(shift_tab)
+            let batch: Vec<Event> = std::iter::once(shift_tab())
                 .chain(iced_test::simulator::typewrite("!"))
                 .collect();
             ui.simulate(batch);
@@ -450,18 +455,7 @@ mod tests {
         assert!(!visible(&mut ui, "field-0"), "the top scrolled away");
         // And back up with Shift+Tab... to the first field, which comes back into view.
         ui.click(Id::new("field-15")).expect("field in view");
-        let shift_tab = Event::Keyboard(keyboard::Event::KeyPressed {
-            key: keyboard::Key::Named(Named::Tab),
-            modified_key: keyboard::Key::Named(Named::Tab),
-            physical_key: keyboard::key::Physical::Unidentified(
-                keyboard::key::NativeCode::Unidentified,
-            ),
-            location: keyboard::Location::Standard,
-            modifiers: keyboard::Modifiers::SHIFT,
-            repeat: false,
-            text: None,
-        });
-        ui.simulate(vec![shift_tab; 15]);
+        ui.simulate(vec![shift_tab(); 15]);
         assert!(visible(&mut ui, "field-0"));
     }
 

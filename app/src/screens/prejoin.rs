@@ -539,18 +539,15 @@ mod tests {
             12,
             &[Named::ArrowDown, Named::ArrowUp, Named::Enter],
         );
-        let shown: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
-        for expected in [
-            "MicrophonePicked(",
-            "SpeakerPicked(",
-            "TestSpeaker",
-            "Join",
-            "Cancel",
-        ] {
-            assert!(
-                shown.iter().any(|m| m.starts_with(expected)),
-                "{expected} not reachable by keyboard: {shown:?}"
-            );
-        }
+        crate::controls::assert_reachable(
+            &messages,
+            &[
+                "MicrophonePicked(",
+                "SpeakerPicked(",
+                "TestSpeaker",
+                "Join",
+                "Cancel",
+            ],
+        );
     }
 }
