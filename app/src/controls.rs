@@ -15,7 +15,7 @@ use iced::advanced::widget::tree::{self, Tree};
 use iced::advanced::{Clipboard, Layout, Shell, Widget};
 use iced::keyboard::{self, key::Named};
 use iced::widget::button as iced_button;
-use iced::{Border, Color, Element, Event, Length, Padding, Rectangle, Size, Theme, Vector};
+use iced::{Border, Color, Element, Event, Length, Rectangle, Size, Theme, Vector};
 
 /// Which way an arrow key moves a picker's choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,16 +345,6 @@ impl<'a, Message: Clone> Button<'a, Message> {
         style: impl Fn(&Theme, iced_button::Status) -> iced_button::Style + 'a,
     ) -> Self {
         self.inner = self.inner.style(style);
-        self
-    }
-
-    pub fn padding(mut self, padding: impl Into<Padding>) -> Self {
-        self.inner = self.inner.padding(padding);
-        self
-    }
-
-    pub fn width(mut self, width: impl Into<Length>) -> Self {
-        self.inner = self.inner.width(width);
         self
     }
 }
