@@ -311,7 +311,8 @@ where
     }
 }
 
-/// iced's button, reachable with Tab and pressed with Enter or Space. Same builder calls.
+/// iced's button, reachable with Tab and pressed with Enter or Space, with the builder calls
+/// the screens use (`on_press`, `on_press_maybe`, `style`).
 pub struct Button<'a, Message> {
     inner: iced_button::Button<'a, Message>,
     on_press: Option<Message>,
