@@ -269,6 +269,7 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
             },
             Some(note) = notes.recv() => match note {
                 MediaNote::Offer(sdp) => client.send(ClientMessage::SdpOffer { sdp }),
+                MediaNote::Attach(link) => client.attach_media(link),
                 MediaNote::State(state) => {
                     if output.send(LinkEvent::Audio(state)).await.is_err() {
                         break;
@@ -315,6 +316,8 @@ const MEDIA_BIND: &str = "0.0.0.0:0";
 enum MediaNote {
     /// Send this SDP offer to the SFU.
     Offer(String),
+    /// The link is up: the connection answers the SFU's renegotiation offers on it.
+    Attach(Arc<MediaLink>),
     State(AudioState),
     Speaker(Option<u32>),
     CameraFailed(String),
@@ -488,7 +491,9 @@ async fn run_media(
         }
     };
     let mut camera_failure_told = false;
-    let session = media_session::start_with_video(Arc::new(link), snapshot, pipeline, video);
+    let link = Arc::new(link);
+    let _ = notes.send(MediaNote::Attach(Arc::clone(&link)));
+    let session = media_session::start_with_video(link, snapshot, pipeline, video);
     let _ = notes.send(MediaNote::State(AudioState::Connected { source }));
     let mut speaker = None;
     let mut every = tokio::time::interval(SPEAKER_POLL);

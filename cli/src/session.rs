@@ -414,12 +414,14 @@ pub async fn run(
                     && let Some(link) = pending_link.take()
                 {
                     link.accept_answer(answer).await?;
+                    let link = Arc::new(link);
+                    client.attach_media(Arc::clone(&link));
                     let mut pipeline = media.pipeline()?;
                     pipeline.set_muted(muted);
                     let video = media.video_pipeline()?;
                     let with_video = video.is_some();
                     media_session = Some(media_session::start_with_video(
-                        Arc::new(link),
+                        link,
                         client.snapshot_watch(),
                         pipeline,
                         video,

@@ -63,7 +63,7 @@ fn benches(c: &mut Criterion) {
             let last = frame.payloads.len() - 1;
             for (i, payload) in frame.payloads.iter().enumerate() {
                 receiver
-                    .incoming(payload, sequence, i == last, now)
+                    .incoming(1, payload, sequence, i == last, now)
                     .unwrap();
                 sequence = sequence.wrapping_add(1);
             }

@@ -12,6 +12,9 @@ use conclave_core::media::{VideoError, VideoFrame, VideoSink, VideoSource};
 use conclave_core::media_keys::{EpochKeys, MediaSender};
 use rand::{Rng as _, RngCore as _, SeedableRng as _};
 
+/// The SSRC of the one downstream stream these tests feed (one publisher).
+const STREAM: u32 = 0x5eed;
+
 type Shown = Arc<Mutex<Vec<(u32, VideoFrame)>>>;
 
 struct Collect(Shown);
@@ -52,7 +55,7 @@ fn receiver() -> (VideoPipeline, Shown) {
 fn deliver(frame: &OutgoingVideoFrame, to: &mut VideoPipeline, sequence: &mut u16, now: Instant) {
     let last = frame.payloads.len() - 1;
     for (i, payload) in frame.payloads.iter().enumerate() {
-        to.incoming(payload, *sequence, i == last, now)
+        to.incoming(STREAM, payload, *sequence, i == last, now)
             .expect("incoming");
         *sequence = sequence.wrapping_add(1);
     }
@@ -133,7 +136,7 @@ fn pattern_crosses_the_pipeline_and_is_recognized() {
     let stats = b.stats();
     assert_eq!(stats.frames_decoded, 30);
     assert_eq!(stats.frames_refused + stats.frames_damaged, 0);
-    assert!(!b.keyframe_request(now), "nothing to ask for");
+    assert!(b.keyframe_request(now).is_none(), "nothing to ask for");
 }
 
 #[test]
@@ -152,8 +155,14 @@ fn a_lost_packet_leads_to_a_keyframe_request_answered_once() {
     let frame = a.next_outgoing(now).expect("encode").expect("frame");
     sequence = sequence.wrapping_add(1);
     for (i, payload) in frame.payloads.iter().enumerate().skip(1) {
-        b.incoming(payload, sequence, i == frame.payloads.len() - 1, now)
-            .expect("incoming");
+        b.incoming(
+            STREAM,
+            payload,
+            sequence,
+            i == frame.payloads.len() - 1,
+            now,
+        )
+        .expect("incoming");
         sequence = sequence.wrapping_add(1);
     }
     if frame.payloads.len() == 1 {
@@ -166,8 +175,17 @@ fn a_lost_packet_leads_to_a_keyframe_request_answered_once() {
     b.poll(now).expect("poll");
     assert_eq!(b.stats().packets_given_up, 1);
     assert!(b.stats().frames_damaged >= 1);
-    assert!(b.keyframe_request(now), "the loss asks for a keyframe");
-    assert!(!b.keyframe_request(now), "asked once, not on every packet");
+    let wanted = b
+        .keyframe_request(now)
+        .expect("the loss asks for a keyframe");
+    assert!(
+        wanted.streams.contains(&STREAM) && !wanted.every_stream,
+        "asked of the damaged stream only: {wanted:?}"
+    );
+    assert!(
+        b.keyframe_request(now).is_none(),
+        "asked once, not on every packet"
+    );
     // The sender answers the first request and ignores a second one right after.
     now += Duration::from_secs(1);
     assert!(a.on_keyframe_request(now));
@@ -200,15 +218,21 @@ fn a_retransmission_within_the_wait_completes_its_picture() {
         .enumerate()
         .filter(|(i, _)| *i != 1)
     {
-        b.incoming(payload, sequence(i), i == last, start)
+        b.incoming(STREAM, payload, sequence(i), i == last, start)
             .expect("incoming");
     }
     assert_eq!(shown.lock().expect("lock").len(), 0, "waiting for packet 1");
     // The NACK's answer comes 120 ms later.
     let repaired_at = start + Duration::from_millis(120);
     b.poll(repaired_at).expect("poll");
-    b.incoming(&keyframe.payloads[1], sequence(1), false, repaired_at)
-        .expect("incoming");
+    b.incoming(
+        STREAM,
+        &keyframe.payloads[1],
+        sequence(1),
+        false,
+        repaired_at,
+    )
+    .expect("incoming");
     assert_eq!(recognized(&shown), 1, "the picture is complete");
     let stats = b.stats();
     assert_eq!(
@@ -219,10 +243,19 @@ fn a_retransmission_within_the_wait_completes_its_picture() {
         ),
         (1, 0, 0)
     );
-    assert!(!b.keyframe_request(repaired_at), "nothing to ask for");
+    assert!(
+        b.keyframe_request(repaired_at).is_none(),
+        "nothing to ask for"
+    );
     // A duplicate of the repaired packet changes nothing.
-    b.incoming(&keyframe.payloads[1], sequence(1), false, repaired_at)
-        .expect("incoming");
+    b.incoming(
+        STREAM,
+        &keyframe.payloads[1],
+        sequence(1),
+        false,
+        repaired_at,
+    )
+    .expect("incoming");
     assert_eq!(b.stats().frames_damaged, 0);
 }
 
@@ -237,7 +270,10 @@ fn a_newcomer_sees_nothing_until_it_asks_for_a_keyframe() {
     let (mut c, shown) = receiver();
     c.update_keys(&keys(1), 2, now).expect("keys");
     c.request_keyframe();
-    assert!(c.keyframe_request(now), "a new watcher asks at once");
+    assert!(
+        c.keyframe_request(now).is_some_and(|w| w.every_stream),
+        "a new watcher asks every stream at once"
+    );
     let mut sequence = 7;
     let delta = a.next_outgoing(now).expect("encode").expect("frame");
     assert!(!delta.keyframe);
@@ -297,7 +333,7 @@ fn audio_keyed_frames_and_garbage_are_refused_without_panicking() {
         conclave_core::media::video::protect_access_unit(&mut audio, &[0, 0, 0, 1, 0x65, 1, 2, 3])
             .expect("protect");
     let payload = &au[4..];
-    b.incoming(payload, 0, true, now).expect("incoming");
+    b.incoming(STREAM, payload, 0, true, now).expect("incoming");
     assert_eq!(b.stats().frames_refused, 1);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut sequence = 1u16;
@@ -307,7 +343,7 @@ fn audio_keyed_frames_and_garbage_are_refused_without_panicking() {
         if rng.gen_bool(0.3) && !junk.is_empty() {
             junk[0] = [0x78, 0x7c, 0x65, 0x67][rng.gen_range(0..4)];
         }
-        b.incoming(&junk, sequence, rng.gen_bool(0.2), now)
+        b.incoming(STREAM, &junk, sequence, rng.gen_bool(0.2), now)
             .expect("garbage is dropped, not an error");
         sequence = sequence.wrapping_add(rng.gen_range(0..3));
     }
@@ -409,7 +445,7 @@ fn a_keyframe_right_after_a_lost_frame_is_shown_not_dropped_with_the_gap() {
     // A continuation fragment after a gap, by contrast, spoils its unit.
     let mut fragment = vec![0x7c, 0x05];
     fragment.extend_from_slice(&[0u8; 20]);
-    b.incoming(&fragment, sequence.wrapping_add(3), true, now)
+    b.incoming(STREAM, &fragment, sequence.wrapping_add(3), true, now)
         .expect("incoming");
     b.poll(now + REORDER_WAIT).expect("poll");
     assert_eq!(shown.lock().expect("lock").len(), after);
@@ -495,9 +531,12 @@ fn a_send_only_pipeline_never_asks_for_keyframes() {
     let mut a = sender();
     a.update_keys(&keys(1), 0, now).expect("keys");
     a.request_keyframe();
-    assert!(!a.keyframe_request(now), "nothing to show, nothing to ask");
+    assert!(
+        a.keyframe_request(now).is_none(),
+        "nothing to show, nothing to ask"
+    );
     assert_eq!(a.stats().keyframe_requests, 0);
     let (mut b, _) = receiver();
     b.request_keyframe();
-    assert!(b.keyframe_request(now), "a watcher does ask");
+    assert!(b.keyframe_request(now).is_some(), "a watcher does ask");
 }

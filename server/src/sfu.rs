@@ -1,24 +1,31 @@
 //! The SFU: one WebRTC peer connection per participant (the client offers, the SFU answers).
 //! Every RTP packet a participant publishes is forwarded to every other participant of the
 //! same meeting whose forwarding is on; the payload is SFrame ciphertext and is never opened
-//! here (the SFU holds no media key). Downstream, all speakers share the subscriber's one
-//! audio track (see `conclave_core::media::transport`), so the SFU rewrites SSRC, sequence
-//! number and timestamp per subscriber and renegotiates nothing when people come and go.
+//! here (the SFU holds no media key).
+//!
+//! Downstream, each publisher has its own tracks towards each subscriber: an audio track, and
+//! a video track once the publisher has sent video. When publishers come and go (admitted,
+//! left, expelled, started video), the SFU adds or removes their tracks on each subscriber's
+//! connection and renegotiates: it sends its offer as `sdp_offer` over the subscriber's
+//! WebSocket and applies the `sdp_answer` (see [`negotiation`]). The SFU still writes its own
+//! SSRC, sequence numbers and timestamps on every downstream track (the hop is its own RTP
+//! session: NACK is answered hop by hop from its send buffer).
 //!
 //! Forwarding is on only for admitted MLS members: lobby, expelled and departed participants
-//! get nothing and send nothing onward.
+//! get no tracks and nothing they send goes onward.
 //!
-//! Video goes the same way on a second track, one whole access unit at a time: the SFU
-//! collects a publisher's packets up to the marker bit and writes them to each subscriber
-//! back to back, so access units of different publishers never interleave on the shared
-//! downstream track (the depacketizer needs a unit's fragments in a row). An access unit with
-//! a sequence gap is dropped here and the publisher asked for a keyframe. Keyframe requests
-//! (PLI/FIR) from a subscriber go to every video publisher of the meeting — the subscriber
-//! cannot name one, its downstream track mixes them — and a newly admitted member triggers
-//! one too, so it gets a picture without waiting for the next periodic keyframe.
+//! Video is forwarded one whole access unit at a time: the SFU collects a publisher's packets
+//! up to the marker bit, so an access unit with a sequence gap is dropped here and the
+//! publisher asked for a keyframe. A subscriber's keyframe request (PLI/FIR) on a publisher's
+//! track goes to that publisher only, and a newly admitted member triggers requests too, so it
+//! gets a picture without waiting for the next periodic keyframe.
+
+mod negotiation;
+
+pub use negotiation::Signal;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,17 +33,17 @@ use bytes::Bytes;
 use conclave_core::media::reorder::ReorderBuffer;
 use conclave_core::media::transport::{
     LinkEvents, LinkOptions, RtpWriter, TransportError, description_to_text, nacks_received,
-    offer_from_text, opus_track, peer_connection_with,
+    offer_from_text,
 };
 use conclave_core::media::video::starts_keyframe;
 use conclave_core::media::video_link::{
-    Feedback, IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request,
-    watch_feedback,
+    IncomingVideoPacket, VideoRtpWriter, send_keyframe_request,
 };
 use conclave_core::protocol::ParticipantId;
-use tokio::sync::mpsc;
-use webrtc::media_stream::track_local::TrackLocal;
+use tokio::sync::{mpsc, oneshot};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::PeerConnection;
+use webrtc::rtp_transceiver::RtpSender;
 
 /// Packets queued per subscriber before the oldest are dropped.
 const SUBSCRIBER_QUEUE: usize = 256;
@@ -53,15 +60,54 @@ const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(200);
 /// One publisher's access unit: its RTP payloads in order.
 pub type AccessUnit = Arc<Vec<Vec<u8>>>;
 
+/// What a subscriber's downstream writer task is told: media of a publisher, or that a
+/// publisher's track opened or closed.
+enum Downstream<T> {
+    Media(ParticipantId, T),
+    Open(ParticipantId, Arc<TrackLocalStaticRTP>, u32),
+    Close(ParticipantId),
+}
+
+/// A publisher's tracks on one subscriber's connection.
+struct PublisherTracks {
+    audio: Arc<dyn RtpSender>,
+    video: Option<VideoTrack>,
+}
+
+struct VideoTrack {
+    sender: Arc<dyn RtpSender>,
+    /// Set when the track is removed: ends the watch for the subscriber's keyframe requests.
+    closed: Arc<AtomicBool>,
+}
+
+/// Where a subscriber's renegotiation stands.
+#[derive(Default)]
+struct Negotiation {
+    running: bool,
+    /// Something changed while an offer was out: offer again after the answer.
+    again: bool,
+    /// Where the subscriber's answer to the SFU's offer goes.
+    answer: Option<oneshot::Sender<String>>,
+}
+
 struct Peer {
     meeting: String,
     connection: Arc<dyn PeerConnection>,
-    /// Downstream packets for this subscriber, written by its own task.
-    downstream: mpsc::Sender<Bytes>,
-    /// Downstream video access units for this subscriber.
-    video_downstream: mpsc::Sender<AccessUnit>,
     /// The connection's events: its upstream video track receives our keyframe requests.
     events: Arc<LinkEvents>,
+    /// The participant's signaling (its WebSocket), for the SFU's offers.
+    signal: Arc<Signal>,
+    /// Downstream packets for this subscriber, written by its own task.
+    downstream: mpsc::Sender<Downstream<Bytes>>,
+    /// Downstream video access units for this subscriber.
+    video_downstream: mpsc::Sender<Downstream<AccessUnit>>,
+    /// Whether the participant's offer can receive video.
+    receives_video: bool,
+    /// Whether the participant has published video (the others get a video track of it).
+    publishes_video: bool,
+    /// The tracks of the other publishers on this subscriber's connection.
+    tracks: HashMap<ParticipantId, PublisherTracks>,
+    negotiation: Negotiation,
     last_keyframe_request: Option<Instant>,
     forwarding: bool,
 }
@@ -78,6 +124,7 @@ pub struct Sfu {
     tap: Mutex<Option<Tap>>,
     video_tap: Mutex<Option<VideoTap>>,
     keyframe_requests_sent: AtomicU64,
+    renegotiations: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -108,6 +155,7 @@ impl Sfu {
             tap: Mutex::new(None),
             video_tap: Mutex::new(None),
             keyframe_requests_sent: AtomicU64::new(0),
+            renegotiations: AtomicU64::new(0),
         })
     }
 
@@ -119,6 +167,26 @@ impl Sfu {
     /// How many keyframe requests (PLI) the SFU has sent to publishers.
     pub fn keyframe_requests_sent(&self) -> u64 {
         self.keyframe_requests_sent.load(Ordering::Relaxed)
+    }
+
+    /// How many renegotiations (offer and answer) have completed.
+    pub fn renegotiations(&self) -> u64 {
+        self.renegotiations.load(Ordering::Relaxed)
+    }
+
+    /// The publishers whose tracks `subscriber`'s connection has, and whether each has video.
+    pub fn tracks_of(&self, subscriber: ParticipantId) -> Vec<(ParticipantId, bool)> {
+        let mut tracks: Vec<_> = lock(&self.peers)
+            .get(&subscriber)
+            .map(|peer| {
+                peer.tracks
+                    .iter()
+                    .map(|(id, tracks)| (*id, tracks.video.is_some()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        tracks.sort();
+        tracks
     }
 
     /// RTCP NACKs subscribers have sent the SFU about its downstream tracks (retransmission
@@ -140,37 +208,28 @@ impl Sfu {
         *lock(&self.tap) = Some(tap);
     }
 
-    /// Answers `participant`'s offer for `meeting`; returns the answer to send back.
+    /// Answers `participant`'s offer for `meeting`; returns the answer to send back. Later
+    /// offers of the SFU (renegotiation) go out through `signal`.
     pub async fn answer(
         self: &Arc<Self>,
         participant: ParticipantId,
         meeting: &str,
         offer: &str,
+        signal: Signal,
     ) -> Result<String, TransportError> {
         let offer = offer_from_text(offer)?;
         let (upstream_tx, mut upstream_rx) = mpsc::channel::<Vec<u8>>(SUBSCRIBER_QUEUE);
         let (video_up_tx, video_up_rx) = mpsc::channel::<IncomingVideoPacket>(VIDEO_UPSTREAM_QUEUE);
-        let offers_video = offer.sdp.contains("m=video");
+        let receives_video = offer.sdp.contains("m=video");
         let events = LinkEvents::with_video(upstream_tx, video_up_tx);
-        let connection = peer_connection_with(&self.sockets, events.clone()).await?;
+        let connection =
+            conclave_core::media::transport::peer_connection_with(&self.sockets, events.clone())
+                .await?;
         connection
             .set_remote_description(offer)
             .await
             .map_err(|e| TransportError::WebRtc(e.to_string()))?;
-        let ssrc = rand::random();
-        let track = opus_track(&format!("sfu-{}", participant.0), ssrc);
-        connection
-            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
-            .await
-            .map_err(|e| TransportError::WebRtc(e.to_string()))?;
-        let video_ssrc = rand::random();
-        let video_track = h264_track(&format!("sfu-{}", participant.0), video_ssrc);
-        if offers_video {
-            connection
-                .add_track(Arc::clone(&video_track) as Arc<dyn TrackLocal>)
-                .await
-                .map_err(|e| TransportError::WebRtc(e.to_string()))?;
-        }
+        // No tracks of ours yet: the others' tracks come by renegotiation.
         let answer = connection
             .create_answer(None)
             .await
@@ -185,27 +244,11 @@ impl Sfu {
             .await
             .ok_or(TransportError::Closed)?;
 
-        // Downstream: this subscriber's writer task.
-        let (down_tx, mut down_rx) = mpsc::channel::<Bytes>(SUBSCRIBER_QUEUE);
-        tokio::spawn(async move {
-            let mut writer = RtpWriter::new(track, ssrc);
-            while let Some(payload) = down_rx.recv().await {
-                if writer.send_bytes(payload).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let (video_down_tx, video_down_rx) = mpsc::channel::<AccessUnit>(VIDEO_SUBSCRIBER_QUEUE);
-        if offers_video {
-            self.start_video(
-                participant,
-                video_track,
-                video_ssrc,
-                video_down_rx,
-                video_up_rx,
-                &events,
-            );
-        }
+        let (down_tx, down_rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+        tokio::spawn(write_audio_downstream(down_rx));
+        let (video_down_tx, video_down_rx) = mpsc::channel(VIDEO_SUBSCRIBER_QUEUE);
+        tokio::spawn(write_video_downstream(video_down_rx));
+        self.receive_video(participant, video_up_rx);
         // Upstream: everything this participant publishes goes to the others.
         let sfu = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -215,21 +258,26 @@ impl Sfu {
                 sfu.forward(participant, Bytes::from(payload));
             }
         });
-        if let Some(old) = lock(&self.peers).insert(
+        let replaced = lock(&self.peers).insert(
             participant,
             Peer {
                 meeting: meeting.to_owned(),
                 connection,
+                events,
+                signal: Arc::new(signal),
                 downstream: down_tx,
                 video_downstream: video_down_tx,
-                events,
+                receives_video,
+                publishes_video: false,
+                tracks: HashMap::new(),
+                negotiation: Negotiation::default(),
                 last_keyframe_request: None,
                 forwarding: false,
             },
-        ) {
-            let connection = old.connection;
+        );
+        if let Some(old) = replaced {
             tokio::spawn(async move {
-                let _ = connection.close().await;
+                let _ = old.connection.close().await;
             });
         }
         tracing::info!(participant = %participant, "media connection answered");
@@ -237,15 +285,25 @@ impl Sfu {
     }
 
     /// Turns forwarding to and from `participant` on (an admitted member) or off.
-    pub fn set_forwarding(&self, participant: ParticipantId, on: bool) {
-        if let Some(peer) = lock(&self.peers).get_mut(&participant) {
+    pub fn set_forwarding(self: &Arc<Self>, participant: ParticipantId, on: bool) {
+        let meeting = {
+            let mut peers = lock(&self.peers);
+            let Some(peer) = peers.get_mut(&participant) else {
+                return;
+            };
+            if peer.forwarding == on {
+                return;
+            }
             peer.forwarding = on;
-        }
+            peer.meeting.clone()
+        };
+        self.renegotiate_meeting(&meeting);
     }
 
     /// Forwarding on for exactly `members` of `meeting` (the MLS members), off for its other
-    /// participants (lobby, joining).
-    pub fn set_meeting_members(&self, meeting: &str, members: &[ParticipantId]) {
+    /// participants (lobby, joining). Renegotiates every connection of the meeting whose
+    /// tracks this changes.
+    pub fn set_meeting_members(self: &Arc<Self>, meeting: &str, members: &[ParticipantId]) {
         let mut newcomer = false;
         for (id, peer) in lock(&self.peers).iter_mut() {
             if peer.meeting == meeting {
@@ -254,45 +312,35 @@ impl Sfu {
                 peer.forwarding = on;
             }
         }
+        self.renegotiate_meeting(meeting);
         // A new subscriber needs a keyframe to start from.
         if newcomer {
-            self.request_keyframes(meeting, None);
+            self.request_keyframes(meeting);
         }
     }
 
-    /// Drops `participant`'s media connection (left, expelled, disconnected).
-    pub fn remove(&self, participant: ParticipantId) {
-        if let Some(peer) = lock(&self.peers).remove(&participant) {
+    /// Drops `participant`'s media connection (left, expelled, disconnected); the others'
+    /// connections lose its tracks.
+    pub fn remove(self: &Arc<Self>, participant: ParticipantId) {
+        let removed = lock(&self.peers).remove(&participant);
+        if let Some(peer) = removed {
+            self.renegotiate_meeting(&peer.meeting);
             tokio::spawn(async move {
                 let _ = peer.connection.close().await;
             });
         }
     }
 
-    /// Video of one participant: downstream writer, upstream access-unit assembly, and the
-    /// keyframe requests its client sends about the downstream track.
-    fn start_video(
+    /// Upstream video of `participant`: access units assembled from its packets, in order,
+    /// waiting briefly for NACK repairs; a damaged unit is dropped and a keyframe requested.
+    fn receive_video(
         self: &Arc<Self>,
         participant: ParticipantId,
-        track: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
-        ssrc: u32,
-        mut downstream: mpsc::Receiver<AccessUnit>,
         mut upstream: mpsc::Receiver<IncomingVideoPacket>,
-        events: &Arc<LinkEvents>,
     ) {
-        let writer_track = Arc::clone(&track);
-        tokio::spawn(async move {
-            let mut writer = VideoRtpWriter::new(writer_track, ssrc);
-            while let Some(unit) = downstream.recv().await {
-                if writer.forward_access_unit(&unit).await.is_err() {
-                    break;
-                }
-            }
-        });
         let sfu = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut unit: Vec<Vec<u8>> = Vec::new();
-            // Packets in order, waiting briefly for NACK repairs of the publisher's uplink.
             let mut reorder = ReorderBuffer::<IncomingVideoPacket>::default();
             let mut damaged = false;
             loop {
@@ -342,40 +390,13 @@ impl Sfu {
                 }
             }
         });
-        let (sfu, watched) = (Arc::downgrade(self), Arc::clone(events));
-        tokio::spawn(async move {
-            let alive = move || {
-                !matches!(
-                    watched.state(),
-                    webrtc::peer_connection::RTCPeerConnectionState::Closed
-                        | webrtc::peer_connection::RTCPeerConnectionState::Failed
-                )
-            };
-            watch_feedback(track, alive, |feedback| {
-                if feedback == Feedback::KeyframeRequest
-                    && let Some(sfu) = sfu.upgrade()
-                {
-                    sfu.relay_keyframe_request(participant);
-                }
-            })
-            .await;
-        });
     }
 
-    /// A subscriber asked for a keyframe: ask the publishers it receives from.
-    fn relay_keyframe_request(&self, subscriber: ParticipantId) {
-        let meeting = match lock(&self.peers).get(&subscriber) {
-            Some(peer) if peer.forwarding => peer.meeting.clone(),
-            _ => return,
-        };
-        self.request_keyframes(&meeting, Some(subscriber));
-    }
-
-    /// Sends a PLI to every forwarding publisher of `meeting` except `except`.
-    fn request_keyframes(&self, meeting: &str, except: Option<ParticipantId>) {
+    /// Sends a PLI to every forwarding publisher of `meeting`.
+    fn request_keyframes(&self, meeting: &str) {
         let publishers: Vec<ParticipantId> = lock(&self.peers)
             .iter()
-            .filter(|(id, p)| Some(**id) != except && p.forwarding && p.meeting == meeting)
+            .filter(|(_, p)| p.forwarding && p.meeting == meeting)
             .map(|(id, _)| *id)
             .collect();
         for publisher in publishers {
@@ -411,12 +432,20 @@ impl Sfu {
         });
     }
 
-    fn forward_video(&self, publisher: ParticipantId, unit: AccessUnit) {
-        let peers = lock(&self.peers);
-        let Some(source) = peers.get(&publisher) else {
+    fn forward_video(self: &Arc<Self>, publisher: ParticipantId, unit: AccessUnit) {
+        let mut peers = lock(&self.peers);
+        let Some(source) = peers.get_mut(&publisher) else {
             return;
         };
         if !source.forwarding {
+            return;
+        }
+        if !source.publishes_video {
+            // The others need a video track of this publisher first.
+            source.publishes_video = true;
+            let meeting = source.meeting.clone();
+            drop(peers);
+            self.renegotiate_meeting(&meeting);
             return;
         }
         if let Some(tap) = lock(&self.video_tap).as_ref() {
@@ -424,11 +453,18 @@ impl Sfu {
         }
         let mut dropped = false;
         for (id, peer) in peers.iter() {
-            if *id != publisher && peer.forwarding && peer.meeting == source.meeting {
+            if *id != publisher
+                && peer.forwarding
+                && peer
+                    .tracks
+                    .get(&publisher)
+                    .is_some_and(|t| t.video.is_some())
+            {
                 // A slow subscriber loses whole access units; the next keyframe repairs its
                 // picture, so ask for one.
                 dropped |= matches!(
-                    peer.video_downstream.try_send(Arc::clone(&unit)),
+                    peer.video_downstream
+                        .try_send(Downstream::Media(publisher, Arc::clone(&unit))),
                     Err(mpsc::error::TrySendError::Full(_))
                 );
             }
@@ -451,9 +487,56 @@ impl Sfu {
             let _ = tap.send((publisher, payload.to_vec()));
         }
         for (id, peer) in peers.iter() {
-            if *id != publisher && peer.forwarding && peer.meeting == source.meeting {
+            if *id != publisher && peer.forwarding && peer.tracks.contains_key(&publisher) {
                 // A slow subscriber loses its own packets, nobody else's.
-                let _ = peer.downstream.try_send(payload.clone());
+                let _ = peer
+                    .downstream
+                    .try_send(Downstream::Media(publisher, payload.clone()));
+            }
+        }
+    }
+}
+
+/// A subscriber's audio: each publisher's packets on that publisher's track. Writes before
+/// the track is negotiated fail and are dropped (a few milliseconds of a newcomer's audio).
+async fn write_audio_downstream(mut downstream: mpsc::Receiver<Downstream<Bytes>>) {
+    let mut writers: HashMap<ParticipantId, RtpWriter> = HashMap::new();
+    while let Some(item) = downstream.recv().await {
+        match item {
+            Downstream::Media(publisher, payload) => {
+                if let Some(writer) = writers.get_mut(&publisher)
+                    && let Err(e) = writer.send_bytes(payload).await
+                {
+                    tracing::trace!(error = %e, "downstream audio packet dropped");
+                }
+            }
+            Downstream::Open(publisher, track, ssrc) => {
+                writers.insert(publisher, RtpWriter::new(track, ssrc));
+            }
+            Downstream::Close(publisher) => {
+                writers.remove(&publisher);
+            }
+        }
+    }
+}
+
+/// A subscriber's video: each publisher's access units on that publisher's track.
+async fn write_video_downstream(mut downstream: mpsc::Receiver<Downstream<AccessUnit>>) {
+    let mut writers: HashMap<ParticipantId, VideoRtpWriter> = HashMap::new();
+    while let Some(item) = downstream.recv().await {
+        match item {
+            Downstream::Media(publisher, unit) => {
+                if let Some(writer) = writers.get_mut(&publisher)
+                    && let Err(e) = writer.forward_access_unit(&unit).await
+                {
+                    tracing::trace!(error = %e, "downstream access unit dropped");
+                }
+            }
+            Downstream::Open(publisher, track, ssrc) => {
+                writers.insert(publisher, VideoRtpWriter::new(track, ssrc));
+            }
+            Downstream::Close(publisher) => {
+                writers.remove(&publisher);
             }
         }
     }

@@ -510,27 +510,48 @@ impl Session {
             ClientMessage::SdpOffer { sdp } => {
                 // Any participant may connect; the SFU forwards only to and from MLS members.
                 match self.hub.meeting_of(self.id) {
-                    Some(meeting) => match self.hub.sfu().answer(self.id, &meeting, &sdp).await {
-                        Ok(answer) => {
-                            self.hub.refresh_media(&meeting);
-                            self.reply(ServerMessage::SdpAnswer { sdp: answer });
-                            Ok(())
+                    Some(meeting) => {
+                        let (hub, id) = (Arc::downgrade(&self.hub), self.id);
+                        let signal: crate::sfu::Signal = Box::new(move |message| {
+                            if let Some(hub) = hub.upgrade() {
+                                hub.send(id, message, false);
+                            }
+                        });
+                        match self.hub.sfu().answer(self.id, &meeting, &sdp, signal).await {
+                            Ok(answer) => {
+                                // The answer first: the SFU's offers (the others' tracks)
+                                // follow it on this connection.
+                                self.reply(ServerMessage::SdpAnswer { sdp: answer });
+                                self.hub.refresh_media(&meeting);
+                                Ok(())
+                            }
+                            Err(e) => {
+                                tracing::info!(participant = %self.id, error = %e, "media offer refused");
+                                Err(Refusal::Code(
+                                    ErrorCode::BadRequest,
+                                    "the media offer was refused",
+                                ))
+                            }
                         }
-                        Err(e) => {
-                            tracing::info!(participant = %self.id, error = %e, "media offer refused");
-                            Err(Refusal::Code(
-                                ErrorCode::BadRequest,
-                                "the media offer was refused",
-                            ))
-                        }
-                    },
+                    }
                     None => Err(Refusal::Code(ErrorCode::NotAllowed, "join a meeting first")),
                 }
             }
-            // Candidates travel inside the descriptions (no trickle) and the SFU never offers.
-            ClientMessage::SdpAnswer { .. } | ClientMessage::IceCandidate { .. } => Err(
-                Refusal::Code(ErrorCode::BadRequest, "send candidates inside sdp_offer"),
-            ),
+            ClientMessage::SdpAnswer { sdp } => match self.hub.sfu().accept_answer(self.id, sdp) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    tracing::info!(participant = %self.id, error = %e, "media answer refused");
+                    Err(Refusal::Code(
+                        ErrorCode::BadRequest,
+                        "no media offer is waiting for this answer",
+                    ))
+                }
+            },
+            // Candidates travel inside the descriptions (no trickle).
+            ClientMessage::IceCandidate { .. } => Err(Refusal::Code(
+                ErrorCode::BadRequest,
+                "send candidates inside sdp_offer",
+            )),
             // Handled by `handle_text`.
             ClientMessage::Join { .. } | ClientMessage::Leave | ClientMessage::Ping { .. } => {
                 Ok(())

@@ -43,7 +43,7 @@ impl AudioSink for FirstSound {
 
 /// Offers media over signaling; returns the link once the SFU's answer is in and applied,
 /// with the instant the answer arrived.
-async fn media_link(client: &mut MeetingClient) -> (MediaLink, Instant) {
+async fn media_link(client: &mut MeetingClient) -> (Arc<MediaLink>, Instant) {
     let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
     client.send(ClientMessage::SdpOffer { sdp: offer });
     let answer = loop {
@@ -54,6 +54,9 @@ async fn media_link(client: &mut MeetingClient) -> (MediaLink, Instant) {
     };
     let answered = Instant::now();
     link.accept_answer(&answer).await.unwrap();
+    let link = Arc::new(link);
+    // The others' tracks come in the SFU's renegotiation offer, answered by the connection.
+    client.attach_media(Arc::clone(&link));
     (link, answered)
 }
 
@@ -74,7 +77,7 @@ async fn host_session(host: &mut MeetingClient) -> MediaSession {
     // A tone that lasts far longer than the bot runs.
     let tone = ToneSource::new(vec![(440.0, u32::MAX)]);
     let pipeline = AudioPipeline::new(Some(Box::new(tone)), None).unwrap();
-    media_session::start(Arc::new(link), host.snapshot_watch(), pipeline)
+    media_session::start(link, host.snapshot_watch(), pipeline)
 }
 
 #[tokio::main]
@@ -106,7 +109,7 @@ async fn main() {
         let connected_at = Instant::now();
         let (first_tx, mut first_rx) = watch::channel(None);
         let pipeline = AudioPipeline::new(None, Some(Box::new(FirstSound(first_tx)))).unwrap();
-        let session = media_session::start(Arc::new(link), guest.snapshot_watch(), pipeline);
+        let session = media_session::start(link, guest.snapshot_watch(), pipeline);
         let first =
             tokio::time::timeout(Duration::from_secs(10), first_rx.wait_for(Option::is_some))
                 .await

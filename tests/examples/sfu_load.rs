@@ -9,15 +9,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use conclave_core::media::transport::MediaLink;
-use conclave_core::protocol::ParticipantId;
-use conclave_server::sfu::Sfu;
+use conclave_core::protocol::{ParticipantId, ServerMessage};
+use conclave_server::sfu::{Sfu, Signal};
 
 const USAGE: &str = "\
 sfu_load N [RATE] [SECS]
@@ -74,7 +75,9 @@ fn cpu_by_thread(pid: u32) -> Vec<(String, f64)> {
     by_name.into_iter().collect()
 }
 
-/// The SFU process: answers offers read from stdin (one JSON object a line), then forwards.
+/// The SFU process: answers offers read from stdin (one JSON object a line), sends its own
+/// renegotiation offers as `{"id", "offer"}` lines and takes `{"id", "answer"}` back, then
+/// forwards.
 async fn serve() {
     let sfu = Sfu::new("127.0.0.1:0");
     let mut members = Vec::new();
@@ -97,8 +100,18 @@ async fn serve() {
             continue;
         }
         let id = ParticipantId(request["id"].as_u64().unwrap());
+        if let Some(answer) = request["answer"].as_str() {
+            sfu.accept_answer(id, answer.to_owned()).unwrap();
+            continue;
+        }
+        let signal: Signal = Box::new(move |message| {
+            if let ServerMessage::SdpOffer { sdp } = message {
+                println!("{}", serde_json::json!({"id": id.0, "offer": sdp}));
+                std::io::stdout().flush().unwrap();
+            }
+        });
         let answer = sfu
-            .answer(id, MEETING, request["offer"].as_str().unwrap())
+            .answer(id, MEETING, request["offer"].as_str().unwrap(), signal)
             .await
             .unwrap();
         members.push(id);
@@ -107,10 +120,13 @@ async fn serve() {
     }
 }
 
+/// The SFU child process: requests on its stdin; its replies come back in order, and its
+/// renegotiation offers are answered on the bots' links as they arrive.
 struct SfuProcess {
     child: Child,
-    input: ChildStdin,
-    output: std::io::BufReader<ChildStdout>,
+    input: Arc<Mutex<ChildStdin>>,
+    replies: tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+    links: Arc<Mutex<HashMap<u64, Arc<MediaLink>>>>,
 }
 
 impl SfuProcess {
@@ -121,21 +137,49 @@ impl SfuProcess {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let input = child.stdin.take().unwrap();
+        let input = Arc::new(Mutex::new(child.stdin.take().unwrap()));
         let output = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+        std::thread::spawn(move || {
+            for line in output.lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let (replies_tx, replies) = tokio::sync::mpsc::unbounded_channel();
+        let links: Arc<Mutex<HashMap<u64, Arc<MediaLink>>>> = Arc::default();
+        let (answer_to, links_of) = (Arc::clone(&input), Arc::clone(&links));
+        tokio::spawn(async move {
+            while let Some(line) = lines.recv().await {
+                let Some(offer) = line["offer"].as_str() else {
+                    let _ = replies_tx.send(line);
+                    continue;
+                };
+                let id = line["id"].as_u64().unwrap();
+                let link = Arc::clone(&links_of.lock().unwrap()[&id]);
+                let answer = link.accept_offer(offer).await.unwrap();
+                let mut input = answer_to.lock().unwrap();
+                writeln!(input, "{}", serde_json::json!({"id": id, "answer": answer})).unwrap();
+                input.flush().unwrap();
+            }
+        });
         Self {
             child,
             input,
-            output,
+            replies,
+            links,
         }
     }
 
-    fn request(&mut self, request: serde_json::Value) -> serde_json::Value {
-        writeln!(self.input, "{request}").unwrap();
-        self.input.flush().unwrap();
-        let mut line = String::new();
-        self.output.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap()
+    async fn request(&mut self, request: serde_json::Value) -> serde_json::Value {
+        {
+            let mut input = self.input.lock().unwrap();
+            writeln!(input, "{request}").unwrap();
+            input.flush().unwrap();
+        }
+        self.replies.recv().await.unwrap()
     }
 }
 
@@ -161,13 +205,17 @@ async fn main() {
     let mut links = Vec::new();
     for id in 1..=participants {
         let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-        let reply = sfu.request(serde_json::json!({"id": id, "offer": offer}));
+        let reply = sfu
+            .request(serde_json::json!({"id": id, "offer": offer}))
+            .await;
         link.accept_answer(reply["answer"].as_str().unwrap())
             .await
             .unwrap();
-        links.push(Arc::new(link));
+        let link = Arc::new(link);
+        sfu.links.lock().unwrap().insert(id, Arc::clone(&link));
+        links.push(link);
     }
-    sfu.request(serde_json::json!({"start": true}));
+    sfu.request(serde_json::json!({"start": true})).await;
 
     let sent = Arc::new(AtomicU64::new(0));
     let received = Arc::new(AtomicU64::new(0));

@@ -12,7 +12,8 @@ use conclave_core::media::pipeline::AudioPipeline;
 use conclave_core::media::transport::{LinkOptions, MediaLink};
 use conclave_core::media::video_pipeline::VideoPipeline;
 use conclave_core::media::{AudioSink, MediaPipelineError, VideoError, VideoFrame, VideoSink};
-use conclave_core::protocol::ClientMessage;
+use conclave_core::protocol::{ClientMessage, ParticipantId, ServerMessage};
+use conclave_server::sfu::{Sfu, Signal};
 
 use crate::{TestServer, in_meeting, wait};
 
@@ -42,9 +43,43 @@ pub async fn start_media(
     };
     link.accept_answer(&answer).await.unwrap();
     let link = Arc::new(link);
+    client.attach_media(Arc::clone(&link));
     let session =
         media_session::start_with_video(link.clone(), client.snapshot_watch(), audio, video);
     (session, link)
+}
+
+/// Connects `participant` of `meeting` straight to `sfu` (no server, no WebSocket): the SFU's
+/// renegotiation offers are answered on the returned link by a task of this helper.
+pub async fn connect_to_sfu(
+    sfu: &Arc<Sfu>,
+    participant: ParticipantId,
+    meeting: &str,
+) -> Arc<MediaLink> {
+    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
+    let (offers_tx, mut offers) = tokio::sync::mpsc::unbounded_channel();
+    let signal: Signal = Box::new(move |message| {
+        if let ServerMessage::SdpOffer { sdp } = message {
+            let _ = offers_tx.send(sdp);
+        }
+    });
+    let answer = sfu
+        .answer(participant, meeting, &offer, signal)
+        .await
+        .unwrap();
+    link.accept_answer(&answer).await.unwrap();
+    let link = Arc::new(link);
+    let (sfu, answering) = (Arc::downgrade(sfu), Arc::clone(&link));
+    tokio::spawn(async move {
+        while let Some(offer) = offers.recv().await {
+            let Ok(answer) = answering.accept_offer(&offer).await else {
+                break;
+            };
+            let Some(sfu) = sfu.upgrade() else { break };
+            let _ = sfu.accept_answer(participant, answer);
+        }
+    });
+    link
 }
 
 /// A running meeting for media tests.

@@ -50,18 +50,12 @@ fn group(n: usize) -> Vec<GroupMember> {
     all
 }
 
-async fn connect(sfu: &Arc<Sfu>, id: u64) -> MediaLink {
-    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-    let answer = sfu
-        .answer(ParticipantId(id), "12345678901", &offer)
-        .await
-        .unwrap();
-    link.accept_answer(&answer).await.unwrap();
-    link
+async fn connect(sfu: &Arc<Sfu>, id: u64) -> Arc<MediaLink> {
+    media::connect_to_sfu(sfu, ParticipantId(id), "12345678901").await
 }
 
 struct Listener {
-    link: MediaLink,
+    link: Arc<MediaLink>,
     receiver: MediaReceiver,
     buffer: JitterBuffer,
     decoder: AudioDecoder,
@@ -94,6 +88,23 @@ async fn tones_reach_every_member_through_the_sfu_as_ciphertext_only() {
     for id in 1..=3 {
         sfu.set_forwarding(ParticipantId(id), true);
     }
+    // Each member's connection gets a track of each other member by renegotiation; the
+    // lobby's gets none.
+    for _ in 0..200 {
+        if sfu.renegotiations() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sfu.renegotiations(), 3);
+    for id in 1..=3u64 {
+        let others: Vec<_> = (1..=3u64)
+            .filter(|o| *o != id)
+            .map(|o| (ParticipantId(o), false))
+            .collect();
+        assert_eq!(sfu.tracks_of(ParticipantId(id)), others, "tracks of {id}");
+    }
+    assert!(sfu.tracks_of(ParticipantId(4)).is_empty());
 
     let mut sender = MediaSender::new(config, &members[0].epoch_keys().unwrap(), 0).unwrap();
     let mut encoder = AudioEncoder::new(AudioEncoderConfig::default()).unwrap();

@@ -1,6 +1,7 @@
 //! The engine on a live WebSocket: one task per meeting connection. Callers get a command
 //! sender, an event stream and a watchable snapshot; nothing here blocks a UI thread.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -14,9 +15,10 @@ use super::engine::{Engine, Event, Output, Phase, RosterView};
 use super::tls::{TlsError, TlsTrust, client_config};
 use crate::group::GroupMember;
 use crate::identity::OrgPublicKey;
+use crate::media::transport::MediaLink;
 use crate::protocol::{
     ClientMessage, DisplayName, LobbyEntry, MAX_MESSAGE_BYTES, MeetingNumber, MeetingPassword,
-    MeetingState, ParticipantId, Role, decode_server, encode_client,
+    MeetingState, ParticipantId, Role, ServerMessage, decode_server, encode_client,
 };
 use crate::verification::VerificationCode;
 
@@ -74,6 +76,7 @@ enum Command {
         display_name: DisplayName,
     },
     Send(ClientMessage),
+    AttachMedia(Arc<MediaLink>),
 }
 
 /// A live meeting connection.
@@ -183,6 +186,13 @@ impl MeetingClient {
         let _ = self.commands.send(Command::Send(message));
     }
 
+    /// Hands the media link (after its answer was accepted) to the connection, which from
+    /// now on answers the SFU's renegotiation offers on it by itself: the SFU offers whenever
+    /// a publisher's tracks are added (someone joined, started video) or removed (left).
+    pub fn attach_media(&self, link: Arc<MediaLink>) {
+        let _ = self.commands.send(Command::AttachMedia(link));
+    }
+
     /// The next event; `None` once the connection is gone and every event was read.
     pub async fn next_event(&mut self) -> Option<Event> {
         self.events.recv().await
@@ -230,10 +240,15 @@ async fn run<S>(
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut nonce = 0u64;
+    let mut renegotiation = Renegotiation::new();
     loop {
         let output = tokio::select! {
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => match decode_server(&text) {
+                    Ok(ServerMessage::SdpOffer { sdp }) => {
+                        renegotiation.offer(sdp);
+                        Output::default()
+                    }
                     Ok(message) => engine.handle(message, unix_now()),
                     Err(e) => {
                         tracing::warn!(error = %e, "undecodable server message dropped");
@@ -254,8 +269,15 @@ async fn run<S>(
                     }
                 }
                 Some(Command::Send(message)) => engine.request(message),
+                Some(Command::AttachMedia(link)) => {
+                    renegotiation.attach(link);
+                    Output::default()
+                }
                 None => break,
             },
+            Some(answer) = renegotiation.answers.recv() => {
+                Output { send: vec![ClientMessage::SdpAnswer { sdp: answer }], events: Vec::new() }
+            }
             _ = ping.tick() => {
                 nonce += 1;
                 Output { send: vec![ClientMessage::Ping { nonce }], events: Vec::new() }
@@ -281,4 +303,54 @@ async fn run<S>(
         }
     }
     snapshot.send_replace(snapshot_of(&engine, false));
+}
+
+/// Answers the SFU's renegotiation offers on the attached media link, one at a time and in
+/// order; offers that arrive before the link is attached wait for it.
+struct Renegotiation {
+    offers: Option<mpsc::UnboundedSender<String>>,
+    early: Vec<String>,
+    answers_out: mpsc::UnboundedSender<String>,
+    answers: mpsc::UnboundedReceiver<String>,
+}
+
+impl Renegotiation {
+    fn new() -> Self {
+        let (answers_out, answers) = mpsc::unbounded_channel();
+        Self {
+            offers: None,
+            early: Vec::new(),
+            answers_out,
+            answers,
+        }
+    }
+
+    fn offer(&mut self, sdp: String) {
+        match &self.offers {
+            Some(offers) => {
+                let _ = offers.send(sdp);
+            }
+            None => self.early.push(sdp),
+        }
+    }
+
+    fn attach(&mut self, link: Arc<MediaLink>) {
+        let (offers, mut pending) = mpsc::unbounded_channel::<String>();
+        let answers = self.answers_out.clone();
+        tokio::spawn(async move {
+            while let Some(offer) = pending.recv().await {
+                match link.accept_offer(&offer).await {
+                    Ok(answer) => {
+                        let _ = answers.send(answer);
+                    }
+                    // The SFU gives up on an unanswered offer and tries again later.
+                    Err(e) => tracing::warn!(error = %e, "cannot apply the SFU's media offer"),
+                }
+            }
+        });
+        for sdp in self.early.drain(..) {
+            let _ = offers.send(sdp);
+        }
+        self.offers = Some(offers);
+    }
 }

@@ -151,19 +151,25 @@ async fn drive_video(
         }
     }
     while let Some(packet) = link.try_next_video().await {
-        if let Err(e) = video.incoming(&packet.payload, packet.sequence, packet.marker, now) {
+        if let Err(e) = video.incoming(
+            packet.ssrc,
+            &packet.payload,
+            packet.sequence,
+            packet.marker,
+            now,
+        ) {
             tracing::warn!(error = %e, "video output failed");
         }
     }
     if let Err(e) = video.poll(now) {
         tracing::warn!(error = %e, "video output failed");
     }
-    if video.keyframe_request(now)
-        && let Err(e) = link.request_keyframe().await
+    if let Some(wanted) = video.keyframe_request(now)
+        && let Err(e) = link.request_keyframes(&wanted).await
     {
         // No video has arrived yet (no remote track): ask again later.
         tracing::debug!(error = %e, "keyframe request not sent yet");
-        video.request_keyframe();
+        video.request_keyframe_again(wanted);
     }
     true
 }

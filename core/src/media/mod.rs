@@ -24,6 +24,7 @@ pub mod transport;
 pub mod video;
 pub mod video_link;
 pub mod video_pipeline;
+pub mod video_streams;
 
 /// Audio sample rate everywhere in Conclave (Opus's native rate).
 pub const SAMPLE_RATE: u32 = 48_000;

@@ -10,6 +10,7 @@
 //! Signaling is not trickled: each side gathers its candidates before its description is
 //! sent, which on loopback and LANs takes milliseconds.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -32,10 +33,10 @@ use webrtc::peer_connection::{
 
 use super::lossy::{LossRate, LossyRuntime};
 use super::video_link::{
-    Feedback, IncomingVideoPacket, VideoRtpWriter, h264_track, send_keyframe_request,
+    Feedback, IncomingVideoPacket, VideoRtpWriter, h264_track, picture_loss_indication,
     watch_feedback, with_keyframe_requests,
 };
-use super::video_pipeline::OutgoingVideoFrame;
+use super::video_pipeline::{KeyframeWanted, OutgoingVideoFrame};
 
 /// RTP payload type for Opus (dynamic, as browsers use).
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
@@ -97,8 +98,31 @@ pub struct LinkEvents {
     incoming: mpsc::Sender<Vec<u8>>,
     /// Where packets of the remote video track go (none: video is ignored).
     video: Option<mpsc::Sender<IncomingVideoPacket>>,
-    /// The remote video track, to send it keyframe requests.
+    /// The latest remote video track, to send it keyframe requests (the SFU's one upstream).
     video_track: watch::Sender<Option<Arc<dyn TrackRemote>>>,
+    /// Every remote video track by the SSRC its packets carry (a client's downstream: one per
+    /// publisher).
+    video_tracks: Arc<std::sync::Mutex<RemoteVideoTracks>>,
+}
+
+type RemoteVideoTracks = HashMap<u32, Arc<dyn TrackRemote>>;
+
+fn track_video(
+    tracks: &std::sync::Mutex<RemoteVideoTracks>,
+    ssrc: u32,
+    track: Option<&Arc<dyn TrackRemote>>,
+) {
+    let mut tracks = tracks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match track {
+        Some(track) => {
+            tracks.insert(ssrc, Arc::clone(track));
+        }
+        None => {
+            tracks.remove(&ssrc);
+        }
+    }
 }
 
 impl LinkEvents {
@@ -124,10 +148,21 @@ impl LinkEvents {
             incoming,
             video,
             video_track: watch::channel(None).0,
+            video_tracks: Arc::default(),
         })
     }
 
-    /// The remote video track, once it has arrived.
+    /// The remote video tracks by SSRC.
+    pub fn video_tracks(&self) -> Vec<(u32, Arc<dyn TrackRemote>)> {
+        self.video_tracks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(ssrc, track)| (*ssrc, Arc::clone(track)))
+            .collect()
+    }
+
+    /// The latest remote video track, once one has arrived.
     pub fn video_track(&self) -> Option<Arc<dyn TrackRemote>> {
         self.video_track.borrow().clone()
     }
@@ -193,11 +228,18 @@ impl PeerConnectionEventHandler for LinkEvents {
                 return;
             };
             self.video_track.send_replace(Some(Arc::clone(&track)));
+            let tracks = Arc::clone(&self.video_tracks);
             tokio::spawn(async move {
+                let mut ssrc = None;
                 while let Some(event) = track.poll().await {
                     match event {
                         TrackRemoteEvent::OnRtpPacket(packet) => {
+                            if ssrc != Some(packet.header.ssrc) {
+                                ssrc = Some(packet.header.ssrc);
+                                track_video(&tracks, packet.header.ssrc, Some(&track));
+                            }
                             let _ = video.try_send(IncomingVideoPacket {
+                                ssrc: packet.header.ssrc,
                                 payload: packet.payload.to_vec(),
                                 sequence: packet.header.sequence_number,
                                 marker: packet.header.marker,
@@ -206,6 +248,9 @@ impl PeerConnectionEventHandler for LinkEvents {
                         TrackRemoteEvent::OnEnded => break,
                         _ => {}
                     }
+                }
+                if let Some(ssrc) = ssrc {
+                    track_video(&tracks, ssrc, None);
                 }
             });
             return;
@@ -550,10 +595,50 @@ impl MediaLink {
         self.incoming_video.lock().await.try_recv().ok()
     }
 
-    /// Asks the SFU (and through it the publishers) for a keyframe with an RTCP PLI.
-    pub async fn request_keyframe(&self) -> Result<(), TransportError> {
-        let track = self.events.video_track().ok_or(TransportError::Closed)?;
-        send_keyframe_request(&track).await
+    /// Asks the publishers of the `wanted` downstream streams (through the SFU) for a
+    /// keyframe with an RTCP PLI on each stream's track; `Closed` if none of them has a track
+    /// yet.
+    pub async fn request_keyframes(&self, wanted: &KeyframeWanted) -> Result<(), TransportError> {
+        let mut sent = false;
+        for (ssrc, track) in self.events.video_tracks() {
+            if wanted.wants(ssrc) {
+                track
+                    .write_rtcp(vec![picture_loss_indication(ssrc)])
+                    .await
+                    .map_err(webrtc_error)?;
+                sent = true;
+            }
+        }
+        if sent {
+            Ok(())
+        } else {
+            Err(TransportError::Closed)
+        }
+    }
+
+    /// Applies an offer of the SFU (renegotiation: a publisher's tracks were added or
+    /// removed) and returns the answer to send back as `sdp_answer`.
+    pub async fn accept_offer(&self, offer: &str) -> Result<String, TransportError> {
+        self.connection
+            .set_remote_description(offer_from_text(offer)?)
+            .await
+            .map_err(webrtc_error)?;
+        let answer = self
+            .connection
+            .create_answer(None)
+            .await
+            .map_err(webrtc_error)?;
+        self.connection
+            .set_local_description(answer)
+            .await
+            .map_err(webrtc_error)?;
+        self.events.gathered().await?;
+        let local = self
+            .connection
+            .local_description()
+            .await
+            .ok_or(TransportError::Closed)?;
+        description_to_text(&local)
     }
 
     /// How many keyframe requests arrived since the last call.

@@ -63,6 +63,8 @@ pub fn h264_track(id: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
 /// One received video RTP packet: what the depacketizer and loss detection need.
 #[derive(Debug, Clone)]
 pub struct IncomingVideoPacket {
+    /// The stream (RTP SSRC): one per publisher downstream.
+    pub ssrc: u32,
     pub payload: Vec<u8>,
     pub sequence: u16,
     pub marker: bool,

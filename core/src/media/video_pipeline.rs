@@ -8,20 +8,17 @@
 //! previous epoch for the grace window. Video has its own KID context
 //! ([`MediaStream::Video`]), so its counters never share a nonce with audio's.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtc::rtp::codec::h264::{
-    H264Packet, H264Payloader, NALU_TYPE_BITMASK, STAPA_HEADER_SIZE, STAPA_NALU_LENGTH_SIZE,
-    STAPA_NALU_TYPE,
-};
-use rtc::rtp::packetizer::{Depacketizer as _, Payloader as _};
+use rtc::rtp::codec::h264::H264Payloader;
+use rtc::rtp::packetizer::Payloader as _;
 
 use super::h264::{VideoDecoder, VideoEncoder, VideoEncoderConfig};
 use super::rate::{LADDER, VideoRateController, downscale};
-use super::reorder::{Arrival, ReorderBuffer};
-use super::video::{open_access_unit_from, protect_access_unit, starts_keyframe};
+use super::video::{open_access_unit_from, protect_access_unit};
+use super::video_streams::{Assembled, IncomingStreams, has_idr};
 use super::{VideoError, VideoSink, VideoSource};
 use crate::media_keys::{EpochKeys, MediaError, MediaKeyConfig, MediaStream, StreamKeys};
 
@@ -35,8 +32,6 @@ pub const VIDEO_PAYLOAD_MTU: usize = 1_150;
 pub const KEYFRAME_MIN_INTERVAL: Duration = Duration::from_millis(500);
 /// A receiver repeats an unanswered keyframe request at most this often.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
-/// An access unit larger than this is refused (a 4K keyframe is well below).
-const MAX_ACCESS_UNIT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Counters a user or test can read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,17 +92,13 @@ pub struct VideoPipeline {
     keys: StreamKeys,
     muted: bool,
     last_keyframe_sent: Option<Instant>,
-    // Receiving: one access unit is assembled at a time (the SFU forwards whole frames).
-    depacketizer: H264Packet,
-    assembling: Vec<u8>,
-    /// Incoming packets in sequence order, waiting briefly for NACK repairs.
-    reorder: ReorderBuffer<(Vec<u8>, bool)>,
-    damaged: bool,
+    // Receiving: each publisher's stream is reassembled on its own.
+    incoming: IncomingStreams,
     decoders: HashMap<u32, VideoDecoder>,
     /// Senders whose decoder failed: their frames are skipped until a keyframe, which starts a
     /// fresh decoder (OpenH264 keeps failing after an error, even on the next IDR).
     awaiting_keyframe: HashSet<u32>,
-    keyframe_wanted: bool,
+    keyframe_wanted: KeyframeWanted,
     last_keyframe_request: Option<Instant>,
     stats: VideoStats,
 }
@@ -144,13 +135,10 @@ impl VideoPipeline {
             keys: StreamKeys::new(MediaKeyConfig::default(), MediaStream::Video),
             muted: false,
             last_keyframe_sent: None,
-            depacketizer: H264Packet::default(),
-            assembling: Vec::new(),
-            reorder: ReorderBuffer::default(),
-            damaged: false,
+            incoming: IncomingStreams::default(),
             decoders: HashMap::new(),
             awaiting_keyframe: HashSet::new(),
-            keyframe_wanted: false,
+            keyframe_wanted: KeyframeWanted::default(),
             last_keyframe_request: None,
             stats,
         })
@@ -323,85 +311,50 @@ impl VideoPipeline {
         }))
     }
 
-    /// Takes one RTP packet from the SFU: its payload, sequence number and marker bit (set on
-    /// an access unit's last packet). Packets are put back in order, waiting up to
-    /// [`crate::media::reorder::REORDER_WAIT`] for a missing one; a packet given up on,
-    /// a duplicate or a malformed packet spoils its access unit, which is dropped and a keyframe
-    /// requested; it never panics. Call [`VideoPipeline::poll`] regularly as well.
+    /// Takes one RTP packet of downstream `stream` (its SSRC: one per publisher): its payload,
+    /// sequence number and marker bit (set on an access unit's last packet). Each stream's
+    /// packets are put back in order, waiting up to [`crate::media::reorder::REORDER_WAIT`]
+    /// for a missing one; a packet given up on, a duplicate or a malformed packet spoils its
+    /// access unit, which is dropped and a keyframe requested from that stream; it never
+    /// panics. Call [`VideoPipeline::poll`] regularly as well.
     pub fn incoming(
         &mut self,
+        stream: u32,
         payload: &[u8],
         sequence: u16,
         marker: bool,
         now: Instant,
     ) -> Result<(), VideoError> {
-        let restarts = starts_keyframe(payload);
-        self.reorder
-            .push(sequence, (payload.to_vec(), marker), restarts, now);
+        self.incoming.push(stream, payload, sequence, marker, now);
         self.poll(now)
     }
 
     /// Releases the packets whose wait for a missing one is over.
     pub fn poll(&mut self, now: Instant) -> Result<(), VideoError> {
-        while let Some(released) = self.reorder.pop(now) {
-            let (payload, marker) = released.packet;
-            self.assemble(released.arrival, &payload, marker, now)?;
+        let mut repaired_by_keyframe = 0;
+        let finished = self.incoming.poll(now, &mut repaired_by_keyframe);
+        self.stats.frames_damaged += repaired_by_keyframe;
+        for (stream, unit) in finished {
+            match unit {
+                Assembled::Whole(unit) => self.finish_access_unit(stream, unit, now)?,
+                Assembled::Damaged => {
+                    self.stats.frames_damaged += 1;
+                    self.keyframe_wanted.streams.insert(stream);
+                }
+            }
         }
-        let reorder = self.reorder.stats();
+        let reorder = self.incoming.stats();
         self.stats.packets_repaired = reorder.repaired;
         self.stats.packets_given_up = reorder.given_up;
         Ok(())
     }
 
-    fn assemble(
+    fn finish_access_unit(
         &mut self,
-        arrival: Arrival,
-        payload: &[u8],
-        marker: bool,
+        stream: u32,
+        access_unit: Vec<u8>,
         now: Instant,
     ) -> Result<(), VideoError> {
-        if arrival.spoils_unit(self.assembling.is_empty() && !self.damaged, payload) {
-            self.damage();
-        } else if arrival == Arrival::AfterGap {
-            // Only whole earlier pictures were lost, and this keyframe repairs them.
-            self.stats.frames_damaged += 1;
-        }
-        if !self.damaged {
-            if stap_a_is_malformed(payload) {
-                self.damage();
-            } else {
-                match self
-                    .depacketizer
-                    .depacketize(&Bytes::copy_from_slice(payload))
-                {
-                    Ok(bytes) if self.assembling.len() + bytes.len() <= MAX_ACCESS_UNIT_BYTES => {
-                        self.assembling.extend_from_slice(&bytes);
-                    }
-                    _ => self.damage(),
-                }
-            }
-        }
-        if marker {
-            self.finish_access_unit(now)?;
-        }
-        Ok(())
-    }
-
-    fn damage(&mut self) {
-        self.damaged = true;
-        self.assembling.clear();
-        self.depacketizer = H264Packet::default();
-    }
-
-    fn finish_access_unit(&mut self, now: Instant) -> Result<(), VideoError> {
-        let damaged = std::mem::take(&mut self.damaged);
-        let access_unit = std::mem::take(&mut self.assembling);
-        self.depacketizer = H264Packet::default();
-        if damaged || access_unit.is_empty() {
-            self.stats.frames_damaged += 1;
-            self.keyframe_wanted = true;
-            return Ok(());
-        }
         self.stats.frames_received += 1;
         let Some(receiver) = self.keys.receiver() else {
             self.stats.frames_refused += 1;
@@ -412,13 +365,13 @@ impl VideoPipeline {
             Err(e) => {
                 tracing::debug!(error = %e, "video frame refused");
                 self.stats.frames_refused += 1;
-                self.keyframe_wanted = true;
+                self.keyframe_wanted.streams.insert(stream);
                 return Ok(());
             }
         };
         if self.awaiting_keyframe.contains(&sender) {
             if !has_idr(&clear) {
-                self.keyframe_wanted = true;
+                self.keyframe_wanted.streams.insert(stream);
                 return Ok(());
             }
             self.awaiting_keyframe.remove(&sender);
@@ -449,13 +402,13 @@ impl VideoPipeline {
             // (we joined mid-stream or lost one); ask for a fresh start.
             Ok(None) => {
                 if !idr {
-                    self.keyframe_wanted = true;
+                    self.keyframe_wanted.streams.insert(stream);
                 }
             }
             Err(e) => {
                 tracing::debug!(error = %e, "video frame did not decode");
                 self.stats.decode_errors += 1;
-                self.keyframe_wanted = true;
+                self.keyframe_wanted.streams.insert(stream);
                 self.decoders.remove(&sender);
                 self.awaiting_keyframe.insert(sender);
             }
@@ -463,31 +416,36 @@ impl VideoPipeline {
         Ok(())
     }
 
-    /// Asks for a keyframe (e.g. when starting to watch).
+    /// Asks every stream for a keyframe (e.g. when starting to watch).
     pub fn request_keyframe(&mut self) {
-        self.keyframe_wanted = true;
+        self.keyframe_wanted.every_stream = true;
     }
 
-    /// Whether to send a keyframe request (PLI) now; rate limited, so the transport can ask
-    /// after every packet.
-    pub fn keyframe_request(&mut self, now: Instant) -> bool {
+    /// Asks again for what an unsent request wanted (e.g. no track to send it on yet).
+    pub fn request_keyframe_again(&mut self, wanted: KeyframeWanted) {
+        self.keyframe_wanted.every_stream |= wanted.every_stream;
+        self.keyframe_wanted.streams.extend(wanted.streams);
+    }
+
+    /// The keyframe requests (PLI) to send now, if any; rate limited, so the transport can
+    /// ask after every packet.
+    pub fn keyframe_request(&mut self, now: Instant) -> Option<KeyframeWanted> {
         // A pipeline that only sends shows nothing: asking others for keyframes would only
         // cost them bandwidth (and read as a lossy path to their rate control).
         if self.sink.is_none() {
-            self.keyframe_wanted = false;
-            return false;
+            self.keyframe_wanted = KeyframeWanted::default();
+            return None;
         }
-        if !self.keyframe_wanted
+        if self.keyframe_wanted.is_empty()
             || self
                 .last_keyframe_request
                 .is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_REQUEST_INTERVAL)
         {
-            return false;
+            return None;
         }
-        self.keyframe_wanted = false;
         self.last_keyframe_request = Some(now);
         self.stats.keyframe_requests += 1;
-        true
+        Some(std::mem::take(&mut self.keyframe_wanted))
     }
 
     /// Forgets a member's decoder (they left).
@@ -502,41 +460,22 @@ impl VideoPipeline {
     }
 }
 
-fn has_idr(access_unit: &[u8]) -> bool {
-    super::video::split_annex_b(access_unit)
-        .iter()
-        .any(|nal| nal.first().is_some_and(|h| h & NALU_TYPE_BITMASK == 5))
+/// Which downstream streams need a keyframe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyframeWanted {
+    /// Every stream (starting to watch).
+    pub every_stream: bool,
+    /// These streams, by SSRC (their picture broke).
+    pub streams: BTreeSet<u32>,
 }
 
-/// The `rtc` depacketizer indexes a STAP-A's length fields without checking that they are
-/// there; a truncated aggregate from a misbehaving member must be refused before it.
-fn stap_a_is_malformed(payload: &[u8]) -> bool {
-    if payload
-        .first()
-        .is_none_or(|h| h & NALU_TYPE_BITMASK != STAPA_NALU_TYPE)
-    {
-        return false;
+impl KeyframeWanted {
+    pub fn is_empty(&self) -> bool {
+        !self.every_stream && self.streams.is_empty()
     }
-    let mut at = STAPA_HEADER_SIZE;
-    while at < payload.len() {
-        let Some(length) = payload.get(at..at + STAPA_NALU_LENGTH_SIZE) else {
-            return true;
-        };
-        let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
-        at += STAPA_NALU_LENGTH_SIZE + length;
-    }
-    at != payload.len()
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncated_stap_a_is_malformed_and_well_formed_is_not() {
-        assert!(!stap_a_is_malformed(&[0x78, 0, 2, 0x67, 1, 0, 1, 0x68]));
-        assert!(stap_a_is_malformed(&[0x78, 0, 2, 0x67, 1, 0]));
-        assert!(stap_a_is_malformed(&[0x78, 0, 9, 0x67]));
-        assert!(!stap_a_is_malformed(&[0x65, 1, 2, 3]));
+    /// Whether the stream `ssrc` is asked.
+    pub fn wants(&self, ssrc: u32) -> bool {
+        self.every_stream || self.streams.contains(&ssrc)
     }
 }
