@@ -144,7 +144,7 @@ pub fn recorder() -> (Box<dyn AudioSink + Send>, Recording) {
 pub type Shown = Arc<Mutex<Vec<(u32, VideoFrame)>>>;
 
 /// A video sink that keeps every picture it is given.
-pub struct Collect(Shown);
+pub struct Collect(pub Shown);
 
 impl VideoSink for Collect {
     fn show(&mut self, sender: u32, frame: &VideoFrame) -> Result<(), VideoError> {

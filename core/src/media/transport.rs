@@ -1,11 +1,11 @@
 //! The media hop to the SFU over WebRTC (webrtc-rs 0.21): DTLS-SRTP on ICE, UDP first.
 //!
-//! Each participant has one peer connection to the SFU with one audio m-line, send and
-//! receive. Upstream it carries this client's audio; downstream the SFU multiplexes every other
-//! member's audio onto the one track. That needs no renegotiation when people join or leave:
-//! every payload is an SFrame frame whose authenticated KID names the sending member's leaf
-//! and whose clear metadata carries the sender's frame sequence, so the receiver demultiplexes
-//! and orders by what SFrame proves, not by what the SFU's RTP headers say.
+//! Each participant has one peer connection to the SFU. The client offers its upstream audio
+//! and video m-lines; downstream, each other member arrives on tracks of its own, which the SFU
+//! adds and removes by renegotiating ([`MediaLink::accept_offer`]; see `docs/protocol.md`).
+//! Every audio payload is an SFrame frame whose authenticated KID names the sending member's
+//! leaf and whose clear metadata carries the sender's frame sequence, so the receiver
+//! demultiplexes and orders by what SFrame proves, not by what the SFU's RTP headers say.
 //!
 //! Signaling is not trickled: each side gathers its candidates before its description is
 //! sent, which on loopback and LANs takes milliseconds.
@@ -614,6 +614,19 @@ impl MediaLink {
         } else {
             Err(TransportError::Closed)
         }
+    }
+
+    /// The SSRCs of the downstream video streams that have delivered packets and not ended:
+    /// one per publisher the SFU forwards video of.
+    pub fn video_streams(&self) -> Vec<u32> {
+        let mut streams: Vec<u32> = self
+            .events
+            .video_tracks()
+            .into_iter()
+            .map(|(ssrc, _)| ssrc)
+            .collect();
+        streams.sort_unstable();
+        streams
     }
 
     /// Applies an offer of the SFU (renegotiation: a publisher's tracks were added or
