@@ -57,6 +57,12 @@ const MAX_ACCESS_UNIT_PACKETS: usize = 4_000;
 /// keyframes too, this only spares the uplink a PLI storm.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(200);
 
+/// Publishers with tracks of their own on one subscriber's connection. Each costs about
+/// 1.8 KB of SDP (audio and video m-lines) and a transceiver; beyond this many, the others'
+/// audio shares one overflow track (the receiver tells speakers apart by the SFrame KID) and
+/// their video is not forwarded to that subscriber, so offers stay under `MAX_SDP_BYTES`.
+pub const DEFAULT_PUBLISHER_TRACKS: usize = 24;
+
 /// One publisher's access unit: its RTP payloads in order.
 pub type AccessUnit = Arc<Vec<Vec<u8>>>;
 
@@ -107,6 +113,10 @@ struct Peer {
     publishes_video: bool,
     /// The tracks of the other publishers on this subscriber's connection.
     tracks: HashMap<ParticipantId, PublisherTracks>,
+    /// The shared audio track of the publishers beyond the limit, if there are any.
+    overflow: Option<Arc<dyn RtpSender>>,
+    /// When the connection was answered: earlier publishers keep their own tracks.
+    arrival: u64,
     negotiation: Negotiation,
     last_keyframe_request: Option<Instant>,
     forwarding: bool,
@@ -125,6 +135,8 @@ pub struct Sfu {
     video_tap: Mutex<Option<VideoTap>>,
     keyframe_requests_sent: AtomicU64,
     renegotiations: AtomicU64,
+    arrivals: AtomicU64,
+    publisher_tracks: std::sync::atomic::AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -156,7 +168,22 @@ impl Sfu {
             video_tap: Mutex::new(None),
             keyframe_requests_sent: AtomicU64::new(0),
             renegotiations: AtomicU64::new(0),
+            arrivals: AtomicU64::new(0),
+            publisher_tracks: DEFAULT_PUBLISHER_TRACKS.into(),
         })
+    }
+
+    /// How many publishers get tracks of their own on each subscriber's connection (at
+    /// least 1); the rest share the overflow audio track.
+    pub fn set_publisher_track_limit(&self, limit: usize) {
+        self.publisher_tracks.store(limit.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether `subscriber`'s connection has the shared overflow track.
+    pub fn has_overflow_track(&self, subscriber: ParticipantId) -> bool {
+        lock(&self.peers)
+            .get(&subscriber)
+            .is_some_and(|peer| peer.overflow.is_some())
     }
 
     /// Sends a copy of every forwarded video access unit (with its publisher) to `tap`.
@@ -270,6 +297,8 @@ impl Sfu {
                 receives_video,
                 publishes_video: false,
                 tracks: HashMap::new(),
+                overflow: None,
+                arrival: self.arrivals.fetch_add(1, Ordering::Relaxed),
                 negotiation: Negotiation::default(),
                 last_keyframe_request: None,
                 forwarding: false,
@@ -487,7 +516,9 @@ impl Sfu {
             let _ = tap.send((publisher, payload.to_vec()));
         }
         for (id, peer) in peers.iter() {
-            if *id != publisher && peer.forwarding && peer.tracks.contains_key(&publisher) {
+            let carried = peer.tracks.contains_key(&publisher)
+                || (peer.overflow.is_some() && peer.meeting == source.meeting);
+            if *id != publisher && peer.forwarding && carried {
                 // A slow subscriber loses its own packets, nobody else's.
                 let _ = peer
                     .downstream
@@ -497,14 +528,22 @@ impl Sfu {
     }
 }
 
-/// A subscriber's audio: each publisher's packets on that publisher's track. Writes before
+/// The writer key of the overflow track (no participant has this id: ids count from 1).
+const OVERFLOW: ParticipantId = ParticipantId(0);
+
+/// A subscriber's audio: each publisher's packets on that publisher's track, or on the
+/// overflow track for publishers beyond the limit. Writes before
 /// the track is negotiated fail and are dropped (a few milliseconds of a newcomer's audio).
 async fn write_audio_downstream(mut downstream: mpsc::Receiver<Downstream<Bytes>>) {
     let mut writers: HashMap<ParticipantId, RtpWriter> = HashMap::new();
     while let Some(item) = downstream.recv().await {
         match item {
             Downstream::Media(publisher, payload) => {
-                if let Some(writer) = writers.get_mut(&publisher)
+                let writer = match writers.contains_key(&publisher) {
+                    true => writers.get_mut(&publisher),
+                    false => writers.get_mut(&OVERFLOW),
+                };
+                if let Some(writer) = writer
                     && let Err(e) = writer.send_bytes(payload).await
                 {
                     tracing::trace!(error = %e, "downstream audio packet dropped");

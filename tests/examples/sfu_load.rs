@@ -158,6 +158,9 @@ impl SfuProcess {
                     continue;
                 };
                 let id = line["id"].as_u64().unwrap();
+                if std::env::var_os("SFU_LOAD_SDP").is_some() {
+                    eprintln!("offer to bot {id}: {} bytes", offer.len());
+                }
                 let link = Arc::clone(&links_of.lock().unwrap()[&id]);
                 let answer = link.accept_offer(offer).await.unwrap();
                 let mut input = answer_to.lock().unwrap();

@@ -342,3 +342,80 @@ async fn an_expelled_member_receives_nothing_after_the_expel_while_the_others_st
     stays_media.stop().await;
     expelled_media.stop().await;
 }
+
+/// Sends `marker`-filled payloads from `from` and returns which markers `to` received.
+async fn markers_heard(
+    from: &[(&MediaLink, u8)],
+    to: &MediaLink,
+) -> std::collections::BTreeSet<u8> {
+    let mut heard = std::collections::BTreeSet::new();
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    for _ in 0..25 {
+        ticker.tick().await;
+        for (link, marker) in from {
+            link.send_audio(&[*marker; 60]).await.unwrap();
+        }
+        while let Some(payload) = to.try_next_audio().await {
+            heard.insert(payload[0]);
+        }
+    }
+    heard
+}
+
+async fn until_sfu(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishers_beyond_the_track_limit_share_the_overflow_track_and_are_still_heard() {
+    let sfu = Sfu::new("127.0.0.1:0");
+    sfu.set_publisher_track_limit(1);
+    let first = connect(&sfu, 1).await;
+    let second = connect(&sfu, 2).await;
+    let listener = connect(&sfu, 3).await;
+    let members = [ParticipantId(1), ParticipantId(2), ParticipantId(3)];
+    sfu.set_meeting_members("12345678901", &members);
+
+    // The listener: its own track for the earliest publisher, the overflow for the other.
+    let (sfu_ref, listener_id) = (&sfu, ParticipantId(3));
+    until_sfu("the listener's tracks", || {
+        sfu_ref.tracks_of(listener_id) == vec![(ParticipantId(1), false)]
+            && sfu_ref.has_overflow_track(listener_id)
+    })
+    .await;
+    until_sfu("every renegotiation answered", || {
+        sfu_ref.renegotiations() >= 3
+    })
+    .await;
+    let heard = markers_heard(&[(&first, 0xA1), (&second, 0xB2)], &listener).await;
+    assert_eq!(heard, [0xA1, 0xB2].into(), "both publishers are heard");
+
+    // The first publisher leaves: the second gets its own track, the overflow goes (on both
+    // remaining connections: two renegotiations).
+    let renegotiated = sfu.renegotiations();
+    sfu.remove(ParticipantId(1));
+    first.close().await;
+    until_sfu("the overflow track removed", || {
+        sfu_ref.tracks_of(listener_id) == vec![(ParticipantId(2), false)]
+            && !sfu_ref.has_overflow_track(listener_id)
+    })
+    .await;
+    until_sfu("the removal answered", || {
+        sfu_ref.renegotiations() >= renegotiated + 2
+    })
+    .await;
+    let heard = markers_heard(&[(&second, 0xB2)], &listener).await;
+    assert_eq!(
+        heard,
+        [0xB2].into(),
+        "the second publisher on its own track"
+    );
+    second.close().await;
+    listener.close().await;
+}

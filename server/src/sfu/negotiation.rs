@@ -27,6 +27,15 @@ use super::{Downstream, PublisherTracks, Sfu, VideoTrack, lock};
 /// the participant's downstream tracks change.
 pub type Signal = Box<dyn Fn(ServerMessage) + Send + Sync>;
 
+/// The downstream tracks one subscriber should have.
+#[derive(Default)]
+struct WantedTracks {
+    /// Publishers with tracks of their own → with a video track.
+    own: HashMap<ParticipantId, bool>,
+    /// Whether more publishers share the overflow audio track.
+    overflow: bool,
+}
+
 /// How long the SFU waits for a subscriber's answer before giving up on that offer.
 const ANSWER_PATIENCE: Duration = Duration::from_secs(10);
 
@@ -94,22 +103,31 @@ impl Sfu {
         });
     }
 
-    /// The tracks `subscriber` should have: publisher → with video.
-    fn wanted_tracks(&self, subscriber: ParticipantId) -> Option<HashMap<ParticipantId, bool>> {
+    /// The tracks `subscriber` should have: publisher → with video, for the earliest
+    /// publishers up to the limit, and whether the others need the overflow track.
+    fn wanted_tracks(&self, subscriber: ParticipantId) -> Option<WantedTracks> {
         let peers = lock(&self.peers);
         let peer = peers.get(&subscriber)?;
         if !peer.forwarding {
-            return Some(HashMap::new());
+            return Some(WantedTracks::default());
         }
-        Some(
-            peers
-                .iter()
-                .filter(|(id, other)| {
-                    **id != subscriber && other.forwarding && other.meeting == peer.meeting
-                })
-                .map(|(id, other)| (*id, other.publishes_video && peer.receives_video))
+        let mut publishers: Vec<_> = peers
+            .iter()
+            .filter(|(id, other)| {
+                **id != subscriber && other.forwarding && other.meeting == peer.meeting
+            })
+            .map(|(id, other)| (other.arrival, *id, other.publishes_video))
+            .collect();
+        publishers.sort_unstable();
+        let limit = self.publisher_tracks.load(Ordering::Relaxed);
+        Some(WantedTracks {
+            overflow: publishers.len() > limit,
+            own: publishers
+                .into_iter()
+                .take(limit)
+                .map(|(_, id, video)| (id, video && peer.receives_video))
                 .collect(),
-        )
+        })
     }
 
     /// One round: add and remove tracks, then offer and apply the answer if anything changed.
@@ -132,19 +150,28 @@ impl Sfu {
         };
         // The first offer waits for the connection the client's own offer set up.
         events.connected().await?;
-        let Some(wanted) = self.wanted_tracks(subscriber) else {
+        let Some(WantedTracks {
+            own: wanted,
+            overflow,
+        }) = self.wanted_tracks(subscriber)
+        else {
             return Ok(());
         };
-        let current: HashMap<ParticipantId, bool> = lock(&self.peers)
+        let (current, has_overflow): (HashMap<ParticipantId, bool>, bool) = lock(&self.peers)
             .get(&subscriber)
             .map(|peer| {
-                peer.tracks
-                    .iter()
-                    .map(|(id, tracks)| (*id, tracks.video.is_some()))
-                    .collect()
+                (
+                    peer.tracks
+                        .iter()
+                        .map(|(id, tracks)| (*id, tracks.video.is_some()))
+                        .collect(),
+                    peer.overflow.is_some(),
+                )
             })
             .unwrap_or_default();
-        let mut changed = false;
+        let mut changed = self
+            .change_overflow(subscriber, overflow, has_overflow, &connection, &downstream)
+            .await?;
         for publisher in current.keys().filter(|p| !wanted.contains_key(p)) {
             let removed = lock(&self.peers)
                 .get_mut(&subscriber)
@@ -243,6 +270,47 @@ impl Sfu {
             self.request_keyframe_from(publisher);
         }
         Ok(())
+    }
+
+    /// Adds or removes the shared audio track of the publishers beyond the limit; `true` if
+    /// it changed.
+    async fn change_overflow(
+        &self,
+        subscriber: ParticipantId,
+        wanted: bool,
+        present: bool,
+        connection: &Arc<dyn webrtc::peer_connection::PeerConnection>,
+        downstream: &tokio::sync::mpsc::Sender<Downstream<bytes::Bytes>>,
+    ) -> Result<bool, TransportError> {
+        if wanted == present {
+            return Ok(false);
+        }
+        if wanted {
+            let ssrc = rand::random();
+            let track = opus_track("others", ssrc);
+            let sender = connection
+                .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+                .await
+                .map_err(webrtc_error)?;
+            let _ = downstream
+                .send(Downstream::Open(super::OVERFLOW, track, ssrc))
+                .await;
+            if let Some(peer) = lock(&self.peers).get_mut(&subscriber) {
+                peer.overflow = Some(sender);
+            }
+        } else {
+            let removed = lock(&self.peers)
+                .get_mut(&subscriber)
+                .and_then(|peer| peer.overflow.take());
+            let _ = downstream.send(Downstream::Close(super::OVERFLOW)).await;
+            if let Some(sender) = removed {
+                connection
+                    .remove_track(&sender)
+                    .await
+                    .map_err(webrtc_error)?;
+            }
+        }
+        Ok(true)
     }
 
     /// Adds `publisher`'s video track to `subscriber`'s connection; the subscriber's keyframe
