@@ -29,7 +29,8 @@ RATE    packets per second the SFU should forward in total (default 20000); each
 SECS    measured seconds after a 3 s warm-up (default 10)
 
 The SFU runs in a child process (this program with --serve); its pid is printed so that
-`perf record -g -p PID` can profile it while the bots run.";
+`perf record -g -p PID` can profile it while the bots run. With SFU_LOAD_SDP=1 the size of
+each renegotiation offer the SFU sends is printed too.";
 
 const PAYLOAD_BYTES: usize = 110;
 const MEETING: &str = "load";

@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports,
+};
 use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -326,8 +328,10 @@ pub async fn peer_connection_with(
         },
         RtpCodecKind::Audio,
     );
-    let registry =
-        register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_error)?;
+    // NACK and RTCP reports only (webrtc-rs's defaults add TWCC feedback and the simulcast
+    // header extensions): quality adapts to receiver reports' loss, nothing reads TWCC, and
+    // every stream's SSRC is in the SDP, so neither is worth its per-packet work.
+    let registry = configure_rtcp_reports(configure_nack(Registry::new(), &mut media));
     let registry = with_keyframe_requests(registry);
     let mut runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| TransportError::WebRtc("no async runtime".into()))?;
