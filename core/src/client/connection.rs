@@ -306,10 +306,11 @@ async fn run<S>(
 }
 
 /// Answers the SFU's renegotiation offers on the attached media link, one at a time and in
-/// order; offers that arrive before the link is attached wait for it.
+/// order; the latest offer that arrived before the link was attached waits for it (each offer
+/// describes every track, so a later one replaces an earlier one).
 struct Renegotiation {
     offers: Option<mpsc::UnboundedSender<String>>,
-    early: Vec<String>,
+    early: Option<String>,
     answers_out: mpsc::UnboundedSender<String>,
     answers: mpsc::UnboundedReceiver<String>,
 }
@@ -319,7 +320,7 @@ impl Renegotiation {
         let (answers_out, answers) = mpsc::unbounded_channel();
         Self {
             offers: None,
-            early: Vec::new(),
+            early: None,
             answers_out,
             answers,
         }
@@ -330,7 +331,7 @@ impl Renegotiation {
             Some(offers) => {
                 let _ = offers.send(sdp);
             }
-            None => self.early.push(sdp),
+            None => self.early = Some(sdp),
         }
     }
 
@@ -348,7 +349,7 @@ impl Renegotiation {
                 }
             }
         });
-        for sdp in self.early.drain(..) {
+        if let Some(sdp) = self.early.take() {
             let _ = offers.send(sdp);
         }
         self.offers = Some(offers);
