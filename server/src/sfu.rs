@@ -94,6 +94,8 @@ struct Negotiation {
     again: bool,
     /// Where the subscriber's answer to the SFU's offer goes.
     answer: Option<oneshot::Sender<String>>,
+    /// The tracks changed since the last answer applied.
+    unanswered: bool,
 }
 
 struct Peer {
@@ -194,6 +196,14 @@ impl Sfu {
     /// How many keyframe requests (PLI) the SFU has sent to publishers.
     pub fn keyframe_requests_sent(&self) -> u64 {
         self.keyframe_requests_sent.load(Ordering::Relaxed)
+    }
+
+    /// How many connections are being renegotiated right now.
+    pub fn renegotiations_running(&self) -> usize {
+        lock(&self.peers)
+            .values()
+            .filter(|peer| peer.negotiation.running)
+            .count()
     }
 
     /// How many renegotiations (offer and answer) have completed.
@@ -333,15 +343,18 @@ impl Sfu {
     /// participants (lobby, joining). Renegotiates every connection of the meeting whose
     /// tracks this changes.
     pub fn set_meeting_members(self: &Arc<Self>, meeting: &str, members: &[ParticipantId]) {
-        let mut newcomer = false;
+        let (mut newcomer, mut changed) = (false, false);
         for (id, peer) in lock(&self.peers).iter_mut() {
             if peer.meeting == meeting {
                 let on = members.contains(id);
                 newcomer |= on && !peer.forwarding;
+                changed |= on != peer.forwarding;
                 peer.forwarding = on;
             }
         }
-        self.renegotiate_meeting(meeting);
+        if changed {
+            self.renegotiate_meeting(meeting);
+        }
         // A new subscriber needs a keyframe to start from.
         if newcomer {
             self.request_keyframes(meeting);
@@ -477,6 +490,7 @@ impl Sfu {
             self.renegotiate_meeting(&meeting);
             return;
         }
+        let meeting = source.meeting.clone();
         if let Some(tap) = lock(&self.video_tap).as_ref() {
             let _ = tap.send((publisher, Arc::clone(&unit)));
         }
@@ -484,6 +498,7 @@ impl Sfu {
         for (id, peer) in peers.iter() {
             if *id != publisher
                 && peer.forwarding
+                && peer.meeting == meeting
                 && peer
                     .tracks
                     .get(&publisher)
@@ -516,9 +531,10 @@ impl Sfu {
             let _ = tap.send((publisher, payload.to_vec()));
         }
         for (id, peer) in peers.iter() {
-            let carried = peer.tracks.contains_key(&publisher)
-                || (peer.overflow.is_some() && peer.meeting == source.meeting);
-            if *id != publisher && peer.forwarding && carried {
+            // Same meeting on both paths: a participant who left for another meeting may
+            // still have tracks here until the renegotiation removing them has run.
+            let carried = peer.tracks.contains_key(&publisher) || peer.overflow.is_some();
+            if *id != publisher && peer.forwarding && peer.meeting == source.meeting && carried {
                 // A slow subscriber loses its own packets, nobody else's.
                 let _ = peer
                     .downstream

@@ -167,9 +167,15 @@ async fn drive_video(
     if let Some(wanted) = video.keyframe_request(now)
         && let Err(e) = link.request_keyframes(&wanted).await
     {
-        // No video has arrived yet (no remote track): ask again later.
+        // No video has arrived yet (no remote track): ask again later, but only of streams
+        // that still have a track.
         tracing::debug!(error = %e, "keyframe request not sent yet");
-        video.request_keyframe_again(wanted);
+        let mut wanted = wanted;
+        let streams = link.video_streams();
+        wanted.streams.retain(|ssrc| streams.contains(ssrc));
+        if !wanted.is_empty() {
+            video.request_keyframe_again(wanted);
+        }
     }
     true
 }

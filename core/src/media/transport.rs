@@ -237,6 +237,10 @@ impl PeerConnectionEventHandler for LinkEvents {
                     match event {
                         TrackRemoteEvent::OnRtpPacket(packet) => {
                             if ssrc != Some(packet.header.ssrc) {
+                                // A reused transceiver now carries another stream.
+                                if let Some(previous) = ssrc {
+                                    track_video(&tracks, previous, None);
+                                }
                                 ssrc = Some(packet.header.ssrc);
                                 track_video(&tracks, packet.header.ssrc, Some(&track));
                             }

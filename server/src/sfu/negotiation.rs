@@ -4,8 +4,11 @@
 //! The SFU is the offerer here (the client offered only once, to connect). One renegotiation
 //! runs per subscriber at a time: its changes are applied, the offer goes out as `sdp_offer`
 //! over the subscriber's WebSocket, and the next one starts only after the `sdp_answer` (or
-//! [`ANSWER_PATIENCE`]), so offers never cross. Changes that happen meanwhile are picked up by
-//! one more round.
+//! [`ANSWER_PATIENCE`]; a late answer is then refused, not applied to a later offer). Changes
+//! that happen meanwhile are picked up by one more round; a failed round is tried again
+//! ([`ATTEMPTS`] in a row), and until an answer is applied the next round offers even with
+//! nothing new. A participant who offers again gets a new connection (a new generation) and
+//! the old connection's renegotiation stops touching it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use tokio::sync::oneshot;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
-use super::{Downstream, PublisherTracks, Sfu, VideoTrack, lock};
+use super::{Downstream, Peer, PublisherTracks, Sfu, VideoTrack, lock};
 
 /// How the SFU reaches a participant's signaling (its WebSocket): the offers it sends when
 /// the participant's downstream tracks change.
@@ -38,6 +41,22 @@ struct WantedTracks {
 
 /// How long the SFU waits for a subscriber's answer before giving up on that offer.
 const ANSWER_PATIENCE: Duration = Duration::from_secs(10);
+/// Rounds tried in a row before a failing renegotiation waits for the next change.
+const ATTEMPTS: u32 = 3;
+/// Pause before trying a failed round again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// `subscriber`'s peer, if it is still the connection of `generation` (a participant who
+/// offers again gets a new one, with its own renegotiation).
+fn peer_of(
+    peers: &mut HashMap<ParticipantId, Peer>,
+    subscriber: ParticipantId,
+    generation: u64,
+) -> Option<&mut Peer> {
+    peers
+        .get_mut(&subscriber)
+        .filter(|peer| peer.arrival == generation)
+}
 
 fn webrtc_error(e: impl std::fmt::Display) -> TransportError {
     TransportError::WebRtc(e.to_string())
@@ -74,7 +93,7 @@ impl Sfu {
     }
 
     fn renegotiate(self: &Arc<Self>, subscriber: ParticipantId) {
-        {
+        let generation = {
             let mut peers = lock(&self.peers);
             let Some(peer) = peers.get_mut(&subscriber) else {
                 return;
@@ -84,18 +103,34 @@ impl Sfu {
                 return;
             }
             peer.negotiation.running = true;
-        }
+            peer.arrival
+        };
         let sfu = Arc::clone(self);
         tokio::spawn(async move {
+            let mut failures = 0;
             loop {
-                if let Err(e) = sfu.renegotiate_once(subscriber).await {
-                    tracing::info!(participant = %subscriber, error = %e, "media renegotiation failed");
+                let failed = match sfu.renegotiate_once(subscriber, generation).await {
+                    Ok(()) => {
+                        failures = 0;
+                        false
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        tracing::info!(participant = %subscriber, error = %e, failures, "media renegotiation failed");
+                        true
+                    }
+                };
+                let retry = failed && failures < ATTEMPTS;
+                if retry {
+                    tokio::time::sleep(RETRY_AFTER).await;
                 }
                 let mut peers = lock(&sfu.peers);
-                let Some(peer) = peers.get_mut(&subscriber) else {
+                // Gone, or replaced by a new connection with its own renegotiation.
+                let Some(peer) = peer_of(&mut peers, subscriber, generation) else {
                     return;
                 };
-                if !std::mem::take(&mut peer.negotiation.again) {
+                let again = std::mem::take(&mut peer.negotiation.again);
+                if !retry && !again {
                     peer.negotiation.running = false;
                     return;
                 }
@@ -105,9 +140,11 @@ impl Sfu {
 
     /// The tracks `subscriber` should have: publisher → with video, for the earliest
     /// publishers up to the limit, and whether the others need the overflow track.
-    fn wanted_tracks(&self, subscriber: ParticipantId) -> Option<WantedTracks> {
+    fn wanted_tracks(&self, subscriber: ParticipantId, generation: u64) -> Option<WantedTracks> {
         let peers = lock(&self.peers);
-        let peer = peers.get(&subscriber)?;
+        let peer = peers
+            .get(&subscriber)
+            .filter(|peer| peer.arrival == generation)?;
         if !peer.forwarding {
             return Some(WantedTracks::default());
         }
@@ -134,10 +171,11 @@ impl Sfu {
     async fn renegotiate_once(
         self: &Arc<Self>,
         subscriber: ParticipantId,
+        generation: u64,
     ) -> Result<(), TransportError> {
         let (connection, events, downstream, video_downstream, signal) = {
-            let peers = lock(&self.peers);
-            let Some(peer) = peers.get(&subscriber) else {
+            let mut peers = lock(&self.peers);
+            let Some(peer) = peer_of(&mut peers, subscriber, generation) else {
                 return Ok(());
             };
             (
@@ -153,44 +191,58 @@ impl Sfu {
         let Some(WantedTracks {
             own: wanted,
             overflow,
-        }) = self.wanted_tracks(subscriber)
+        }) = self.wanted_tracks(subscriber, generation)
         else {
             return Ok(());
         };
-        let (current, has_overflow): (HashMap<ParticipantId, bool>, bool) = lock(&self.peers)
-            .get(&subscriber)
-            .map(|peer| {
-                (
-                    peer.tracks
-                        .iter()
-                        .map(|(id, tracks)| (*id, tracks.video.is_some()))
-                        .collect(),
-                    peer.overflow.is_some(),
-                )
-            })
-            .unwrap_or_default();
-        let mut changed = self
-            .change_overflow(subscriber, overflow, has_overflow, &connection, &downstream)
-            .await?;
-        for publisher in current.keys().filter(|p| !wanted.contains_key(p)) {
-            let removed = lock(&self.peers)
-                .get_mut(&subscriber)
-                .and_then(|peer| peer.tracks.remove(publisher));
-            let Some(removed) = removed else { continue };
-            let _ = downstream.send(Downstream::Close(*publisher)).await;
-            let _ = video_downstream.send(Downstream::Close(*publisher)).await;
-            connection
-                .remove_track(&removed.audio)
-                .await
-                .map_err(webrtc_error)?;
-            if let Some(video) = removed.video {
-                video.closed.store(true, Ordering::Relaxed);
-                connection
-                    .remove_track(&video.sender)
-                    .await
-                    .map_err(webrtc_error)?;
-            }
-            changed = true;
+        let (current, has_overflow, unanswered) = {
+            let mut peers = lock(&self.peers);
+            let Some(peer) = peer_of(&mut peers, subscriber, generation) else {
+                return Ok(());
+            };
+            let current: HashMap<ParticipantId, bool> = peer
+                .tracks
+                .iter()
+                .map(|(id, tracks)| (*id, tracks.video.is_some()))
+                .collect();
+            (
+                current,
+                peer.overflow.is_some(),
+                peer.negotiation.unanswered,
+            )
+        };
+        let stale: Vec<ParticipantId> = current
+            .keys()
+            .filter(|p| !wanted.contains_key(p))
+            .copied()
+            .collect();
+        let missing = wanted.iter().any(|(publisher, with_video)| {
+            current
+                .get(publisher)
+                .is_none_or(|has_video| *with_video && !has_video)
+        });
+        if stale.is_empty() && !missing && overflow == has_overflow && !unanswered {
+            return Ok(());
+        }
+        // From here until an answer is applied, the connection differs from what the
+        // subscriber agreed to: a failed round must offer again even with nothing new.
+        self.with_peer(subscriber, generation, |peer| {
+            peer.negotiation.unanswered = true;
+        });
+        if overflow != has_overflow {
+            self.change_overflow(subscriber, generation, overflow, &connection, &downstream)
+                .await?;
+        }
+        for publisher in stale {
+            self.remove_tracks(
+                subscriber,
+                generation,
+                publisher,
+                &connection,
+                &downstream,
+                &video_downstream,
+            )
+            .await;
         }
         let mut new_video = Vec::new();
         for (publisher, with_video) in &wanted {
@@ -204,7 +256,7 @@ impl Sfu {
                 let _ = downstream
                     .send(Downstream::Open(*publisher, track, ssrc))
                     .await;
-                if let Some(peer) = lock(&self.peers).get_mut(&subscriber) {
+                self.with_peer(subscriber, generation, |peer| {
                     peer.tracks.insert(
                         *publisher,
                         PublisherTracks {
@@ -212,8 +264,7 @@ impl Sfu {
                             video: None,
                         },
                     );
-                }
-                changed = true;
+                });
             }
             if *with_video && !current.get(publisher).copied().unwrap_or(false) {
                 let video = self
@@ -225,18 +276,13 @@ impl Sfu {
                         &events,
                     )
                     .await?;
-                if let Some(tracks) = lock(&self.peers)
-                    .get_mut(&subscriber)
-                    .and_then(|peer| peer.tracks.get_mut(publisher))
-                {
-                    tracks.video = Some(video);
-                }
+                self.with_peer(subscriber, generation, |peer| {
+                    if let Some(tracks) = peer.tracks.get_mut(publisher) {
+                        tracks.video = Some(video);
+                    }
+                });
                 new_video.push(*publisher);
-                changed = true;
             }
-        }
-        if !changed {
-            return Ok(());
         }
         let offer = connection.create_offer(None).await.map_err(webrtc_error)?;
         connection
@@ -249,20 +295,32 @@ impl Sfu {
             .await
             .ok_or(TransportError::Closed)?;
         let (answer_tx, answer_rx) = oneshot::channel();
-        if let Some(peer) = lock(&self.peers).get_mut(&subscriber) {
+        self.with_peer(subscriber, generation, |peer| {
             peer.negotiation.answer = Some(answer_tx);
-        }
+        });
         signal(ServerMessage::SdpOffer {
             sdp: description_to_text(&local)?,
         });
-        let answer = tokio::time::timeout(ANSWER_PATIENCE, answer_rx)
-            .await
-            .map_err(|_| TransportError::Timeout("waiting for the answer to a renegotiation"))?
-            .map_err(|_| TransportError::Closed)?;
+        let answer = match tokio::time::timeout(ANSWER_PATIENCE, answer_rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => return Err(TransportError::Closed),
+            Err(_) => {
+                // A late answer to this offer is refused rather than applied to the next.
+                self.with_peer(subscriber, generation, |peer| {
+                    peer.negotiation.answer = None;
+                });
+                return Err(TransportError::Timeout(
+                    "waiting for the answer to a renegotiation",
+                ));
+            }
+        };
         connection
             .set_remote_description(answer_from_text(&answer)?)
             .await
             .map_err(webrtc_error)?;
+        self.with_peer(subscriber, generation, |peer| {
+            peer.negotiation.unanswered = false;
+        });
         self.renegotiations.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(participant = %subscriber, tracks = wanted.len(), "media renegotiated");
         // The new video tracks need a picture to start from.
@@ -272,19 +330,57 @@ impl Sfu {
         Ok(())
     }
 
-    /// Adds or removes the shared audio track of the publishers beyond the limit; `true` if
-    /// it changed.
+    /// Runs `change` on `subscriber`'s peer if it is still the connection of `generation`.
+    fn with_peer(
+        &self,
+        subscriber: ParticipantId,
+        generation: u64,
+        change: impl FnOnce(&mut Peer),
+    ) {
+        if let Some(peer) = peer_of(&mut lock(&self.peers), subscriber, generation) {
+            change(peer);
+        }
+    }
+
+    /// Takes `publisher`'s tracks off `subscriber`'s connection. A track webrtc-rs refuses to
+    /// remove is left to the connection (it carries nothing more: its writer is closed).
+    async fn remove_tracks(
+        &self,
+        subscriber: ParticipantId,
+        generation: u64,
+        publisher: ParticipantId,
+        connection: &Arc<dyn webrtc::peer_connection::PeerConnection>,
+        downstream: &tokio::sync::mpsc::Sender<Downstream<bytes::Bytes>>,
+        video_downstream: &tokio::sync::mpsc::Sender<Downstream<super::AccessUnit>>,
+    ) {
+        let mut removed = None;
+        self.with_peer(subscriber, generation, |peer| {
+            removed = peer.tracks.remove(&publisher);
+        });
+        let Some(removed) = removed else { return };
+        let _ = downstream.send(Downstream::Close(publisher)).await;
+        let _ = video_downstream.send(Downstream::Close(publisher)).await;
+        let mut senders = vec![removed.audio];
+        if let Some(video) = removed.video {
+            video.closed.store(true, Ordering::Relaxed);
+            senders.push(video.sender);
+        }
+        for sender in senders {
+            if let Err(e) = connection.remove_track(&sender).await {
+                tracing::debug!(error = %e, "cannot remove a downstream track");
+            }
+        }
+    }
+
+    /// Adds or removes the shared audio track of the publishers beyond the limit.
     async fn change_overflow(
         &self,
         subscriber: ParticipantId,
+        generation: u64,
         wanted: bool,
-        present: bool,
         connection: &Arc<dyn webrtc::peer_connection::PeerConnection>,
         downstream: &tokio::sync::mpsc::Sender<Downstream<bytes::Bytes>>,
-    ) -> Result<bool, TransportError> {
-        if wanted == present {
-            return Ok(false);
-        }
+    ) -> Result<(), TransportError> {
         if wanted {
             let ssrc = rand::random();
             let track = opus_track("others", ssrc);
@@ -295,22 +391,20 @@ impl Sfu {
             let _ = downstream
                 .send(Downstream::Open(super::OVERFLOW, track, ssrc))
                 .await;
-            if let Some(peer) = lock(&self.peers).get_mut(&subscriber) {
-                peer.overflow = Some(sender);
-            }
+            self.with_peer(subscriber, generation, |peer| peer.overflow = Some(sender));
         } else {
-            let removed = lock(&self.peers)
-                .get_mut(&subscriber)
-                .and_then(|peer| peer.overflow.take());
+            let mut removed = None;
+            self.with_peer(subscriber, generation, |peer| {
+                removed = peer.overflow.take()
+            });
             let _ = downstream.send(Downstream::Close(super::OVERFLOW)).await;
-            if let Some(sender) = removed {
-                connection
-                    .remove_track(&sender)
-                    .await
-                    .map_err(webrtc_error)?;
+            if let Some(sender) = removed
+                && let Err(e) = connection.remove_track(&sender).await
+            {
+                tracing::debug!(error = %e, "cannot remove the overflow track");
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Adds `publisher`'s video track to `subscriber`'s connection; the subscriber's keyframe
