@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use conclave_core::media::reorder::ReorderBuffer;
 use conclave_core::media::transport::{
-    LinkEvents, LinkOptions, RtpWriter, TransportError, description_to_text, nacks_received,
-    offer_from_text,
+    LinkEvents, LinkOptions, RtpWriter, TransportError, nacks_received, offer_from_text,
+    set_local_and_gather,
 };
 use conclave_core::media::video::starts_keyframe;
 use conclave_core::media::video_link::{
@@ -271,15 +271,7 @@ impl Sfu {
             .create_answer(None)
             .await
             .map_err(|e| TransportError::WebRtc(e.to_string()))?;
-        connection
-            .set_local_description(answer)
-            .await
-            .map_err(|e| TransportError::WebRtc(e.to_string()))?;
-        events.gathered().await?;
-        let local = connection
-            .local_description()
-            .await
-            .ok_or(TransportError::Closed)?;
+        let answer = set_local_and_gather(connection.as_ref(), &events, answer).await?;
 
         let (down_tx, down_rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         tokio::spawn(write_audio_downstream(down_rx));
@@ -320,7 +312,7 @@ impl Sfu {
             });
         }
         tracing::info!(participant = %participant, "media connection answered");
-        description_to_text(&local)
+        Ok(answer)
     }
 
     /// Turns forwarding to and from `participant` on (an admitted member) or off.

@@ -407,6 +407,25 @@ pub fn passive_tcp_candidates(sdp: &str) -> Vec<RTCIceCandidateInit> {
         .collect()
 }
 
+/// Makes `description` (an offer or answer just created) the local one, waits until
+/// candidate gathering has finished, and returns the SDP text to send, candidates included.
+pub async fn set_local_and_gather(
+    connection: &dyn PeerConnection,
+    events: &LinkEvents,
+    description: RTCSessionDescription,
+) -> Result<String, TransportError> {
+    connection
+        .set_local_description(description)
+        .await
+        .map_err(webrtc_error)?;
+    events.gathered().await?;
+    let local = connection
+        .local_description()
+        .await
+        .ok_or(TransportError::Closed)?;
+    description_to_text(&local)
+}
+
 /// The SDP text of a description, as `sdp_offer` / `sdp_answer` carry it.
 pub fn description_to_text(description: &RTCSessionDescription) -> Result<String, TransportError> {
     Ok(description.sdp.clone())
@@ -517,16 +536,7 @@ impl MediaLink {
             .await
             .map_err(webrtc_error)?;
         let offer = connection.create_offer(None).await.map_err(webrtc_error)?;
-        connection
-            .set_local_description(offer)
-            .await
-            .map_err(webrtc_error)?;
-        events.gathered().await?;
-        let local = connection
-            .local_description()
-            .await
-            .ok_or(TransportError::Closed)?;
-        let text = description_to_text(&local)?;
+        let text = set_local_and_gather(connection.as_ref(), &events, offer).await?;
         Ok((
             Self {
                 connection,
@@ -649,17 +659,7 @@ impl MediaLink {
             .create_answer(None)
             .await
             .map_err(webrtc_error)?;
-        self.connection
-            .set_local_description(answer)
-            .await
-            .map_err(webrtc_error)?;
-        self.events.gathered().await?;
-        let local = self
-            .connection
-            .local_description()
-            .await
-            .ok_or(TransportError::Closed)?;
-        description_to_text(&local)
+        set_local_and_gather(self.connection.as_ref(), &self.events, answer).await
     }
 
     /// How many keyframe requests arrived since the last call.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use conclave_core::media::transport::{
-    TransportError, answer_from_text, description_to_text, opus_track,
+    TransportError, answer_from_text, opus_track, set_local_and_gather,
 };
 use conclave_core::media::video_link::{Feedback, h264_track, watch_feedback};
 use conclave_core::protocol::{ParticipantId, ServerMessage};
@@ -29,6 +29,24 @@ use super::{Downstream, Peer, PublisherTracks, Sfu, VideoTrack, lock};
 /// How the SFU reaches a participant's signaling (its WebSocket): the offers it sends when
 /// the participant's downstream tracks change.
 pub type Signal = Box<dyn Fn(ServerMessage) + Send + Sync>;
+
+/// Adds an audio track named `name` to a subscriber's connection and opens its writer for
+/// `key` (a publisher, or the overflow).
+async fn add_audio_track(
+    connection: &Arc<dyn webrtc::peer_connection::PeerConnection>,
+    downstream: &tokio::sync::mpsc::Sender<Downstream<bytes::Bytes>>,
+    key: ParticipantId,
+    name: &str,
+) -> Result<Arc<dyn webrtc::rtp_transceiver::RtpSender>, TransportError> {
+    let ssrc = rand::random();
+    let track = opus_track(name, ssrc);
+    let sender = connection
+        .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+        .await
+        .map_err(webrtc_error)?;
+    let _ = downstream.send(Downstream::Open(key, track, ssrc)).await;
+    Ok(sender)
+}
 
 /// The downstream tracks one subscriber should have.
 #[derive(Default)]
@@ -247,15 +265,9 @@ impl Sfu {
         let mut new_video = Vec::new();
         for (publisher, with_video) in &wanted {
             if !current.contains_key(publisher) {
-                let ssrc = rand::random();
-                let track = opus_track(&format!("{publisher}"), ssrc);
-                let sender = connection
-                    .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
-                    .await
-                    .map_err(webrtc_error)?;
-                let _ = downstream
-                    .send(Downstream::Open(*publisher, track, ssrc))
-                    .await;
+                let sender =
+                    add_audio_track(&connection, &downstream, *publisher, &publisher.to_string())
+                        .await?;
                 self.with_peer(subscriber, generation, |peer| {
                     peer.tracks.insert(
                         *publisher,
@@ -285,22 +297,12 @@ impl Sfu {
             }
         }
         let offer = connection.create_offer(None).await.map_err(webrtc_error)?;
-        connection
-            .set_local_description(offer)
-            .await
-            .map_err(webrtc_error)?;
-        events.gathered().await?;
-        let local = connection
-            .local_description()
-            .await
-            .ok_or(TransportError::Closed)?;
+        let offer = set_local_and_gather(connection.as_ref(), &events, offer).await?;
         let (answer_tx, answer_rx) = oneshot::channel();
         self.with_peer(subscriber, generation, |peer| {
             peer.negotiation.answer = Some(answer_tx);
         });
-        signal(ServerMessage::SdpOffer {
-            sdp: description_to_text(&local)?,
-        });
+        signal(ServerMessage::SdpOffer { sdp: offer });
         let answer = match tokio::time::timeout(ANSWER_PATIENCE, answer_rx).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => return Err(TransportError::Closed),
@@ -382,15 +384,7 @@ impl Sfu {
         downstream: &tokio::sync::mpsc::Sender<Downstream<bytes::Bytes>>,
     ) -> Result<(), TransportError> {
         if wanted {
-            let ssrc = rand::random();
-            let track = opus_track("others", ssrc);
-            let sender = connection
-                .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
-                .await
-                .map_err(webrtc_error)?;
-            let _ = downstream
-                .send(Downstream::Open(super::OVERFLOW, track, ssrc))
-                .await;
+            let sender = add_audio_track(connection, downstream, super::OVERFLOW, "others").await?;
             self.with_peer(subscriber, generation, |peer| peer.overflow = Some(sender));
         } else {
             let mut removed = None;
