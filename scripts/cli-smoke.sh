@@ -32,18 +32,21 @@ password="$(echo "$message" | sed -n 's/.*パスワード: \(.*\)$/\1/p')"
 for lang in en ja; do
     for format in ics text html; do
         out="$("$bin/conclave-cli" export-invite "${c[@]}" "$number" --format "$format" --lang "$lang")"
-        echo "$out" | tr -d '\r\n ' | grep -qF "$password" && fail "$format/$lang contains the password"
-        echo "$out" | grep -q "$number" || fail "$format/$lang lacks the meeting number"
+        # Here-strings, not pipes: under pipefail, `grep -q` exiting at the first match can
+        # kill the writer with SIGPIPE and turn a match into a failure.
+        flat="$(tr -d '\r\n ' <<<"$out")"
+        grep -qF "$password" <<<"$flat" && fail "$format/$lang contains the password"
+        grep -q "$number" <<<"$out" || fail "$format/$lang lacks the meeting number"
     done
 done
-"$bin/conclave-cli" export-invite "${c[@]}" "$number" --format ics | grep -q "^DTSTART;TZID=Asia/Tokyo:20261201T100000" \
-    || fail "ics DTSTART"
+ics="$("$bin/conclave-cli" export-invite "${c[@]}" "$number" --format ics)"
+grep -q "^DTSTART;TZID=Asia/Tokyo:20261201T100000" <<<"$ics" || fail "ics DTSTART"
 if echo "short" | "$bin/conclave-cli" update "${c[@]}" "$number" --password-stdin 2>"$data/err"; then
     fail "a weak password was accepted"
 fi
 grep -q "at least" "$data/err" || fail "the policy refusal does not say why"
-"$bin/conclave-cli" update "${c[@]}" "$number" --title "Renamed" --lobby false | grep -q "sequence 1" \
-    || fail "update"
+updated="$("$bin/conclave-cli" update "${c[@]}" "$number" --title "Renamed" --lobby false)"
+grep -q "sequence 1" <<<"$updated" || fail "update"
 "$bin/conclave-cli" cancel "${c[@]}" "$number" --out "$data/cancel.ics" >/dev/null
 grep -q "^METHOD:CANCEL" "$data/cancel.ics" || fail "cancellation is not METHOD:CANCEL"
 grep -q "^SEQUENCE:2" "$data/cancel.ics" || fail "cancellation SEQUENCE"
