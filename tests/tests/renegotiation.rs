@@ -179,8 +179,12 @@ async fn an_answer_nobody_asked_for_is_refused_and_changes_nothing() {
     let (_host_media, _) = start(&mut host, pipeline).await;
     let (pipeline, _) = watcher();
     let (_aiko_media, _) = start(&mut aiko, pipeline).await;
-    until("the host has Aiko's track", || {
+    // Both connections renegotiated and nothing waiting for an answer: the stray answer
+    // below has no offer to belong to.
+    until("each has the other's track, every offer answered", || {
         tracks(&sfu, &host) == vec![(id(&aiko), false)]
+            && tracks(&sfu, &aiko) == vec![(id(&host), false)]
+            && sfu.renegotiations_running() == 0
     })
     .await;
     let renegotiations = sfu.renegotiations();
