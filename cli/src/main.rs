@@ -150,6 +150,10 @@ enum Command {
         /// Diagnostic: drop this percentage of the media link's UDP datagrams, both ways.
         #[arg(long, value_name = "PERCENT")]
         simulate_loss: Option<f64>,
+        /// Diagnostic: send media through a narrow uplink of this many kbit/s (200 ms queue;
+        /// what overflows is dropped), to watch quality adapt to congestion.
+        #[arg(long, value_name = "KBPS")]
+        simulate_uplink_kbps: Option<f64>,
         /// Diagnostic: reach the SFU over ICE-TCP only, as if UDP were blocked.
         #[arg(long)]
         media_tcp_only: bool,
@@ -261,6 +265,7 @@ async fn run(cli: Cli) -> Result<u8> {
             save_frames,
             muted,
             simulate_loss,
+            simulate_uplink_kbps,
             media_tcp_only,
         } => {
             let media = session::MediaOptions {
@@ -272,6 +277,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 save_frames,
                 muted,
                 simulate_loss,
+                simulate_uplink_kbps,
                 tcp_only: media_tcp_only,
             };
             let meeting = MeetingNumber::parse(&meeting).context("not a meeting number")?;

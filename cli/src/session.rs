@@ -14,6 +14,7 @@ use std::sync::Arc;
 use conclave_core::client::media_session::{self, MediaSession};
 use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Snapshot};
 use conclave_core::identity::TrustState;
+use conclave_core::media::bottleneck::Bottleneck;
 use conclave_core::media::h264::VideoEncoderConfig;
 use conclave_core::media::lossy::LossRate;
 use conclave_core::media::pattern::TestPattern;
@@ -265,6 +266,8 @@ pub struct MediaOptions {
     pub muted: bool,
     /// Diagnostic: percentage of UDP datagrams the media link drops.
     pub simulate_loss: Option<f64>,
+    /// Diagnostic: a narrow uplink of this many kbit/s.
+    pub simulate_uplink_kbps: Option<f64>,
     /// Diagnostic: ICE-TCP only, no UDP.
     pub tcp_only: bool,
 }
@@ -274,6 +277,8 @@ pub struct MediaOptions {
 pub enum VideoSourceKind {
     /// 320×240 color bars with a moving marker, 15 frames per second.
     TestPattern,
+    /// The same with changing noise along the bottom, so the encoder fills its bitrate.
+    NoisyTestPattern,
 }
 
 /// A stdin command for this member's own audio.
@@ -300,6 +305,11 @@ impl MediaOptions {
             .map(LossRate::percent)
             .transpose()
             .map_err(|e| anyhow!("--simulate-loss: {e}"))?;
+        let simulated_uplink = self
+            .simulate_uplink_kbps
+            .map(Bottleneck::kbps)
+            .transpose()
+            .map_err(|e| anyhow!("--simulate-uplink-kbps: {e}"))?;
         let mut options = if self.tcp_only {
             LinkOptions {
                 tcp: vec!["0.0.0.0:0".to_owned()],
@@ -309,6 +319,7 @@ impl MediaOptions {
             LinkOptions::udp("0.0.0.0:0")
         };
         options.simulated_loss = simulated_loss;
+        options.simulated_uplink = simulated_uplink;
         Ok(options)
     }
 
@@ -329,6 +340,9 @@ impl MediaOptions {
             Some(VideoSourceKind::TestPattern) => {
                 Some(Box::new(TestPattern::new(config.width, config.height)?))
             }
+            Some(VideoSourceKind::NoisyTestPattern) => Some(Box::new(
+                TestPattern::new(config.width, config.height)?.with_noise(),
+            )),
             None => None,
         };
         let sink: Option<Box<dyn VideoSink + Send>> = match &self.save_frames {
@@ -554,6 +568,26 @@ mod tests {
                 ..MediaOptions::default()
             };
             assert!(options.link_options().is_err(), "{bad}");
+        }
+        let narrow = MediaOptions {
+            simulate_uplink_kbps: Some(150.0),
+            ..MediaOptions::default()
+        };
+        assert!(narrow.link_options().is_ok_and(|o| {
+            o.simulated_uplink.map(|u| u.rate_bps()) == Some(150_000) && o.simulated_loss.is_none()
+        }));
+        for bad in [0.0, 2.0, -1.0, f64::NAN] {
+            let options = MediaOptions {
+                simulate_uplink_kbps: Some(bad),
+                ..MediaOptions::default()
+            };
+            let error = options.link_options().err().map(|e| e.to_string());
+            assert!(
+                error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("--simulate-uplink-kbps")),
+                "{bad}: {error:?}"
+            );
         }
         let tcp = MediaOptions {
             tcp_only: true,

@@ -163,7 +163,7 @@ impl Sfu {
             sockets: LinkOptions {
                 udp: vec![bind.to_owned()],
                 tcp,
-                simulated_loss: None,
+                ..LinkOptions::default()
             },
             peers: Mutex::new(HashMap::new()),
             tap: Mutex::new(None),

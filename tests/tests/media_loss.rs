@@ -279,7 +279,7 @@ async fn media_flows_over_ice_tcp_when_the_members_udp_is_blocked() {
     let tcp_only = LinkOptions {
         udp: Vec::new(),
         tcp: vec!["127.0.0.1:0".to_owned()],
-        simulated_loss: None,
+        ..LinkOptions::default()
     };
     let (listener, _) = start_media(
         &mut guests[0],

@@ -81,9 +81,12 @@ impl VideoEncoder {
             .max_frame_rate(FrameRate::from_hz(config.fps))
             .intra_frame_period(IntraFramePeriod::from_num_frames(config.keyframe_interval))
             .max_slice_len(MAX_NAL_BYTES)
-            // Frame skipping would make the stream's pace depend on the rate controller's mood;
-            // a meeting prefers steady frames at lower quality.
-            .skip_frames(false);
+            // Frame skipping is how OpenH264's rate control holds the bitrate when a picture is
+            // too busy for it even at its coarsest quantizer; without it the encoder overshoots
+            // (a noisy picture at 37 kbit/s came out several times larger) and a narrow uplink
+            // stays congested whatever rung adaptation picks (docs/performance.md). Ordinary
+            // pictures at the configured rate are not skipped.
+            .skip_frames(true);
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), encoder_config)
             .map_err(codec_error)?;
         Ok(Self {
@@ -119,7 +122,8 @@ impl VideoEncoder {
         }
         self.yuv
             .read_rgb8(RgbSliceU8::new(&frame.rgb, (width, height)));
-        if self.keyframe_requested && self.started {
+        let forcing_keyframe = self.keyframe_requested && self.started;
+        if forcing_keyframe {
             self.encoder.force_intra_frame();
         }
         self.keyframe_requested = false;
@@ -131,14 +135,16 @@ impl VideoEncoder {
         self.started = true;
         self.frames += 1;
         let keyframe = match stream.frame_type() {
-            FrameType::IDR | FrameType::I => true,
-            FrameType::P | FrameType::IPMixed => false,
-            FrameType::Skip | FrameType::Invalid => return Ok(None),
+            FrameType::IDR | FrameType::I => Some(true),
+            FrameType::P | FrameType::IPMixed => Some(false),
+            FrameType::Skip | FrameType::Invalid => None,
         };
         let access_unit = stream.to_vec();
-        if access_unit.is_empty() {
+        let Some(keyframe) = keyframe.filter(|_| !access_unit.is_empty()) else {
+            // Skipped by rate control: a keyframe someone asked for comes with the next one.
+            self.keyframe_requested |= forcing_keyframe;
             return Ok(None);
-        }
+        };
         Ok(Some(EncodedFrame {
             access_unit,
             keyframe,

@@ -7,6 +7,10 @@
 //! connection sockets that forget some datagrams. Nothing else changes: ICE keep-alives, RTCP
 //! and SRTP run over the same lossy sockets as media does. The media link arms the loss once
 //! the connection is up ([`LossyRuntime::armed_by`]), so set-up is not what is measured.
+//!
+//! It can also put a narrow uplink in front of the sockets ([`LossyRuntime::with_uplink`]):
+//! sent datagrams then wait in a [`BottleneckQueue`] and leave at its rate, or are dropped when
+//! the queue is full. That is congestion: loss and delay that sending less relieves.
 
 use std::fmt;
 use std::future::Future;
@@ -19,6 +23,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+use tokio::sync::mpsc;
+
+use super::bottleneck::{Bottleneck, BottleneckQueue};
 use webrtc::runtime::{
     AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, RecvMeta, Runtime,
     Transmit,
@@ -31,6 +38,7 @@ pub struct LossCounters {
     send_dropped: AtomicU64,
     received: AtomicU64,
     receive_dropped: AtomicU64,
+    uplink_dropped: AtomicU64,
 }
 
 /// A snapshot of [`LossCounters`].
@@ -40,6 +48,8 @@ pub struct LossReport {
     pub send_dropped: u64,
     pub received: u64,
     pub receive_dropped: u64,
+    /// Sent datagrams the narrow uplink's full queue dropped.
+    pub uplink_dropped: u64,
 }
 
 impl LossCounters {
@@ -49,6 +59,7 @@ impl LossCounters {
             send_dropped: self.send_dropped.load(Ordering::Relaxed),
             received: self.received.load(Ordering::Relaxed),
             receive_dropped: self.receive_dropped.load(Ordering::Relaxed),
+            uplink_dropped: self.uplink_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -80,15 +91,22 @@ impl LossRate {
         self.0
     }
 
+    /// No random loss (a link that is only narrow).
+    pub fn none() -> Self {
+        Self(0.0)
+    }
+
     fn drop_one(self) -> bool {
         self.0 > 0.0 && rand::thread_rng().gen_bool(self.0)
     }
 }
 
-/// The default runtime, except that UDP sockets lose datagrams at `rate`.
+/// The default runtime, except that UDP sockets lose datagrams at `rate` (and, optionally,
+/// send through a narrow uplink).
 pub struct LossyRuntime {
     inner: Arc<dyn Runtime>,
     rate: LossRate,
+    uplink: Option<Bottleneck>,
     counters: Arc<LossCounters>,
     armed: Arc<AtomicBool>,
 }
@@ -97,6 +115,7 @@ impl fmt::Debug for LossyRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LossyRuntime")
             .field("rate", &self.rate)
+            .field("uplink", &self.uplink)
             .finish()
     }
 }
@@ -106,9 +125,16 @@ impl LossyRuntime {
         Self {
             inner,
             rate,
+            uplink: None,
             counters: Arc::default(),
             armed: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Every socket also sends through `uplink` (while armed).
+    pub fn with_uplink(mut self, uplink: Bottleneck) -> Self {
+        self.uplink = Some(uplink);
+        self
     }
 
     /// Drops datagrams only while `armed` holds (the media link arms it once connected, so
@@ -140,9 +166,23 @@ impl Runtime for LossyRuntime {
     }
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        let inner = self.inner.wrap_udp_socket(socket)?;
+        let uplink = self.uplink.map(|link| {
+            let (queued, departures) = mpsc::unbounded_channel();
+            self.inner.spawn(Box::pin(pace(
+                Arc::clone(&self.inner),
+                Arc::clone(&inner),
+                departures,
+            )));
+            Uplink {
+                queue: std::sync::Mutex::new(BottleneckQueue::new(link)),
+                queued,
+            }
+        });
         Ok(Arc::new(LossySocket {
-            inner: self.inner.wrap_udp_socket(socket)?,
+            inner,
             rate: self.rate,
+            uplink,
             counters: Arc::clone(&self.counters),
             armed: Arc::clone(&self.armed),
         }))
@@ -194,8 +234,48 @@ impl Runtime for LossyRuntime {
 struct LossySocket {
     inner: Arc<dyn AsyncUdpSocket>,
     rate: LossRate,
+    uplink: Option<Uplink>,
     counters: Arc<LossCounters>,
     armed: Arc<AtomicBool>,
+}
+
+/// A socket's narrow uplink: the schedule, and the datagrams waiting for their departure.
+struct Uplink {
+    queue: std::sync::Mutex<BottleneckQueue>,
+    queued: mpsc::UnboundedSender<Departure>,
+}
+
+/// A datagram admitted to the uplink, sent at `at`.
+struct Departure {
+    at: Instant,
+    destination: SocketAddr,
+    src_ip: Option<std::net::IpAddr>,
+    contents: Vec<u8>,
+}
+
+/// Sends each admitted datagram when the uplink has carried it, in order. Ends when the
+/// socket is gone. (The queue holds at most the bottleneck's queue time of datagrams: the
+/// schedule drops the rest before they get here.)
+async fn pace(
+    runtime: Arc<dyn Runtime>,
+    socket: Arc<dyn AsyncUdpSocket>,
+    mut departures: mpsc::UnboundedReceiver<Departure>,
+) {
+    while let Some(datagram) = departures.recv().await {
+        let wait = datagram.at.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            runtime.sleep(wait).await;
+        }
+        let transmit = Transmit {
+            destination: datagram.destination,
+            ecn: None,
+            contents: &datagram.contents,
+            segment_size: None,
+            src_ip: datagram.src_ip,
+        };
+        // A send error is a lost datagram, as on a real link.
+        let _ = std::future::poll_fn(|cx| socket.poll_send(cx, &transmit)).await;
+    }
 }
 
 impl fmt::Debug for LossySocket {
@@ -225,6 +305,30 @@ impl AsyncUdpSocket for LossySocket {
         if self.armed.load(Ordering::Relaxed) && self.rate.drop_one() {
             self.counters.send_dropped.fetch_add(1, Ordering::Relaxed);
             // Lost on the way: the sender cannot tell.
+            return Poll::Ready(Ok(transmit.contents.len()));
+        }
+        if let Some(uplink) = self
+            .uplink
+            .as_ref()
+            .filter(|_| self.armed.load(Ordering::Relaxed))
+        {
+            let departure = match uplink.queue.lock() {
+                Ok(mut queue) => queue.admit(transmit.contents.len(), Instant::now()),
+                Err(_) => None,
+            };
+            let Some(at) = departure else {
+                self.counters.uplink_dropped.fetch_add(1, Ordering::Relaxed);
+                return Poll::Ready(Ok(transmit.contents.len()));
+            };
+            let waiting = Departure {
+                at,
+                destination: transmit.destination,
+                src_ip: transmit.src_ip,
+                contents: transmit.contents.to_vec(),
+            };
+            if uplink.queued.send(waiting).is_ok() {
+                self.counters.sent.fetch_add(1, Ordering::Relaxed);
+            }
             return Poll::Ready(Ok(transmit.contents.len()));
         }
         let sent = self.inner.poll_send(cx, transmit);
@@ -358,5 +462,55 @@ mod tests {
         let report = counters.report();
         assert_eq!(report.send_dropped as usize, N - arrived_plain);
         assert_eq!(report.receive_dropped as usize, N - arrived_lossy);
+    }
+
+    #[tokio::test]
+    async fn a_narrow_uplink_paces_what_fits_in_its_queue_and_drops_the_rest() {
+        // 100 kbit/s: a 972-byte datagram (1,000 with IP and UDP headers) takes 80 ms; the
+        // 200 ms queue takes three of a burst.
+        let uplink = Bottleneck::new(100_000, Duration::from_millis(200)).expect("valid");
+        let runtime = LossyRuntime::new(
+            webrtc::runtime::default_runtime().expect("tokio runtime"),
+            LossRate::none(),
+        )
+        .with_uplink(uplink);
+        let counters = runtime.counters();
+        let narrow = runtime
+            .wrap_udp_socket(std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
+            .expect("wrap");
+        let plain = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let plain_addr = plain.local_addr().expect("addr");
+        let sent_at = Instant::now();
+        for i in 0..40u8 {
+            let mut datagram = vec![0u8; 972];
+            datagram[0] = i;
+            narrow.send_to(&datagram, plain_addr).await.expect("send");
+        }
+        let mut buf = [0u8; 2048];
+        let mut arrivals = Vec::new();
+        while let Ok(Ok((len, _))) =
+            tokio::time::timeout(Duration::from_millis(500), plain.recv_from(&mut buf)).await
+        {
+            assert_eq!(len, 972, "a datagram arrives whole");
+            arrivals.push((buf[0], sent_at.elapsed()));
+        }
+        let order: Vec<u8> = arrivals.iter().map(|(i, _)| *i).collect();
+        assert_eq!(order, [0, 1, 2], "the first three fit the queue, in order");
+        for (k, (_, at)) in arrivals.iter().enumerate() {
+            // Never earlier than the link could carry it (a busy machine only makes it later).
+            let earliest = Duration::from_millis(80) * (k as u32 + 1);
+            assert!(*at >= earliest, "datagram {k} arrived after {at:?}");
+        }
+        assert_eq!(counters.report().uplink_dropped, 37);
+
+        // Once the queue has drained, the link carries a datagram again.
+        narrow.send_to(&[7u8; 100], plain_addr).await.expect("send");
+        let (len, _) = tokio::time::timeout(Duration::from_secs(5), plain.recv_from(&mut buf))
+            .await
+            .expect("the drained link delivers")
+            .expect("recv");
+        assert_eq!(len, 100);
     }
 }

@@ -9,6 +9,7 @@
 //! files, the test pattern and PNG files. This module holds no device crate.
 
 pub mod audio;
+pub mod bottleneck;
 pub mod h264;
 pub mod jitter;
 pub mod level;

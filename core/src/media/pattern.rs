@@ -5,6 +5,9 @@
 //! Layout: the top three quarters hold eight vertical bars (white, yellow, cyan, green,
 //! magenta, red, blue, black); the bottom quarter is black with a white square that moves one
 //! step right per frame, so consecutive frames differ (the encoder has motion to code).
+//! [`TestPattern::with_noise`] fills the rest of the bottom quarter with noise that changes every
+//! frame, so the encoder spends its whole bitrate, as on a real camera (the nearly static
+//! pattern needs a few dozen bytes per picture, which no narrow link would notice).
 
 use super::{VideoError, VideoFrame, VideoSource};
 
@@ -34,6 +37,7 @@ pub struct TestPattern {
     height: usize,
     index: u64,
     limit: Option<u64>,
+    noise: bool,
 }
 
 impl TestPattern {
@@ -47,12 +51,19 @@ impl TestPattern {
             height,
             index: 0,
             limit: None,
+            noise: false,
         })
     }
 
     /// Ends the source after `frames` frames.
     pub fn with_limit(mut self, frames: u64) -> Self {
         self.limit = Some(frames);
+        self
+    }
+
+    /// Fills the bottom quarter around the marker with noise that changes every frame.
+    pub fn with_noise(mut self) -> Self {
+        self.noise = true;
         self
     }
 
@@ -67,6 +78,16 @@ impl TestPattern {
                 let bar = (x / bar_width).min(BAR_COLORS.len() - 1);
                 let at = (y * width + x) * 3;
                 frame.rgb[at..at + 3].copy_from_slice(&BAR_COLORS[bar]);
+            }
+        }
+        if self.noise {
+            // xorshift64: deterministic per picture, cheap, and incompressible enough.
+            let mut state = index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for pixel in frame.rgb[bars_end * width * 3..].chunks_exact_mut(3) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                pixel.fill((state >> 56) as u8);
             }
         }
         let travel = (width - MARKER_SIDE) / 4;
@@ -150,6 +171,21 @@ mod tests {
             pattern.next_frame().expect("frame").is_none(),
             "limit reached"
         );
+    }
+
+    #[test]
+    fn the_noisy_pattern_is_still_recognized_and_its_noise_changes_every_frame() {
+        let pattern = TestPattern::new(320, 240).expect("size").with_noise();
+        let (first, second) = (pattern.frame(0), pattern.frame(1));
+        assert!(is_test_pattern(&first, 0) && is_test_pattern(&second, 0));
+        let bottom = 180 * 320 * 3;
+        let changed = first.rgb[bottom..]
+            .chunks_exact(3)
+            .zip(second.rgb[bottom..].chunks_exact(3))
+            .filter(|(a, b)| a != b)
+            .count();
+        assert!(changed > 320 * 60 * 9 / 10, "only {changed} pixels changed");
+        assert_eq!(pattern.frame(5), pattern.frame(5), "deterministic");
     }
 
     #[test]

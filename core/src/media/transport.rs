@@ -15,10 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder, Slot};
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_nack, configure_rtcp_reports,
-};
+use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
 use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -33,6 +32,7 @@ use webrtc::peer_connection::{
     Registry, SettingEngineBuilder, StatsSelector,
 };
 
+use super::bottleneck::Bottleneck;
 use super::lossy::{LossRate, LossyRuntime};
 use super::video_link::{
     Feedback, IncomingVideoPacket, VideoRtpWriter, h264_track, picture_loss_indication,
@@ -288,6 +288,9 @@ pub struct LinkOptions {
     pub tcp: Vec<String>,
     /// Diagnostic: drop this fraction of UDP datagrams at random, both ways.
     pub simulated_loss: Option<LossRate>,
+    /// Diagnostic: send through a narrow uplink (a rate and a bounded queue; what overflows is
+    /// dropped), to show quality adapting to congestion.
+    pub simulated_uplink: Option<Bottleneck>,
 }
 
 impl LinkOptions {
@@ -324,25 +327,19 @@ pub async fn peer_connection_with(
 ) -> Result<Arc<dyn PeerConnection>, TransportError> {
     let mut media = MediaEngine::default();
     media.register_default_codecs().map_err(webrtc_error)?;
-    // `configure_nack` registers the feedback for video only; audio needs it said explicitly.
-    media.register_feedback(
-        RTCPFeedback {
-            typ: "nack".to_owned(),
-            parameter: String::new(),
-        },
-        RtpCodecKind::Audio,
-    );
     // NACK and RTCP reports only (webrtc-rs's defaults add TWCC feedback and the simulcast
     // header extensions): quality adapts to receiver reports' loss, nothing reads TWCC, and
     // every stream's SSRC is in the SDP, so neither is worth its per-packet work.
-    let registry = configure_rtcp_reports(configure_nack(Registry::new(), &mut media));
+    let registry = configure_rtcp_reports(with_bounded_nack(Registry::new(), &mut media));
     let registry = with_keyframe_requests(registry);
     let mut runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| TransportError::WebRtc("no async runtime".into()))?;
-    if let Some(rate) = options.simulated_loss {
+    if options.simulated_loss.is_some() || options.simulated_uplink.is_some() {
+        let rate = options.simulated_loss.unwrap_or_else(LossRate::none);
         tracing::warn!(
             loss = rate.fraction(),
-            "simulating a lossy network on the media link"
+            uplink_bps = options.simulated_uplink.map(|u| u.rate_bps()),
+            "simulating an impaired network on the media link"
         );
         // Loss starts once the connection is up: media over a lossy link is what this
         // simulates. (Set-up under loss is another matter: at 10 % webrtc-rs 0.21's DTLS
@@ -359,7 +356,11 @@ pub async fn peer_connection_with(
                 arm.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         });
-        runtime = Arc::new(LossyRuntime::new(runtime, rate).armed_by(armed));
+        let mut impaired = LossyRuntime::new(runtime, rate).armed_by(armed);
+        if let Some(uplink) = options.simulated_uplink {
+            impaired = impaired.with_uplink(uplink);
+        }
+        runtime = Arc::new(impaired);
     }
     let settings = SettingEngineBuilder::new()
         .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_BINDING_REQUESTS))
@@ -376,6 +377,35 @@ pub async fn peer_connection_with(
         .await
         .map_err(webrtc_error)?;
     Ok(Arc::new(connection))
+}
+
+/// How often a lost packet is asked for again. Receivers wait at most 200 ms for a repair
+/// (`reorder::REORDER_WAIT`) and NACKs go out every 100 ms, so a third request could not arrive
+/// in time. The bound matters on a congested link: webrtc-rs's default asks for every missing
+/// packet every 100 ms for as long as it remembers it, and the retransmissions then fill the
+/// very queue that dropped them (measured with a narrow uplink: over 30,000 dropped
+/// retransmissions in 20 s for a 40 kbit/s stream, docs/performance.md).
+const NACKS_PER_PACKET: u16 = 2;
+
+/// NACK (RFC 4585) for audio and video, and PLI for video: webrtc-rs's `configure_nack`,
+/// except that audio gets NACK too and each packet is asked for at most [`NACKS_PER_PACKET`]
+/// times.
+fn with_bounded_nack(registry: Registry, media: &mut MediaEngine) -> Registry {
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    };
+    media.register_feedback(feedback("nack", ""), RtpCodecKind::Video);
+    media.register_feedback(feedback("nack", "pli"), RtpCodecKind::Video);
+    media.register_feedback(feedback("nack", ""), RtpCodecKind::Audio);
+    registry
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_max_nacks_per_packet(NACKS_PER_PACKET)
+                .build(),
+        )
 }
 
 /// RTCP NACKs `connection` has received about the streams it sends.

@@ -38,6 +38,10 @@ pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
 pub struct VideoStats {
     pub frames_sent: u64,
     pub keyframes_sent: u64,
+    /// Pictures the encoder's rate control skipped (too busy for the bitrate).
+    pub frames_skipped: u64,
+    /// RTP payload bytes sent (encrypted pictures): the bitrate actually sent.
+    pub bytes_sent: u64,
     /// Keyframes produced because someone asked (PLI/FIR), after rate limiting.
     pub keyframes_on_request: u64,
     /// Complete access units received.
@@ -89,6 +93,8 @@ pub struct VideoPipeline {
     encoder_rung: usize,
     payloader: H264Payloader,
     rtp_ticks: u32,
+    /// RTP clock of pictures skipped since the last one sent, so timestamps keep real time.
+    skipped_ticks: u32,
     keys: StreamKeys,
     muted: bool,
     last_keyframe_sent: Option<Instant>,
@@ -132,6 +138,7 @@ impl VideoPipeline {
             encoder_rung: 0,
             payloader: H264Payloader::default(),
             rtp_ticks,
+            skipped_ticks: 0,
             keys: StreamKeys::new(MediaKeyConfig::default(), MediaStream::Video),
             muted: false,
             last_keyframe_sent: None,
@@ -291,6 +298,8 @@ impl VideoPipeline {
             encoder.encode(&downscale(&frame, config.width, config.height))?
         };
         let Some(encoded) = encoded else {
+            self.stats.frames_skipped += 1;
+            self.skipped_ticks = self.skipped_ticks.wrapping_add(self.rtp_ticks);
             return Ok(None);
         };
         let protected = protect_access_unit(sender, &encoded.access_unit)
@@ -300,6 +309,7 @@ impl VideoPipeline {
             .payload(VIDEO_PAYLOAD_MTU, &Bytes::from(protected))
             .map_err(|e| VideoError::Packetize(e.to_string()))?;
         self.stats.frames_sent += 1;
+        self.stats.bytes_sent += payloads.iter().map(|p| p.len() as u64).sum::<u64>();
         if encoded.keyframe {
             self.stats.keyframes_sent += 1;
             self.last_keyframe_sent = Some(now);
@@ -307,7 +317,9 @@ impl VideoPipeline {
         Ok(Some(OutgoingVideoFrame {
             payloads,
             keyframe: encoded.keyframe,
-            rtp_ticks: self.rtp_ticks,
+            rtp_ticks: self
+                .rtp_ticks
+                .wrapping_add(std::mem::take(&mut self.skipped_ticks)),
         }))
     }
 
