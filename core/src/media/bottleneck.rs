@@ -9,6 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::pacing::LeakyBucket;
+
 /// Per-datagram IPv4 + UDP header bytes, which a real link carries too.
 const IP_UDP_OVERHEAD: usize = 28;
 /// The slowest link accepted: below this even Opus audio alone would not fit.
@@ -62,39 +64,32 @@ impl Bottleneck {
     pub fn queue(&self) -> Duration {
         self.queue
     }
-
-    /// How long a datagram of `bytes` occupies the link.
-    fn transmission_time(&self, bytes: usize) -> Duration {
-        let bits = ((bytes + IP_UDP_OVERHEAD) * 8) as u64;
-        Duration::from_nanos(bits.saturating_mul(1_000_000_000) / self.rate_bps)
-    }
 }
 
 /// When each datagram leaves a [`Bottleneck`], or that it is dropped.
 #[derive(Debug)]
 pub struct BottleneckQueue {
     link: Bottleneck,
-    /// When the link finishes sending what is already queued.
-    busy_until: Option<Instant>,
+    sending: LeakyBucket,
 }
 
 impl BottleneckQueue {
     pub fn new(link: Bottleneck) -> Self {
         Self {
             link,
-            busy_until: None,
+            sending: LeakyBucket::default(),
         }
     }
 
     /// When a datagram of `bytes` handed over at `now` has left the link; `None` when the
     /// queue already holds more waiting than the link allows (the datagram is dropped).
     pub fn admit(&mut self, bytes: usize, now: Instant) -> Option<Instant> {
-        let start = self.busy_until.filter(|busy| *busy > now).unwrap_or(now);
-        if start.saturating_duration_since(now) > self.link.queue {
+        if self.sending.backlog(now) > self.link.queue {
             return None;
         }
-        let departure = start + self.link.transmission_time(bytes);
-        self.busy_until = Some(departure);
+        let (_, departure) = self
+            .sending
+            .occupy(bytes + IP_UDP_OVERHEAD, self.link.rate_bps, now);
         Some(departure)
     }
 }

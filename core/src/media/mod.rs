@@ -15,6 +15,7 @@ pub mod jitter;
 pub mod level;
 pub mod lossy;
 pub mod mixer;
+pub mod pacing;
 pub mod pattern;
 pub mod pipeline;
 pub mod processing;

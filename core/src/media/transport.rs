@@ -34,9 +34,10 @@ use webrtc::peer_connection::{
 
 use super::bottleneck::Bottleneck;
 use super::lossy::{LossRate, LossyRuntime};
+use super::pacing::PacedVideoSender;
 use super::video_link::{
-    Feedback, IncomingVideoPacket, VideoRtpWriter, h264_track, picture_loss_indication,
-    watch_feedback, with_keyframe_requests,
+    Feedback, IncomingVideoPacket, h264_track, picture_loss_indication, watch_feedback,
+    with_keyframe_requests,
 };
 use super::video_pipeline::{KeyframeWanted, OutgoingVideoFrame};
 
@@ -526,7 +527,7 @@ pub struct MediaLink {
     /// Whether to dial the SFU's passive TCP candidates (ICE-TCP on).
     dial_tcp: bool,
     video_track: Arc<TrackLocalStaticRTP>,
-    video_writer: Mutex<VideoRtpWriter>,
+    video_writer: Mutex<PacedVideoSender>,
     incoming_video: Mutex<mpsc::Receiver<IncomingVideoPacket>>,
     /// Keyframe requests (PLI/FIR) the SFU relayed, not yet taken.
     keyframe_requests: Arc<AtomicU64>,
@@ -574,7 +575,10 @@ impl MediaLink {
                 writer: Mutex::new(RtpWriter::new(track, ssrc)),
                 incoming: Mutex::new(rx),
                 dial_tcp: !options.tcp.is_empty(),
-                video_writer: Mutex::new(VideoRtpWriter::new(Arc::clone(&video_track), video_ssrc)),
+                video_writer: Mutex::new(PacedVideoSender::new(
+                    Arc::clone(&video_track),
+                    video_ssrc,
+                )),
                 video_track,
                 incoming_video: Mutex::new(video_rx),
                 keyframe_requests: Arc::new(AtomicU64::new(0)),
@@ -633,9 +637,9 @@ impl MediaLink {
         Ok(())
     }
 
-    /// Sends one encoded, SFrame-protected picture.
+    /// Sends one encoded, SFrame-protected picture, paced (see [`super::pacing`]).
     pub async fn send_video(&self, frame: &OutgoingVideoFrame) -> Result<(), TransportError> {
-        self.video_writer.lock().await.send_frame(frame).await
+        self.video_writer.lock().await.send_frame(frame)
     }
 
     /// Takes a downstream video packet if one is waiting.

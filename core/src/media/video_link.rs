@@ -92,10 +92,18 @@ impl VideoRtpWriter {
 
     /// Sends one encoded picture; its packets share a timestamp and the last has the marker.
     pub async fn send_frame(&mut self, frame: &OutgoingVideoFrame) -> Result<(), TransportError> {
-        self.send_access_unit(frame.payloads.iter().map(|p| p.as_ref()), self.timestamp)
-            .await?;
-        self.timestamp = self.timestamp.wrapping_add(frame.rtp_ticks);
+        for packet in self.frame_packets(frame) {
+            self.write(packet).await?;
+        }
         Ok(())
+    }
+
+    /// One encoded picture as numbered RTP packets (sharing a timestamp, the marker on the
+    /// last), to be written in order; the clock moves on by the picture's duration.
+    pub fn frame_packets(&mut self, frame: &OutgoingVideoFrame) -> Vec<rtc::rtp::packet::Packet> {
+        let packets = self.packets(frame.payloads.iter().cloned(), self.timestamp);
+        self.timestamp = self.timestamp.wrapping_add(frame.rtp_ticks);
+        packets
     }
 
     /// Sends a forwarded access unit (the SFU's downstream): the timestamp comes from this
@@ -107,36 +115,45 @@ impl VideoRtpWriter {
         let elapsed = self.started.elapsed().as_micros();
         let ticks = (elapsed * u128::from(H264_CLOCK_RATE) / 1_000_000) as u32;
         let timestamp = self.timestamp.wrapping_add(ticks);
-        self.send_access_unit(payloads.iter().map(Vec::as_slice), timestamp)
-            .await
-    }
-
-    async fn send_access_unit<'a>(
-        &mut self,
-        payloads: impl ExactSizeIterator<Item = &'a [u8]>,
-        timestamp: u32,
-    ) -> Result<(), TransportError> {
-        let last = payloads.len().saturating_sub(1);
-        for (i, payload) in payloads.enumerate() {
-            let packet = rtc::rtp::packet::Packet {
-                header: rtc::rtp::header::Header {
-                    version: 2,
-                    payload_type: H264_PAYLOAD_TYPE,
-                    sequence_number: self.sequence,
-                    timestamp,
-                    ssrc: self.ssrc,
-                    marker: i == last,
-                    ..Default::default()
-                },
-                payload: bytes::Bytes::copy_from_slice(payload),
-            };
-            self.sequence = self.sequence.wrapping_add(1);
-            self.track
-                .write_rtp(packet)
-                .await
-                .map_err(|e| TransportError::WebRtc(e.to_string()))?;
+        let payloads = payloads.iter().map(|p| bytes::Bytes::copy_from_slice(p));
+        for packet in self.packets(payloads, timestamp) {
+            self.write(packet).await?;
         }
         Ok(())
+    }
+
+    fn packets(
+        &mut self,
+        payloads: impl ExactSizeIterator<Item = bytes::Bytes>,
+        timestamp: u32,
+    ) -> Vec<rtc::rtp::packet::Packet> {
+        let last = payloads.len().saturating_sub(1);
+        payloads
+            .enumerate()
+            .map(|(i, payload)| {
+                let packet = rtc::rtp::packet::Packet {
+                    header: rtc::rtp::header::Header {
+                        version: 2,
+                        payload_type: H264_PAYLOAD_TYPE,
+                        sequence_number: self.sequence,
+                        timestamp,
+                        ssrc: self.ssrc,
+                        marker: i == last,
+                        ..Default::default()
+                    },
+                    payload,
+                };
+                self.sequence = self.sequence.wrapping_add(1);
+                packet
+            })
+            .collect()
+    }
+
+    async fn write(&self, packet: rtc::rtp::packet::Packet) -> Result<(), TransportError> {
+        self.track
+            .write_rtp(packet)
+            .await
+            .map_err(|e| TransportError::WebRtc(e.to_string()))
     }
 }
 

@@ -78,6 +78,8 @@ pub struct OutgoingVideoFrame {
     pub keyframe: bool,
     /// RTP timestamp advance since the previous frame.
     pub rtp_ticks: u32,
+    /// The encoder's target bitrate when it made this picture (sets the send pace).
+    pub bitrate_bps: u32,
 }
 
 pub struct VideoPipeline {
@@ -320,6 +322,7 @@ impl VideoPipeline {
             rtp_ticks: self
                 .rtp_ticks
                 .wrapping_add(std::mem::take(&mut self.skipped_ticks)),
+            bitrate_bps: config.bitrate_bps,
         }))
     }
 
