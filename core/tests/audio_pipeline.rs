@@ -210,3 +210,32 @@ fn silence_costs_almost_nothing_with_dtx() {
     );
     decoder.conceal(&mut out).unwrap();
 }
+
+/// The SFU's receiver reports steer how much loss Opus's in-band FEC is planned for: a rise
+/// at once, a fall slowly, within bounds; bad figures cannot push it out of range.
+#[test]
+fn the_fec_plan_follows_the_reported_loss_up_at_once_and_down_slowly() {
+    use conclave_core::media::pipeline::{
+        AudioPipeline, MAX_EXPECTED_LOSS_PERCENT, MIN_EXPECTED_LOSS_PERCENT,
+    };
+    let mut pipeline = AudioPipeline::new(None, None).expect("pipeline");
+    let planned = |p: &AudioPipeline| p.stats().expected_loss_percent;
+    assert_eq!(planned(&pipeline), 10, "the default before any report");
+    pipeline.on_loss_report(64).expect("report"); // 25 %
+    assert_eq!(planned(&pipeline), 25);
+    let falling: Vec<i32> = (0..12)
+        .map(|_| {
+            pipeline.on_loss_report(0).expect("report");
+            planned(&pipeline)
+        })
+        .collect();
+    assert_eq!(
+        falling,
+        [23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 5, 5],
+        "a clean path lowers it two points a report, down to the floor"
+    );
+    assert_eq!(MIN_EXPECTED_LOSS_PERCENT, 5);
+    pipeline.on_loss_report(255).expect("report");
+    assert_eq!(planned(&pipeline), MAX_EXPECTED_LOSS_PERCENT);
+    assert_eq!(pipeline.stats().loss_reports, 14);
+}

@@ -117,7 +117,8 @@ async fn ten_percent_loss_on_both_links_keeps_the_tones_continuous() {
         (TONES.len() * FRAMES_PER_TONE) as u64 * 20 + 1_000,
     ))
     .await;
-    let sent = speaker.stats().frames_sent;
+    let speaker_stats = speaker.stats();
+    let sent = speaker_stats.frames_sent;
     let received = listener.stats().frames_received;
     let nacks_at_speaker = speaker_link.nacks_received().await;
     let nacks_at_sfu = server.running.hub().sfu().nacks_received().await;
@@ -132,6 +133,11 @@ async fn ten_percent_loss_on_both_links_keeps_the_tones_continuous() {
          frames; longest silence {} ms",
         heard.right_tone,
         heard.longest_gap * 20
+    );
+    println!("speaker: {speaker_stats:?}");
+    assert!(
+        speaker_stats.loss_reports > 0,
+        "the SFU's receiver reports on the speaker's audio reach its encoder: {speaker_stats:?}"
     );
     assert_eq!(heard.order, TONES, "the tones come out in the order sent");
     assert!(

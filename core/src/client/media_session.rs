@@ -83,6 +83,11 @@ pub fn start_with_video(
                 }
             }
             pipeline.set_muted(*mute_rx.borrow());
+            if let Some(fraction_lost) = link.take_audio_loss_report()
+                && let Err(e) = pipeline.on_loss_report(fraction_lost)
+            {
+                tracing::warn!(error = %e, "cannot tune the audio encoder to the loss");
+            }
             match pipeline.next_outgoing() {
                 Ok(Some(frame)) => {
                     if link.send_audio(&frame).await.is_err() {

@@ -47,7 +47,20 @@ pub struct PipelineStats {
     pub frames_played: u64,
     /// The member talking now, by MLS leaf index (from the levels inside the ciphertext).
     pub active_speaker: Option<u32>,
+    /// Receiver reports on our audio taken from the SFU, and the loss the encoder now plans
+    /// its in-band FEC for (percent).
+    pub loss_reports: u64,
+    pub expected_loss_percent: i32,
 }
+
+/// The least loss Opus plans FEC for, however clean the path: a stray lost packet is still
+/// rebuilt from the next one.
+pub const MIN_EXPECTED_LOSS_PERCENT: i32 = 5;
+/// Beyond this FEC costs the speech more bits than it saves.
+pub const MAX_EXPECTED_LOSS_PERCENT: i32 = 40;
+/// How far the planned loss falls per clean report (one a second or so): slowly, since loss
+/// comes in bursts.
+pub const EXPECTED_LOSS_FALL_PERCENT: i32 = 2;
 
 pub struct AudioPipeline {
     source: Option<Box<dyn AudioSource + Send>>,
@@ -85,8 +98,29 @@ impl AudioPipeline {
             mix: vec![0; FRAME_SAMPLES],
             frame: vec![0; FRAME_SAMPLES],
             clear: Vec::new(),
-            stats: PipelineStats::default(),
+            stats: PipelineStats {
+                expected_loss_percent: AudioEncoderConfig::default().expected_loss_percent,
+                ..PipelineStats::default()
+            },
         })
+    }
+
+    /// A receiver report from the SFU on our audio (`fraction_lost` of 256): Opus's in-band FEC
+    /// is planned for that much loss. It follows a rise at once and a fall by at most
+    /// [`EXPECTED_LOSS_FALL_PERCENT`] per report, between [`MIN_EXPECTED_LOSS_PERCENT`] and
+    /// [`MAX_EXPECTED_LOSS_PERCENT`].
+    pub fn on_loss_report(&mut self, fraction_lost: u8) -> Result<(), MediaPipelineError> {
+        self.stats.loss_reports += 1;
+        let reported = (u32::from(fraction_lost) * 100).div_ceil(256) as i32;
+        let previous = self.stats.expected_loss_percent;
+        let expected = reported
+            .max(previous - EXPECTED_LOSS_FALL_PERCENT)
+            .clamp(MIN_EXPECTED_LOSS_PERCENT, MAX_EXPECTED_LOSS_PERCENT);
+        if expected != previous {
+            self.encoder.set_expected_loss(expected)?;
+            self.stats.expected_loss_percent = expected;
+        }
+        Ok(())
     }
 
     pub fn stats(&self) -> PipelineStats {

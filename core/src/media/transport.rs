@@ -534,10 +534,19 @@ pub struct MediaLink {
     video_ssrc: u32,
     /// The SFU's latest loss figure on our video, not yet taken: `NEW_LOSS_REPORT | fraction`.
     video_loss: Arc<AtomicU32>,
+    audio_track: Arc<TrackLocalStaticRTP>,
+    audio_ssrc: u32,
+    /// The same for our audio.
+    audio_loss: Arc<AtomicU32>,
 }
 
 /// Marks a loss figure in [`MediaLink::video_loss`] as not yet taken.
 const NEW_LOSS_REPORT: u32 = 1 << 8;
+
+fn take_loss_report(slot: &AtomicU32) -> Option<u8> {
+    let taken = slot.swap(0, Ordering::Relaxed);
+    (taken & NEW_LOSS_REPORT != 0).then_some((taken & 0xff) as u8)
+}
 
 impl MediaLink {
     /// Creates the peer connection and its offer (candidates included), to send as
@@ -572,7 +581,10 @@ impl MediaLink {
             Self {
                 connection,
                 events,
-                writer: Mutex::new(RtpWriter::new(track, ssrc)),
+                writer: Mutex::new(RtpWriter::new(Arc::clone(&track), ssrc)),
+                audio_track: track,
+                audio_ssrc: ssrc,
+                audio_loss: Arc::new(AtomicU32::new(0)),
                 incoming: Mutex::new(rx),
                 dial_tcp: !options.tcp.is_empty(),
                 video_writer: Mutex::new(PacedVideoSender::new(
@@ -603,37 +615,42 @@ impl MediaLink {
             }
         }
         self.events.connected().await?;
-        let (track, events, requests, loss, video_ssrc) = (
-            Arc::clone(&self.video_track),
-            Arc::clone(&self.events),
-            Arc::clone(&self.keyframe_requests),
-            Arc::clone(&self.video_loss),
-            self.video_ssrc,
-        );
-        tokio::spawn(watch_feedback(
-            track,
-            move || {
-                !matches!(
-                    events.state(),
-                    RTCPeerConnectionState::Closed | RTCPeerConnectionState::Failed
-                )
-            },
-            move |feedback| match feedback {
-                Feedback::KeyframeRequest => {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                }
-                Feedback::Loss {
-                    ssrc,
-                    fraction_lost,
-                } if ssrc == video_ssrc => {
+        // A receiver report may reach either track's feedback; each figure goes by its SSRC.
+        let requests = Arc::clone(&self.keyframe_requests);
+        let reports = [
+            (self.video_ssrc, Arc::clone(&self.video_loss)),
+            (self.audio_ssrc, Arc::clone(&self.audio_loss)),
+        ];
+        let on_feedback = move |feedback| match feedback {
+            Feedback::KeyframeRequest => {
+                requests.fetch_add(1, Ordering::Relaxed);
+            }
+            Feedback::Loss {
+                ssrc,
+                fraction_lost,
+            } => {
+                if let Some((_, loss)) = reports.iter().find(|(ours, _)| *ours == ssrc) {
                     loss.store(
                         NEW_LOSS_REPORT | u32::from(fraction_lost),
                         Ordering::Relaxed,
                     );
                 }
-                Feedback::Loss { .. } => {}
-            },
-        ));
+            }
+        };
+        for track in [&self.video_track, &self.audio_track] {
+            let events = Arc::clone(&self.events);
+            let alive = move || {
+                !matches!(
+                    events.state(),
+                    RTCPeerConnectionState::Closed | RTCPeerConnectionState::Failed
+                )
+            };
+            tokio::spawn(watch_feedback(
+                Arc::clone(track),
+                alive,
+                on_feedback.clone(),
+            ));
+        }
         Ok(())
     }
 
@@ -703,8 +720,12 @@ impl MediaLink {
 
     /// The SFU's newest loss figure on our video (`fraction_lost` of 256), once per report.
     pub fn take_video_loss_report(&self) -> Option<u8> {
-        let taken = self.video_loss.swap(0, Ordering::Relaxed);
-        (taken & NEW_LOSS_REPORT != 0).then_some((taken & 0xff) as u8)
+        take_loss_report(&self.video_loss)
+    }
+
+    /// The SFU's newest loss figure on our audio, once per report.
+    pub fn take_audio_loss_report(&self) -> Option<u8> {
+        take_loss_report(&self.audio_loss)
     }
 
     /// Sends one SFrame-protected audio frame.
