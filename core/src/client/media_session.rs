@@ -57,7 +57,11 @@ pub fn start_with_video(
         }
         let mut next_picture = Instant::now();
         let mut ticker = tokio::time::interval(Duration::from_millis(20));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // A late tick (a slow picture encode on this loop, a busy machine) is caught up, not
+        // skipped: every 20 ms of audio is still sent and played, a little late, which the
+        // receivers' jitter buffers absorb. Skipping lost the frames outright (a camera-on
+        // sender in a debug build sent 20–35 of 50 audio frames a second; docs/performance.md).
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}

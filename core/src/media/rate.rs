@@ -66,6 +66,12 @@ pub const REQUESTS_CONGESTED: usize = 4;
 pub const REQUEST_WINDOW: Duration = Duration::from_secs(3);
 /// At most one step down per this interval, so one loss burst costs one rung.
 pub const STEP_DOWN_HOLD: Duration = Duration::from_secs(2);
+/// Uplink loss at or above this share is a link far too narrow for the rung: every report
+/// (about one a second) may step down, so the stream fits within seconds, before the loss
+/// has silenced the audio sharing the link for long (docs/performance.md).
+pub const LOSS_SEVERE: f32 = 0.25;
+/// The hold after a step down while the loss is severe: shorter than the report interval.
+pub const SEVERE_STEP_DOWN_HOLD: Duration = Duration::from_millis(900);
 /// One step up after this long without congestion.
 pub const STEP_UP_AFTER: Duration = Duration::from_secs(10);
 
@@ -133,7 +139,9 @@ impl VideoRateController {
     /// A receiver report on our stream: `fraction_lost` as RTCP carries it (lost/256).
     pub fn on_loss_report(&mut self, fraction_lost: u8, now: Instant) {
         let loss = f32::from(fraction_lost) / 256.0;
-        if loss >= LOSS_CONGESTED {
+        if loss >= LOSS_SEVERE {
+            self.trouble_within(SEVERE_STEP_DOWN_HOLD, now);
+        } else if loss >= LOSS_CONGESTED {
             self.trouble(now);
         } else if loss >= LOSS_CLEAN {
             // Neither clean nor congested: hold the rung, postpone climbing.
@@ -158,10 +166,15 @@ impl VideoRateController {
     }
 
     fn trouble(&mut self, now: Instant) {
+        self.trouble_within(STEP_DOWN_HOLD, now);
+    }
+
+    /// Trouble: step down unless the last step down was less than `hold` ago.
+    fn trouble_within(&mut self, hold: Duration, now: Instant) {
         self.last_trouble = Some(now);
         let held = self
             .last_step_down
-            .is_some_and(|at| now.saturating_duration_since(at) < STEP_DOWN_HOLD);
+            .is_some_and(|at| now.saturating_duration_since(at) < hold);
         if !held && self.rung + 1 < LADDER.len() {
             self.rung += 1;
             self.steps_down += 1;
@@ -247,6 +260,24 @@ mod tests {
         }
         assert_eq!(rate.rung(), LADDER.len() - 1);
         assert_eq!(rate.steps_down(), (LADDER.len() - 1) as u64);
+    }
+
+    #[test]
+    fn severe_loss_steps_down_at_every_report() {
+        let start = Instant::now();
+        let mut rate = VideoRateController::new();
+        const SEVERE: u8 = 128; // 50 %
+        for second in 0..3 {
+            rate.on_loss_report(SEVERE, start + Duration::from_secs(second));
+        }
+        assert_eq!(rate.rung(), 3, "three reports, three rungs");
+        rate.on_loss_report(SEVERE, start + Duration::from_millis(2_500));
+        assert_eq!(rate.rung(), 3, "still at most one step per report interval");
+        // Loss below the severe mark keeps the longer hold.
+        let mut moderate = VideoRateController::new();
+        moderate.on_loss_report(LOSSY, start);
+        moderate.on_loss_report(LOSSY, start + Duration::from_secs(1));
+        assert_eq!(moderate.rung(), 1);
     }
 
     #[test]
