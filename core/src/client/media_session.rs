@@ -17,6 +17,9 @@ use crate::media::pipeline::{AudioPipeline, PipelineStats};
 use crate::media::transport::MediaLink;
 use crate::media::video_pipeline::{VideoPipeline, VideoStats};
 
+/// How far behind its 20 ms pace the media loop may fall and still catch up every tick.
+const MAX_CATCH_UP: Duration = Duration::from_millis(200);
+
 /// A running audio session.
 pub struct MediaSession {
     stop: watch::Sender<bool>,
@@ -61,13 +64,19 @@ pub fn start_with_video(
         // skipped: every 20 ms of audio is still sent and played, a little late, which the
         // receivers' jitter buffers absorb. Skipping lost the frames outright (a camera-on
         // sender in a debug build sent 20–35 of 50 audio frames a second; docs/performance.md).
+        // A machine that cannot keep up for long would fall further and further behind, so
+        // beyond MAX_CATCH_UP the backlog is dropped and the pace starts again from now.
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
+            let due = tokio::select! {
+                due = ticker.tick() => due,
                 _ = stopped.changed() => break,
-            }
+            };
             let now = Instant::now();
+            if now.saturating_duration_since(due.into_std()) > MAX_CATCH_UP {
+                tracing::debug!("media loop fell behind; skipping ahead");
+                ticker.reset();
+            }
             // Clone the keys only when the epoch moved (rarely), not every 20 ms.
             let keys = {
                 let current = snapshot.borrow();
