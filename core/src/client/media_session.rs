@@ -17,6 +17,8 @@ use crate::media::pipeline::{AudioPipeline, PipelineStats};
 use crate::media::transport::MediaLink;
 use crate::media::video_pipeline::{VideoPipeline, VideoStats};
 
+/// One audio frame.
+const TICK: Duration = Duration::from_millis(crate::media::FRAME_MS as u64);
 /// How far behind its 20 ms pace the media loop may fall and still catch up every tick.
 const MAX_CATCH_UP: Duration = Duration::from_millis(200);
 
@@ -59,10 +61,10 @@ pub fn start_with_video(
             video.request_keyframe();
         }
         let mut next_picture = Instant::now();
-        let mut ticker = tokio::time::interval(Duration::from_millis(20));
+        let mut ticker = tokio::time::interval(TICK);
         // A late tick (a slow picture encode on this loop, a busy machine) is caught up, not
-        // skipped: every 20 ms of audio is still sent and played, a little late, which the
-        // receivers' jitter buffers absorb. Skipping lost the frames outright (a camera-on
+        // skipped: every 20 ms of audio is still sent, a little late, which the receivers'
+        // jitter buffers absorb. Skipping lost the frames outright (a camera-on
         // sender in a debug build sent 20–35 of 50 audio frames a second; docs/performance.md).
         // A machine that cannot keep up for long would fall further and further behind, so
         // beyond MAX_CATCH_UP the backlog is dropped and the pace starts again from now.
@@ -73,10 +75,14 @@ pub fn start_with_video(
                 _ = stopped.changed() => break,
             };
             let now = Instant::now();
-            if now.saturating_duration_since(due.into_std()) > MAX_CATCH_UP {
+            let behind = now.saturating_duration_since(due.into_std());
+            if behind > MAX_CATCH_UP {
                 tracing::debug!("media loop fell behind; skipping ahead");
                 ticker.reset();
             }
+            // Catching up is for what we send. Playout keeps to real time: taking several frames
+            // out of the jitter buffers at once would run ahead of what has arrived.
+            let on_time = behind < TICK;
             // Clone the keys only when the epoch moved (rarely), not every 20 ms.
             let keys = {
                 let current = snapshot.borrow();
@@ -113,7 +119,7 @@ pub fn start_with_video(
             while let Some(payload) = link.try_next_audio().await {
                 pipeline.incoming(&payload, now);
             }
-            if let Err(e) = pipeline.tick(now) {
+            if on_time && let Err(e) = pipeline.tick(now) {
                 tracing::warn!(error = %e, "audio output failed");
             }
             stats_tx.send_replace(pipeline.stats());

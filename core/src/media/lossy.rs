@@ -497,13 +497,23 @@ mod tests {
             arrivals.push((buf[0], sent_at.elapsed()));
         }
         let order: Vec<u8> = arrivals.iter().map(|(i, _)| *i).collect();
-        assert_eq!(order, [0, 1, 2], "the first three fit the queue, in order");
+        // Three fit the queue at once; a slow machine, taking longer than 80 ms over the 40
+        // sends, may let one or two more in as the link drains, but never most of them.
+        assert!(
+            order.len() >= 3 && order.len() <= 6 && order[..3] == [0, 1, 2],
+            "the first three fit the queue, in order: {order:?}"
+        );
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "in order: {order:?}");
         for (k, (_, at)) in arrivals.iter().enumerate() {
             // Never earlier than the link could carry it (a busy machine only makes it later).
             let earliest = Duration::from_millis(80) * (k as u32 + 1);
             assert!(*at >= earliest, "datagram {k} arrived after {at:?}");
         }
-        assert_eq!(counters.report().uplink_dropped, 37);
+        assert_eq!(
+            counters.report().uplink_dropped as usize,
+            40 - order.len(),
+            "every datagram that did not arrive was dropped by the full queue"
+        );
 
         // Once the queue has drained, the link carries a datagram again.
         narrow.send_to(&[7u8; 100], plain_addr).await.expect("send");

@@ -110,8 +110,10 @@ impl PacedVideoSender {
         }
         let rate = pacing_rate(frame.bitrate_bps);
         let now = Instant::now();
-        self.pace.limit_backlog(MAX_PACING_DELAY, now);
         for packet in self.numbering.frame_packets(frame) {
+            // Per packet, so none starts later than MAX_PACING_DELAY from now; the queue is
+            // first in, first out, so that bounds every packet already in it too.
+            self.pace.limit_backlog(MAX_PACING_DELAY, now);
             let (start, _) = self
                 .pace
                 .occupy(packet.payload.len() + PACKET_OVERHEAD, rate, now);

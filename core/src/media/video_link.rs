@@ -99,8 +99,10 @@ impl VideoRtpWriter {
     }
 
     /// One encoded picture as numbered RTP packets (sharing a timestamp, the marker on the
-    /// last), to be written in order; the clock moves on by the picture's duration.
+    /// last), to be written in order. The picture is stamped after any pictures skipped before
+    /// it, and the clock then moves on by its duration.
     pub fn frame_packets(&mut self, frame: &OutgoingVideoFrame) -> Vec<rtc::rtp::packet::Packet> {
+        self.timestamp = self.timestamp.wrapping_add(frame.skipped_ticks);
         let packets = self.packets(frame.payloads.iter().cloned(), self.timestamp);
         self.timestamp = self.timestamp.wrapping_add(frame.rtp_ticks);
         packets
@@ -283,4 +285,45 @@ impl Interceptor for KeyframeRequestInterceptor {
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picture(skipped_ticks: u32) -> OutgoingVideoFrame {
+        OutgoingVideoFrame {
+            payloads: vec![
+                bytes::Bytes::from_static(b"a"),
+                bytes::Bytes::from_static(b"b"),
+            ],
+            keyframe: false,
+            rtp_ticks: 6_000,
+            skipped_ticks,
+            bitrate_bps: 300_000,
+        }
+    }
+
+    #[test]
+    fn pictures_share_a_timestamp_and_a_skipped_one_leaves_a_gap_before_the_next() {
+        let mut writer = VideoRtpWriter::new(h264_track("test", 7), 7);
+        let first = writer.frame_packets(&picture(0));
+        let second = writer.frame_packets(&picture(0));
+        // The encoder skipped one picture (6,000 ticks at 15 fps) before the third.
+        let third = writer.frame_packets(&picture(6_000));
+        let stamp = |packets: &[rtc::rtp::packet::Packet]| packets[0].header.timestamp;
+        for packets in [&first, &second, &third] {
+            assert_eq!(packets.len(), 2);
+            assert_eq!(packets[0].header.timestamp, packets[1].header.timestamp);
+            assert!(!packets[0].header.marker && packets[1].header.marker);
+        }
+        assert_eq!(stamp(&second).wrapping_sub(stamp(&first)), 6_000);
+        assert_eq!(stamp(&third).wrapping_sub(stamp(&second)), 12_000);
+        let sequence: Vec<u16> = [first, second, third]
+            .iter()
+            .flatten()
+            .map(|p| p.header.sequence_number)
+            .collect();
+        assert!(sequence.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    }
 }

@@ -76,8 +76,11 @@ pub struct VideoStats {
 pub struct OutgoingVideoFrame {
     pub payloads: Vec<Bytes>,
     pub keyframe: bool,
-    /// RTP timestamp advance since the previous frame.
+    /// This picture's duration in RTP clock ticks (the next one is stamped that much later).
     pub rtp_ticks: u32,
+    /// RTP clock of pictures the encoder skipped just before this one: this picture is
+    /// stamped that much later than the previous one's end.
+    pub skipped_ticks: u32,
     /// The encoder's target bitrate when it made this picture (sets the send pace).
     pub bitrate_bps: u32,
 }
@@ -319,9 +322,8 @@ impl VideoPipeline {
         Ok(Some(OutgoingVideoFrame {
             payloads,
             keyframe: encoded.keyframe,
-            rtp_ticks: self
-                .rtp_ticks
-                .wrapping_add(std::mem::take(&mut self.skipped_ticks)),
+            rtp_ticks: self.rtp_ticks,
+            skipped_ticks: std::mem::take(&mut self.skipped_ticks),
             bitrate_bps: config.bitrate_bps,
         }))
     }
