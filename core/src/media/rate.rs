@@ -66,12 +66,11 @@ pub const REQUESTS_CONGESTED: usize = 4;
 pub const REQUEST_WINDOW: Duration = Duration::from_secs(3);
 /// At most one step down per this interval, so one loss burst costs one rung.
 pub const STEP_DOWN_HOLD: Duration = Duration::from_secs(2);
-/// Uplink loss at or above this share is a link far too narrow for the rung: every report
-/// (about one a second) may step down, so the stream fits within seconds, before the loss
-/// has silenced the audio sharing the link for long (docs/performance.md).
+/// Uplink loss at or above this share is a link far too narrow for the rung: the sender goes
+/// straight to the highest rung whose bitrate fits what got through (the rung's bitrate ×
+/// (1 − loss)), so the stream fits within a few seconds, before the loss has silenced the audio
+/// sharing the link for long (docs/performance.md).
 pub const LOSS_SEVERE: f32 = 0.25;
-/// The hold after a step down while the loss is severe: shorter than the report interval.
-pub const SEVERE_STEP_DOWN_HOLD: Duration = Duration::from_millis(900);
 /// One step up after this long without congestion.
 pub const STEP_UP_AFTER: Duration = Duration::from_secs(10);
 
@@ -140,7 +139,12 @@ impl VideoRateController {
     pub fn on_loss_report(&mut self, fraction_lost: u8, now: Instant) {
         let loss = f32::from(fraction_lost) / 256.0;
         if loss >= LOSS_SEVERE {
-            self.trouble_within(SEVERE_STEP_DOWN_HOLD, now);
+            let delivered = LADDER[self.rung].bitrate_share * (1.0 - loss);
+            let fitting = LADDER
+                .iter()
+                .position(|rung| rung.bitrate_share <= delivered)
+                .unwrap_or(LADDER.len() - 1);
+            self.step_down_to(fitting, now);
         } else if loss >= LOSS_CONGESTED {
             self.trouble(now);
         } else if loss >= LOSS_CLEAN {
@@ -166,17 +170,19 @@ impl VideoRateController {
     }
 
     fn trouble(&mut self, now: Instant) {
-        self.trouble_within(STEP_DOWN_HOLD, now);
+        self.step_down_to(self.rung + 1, now);
     }
 
-    /// Trouble: step down unless the last step down was less than `hold` ago.
-    fn trouble_within(&mut self, hold: Duration, now: Instant) {
+    /// Trouble: step down to `rung` (at least one rung, at most the bottom) unless the last
+    /// step down was less than [`STEP_DOWN_HOLD`] ago.
+    fn step_down_to(&mut self, rung: usize, now: Instant) {
         self.last_trouble = Some(now);
         let held = self
             .last_step_down
-            .is_some_and(|at| now.saturating_duration_since(at) < hold);
-        if !held && self.rung + 1 < LADDER.len() {
-            self.rung += 1;
+            .is_some_and(|at| now.saturating_duration_since(at) < STEP_DOWN_HOLD);
+        let target = rung.max(self.rung + 1).min(LADDER.len() - 1);
+        if !held && target > self.rung {
+            self.rung = target;
             self.steps_down += 1;
             self.last_step_down = Some(now);
             self.last_step = Some(now);
@@ -263,21 +269,27 @@ mod tests {
     }
 
     #[test]
-    fn severe_loss_steps_down_at_every_report() {
+    fn severe_loss_goes_straight_to_the_rung_that_fits_what_got_through() {
         let start = Instant::now();
         let mut rate = VideoRateController::new();
-        const SEVERE: u8 = 128; // 50 %
-        for second in 0..3 {
-            rate.on_loss_report(SEVERE, start + Duration::from_secs(second));
-        }
-        assert_eq!(rate.rung(), 3, "three reports, three rungs");
-        rate.on_loss_report(SEVERE, start + Duration::from_millis(2_500));
-        assert_eq!(rate.rung(), 3, "still at most one step per report interval");
-        // Loss below the severe mark keeps the longer hold.
-        let mut moderate = VideoRateController::new();
-        moderate.on_loss_report(LOSSY, start);
-        moderate.on_loss_report(LOSSY, start + Duration::from_secs(1));
-        assert_eq!(moderate.rung(), 1);
+        // Half lost at the full rate: 0.5 of the bits got through, so the 0.4 rung.
+        rate.on_loss_report(128, start);
+        assert_eq!(rate.rung(), 2);
+        assert_eq!(rate.steps_down(), 1, "one step, two rungs");
+        rate.on_loss_report(128, start + Duration::from_secs(1));
+        assert_eq!(rate.rung(), 2, "held while the queue drains");
+        // 30 % lost on the 0.4 rung: 0.28 got through, so the 0.25 rung.
+        rate.on_loss_report(77, start + STEP_DOWN_HOLD);
+        assert_eq!(rate.rung(), 3);
+        // 26 % lost just above the bottom: at least one rung down, never below the bottom.
+        rate.on_loss_report(67, start + STEP_DOWN_HOLD * 2);
+        assert_eq!(rate.rung(), LADDER.len() - 1);
+        rate.on_loss_report(255, start + STEP_DOWN_HOLD * 3);
+        assert_eq!(rate.rung(), LADDER.len() - 1);
+        // Barely severe at the top still costs at least one rung.
+        let mut light = VideoRateController::new();
+        light.on_loss_report(65, start); // 25.4 %: 0.75 got through
+        assert_eq!(light.rung(), 1);
     }
 
     #[test]
