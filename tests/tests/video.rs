@@ -33,6 +33,19 @@ async fn start_video(client: &mut MeetingClient, video: VideoPipeline) -> MediaS
     start_media(client, audio, Some(video), &udp(None)).await.0
 }
 
+/// Starts silent audio plus `pattern` as the camera, at the default encoder settings, on
+/// the sockets `options` names.
+async fn start_camera(
+    client: &mut MeetingClient,
+    pattern: TestPattern,
+    options: &LinkOptions,
+) -> MediaSession {
+    let sender =
+        VideoPipeline::new(Some(Box::new(pattern)), None, VideoEncoderConfig::default()).unwrap();
+    let audio = AudioPipeline::new(None, None).unwrap();
+    start_media(client, audio, Some(sender), options).await.0
+}
+
 fn recognized(shown: &Shown) -> Vec<u32> {
     shown
         .lock()
@@ -213,19 +226,7 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
         &lossy,
     )
     .await;
-    let sender = VideoPipeline::new(
-        Some(Box::new(TestPattern::new(320, 240).unwrap())),
-        None,
-        VideoEncoderConfig::default(),
-    )
-    .unwrap();
-    let (camera, _) = start_media(
-        &mut host,
-        AudioPipeline::new(None, None).unwrap(),
-        Some(sender),
-        &lossy,
-    )
-    .await;
+    let camera = start_camera(&mut host, TestPattern::new(320, 240).unwrap(), &lossy).await;
 
     // Ten seconds of pictures (150 at 15 fps), so the loss surely hit both hops often.
     let guard = Duration::from_secs(60);
@@ -350,23 +351,12 @@ async fn video_steps_down_to_fit_a_narrow_uplink_and_pictures_flow_again() {
     )
     .await;
     let uplink = Bottleneck::kbps(150.0).unwrap();
-    let sender = VideoPipeline::new(
-        Some(Box::new(TestPattern::new(320, 240).unwrap().with_noise())),
-        None,
-        VideoEncoderConfig::default(),
-    )
-    .unwrap();
     let narrow = LinkOptions {
         simulated_uplink: Some(uplink),
         ..udp(None)
     };
-    let (camera, _) = start_media(
-        &mut host,
-        AudioPipeline::new(None, None).unwrap(),
-        Some(sender),
-        &narrow,
-    )
-    .await;
+    let noisy = TestPattern::new(320, 240).unwrap().with_noise();
+    let camera = start_camera(&mut host, noisy, &narrow).await;
 
     // The configured 300 kbit/s cannot cross: the sender steps down until its rung fits.
     let guard = Duration::from_secs(60);

@@ -407,6 +407,19 @@ impl LossySocket {
 mod tests {
     use super::*;
 
+    /// A loopback socket wrapped by `runtime`, and a plain one to talk to it.
+    async fn wrapped_and_plain(
+        runtime: &LossyRuntime,
+    ) -> (Arc<dyn AsyncUdpSocket>, tokio::net::UdpSocket) {
+        let wrapped = runtime
+            .wrap_udp_socket(std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
+            .expect("wrap");
+        let plain = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        (wrapped, plain)
+    }
+
     #[test]
     fn loss_rates_outside_zero_to_one_are_refused() {
         assert!(LossRate::percent(10.0).is_ok());
@@ -423,12 +436,7 @@ mod tests {
             LossRate::percent(10.0).expect("valid"),
         );
         let counters = runtime.counters();
-        let lossy = runtime
-            .wrap_udp_socket(std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
-            .expect("wrap");
-        let plain = tokio::net::UdpSocket::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let (lossy, plain) = wrapped_and_plain(&runtime).await;
         let plain_addr = plain.local_addr().expect("addr");
         let lossy_addr = lossy.local_addr().expect("addr");
         const N: usize = 2000;
@@ -475,12 +483,7 @@ mod tests {
         )
         .with_uplink(uplink);
         let counters = runtime.counters();
-        let narrow = runtime
-            .wrap_udp_socket(std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
-            .expect("wrap");
-        let plain = tokio::net::UdpSocket::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let (narrow, plain) = wrapped_and_plain(&runtime).await;
         let plain_addr = plain.local_addr().expect("addr");
         let sent_at = Instant::now();
         for i in 0..40u8 {
