@@ -16,9 +16,9 @@ use conclave_core::group::GroupMember;
 use conclave_core::media::VideoSource;
 use conclave_core::media::h264::VideoEncoderConfig;
 use conclave_core::media::pattern::TestPattern;
-use conclave_core::media::pipeline::AudioPipeline;
+use conclave_core::media::pipeline::{AudioPipeline, PipelineStats};
 use conclave_core::media::transport::MediaLink;
-use conclave_core::media::video_pipeline::VideoPipeline;
+use conclave_core::media::video_pipeline::{VideoPipeline, VideoStats};
 use conclave_core::protocol::{ClientMessage, LobbyEntry, MeetingState, ParticipantId, Role};
 use conclave_core::verification::VerificationCode;
 use iced::Subscription;
@@ -140,6 +140,8 @@ pub enum LinkEvent {
     /// The chosen camera cannot be used (the detail is the driver's); the test pattern is sent
     /// instead while video is on.
     CameraFailed(String),
+    /// What this member's own connection is doing to what others get (sent when it changes).
+    Network(NetworkNotice),
     /// Connecting failed; nothing more follows.
     Failed(LinkError),
 }
@@ -285,6 +287,11 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
                         break;
                     }
                 }
+                MediaNote::Network(notice) => {
+                    if output.send(LinkEvent::Network(notice)).await.is_err() {
+                        break;
+                    }
+                }
             },
             command = commands.recv() => match command {
                 Some(LinkCommand::Send(message)) => client.send(message),
@@ -321,6 +328,36 @@ enum MediaNote {
     State(AudioState),
     Speaker(Option<u32>),
     CameraFailed(String),
+    Network(NetworkNotice),
+}
+
+/// What a member should know about their own uplink, from the SFU's receiver reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkNotice {
+    #[default]
+    Fine,
+    /// The SFU keeps reporting heavy loss on our audio: others may hear us break up.
+    AudioLossy,
+    /// Our video is sent below the chosen quality until the path recovers.
+    VideoReduced,
+}
+
+/// Opus FEC planned for this much loss or more means the SFU keeps reporting heavy loss (the
+/// plan falls two points a report once the path is clean, so the notice lasts a few seconds
+/// beyond the trouble).
+const AUDIO_LOSSY_PERCENT: i32 = 20;
+
+impl NetworkNotice {
+    /// From the session's statistics; broken audio matters more than smaller video.
+    pub fn of(audio: &PipelineStats, video: &VideoStats, sending_video: bool) -> Self {
+        if audio.expected_loss_percent >= AUDIO_LOSSY_PERCENT {
+            Self::AudioLossy
+        } else if sending_video && video.send_rung > 0 {
+            Self::VideoReduced
+        } else {
+            Self::Fine
+        }
+    }
 }
 
 /// The audio part: set up in its own task (ICE gathering and connecting take time, and the
@@ -496,6 +533,7 @@ async fn run_media(
     let session = media_session::start_with_video(link, snapshot, pipeline, video);
     let _ = notes.send(MediaNote::State(AudioState::Connected { source }));
     let mut speaker = None;
+    let mut network = NetworkNotice::Fine;
     let mut every = tokio::time::interval(SPEAKER_POLL);
     loop {
         tokio::select! {
@@ -518,10 +556,16 @@ async fn run_media(
                     camera_failure_told = true;
                     let _ = notes.send(MediaNote::CameraFailed(detail));
                 }
-                let now = session.stats().active_speaker;
-                if now != speaker {
-                    speaker = now;
-                    let _ = notes.send(MediaNote::Speaker(now));
+                let stats = session.stats();
+                if stats.active_speaker != speaker {
+                    speaker = stats.active_speaker;
+                    let _ = notes.send(MediaNote::Speaker(speaker));
+                }
+                let notice =
+                    NetworkNotice::of(&stats, &session.video_stats(), *camera.borrow());
+                if notice != network {
+                    network = notice;
+                    let _ = notes.send(MediaNote::Network(notice));
                 }
             }
         }

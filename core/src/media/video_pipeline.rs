@@ -66,6 +66,8 @@ pub struct VideoStats {
     /// (of 256).
     pub loss_reports: u64,
     pub last_reported_loss: u8,
+    /// The ladder rung being sent (0: the configured quality; higher: reduced for the path).
+    pub send_rung: usize,
     /// Times the sending quality stepped down (loss) and back up (a clean path).
     pub quality_steps_down: u64,
     pub quality_steps_up: u64,
@@ -258,6 +260,7 @@ impl VideoPipeline {
         };
         self.encoder = Some(VideoEncoder::new(config)?);
         self.encoder_rung = rung;
+        self.stats.send_rung = rung;
         self.stats.send_width = width;
         self.stats.send_height = height;
         self.stats.send_bitrate_bps = config.bitrate_bps;

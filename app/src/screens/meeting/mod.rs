@@ -24,6 +24,7 @@ use crate::devices::Camera;
 use crate::fl;
 use crate::meeting_link::{
     self, AudioState, LinkCommand, LinkError, LinkEvent, LinkHandle, LinkKey, MeetingView,
+    NetworkNotice,
 };
 use crate::screens::lobby;
 
@@ -48,6 +49,8 @@ pub struct State {
     audio: Option<AudioState>,
     /// Why the chosen camera cannot be used, once the media task says so.
     camera_problem: Option<String>,
+    /// What our own uplink is doing to what the others get.
+    network: NetworkNotice,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +97,7 @@ impl State {
             notice: None,
             audio: None,
             camera_problem: None,
+            network: NetworkNotice::Fine,
         }
     }
 
@@ -128,6 +132,7 @@ impl State {
             LinkEvent::Video(pictures) => self.pictures = pictures,
             LinkEvent::Speaker(speaker) => self.speaker = speaker,
             LinkEvent::CameraFailed(detail) => self.camera_problem = Some(detail),
+            LinkEvent::Network(notice) => self.network = notice,
             LinkEvent::Failed(error) => {
                 self.lobby.problem = Some(match error {
                     LinkError::Connect(detail) | LinkError::Identity(detail) => {
@@ -380,6 +385,14 @@ impl State {
                 }
             };
             banners = banners.push(text(line).size(12));
+        }
+        let network = match self.network {
+            NetworkNotice::Fine => None,
+            NetworkNotice::AudioLossy => Some(fl!("meeting-network-audio-lossy")),
+            NetworkNotice::VideoReduced => Some(fl!("meeting-network-video-reduced")),
+        };
+        if let Some(line) = network {
+            banners = banners.push(text(line).size(12).style(text::warning));
         }
         if let Some(detail) = &self.camera_problem {
             banners = banners.push(

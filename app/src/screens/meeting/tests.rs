@@ -403,6 +403,61 @@ fn a_camera_that_fails_in_the_meeting_is_reported() {
 }
 
 #[test]
+fn a_congested_uplink_is_told_to_the_member_and_the_notice_goes_when_it_recovers() {
+    for language in [Language::English, Language::Japanese] {
+        let _language = crate::test_language(language);
+        let (mut state, _commands) = screen(in_meeting(Role::Guest, 1));
+        let (video, audio) = (
+            fl!("meeting-network-video-reduced"),
+            fl!("meeting-network-audio-lossy"),
+        );
+        assert!(!shows(&state, &video) && !shows(&state, &audio));
+        state.update(Message::Link(LinkEvent::Network(
+            NetworkNotice::VideoReduced,
+        )));
+        assert!(shows(&state, &video) && !shows(&state, &audio));
+        state.update(Message::Link(LinkEvent::Network(NetworkNotice::AudioLossy)));
+        assert!(shows(&state, &audio) && !shows(&state, &video));
+        state.update(Message::Link(LinkEvent::Network(NetworkNotice::Fine)));
+        assert!(!shows(&state, &video) && !shows(&state, &audio));
+    }
+}
+
+#[test]
+fn the_network_notice_follows_the_senders_statistics() {
+    use conclave_core::media::pipeline::PipelineStats;
+    use conclave_core::media::video_pipeline::VideoStats;
+    let clean = PipelineStats {
+        expected_loss_percent: 5,
+        ..PipelineStats::default()
+    };
+    let lossy = PipelineStats {
+        expected_loss_percent: 40,
+        ..clean
+    };
+    let full = VideoStats::default();
+    let reduced = VideoStats {
+        send_rung: 2,
+        ..VideoStats::default()
+    };
+    assert_eq!(NetworkNotice::of(&clean, &full, true), NetworkNotice::Fine);
+    assert_eq!(
+        NetworkNotice::of(&clean, &reduced, true),
+        NetworkNotice::VideoReduced
+    );
+    assert_eq!(
+        NetworkNotice::of(&clean, &reduced, false),
+        NetworkNotice::Fine,
+        "a camera that is off sends nothing to reduce"
+    );
+    assert_eq!(
+        NetworkNotice::of(&lossy, &reduced, true),
+        NetworkNotice::AudioLossy,
+        "breaking audio matters more"
+    );
+}
+
+#[test]
 fn a_host_with_only_a_keyboard_reaches_every_control() {
     // Tab k times then Enter, for every k: every request a host control sends shows up.
     let mut requests = Vec::new();
