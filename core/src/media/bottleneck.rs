@@ -60,10 +60,6 @@ impl Bottleneck {
     pub fn rate_bps(&self) -> u64 {
         self.rate_bps
     }
-
-    pub fn queue(&self) -> Duration {
-        self.queue
-    }
 }
 
 /// When each datagram leaves a [`Bottleneck`], or that it is dropped.

@@ -90,14 +90,6 @@ impl VideoRtpWriter {
         }
     }
 
-    /// Sends one encoded picture; its packets share a timestamp and the last has the marker.
-    pub async fn send_frame(&mut self, frame: &OutgoingVideoFrame) -> Result<(), TransportError> {
-        for packet in self.frame_packets(frame) {
-            self.write(packet).await?;
-        }
-        Ok(())
-    }
-
     /// One encoded picture as numbered RTP packets (sharing a timestamp, the marker on the
     /// last), to be written in order. The picture is stamped after any pictures skipped before
     /// it, and the clock then moves on by its duration.
