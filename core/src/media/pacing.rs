@@ -67,6 +67,20 @@ impl LeakyBucket {
             self.busy_until = Some(now + max);
         }
     }
+
+    /// When a packet of `bytes` given at `now` starts out at `rate_bps`, never later than
+    /// `max_delay` from now. Bounding each packet (not only a picture's first) bounds the whole
+    /// first-in, first-out queue behind it too.
+    pub fn pace(
+        &mut self,
+        bytes: usize,
+        rate_bps: u64,
+        max_delay: Duration,
+        now: Instant,
+    ) -> Instant {
+        self.limit_backlog(max_delay, now);
+        self.occupy(bytes, rate_bps, now).0
+    }
 }
 
 /// Writes a client's pictures on its video track, paced (see the module documentation).
@@ -111,12 +125,8 @@ impl PacedVideoSender {
         let rate = pacing_rate(frame.bitrate_bps);
         let now = Instant::now();
         for packet in self.numbering.frame_packets(frame) {
-            // Per packet, so none starts later than MAX_PACING_DELAY from now; the queue is
-            // first in, first out, so that bounds every packet already in it too.
-            self.pace.limit_backlog(MAX_PACING_DELAY, now);
-            let (start, _) = self
-                .pace
-                .occupy(packet.payload.len() + PACKET_OVERHEAD, rate, now);
+            let bytes = packet.payload.len() + PACKET_OVERHEAD;
+            let start = self.pace.pace(bytes, rate, MAX_PACING_DELAY, now);
             self.queue
                 .send((start, packet))
                 .map_err(|_| TransportError::Closed)?;
@@ -172,6 +182,19 @@ mod tests {
     /// Why pace: a 240×180 keyframe of the noisy pattern (≈ 7 KB) meets a 150 kbit/s link whose
     /// 200 ms queue holds 3.75 KB. Written at once, its tail is dropped; paced at 2.5 × the
     /// rung's 120 kbit/s, the link drains fast enough that every packet fits.
+    #[test]
+    fn no_packet_of_a_large_keyframe_waits_longer_than_the_bound() {
+        let mut pace = LeakyBucket::default();
+        let now = Instant::now();
+        // 30 KB at the 100 kbit/s floor would take 2.4 s unbounded.
+        let starts: Vec<Instant> = (0..30)
+            .map(|_| pace.pace(1000, MIN_PACING_BPS, MAX_PACING_DELAY, now))
+            .collect();
+        assert!(starts.iter().all(|s| *s - now <= MAX_PACING_DELAY));
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]), "in order");
+        assert_eq!(*starts.last().expect("some") - now, MAX_PACING_DELAY);
+    }
+
     #[test]
     fn a_paced_keyframe_crosses_a_link_whose_queue_a_burst_overflows() {
         use crate::media::bottleneck::{Bottleneck, BottleneckQueue};
