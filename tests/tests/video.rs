@@ -46,6 +46,19 @@ async fn start_camera(
     start_media(client, audio, Some(sender), options).await.0
 }
 
+/// Starts silent audio and a watching video pipeline on the sockets `options` names.
+async fn start_watching(
+    client: &mut MeetingClient,
+    options: &LinkOptions,
+) -> (MediaSession, Shown) {
+    let (pipeline, shown) = watcher();
+    let audio = AudioPipeline::new(None, None).unwrap();
+    (
+        start_media(client, audio, Some(pipeline), options).await.0,
+        shown,
+    )
+}
+
 fn recognized(shown: &Shown) -> Vec<u32> {
     shown
         .lock()
@@ -217,15 +230,8 @@ async fn video_recovers_through_keyframe_requests_under_ten_percent_loss() {
         mut guests,
         ..
     } = media::meeting(&["Watcher"]).await;
-    let (pipeline, shown) = watcher();
     let lossy = udp(Some(10.0));
-    let (watching, _) = start_media(
-        &mut guests[0],
-        AudioPipeline::new(None, None).unwrap(),
-        Some(pipeline),
-        &lossy,
-    )
-    .await;
+    let (watching, shown) = start_watching(&mut guests[0], &lossy).await;
     let camera = start_camera(&mut host, TestPattern::new(320, 240).unwrap(), &lossy).await;
 
     // Ten seconds of pictures (150 at 15 fps), so the loss surely hit both hops often.
@@ -342,14 +348,7 @@ async fn video_steps_down_to_fit_a_narrow_uplink_and_pictures_flow_again() {
         mut guests,
         ..
     } = media::meeting(&["Watcher"]).await;
-    let (pipeline, shown) = watcher();
-    let (watching, _) = start_media(
-        &mut guests[0],
-        AudioPipeline::new(None, None).unwrap(),
-        Some(pipeline),
-        &udp(None),
-    )
-    .await;
+    let (watching, shown) = start_watching(&mut guests[0], &udp(None)).await;
     let uplink = Bottleneck::kbps(150.0).unwrap();
     let narrow = LinkOptions {
         simulated_uplink: Some(uplink),
