@@ -7,7 +7,7 @@
 //! target delay) and the codec's own delay. The CPU time of each stage is measured with a
 //! real clock on the side.
 //!
-//! Run: `cargo run --release -p conclave-tests --example pipeline_latency -- [BURSTS]`
+//! Run: `cargo run --release -p conclave-tests --example pipeline_latency -- [BURSTS] [PHASE_MS]`
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,11 +21,13 @@ use conclave_core::media::{
 };
 
 const USAGE: &str = "\
-pipeline_latency [BURSTS]
+pipeline_latency [BURSTS] [PHASE_MS]
 
 Measures mouth-to-ear latency through the real audio pipeline (no network, no devices):
 capture framing + Opus + SFrame + jitter buffer + decode + mix, on a virtual 20 ms clock.
-BURSTS (default 50) 1 kHz bursts are sent, each starting at a different sample of its frame.";
+BURSTS (default 50) 1 kHz bursts are sent, each starting at a different sample of its frame.
+PHASE_MS (0–19, default 0): the receiver's 20 ms tick comes this long after each frame arrives
+(two devices' clocks are not aligned).";
 
 /// Samples between burst starts (0.5 s, plus an odd offset so onsets sweep the frame).
 const BURST_PERIOD: usize = 24_000 + 137;
@@ -116,6 +118,12 @@ fn main() {
         return;
     }
     let bursts: usize = argument.and_then(|a| a.parse().ok()).unwrap_or(50);
+    let phase_ms: u32 = match std::env::args().nth(2).map(|a| a.parse::<u32>()) {
+        None => 0,
+        Some(Ok(phase)) if phase < FRAME_MS => phase,
+        Some(_) => panic!("PHASE_MS must be 0–{}\n{USAGE}", FRAME_MS - 1),
+    };
+    let phase = Duration::from_millis(u64::from(phase_ms));
     let (sender_member, receiver_member) = two_members();
     let frames = (bursts + 2) * BURST_PERIOD / FRAME_SAMPLES;
     let source = BurstSource {
@@ -160,7 +168,8 @@ fn main() {
             receive_cpu.push(sent.elapsed().as_secs_f64() * 1e6);
         }
         let ticked = Instant::now();
-        receiver.tick(now).unwrap();
+        // The receiver's own 20 ms clock ticks `phase` after the frame arrived.
+        receiver.tick(now + phase).unwrap();
         play_cpu.push(ticked.elapsed().as_secs_f64() * 1e6);
     }
 
@@ -177,30 +186,30 @@ fn main() {
             continue;
         };
         let samples_per_ms = f64::from(SAMPLE_RATE) / 1000.0;
-        latencies.push(heard as f64 / samples_per_ms + frame_ms);
+        // The mix of a tick plays from that tick, `phase` after the sender's.
+        latencies.push(heard as f64 / samples_per_ms + frame_ms + f64::from(phase_ms));
     }
     assert!(
         latencies.len() * 10 >= bursts * 9,
         "only {} of {bursts} bursts were heard",
         latencies.len()
     );
-    println!("mouth-to-ear without network, receiver tick aligned with arrival ({bursts} bursts):");
+    println!(
+        "mouth-to-ear without network, receiver ticks {phase_ms} ms after each arrival \
+         ({bursts} bursts):"
+    );
     stats("  latency", latencies.clone(), "ms");
     let median = {
         latencies.sort_by(f64::total_cmp);
         latencies[latencies.len() / 2]
     };
-    let buffered_frames = ((median - frame_ms) / frame_ms).floor();
+    // The codec's delay is what is left over whole frames once framing and phase are taken out.
+    let phase = f64::from(phase_ms);
+    let codec_delay = (median - frame_ms - phase).rem_euclid(frame_ms);
     println!(
-        "  components: capture framing {frame_ms:.0} ms + jitter buffer {:.0} ms ({} frames) \
-         + codec delay ≈ {:.1} ms",
-        buffered_frames * frame_ms,
-        buffered_frames,
-        median - frame_ms - buffered_frames * frame_ms
-    );
-    println!(
-        "  an unaligned receiver clock adds 0–{frame_ms:.0} ms (mean {:.0}) before the next tick",
-        frame_ms / 2.0
+        "  components: capture framing {frame_ms:.0} ms + jitter buffer and tick phase {:.0} ms \
+         + codec delay ≈ {codec_delay:.1} ms",
+        median - frame_ms - codec_delay,
     );
     println!("CPU per 20 ms frame (real clock):");
     stats("  capture frame → Opus → SFrame", send_cpu, "µs");

@@ -196,6 +196,33 @@ mod tests {
         assert_eq!(buffer.pop(at(start, 60)), Playout::Packet(vec![1]));
     }
 
+    /// Whatever the phase of the receiver's 20 ms clock against the arrivals, the first frame
+    /// starts playing after 30–50 ms: a late phase is absorbed by a shorter wait, which keeps
+    /// mouth-to-ear under 80 ms in every phase (docs/performance.md).
+    #[test]
+    fn the_start_up_wait_absorbs_the_receivers_tick_phase() {
+        let start = Instant::now();
+        for phase in 0..FRAME_MS as u64 {
+            let mut buffer = JitterBuffer::new();
+            let mut waited = None;
+            for tick in 0..10u64 {
+                let now = at(start, tick * 20 + phase);
+                // A frame every 20 ms, arriving on the sender's clock, before this tick.
+                buffer.push(tick, vec![tick as u8], at(start, tick * 20));
+                if let Playout::Packet(first) = buffer.pop(now) {
+                    assert_eq!(first, vec![0], "phase {phase} ms");
+                    waited = Some(tick * 20 + phase);
+                    break;
+                }
+            }
+            let waited = waited.unwrap_or_else(|| panic!("phase {phase} ms: never started"));
+            assert!(
+                (30..50).contains(&waited),
+                "phase {phase} ms: waited {waited} ms"
+            );
+        }
+    }
+
     #[test]
     fn a_lost_frame_is_recovered_from_the_next_packet_or_concealed() {
         let start = Instant::now();
