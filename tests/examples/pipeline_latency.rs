@@ -11,14 +11,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/two_members.rs"]
+mod two_members;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use conclave_core::group::{GroupMember, validate_key_package};
 use conclave_core::media::pipeline::AudioPipeline;
 use conclave_core::media::{
     AudioSink, AudioSource, FRAME_MS, FRAME_SAMPLES, MediaPipelineError, SAMPLE_RATE,
 };
+use two_members::two_members;
 
 const USAGE: &str = "\
 pipeline_latency [BURSTS] [PHASE_MS]
@@ -83,18 +86,6 @@ impl AudioSink for Playback {
     }
 }
 
-fn two_members() -> (GroupMember, GroupMember) {
-    let mut sender = GroupMember::guest("sender").unwrap();
-    sender.create_group(b"latency", Vec::new()).unwrap();
-    let mut receiver = GroupMember::guest("receiver").unwrap();
-    let key_package =
-        validate_key_package(&receiver.key_package().unwrap(), None, 1_800_000_000).unwrap();
-    let out = sender.commit(vec![key_package], &[]).unwrap();
-    sender.confirm_commit().unwrap();
-    receiver.join(&out.welcome.unwrap()).unwrap();
-    (sender, receiver)
-}
-
 fn stats(label: &str, mut values: Vec<f64>, unit: &str) {
     values.sort_by(f64::total_cmp);
     let at = |p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
@@ -124,7 +115,7 @@ fn main() {
         Some(_) => panic!("PHASE_MS must be 0–{}\n{USAGE}", FRAME_MS - 1),
     };
     let phase = Duration::from_millis(u64::from(phase_ms));
-    let (sender_member, receiver_member) = two_members();
+    let (sender_member, receiver_member) = two_members("sender", "receiver");
     let frames = (bursts + 2) * BURST_PERIOD / FRAME_SAMPLES;
     let source = BurstSource {
         next_sample: 0,

@@ -20,6 +20,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/two_members.rs"]
+mod two_members;
+
 use std::io::IoSlice;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use conclave_core::group::{GroupMember, validate_key_package};
+use conclave_core::group::GroupMember;
 use conclave_core::media::pipeline::AudioPipeline;
 use conclave_core::media::signal::ToneSource;
 use conclave_core::media::{AudioSource, FRAME_MS};
@@ -38,6 +41,7 @@ use nix::sys::time::TimeVal;
 use rtc_srtp::context::Context;
 use rtc_srtp::crypto::providers::RingCrypto;
 use rtc_srtp::protection_profile::ProtectionProfile;
+use two_members::two_members;
 
 const USAGE: &str = "\
 transport_floor sfu [SUBSCRIBERS] [RATE] [SECS] [single|batch|tick]
@@ -306,19 +310,6 @@ fn sfu(arguments: &[String]) {
     );
 }
 
-/// A group of two, so that the talker and the listener hold real MLS epoch keys for SFrame.
-fn two_members() -> (GroupMember, GroupMember) {
-    let mut talker = GroupMember::guest("talker").unwrap();
-    talker.create_group(b"floor", Vec::new()).unwrap();
-    let mut listener = GroupMember::guest("listener").unwrap();
-    let key_package =
-        validate_key_package(&listener.key_package().unwrap(), None, 1_800_000_000).unwrap();
-    let out = talker.commit(vec![key_package], &[]).unwrap();
-    talker.confirm_commit().unwrap();
-    listener.join(&out.welcome.unwrap()).unwrap();
-    (talker, listener)
-}
-
 fn keyed_pipeline(
     member: &GroupMember,
     source: Option<Box<dyn AudioSource + Send>>,
@@ -384,7 +375,7 @@ fn listener(arguments: &[String]) {
         Some("ticked") => false,
         Some(_) => panic!("{USAGE}"),
     };
-    let (talker, listener) = two_members();
+    let (talker, listener) = two_members("talker", "listener");
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_nonblocking(true).unwrap();
     let address = socket.local_addr().unwrap();
