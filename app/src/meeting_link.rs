@@ -505,6 +505,10 @@ async fn run_media(
     // Opening devices may block for a moment (driver start-up).
     let opened = tokio::task::spawn_blocking(move || {
         let devices = crate::devices::open_audio(&choice, mute);
+        tracing::info!(
+            echo_cancellation = devices.processed,
+            "audio devices opened"
+        );
         let description = devices.description.clone();
         AudioPipeline::new(devices.source, devices.sink).map(|p| (p, description))
     })

@@ -10,6 +10,7 @@ pub mod pattern;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use conclave_core::media::processing::{AudioProcessingConfig, AudioProcessor, with_processor};
 use conclave_core::media::signal::ToneSource;
 use conclave_core::media::{AudioSink, AudioSource, MediaPipelineError};
 
@@ -186,14 +187,27 @@ pub struct OpenedAudio {
     pub source: Option<Box<dyn AudioSource + Send>>,
     pub sink: Option<Box<dyn AudioSink + Send>>,
     pub description: String,
+    /// Echo cancellation, noise suppression and gain control are on (a real microphone).
+    pub processed: bool,
 }
 
 /// Opens the chosen devices; a device that fails to open falls back (microphone → test tone,
 /// speaker → silence) with a warning in the log, so a meeting never fails for want of audio.
+/// A real microphone is cleaned (see [`microphone_chain`]); the test tone carries no room echo
+/// or noise and is sent as it is.
 pub fn open_audio(choice: &DeviceChoice, muted: MuteSwitch) -> OpenedAudio {
+    let sink = open_sink(&choice.speaker);
     let (source, description): (Box<dyn AudioSource + Send>, String) = match &choice.microphone {
         Microphone::Device(name) => match audio::Microphone::open(name) {
-            Ok(mic) => (Box::new(mic), name.clone()),
+            Ok(mic) => {
+                let (source, sink, processed) = microphone_chain(Box::new(mic), sink, muted);
+                return OpenedAudio {
+                    source: Some(source),
+                    sink,
+                    description: name.clone(),
+                    processed,
+                };
+            }
             Err(error) => {
                 tracing::warn!(%error, "microphone unavailable; sending the test tone");
                 (Box::new(test_tone()), crate::fl!("prejoin-mic-test-tone"))
@@ -203,8 +217,9 @@ pub fn open_audio(choice: &DeviceChoice, muted: MuteSwitch) -> OpenedAudio {
         Microphone::Off => {
             return OpenedAudio {
                 source: None,
-                sink: open_sink(&choice.speaker),
+                sink,
                 description: String::new(),
+                processed: false,
             };
         }
     };
@@ -213,9 +228,41 @@ pub fn open_audio(choice: &DeviceChoice, muted: MuteSwitch) -> OpenedAudio {
             inner: source,
             muted,
         })),
-        sink: open_sink(&choice.speaker),
+        sink,
         description,
+        processed: false,
     }
+}
+
+/// A real microphone's way out: WebRTC's echo cancellation, noise suppression and gain
+/// control, with what the speakers play as the echo canceller's reference, then the mute
+/// switch (after the processing, so the canceller keeps learning the room while muted). A
+/// processing module that cannot start leaves the microphone as it is, with a warning.
+#[allow(clippy::type_complexity)]
+fn microphone_chain(
+    microphone: Box<dyn AudioSource + Send>,
+    speakers: Option<Box<dyn AudioSink + Send>>,
+    muted: MuteSwitch,
+) -> (
+    Box<dyn AudioSource + Send>,
+    Option<Box<dyn AudioSink + Send>>,
+    bool,
+) {
+    let (source, sink, processed) = match AudioProcessor::new(AudioProcessingConfig::default()) {
+        Ok(processor) => {
+            let (source, sink) = with_processor(microphone, speakers, processor);
+            (source, sink, true)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "audio processing unavailable; the microphone is sent as it is");
+            (microphone, speakers, false)
+        }
+    };
+    let source = Box::new(Mutable {
+        inner: source,
+        muted,
+    });
+    (source, sink, processed)
 }
 
 fn open_sink(speaker: &Speaker) -> Option<Box<dyn AudioSink + Send>> {
@@ -295,6 +342,87 @@ mod tests {
         let opened = open_audio(&choice, MuteSwitch::default());
         assert!(opened.source.is_some());
         assert!(opened.sink.is_none());
+    }
+
+    /// A laptop without a headset: the microphone hears what the speakers played a frame
+    /// ago, half as loud.
+    #[derive(Clone, Default)]
+    struct Room(Arc<std::sync::Mutex<Vec<i16>>>);
+
+    struct RoomSpeakers(Room);
+
+    impl AudioSink for RoomSpeakers {
+        fn play(&mut self, frame: &[i16]) -> Result<(), MediaPipelineError> {
+            *self.0.0.lock().expect("room") = frame.to_vec();
+            Ok(())
+        }
+    }
+
+    struct RoomMicrophone(Room);
+
+    impl AudioSource for RoomMicrophone {
+        fn next_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
+            let played = self.0.0.lock().expect("room");
+            frame.fill(0);
+            for (heard, sample) in frame.iter_mut().zip(played.iter()) {
+                *heard = sample / 2;
+            }
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn a_real_microphone_loses_the_speakers_echo_and_mute_still_silences_it() {
+        let room = Room::default();
+        let mute = MuteSwitch::default();
+        let (mut source, sink, processed) = microphone_chain(
+            Box::new(RoomMicrophone(room.clone())),
+            Some(Box::new(RoomSpeakers(room))),
+            mute.clone(),
+        );
+        assert!(processed, "the processing module started");
+        let mut speakers = sink.expect("the speakers are kept");
+        // The far end talks (the test tone) for 5 s; nobody talks here.
+        let mut far_end = test_tone();
+        let (mut played, mut sent) = (vec![0i16; FRAME_SAMPLES], vec![0i16; FRAME_SAMPLES]);
+        let (mut echo_level, mut sent_level) = (0.0, 0.0);
+        for frame in 0..250 {
+            assert!(far_end.next_frame(&mut played).expect("far end"));
+            speakers.play(&played).expect("play");
+            assert!(source.next_frame(&mut sent).expect("capture"));
+            // The last second, once the canceller has learnt the room.
+            if frame >= 200 {
+                echo_level += level(&played) / 2.0;
+                sent_level += level(&sent);
+            }
+        }
+        let drop_db = 20.0 * (echo_level / sent_level.max(1e-9)).log10();
+        assert!(drop_db >= 15.0, "the echo dropped only {drop_db:.1} dB");
+        mute.0.store(true, Ordering::Relaxed);
+        speakers.play(&played).expect("play");
+        assert!(source.next_frame(&mut sent).expect("capture"));
+        assert_eq!(level(&sent), 0.0, "muted sends silence");
+    }
+
+    #[test]
+    fn the_test_tone_is_sent_unprocessed() {
+        let _language = crate::test_language(crate::i18n::Language::English);
+        let choice = DeviceChoice {
+            microphone: Microphone::TestTone,
+            speaker: Speaker::Silent,
+            camera: Camera::TestPattern,
+        };
+        let opened = open_audio(&choice, MuteSwitch::default());
+        assert!(!opened.processed);
+        let mut frame = vec![0i16; FRAME_SAMPLES];
+        let mut tone = test_tone();
+        let mut expected = vec![0i16; FRAME_SAMPLES];
+        let mut source = opened.source.expect("a source");
+        for _ in 0..10 {
+            assert!(source.next_frame(&mut frame).expect("frame"));
+            assert!(tone.next_frame(&mut expected).expect("frame"));
+            assert_eq!(frame, expected, "the tone goes out sample for sample");
+        }
     }
 
     #[test]

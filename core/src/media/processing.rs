@@ -204,7 +204,22 @@ pub fn with_audio_processing(
     let Some(source) = source else {
         return Ok((None, sink));
     };
-    let processor = Arc::new(Mutex::new(AudioProcessor::new(config)?));
+    let (source, sink) = with_processor(source, sink, AudioProcessor::new(config)?);
+    Ok((Some(source), sink))
+}
+
+/// Like [`with_audio_processing`] with a processor already started, so a caller whose
+/// processor failed to start still holds its devices and can go on without processing.
+#[allow(clippy::type_complexity)]
+pub fn with_processor(
+    source: Box<dyn AudioSource + Send>,
+    sink: Option<Box<dyn AudioSink + Send>>,
+    processor: AudioProcessor,
+) -> (
+    Box<dyn AudioSource + Send>,
+    Option<Box<dyn AudioSink + Send>>,
+) {
+    let processor = Arc::new(Mutex::new(processor));
     let sink = sink.map(|sink| {
         Box::new(EchoReferenceSink {
             sink,
@@ -212,7 +227,7 @@ pub fn with_audio_processing(
         }) as Box<dyn AudioSink + Send>
     });
     let source = Box::new(ProcessedSource { source, processor }) as Box<dyn AudioSource + Send>;
-    Ok((Some(source), sink))
+    (source, sink)
 }
 
 #[cfg(test)]
