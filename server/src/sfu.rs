@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use conclave_core::media::reorder::ReorderBuffer;
 use conclave_core::media::transport::{
-    LinkEvents, LinkOptions, RtpWriter, TransportError, nacks_received, offer_from_text,
-    set_local_and_gather,
+    IncomingAudio, LinkEvents, LinkOptions, RtpWriter, TransportError, nacks_received,
+    offer_from_text, set_local_and_gather,
 };
 use conclave_core::media::video::starts_keyframe;
 use conclave_core::media::video_link::{
@@ -255,7 +255,7 @@ impl Sfu {
         signal: Signal,
     ) -> Result<String, TransportError> {
         let offer = offer_from_text(offer)?;
-        let (upstream_tx, mut upstream_rx) = mpsc::channel::<Vec<u8>>(SUBSCRIBER_QUEUE);
+        let (upstream_tx, mut upstream_rx) = mpsc::channel::<IncomingAudio>(SUBSCRIBER_QUEUE);
         let (video_up_tx, video_up_rx) = mpsc::channel::<IncomingVideoPacket>(VIDEO_UPSTREAM_QUEUE);
         let receives_video = offer.sdp.contains("m=video");
         let events = LinkEvents::with_video(upstream_tx, video_up_tx);
@@ -281,10 +281,10 @@ impl Sfu {
         // Upstream: everything this participant publishes goes to the others.
         let sfu = Arc::downgrade(self);
         tokio::spawn(async move {
-            while let Some(payload) = upstream_rx.recv().await {
+            while let Some(audio) = upstream_rx.recv().await {
                 let Some(sfu) = sfu.upgrade() else { break };
                 // One allocation per published packet, shared by every subscriber.
-                sfu.forward(participant, Bytes::from(payload));
+                sfu.forward(participant, Bytes::from(audio.payload));
             }
         });
         let replaced = lock(&self.peers).insert(

@@ -130,10 +130,10 @@ async fn tones_reach_every_member_through_the_sfu_as_ciphertext_only() {
             sequence += 1;
         }
         for listener in &mut listeners {
-            while let Some(payload) = listener.link.try_next_audio().await {
+            while let Some(audio) = listener.link.try_next_audio().await {
                 let frame = listener
                     .receiver
-                    .decrypt_into(&payload, 8, &mut clear, now)
+                    .decrypt_into(&audio.payload, 8, &mut clear, now)
                     .unwrap();
                 assert_eq!(frame.sender, 0, "the KID names the speaker's leaf");
                 let seq = u64::from_be_bytes(frame.metadata.try_into().unwrap());
@@ -355,8 +355,8 @@ async fn markers_heard(
         for (link, marker) in from {
             link.send_audio(&[*marker; 60]).await.unwrap();
         }
-        while let Some(payload) = to.try_next_audio().await {
-            heard.insert(payload[0]);
+        while let Some(audio) = to.try_next_audio().await {
+            heard.insert(audio.payload[0]);
         }
     }
     heard

@@ -116,8 +116,8 @@ pub fn start_with_video(
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "audio source failed"),
             }
-            while let Some(payload) = link.try_next_audio().await {
-                pipeline.incoming(&payload, now);
+            while let Some(audio) = link.try_next_audio().await {
+                pipeline.incoming(&audio.payload, audio.arrived);
             }
             if on_time && let Err(e) = pipeline.tick(now) {
                 tracing::warn!(error = %e, "audio output failed");

@@ -93,12 +93,22 @@ pub fn opus_track(id: &str, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
     )))
 }
 
+/// One remote audio payload (an SFrame frame) and when it came off the network. The jitter
+/// buffer needs the real arrival time: the media loop takes payloads only at its 20 ms tick,
+/// and stamping them then would hide the tick's phase and round every jitter estimate to
+/// 20 ms (docs/performance.md, mouth-to-ear).
+#[derive(Debug, Clone)]
+pub struct IncomingAudio {
+    pub payload: Vec<u8>,
+    pub arrived: std::time::Instant,
+}
+
 /// Events a peer connection reports, shared by the client and the SFU.
 pub struct LinkEvents {
     gathered: watch::Sender<bool>,
     state: watch::Sender<RTCPeerConnectionState>,
     /// Where RTP payloads of remote audio tracks go.
-    incoming: mpsc::Sender<Vec<u8>>,
+    incoming: mpsc::Sender<IncomingAudio>,
     /// Where packets of the remote video track go (none: video is ignored).
     video: Option<mpsc::Sender<IncomingVideoPacket>>,
     /// The latest remote video track, to send it keyframe requests (the SFU's one upstream).
@@ -129,20 +139,20 @@ fn track_video(
 }
 
 impl LinkEvents {
-    pub fn new(incoming: mpsc::Sender<Vec<u8>>) -> Arc<Self> {
+    pub fn new(incoming: mpsc::Sender<IncomingAudio>) -> Arc<Self> {
         Self::build(incoming, None)
     }
 
     /// Audio payloads to `incoming`, video packets to `video`.
     pub fn with_video(
-        incoming: mpsc::Sender<Vec<u8>>,
+        incoming: mpsc::Sender<IncomingAudio>,
         video: mpsc::Sender<IncomingVideoPacket>,
     ) -> Arc<Self> {
         Self::build(incoming, Some(video))
     }
 
     fn build(
-        incoming: mpsc::Sender<Vec<u8>>,
+        incoming: mpsc::Sender<IncomingAudio>,
         video: Option<mpsc::Sender<IncomingVideoPacket>>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -269,7 +279,10 @@ impl PeerConnectionEventHandler for LinkEvents {
                     TrackRemoteEvent::OnRtpPacket(packet) => {
                         // A full queue means the consumer stalled: drop, never block the
                         // connection's driver.
-                        let _ = incoming.try_send(packet.payload.to_vec());
+                        let _ = incoming.try_send(IncomingAudio {
+                            payload: packet.payload.to_vec(),
+                            arrived: std::time::Instant::now(),
+                        });
                     }
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
@@ -523,7 +536,7 @@ pub struct MediaLink {
     connection: Arc<dyn PeerConnection>,
     events: Arc<LinkEvents>,
     writer: Mutex<RtpWriter>,
-    incoming: Mutex<mpsc::Receiver<Vec<u8>>>,
+    incoming: Mutex<mpsc::Receiver<IncomingAudio>>,
     /// Whether to dial the SFU's passive TCP candidates (ICE-TCP on).
     dial_tcp: bool,
     video_track: Arc<TrackLocalStaticRTP>,
@@ -735,12 +748,12 @@ impl MediaLink {
 
     /// The next downstream payload (an SFrame frame from some other member); `None` once the
     /// connection is gone.
-    pub async fn next_audio(&self) -> Option<Vec<u8>> {
+    pub async fn next_audio(&self) -> Option<IncomingAudio> {
         self.incoming.lock().await.recv().await
     }
 
     /// Takes a downstream payload if one is waiting.
-    pub async fn try_next_audio(&self) -> Option<Vec<u8>> {
+    pub async fn try_next_audio(&self) -> Option<IncomingAudio> {
         self.incoming.lock().await.try_recv().ok()
     }
 
