@@ -453,3 +453,39 @@ async fn a_member_who_connects_media_again_gets_the_tracks_on_the_new_connection
         link.close().await;
     }
 }
+
+/// The jitter buffer must see when a payload came off the network, not when the 20 ms media
+/// loop took it: a payload left waiting on the link keeps its arrival time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_keeps_the_time_it_arrived_however_late_it_is_taken() {
+    let sfu = Sfu::new("127.0.0.1:0");
+    let talker = connect(&sfu, 1).await;
+    let listener = connect(&sfu, 2).await;
+    sfu.set_meeting_members("12345678901", &[ParticipantId(1), ParticipantId(2)]);
+    let sfu_ref = &sfu;
+    until_sfu("the listener's track", || {
+        sfu_ref.tracks_of(ParticipantId(2)) == vec![(ParticipantId(1), false)]
+            && sfu_ref.renegotiations_running() == 0
+    })
+    .await;
+    let wait = Duration::from_millis(150);
+    let first_sent = Instant::now();
+    for _ in 0..50 {
+        talker.send_audio(&[0xC3; 60]).await.unwrap();
+        tokio::time::sleep(wait).await;
+        let Some(audio) = listener.try_next_audio().await else {
+            continue;
+        };
+        let taken = Instant::now();
+        assert!(audio.arrived >= first_sent, "arrived before it was sent");
+        assert!(
+            taken - audio.arrived >= wait - Duration::from_millis(50),
+            "stamped when taken ({:?} before), not when it arrived",
+            taken - audio.arrived
+        );
+        talker.close().await;
+        listener.close().await;
+        return;
+    }
+    panic!("nothing reached the listener");
+}
