@@ -72,6 +72,11 @@ impl MeetingView {
     pub fn is_moderator(&self) -> bool {
         matches!(self.role, Some(Role::Host | Role::CoHost))
     }
+
+    /// Members of the MLS group the server did not announce (see `Presence::Unannounced`).
+    pub fn unannounced(&self) -> usize {
+        self.roster.iter().filter(|r| r.is_unannounced()).count()
+    }
 }
 
 /// Requests from the UI to the live meeting.

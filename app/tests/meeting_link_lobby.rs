@@ -142,6 +142,7 @@ async fn a_guest_waits_in_the_lobby_until_the_host_admits_them() {
     let waiting = host.view.lobby[0].participant;
     host.send(ClientMessage::Admit {
         participant: waiting,
+        admission: None,
     });
     guest
         .until("the guest is in with keys", |v| {

@@ -12,7 +12,7 @@ use anyhow::{Result, anyhow, bail};
 use std::sync::Arc;
 
 use conclave_core::client::media_session::{self, MediaSession};
-use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Snapshot};
+use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Presence, Snapshot};
 use conclave_core::identity::TrustState;
 use conclave_core::media::bottleneck::Bottleneck;
 use conclave_core::media::h264::VideoEncoderConfig;
@@ -70,6 +70,7 @@ pub fn parse_command(line: &str) -> Result<Option<ClientMessage>> {
         },
         "admit" => ClientMessage::Admit {
             participant: id(words.next())?,
+            admission: None,
         },
         "admit-all" => ClientMessage::AdmitAll,
         "deny" => {
@@ -114,11 +115,13 @@ fn status_json(s: &Snapshot) -> serde_json::Value {
         "verification_code": s.code.map(|c| c.to_string()),
         "locked": s.meeting.as_ref().map(|m| m.locked),
         "roster": s.roster.iter().map(|r| json!({
-            "participant": r.participant.0,
+            "participant": r.participant.map(|p| p.0),
             "name": r.display_name,
             "role": format!("{:?}", r.role),
             "trust": trust_label(r.trust.as_ref()),
+            "presence": format!("{:?}", r.presence),
         })).collect::<Vec<_>>(),
+        "unannounced": s.roster.iter().filter(|r| r.is_unannounced()).count(),
         "lobby": s.lobby.iter().map(|e| json!({
             "participant": e.participant.0,
             "name": e.display_name.as_str(),
@@ -141,10 +144,23 @@ fn print_status(s: &Snapshot, as_json: bool) {
     if let (Some(code), Some(epoch)) = (s.code, s.epoch) {
         println!("verification code: {code}  (epoch {epoch})");
     }
-    for r in &s.roster {
+    let unannounced = s.roster.iter().filter(|r| r.is_unannounced()).count();
+    if unannounced > 0 {
         println!(
-            "  #{} {} [{:?}] {}",
-            r.participant.0,
+            "⚠ WARNING: {unannounced} participant(s) hold the meeting's keys although the server did not announce them"
+        );
+    }
+    for r in &s.roster {
+        let id = r
+            .participant
+            .map_or_else(|| "?".to_string(), |p| p.0.to_string());
+        let presence = match r.presence {
+            Presence::Unannounced => " — NOT ANNOUNCED BY THE SERVER",
+            Presence::Leaving => " — leaving",
+            Presence::Present | Presence::Joining => "",
+        };
+        println!(
+            "  #{id} {} [{:?}] {}{presence}",
             r.display_name,
             r.role,
             trust_label(r.trust.as_ref())
@@ -535,7 +551,8 @@ mod tests {
         assert_eq!(
             parse_command("admit 7").ok().flatten(),
             Some(ClientMessage::Admit {
-                participant: ParticipantId(7)
+                participant: ParticipantId(7),
+                admission: None,
             })
         );
         assert_eq!(

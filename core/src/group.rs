@@ -50,9 +50,17 @@ pub enum GroupError {
     #[error("the meeting would exceed {MAX_MEMBERS} members")]
     TooManyMembers,
     #[error(
-        "the delivery service proposed removing leaf {leaf}, which belongs to someone still in the meeting"
+        "a proposal or commit removes leaf {leaf}, which belongs to someone the server still lists as present"
     )]
     RemovesPresentMember { leaf: u32 },
+    #[error("a {kind} proposal from {sender} is not allowed in a Conclave meeting")]
+    ForbiddenProposal { kind: String, sender: String },
+    #[error("the meeting requires sign-in, but the commit adds someone who is not signed in")]
+    UncertifiedAdd,
+    #[error("the group's external senders are not the server the client was told about")]
+    ExternalSendersMismatch,
+    #[error("the admission signature does not check out: {0}")]
+    BadAdmission(&'static str),
     #[error("MLS {operation} failed: {detail}")]
     Mls {
         operation: &'static str,
@@ -256,6 +264,55 @@ pub struct RosterEntry {
     pub signature_key: Vec<u8>,
 }
 
+/// What every member checks about the people a commit adds, beyond "only a committer adds".
+#[derive(Debug, Clone, Default)]
+pub struct JoinRules {
+    /// The meeting requires sign-in: every added credential must be certified.
+    pub certified_only: bool,
+    /// The organization key that certifies signed-in members, when this client knows it.
+    pub org: Option<OrgPublicKey>,
+    /// Unix seconds, for certificate validity.
+    pub now: u64,
+}
+
+impl JoinRules {
+    /// Whether a would-be member's credential passes these rules. Without the organization
+    /// key a certificate cannot be checked, so a credential that carries one is accepted then
+    /// (it shows as not verifiable); a guest credential never is.
+    pub fn admits(&self, trust: &TrustState) -> bool {
+        if !self.certified_only {
+            return true;
+        }
+        match trust {
+            TrustState::VerifiedUser { .. } => true,
+            TrustState::UnverifiedGuest { .. } => false,
+            TrustState::Invalid { reason, .. } => {
+                self.org.is_none() && *reason == crate::identity::CredentialError::NoOrganizationKey
+            }
+        }
+    }
+}
+
+/// Label of the host's admission signature (see [`GroupMember::sign_admission`]).
+const ADMISSION_LABEL: &[u8] = b"Conclave 1.0 admission";
+
+fn admission_payload(group_id: &[u8], joiner_key: &[u8]) -> Vec<u8> {
+    let mut payload =
+        Vec::with_capacity(ADMISSION_LABEL.len() + group_id.len() + joiner_key.len() + 4);
+    payload.extend_from_slice(ADMISSION_LABEL);
+    // Length-prefixed, so no two (group, joiner) pairs share a payload.
+    for part in [group_id, joiner_key] {
+        let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
+        payload.extend_from_slice(&len.to_be_bytes());
+        payload.extend_from_slice(part);
+    }
+    payload
+}
+
+fn proposal_kind(proposal: &Proposal) -> String {
+    format!("{:?}", proposal.proposal_type())
+}
+
 /// One member's view of the meeting group, with its own keys and openmls provider.
 pub struct GroupMember {
     provider: OpenMlsRustCrypto,
@@ -268,6 +325,8 @@ pub struct GroupMember {
     /// Signature keys of participants the server's roster says are present: an external
     /// (delivery-service) Remove proposal for one of their leaves is refused.
     present_keys: BTreeSet<Vec<u8>>,
+    /// What an Add in someone else's commit must satisfy.
+    join_rules: JoinRules,
 }
 
 fn group_config(external_senders: Vec<ExternalSender>) -> Result<MlsGroupCreateConfig, GroupError> {
@@ -307,6 +366,7 @@ impl GroupMember {
             group: None,
             committers: BTreeSet::from([0]),
             present_keys: BTreeSet::new(),
+            join_rules: JoinRules::default(),
         })
     }
 
@@ -403,6 +463,11 @@ impl GroupMember {
         Ok(self.group()?.own_leaf_index().u32())
     }
 
+    /// Whether `leaf` may add members (a host's or co-host's).
+    pub fn is_committer(&self, leaf: u32) -> bool {
+        self.committers.contains(&leaf)
+    }
+
     /// Replaces the set of leaves allowed to add members (host and co-hosts).
     pub fn set_committers(&mut self, committers: impl IntoIterator<Item = u32>) {
         self.committers = committers.into_iter().collect();
@@ -413,6 +478,71 @@ impl GroupMember {
     /// them, so a wrong leaf index can never silently remove someone who is still here.
     pub fn set_present_keys(&mut self, keys: impl IntoIterator<Item = Vec<u8>>) {
         self.present_keys = keys.into_iter().collect();
+    }
+
+    /// Sets what the people another member's commit adds must satisfy (the meeting's
+    /// sign-in requirement).
+    pub fn set_join_rules(&mut self, rules: JoinRules) {
+        self.join_rules = rules;
+    }
+
+    /// Signs "let the holder of `joiner_key` in" for this group: what a host sends with an
+    /// admit, so the committer can check the host (not the server) admitted them.
+    pub fn sign_admission(&self, joiner_key: &[u8]) -> Result<Vec<u8>, GroupError> {
+        use openmls_traits::signatures::Signer as _;
+        let payload = admission_payload(self.group()?.group_id().as_slice(), joiner_key);
+        self.signer.sign(&payload).map_err(|e| GroupError::Mls {
+            operation: "sign admission",
+            detail: format!("{e:?}"),
+        })
+    }
+
+    /// Checks an admission: signed over this group and `joiner_key` by the member whose
+    /// signature key is `admitter_key`. Returns that member's leaf (the caller checks that it
+    /// is a host's or co-host's).
+    pub fn check_admission(
+        &self,
+        admitter_key: &[u8],
+        joiner_key: &[u8],
+        signature: &[u8],
+    ) -> Result<u32, GroupError> {
+        use openmls_traits::crypto::OpenMlsCrypto as _;
+        let group = self.group()?;
+        let leaf = group
+            .members()
+            .find(|m| m.signature_key == admitter_key)
+            .map(|m| m.index.u32())
+            .ok_or(GroupError::BadAdmission("the admitter is not in the group"))?;
+        let payload = admission_payload(group.group_id().as_slice(), joiner_key);
+        self.provider
+            .crypto()
+            .verify_signature(
+                CIPHERSUITE.signature_algorithm(),
+                &payload,
+                admitter_key,
+                signature,
+            )
+            .map_err(|_| GroupError::BadAdmission("the signature is invalid"))?;
+        Ok(leaf)
+    }
+
+    /// Whether the group's external-senders extension holds exactly the server's announced
+    /// `ExternalSender` (serialized as in `admitted.external_sender`), so the server cannot
+    /// have slipped in a second key or another server's.
+    pub fn external_senders_match(&self, announced: &[u8]) -> Result<bool, GroupError> {
+        let group = self.group()?;
+        let Some(senders) = group.extensions().external_senders() else {
+            return Ok(false);
+        };
+        let [only] = senders.as_slice() else {
+            return Ok(false);
+        };
+        Ok(only.tls_serialize_detached().map_err(mls("encode"))? == announced)
+    }
+
+    /// Forgets the group (a joiner that refuses the group it was welcomed into).
+    pub fn forget_group(&mut self) {
+        self.group = None;
     }
 
     /// Leaves that Remove proposals waiting in the proposal store would remove.
@@ -635,6 +765,21 @@ impl GroupMember {
                         sender: format!("{sender:?}"),
                     });
                 }
+                for add in staged.add_proposals() {
+                    let leaf = add.add_proposal().key_package().leaf_node();
+                    let trust = credential_trust(
+                        leaf.credential(),
+                        leaf.signature_key().as_slice(),
+                        self.join_rules.org.as_ref(),
+                        self.join_rules.now,
+                    );
+                    if !self.join_rules.admits(&trust) {
+                        return Err(GroupError::UncertifiedAdd);
+                    }
+                }
+                for queued in staged.queued_proposals() {
+                    Self::check_committed_proposal(group, &self.present_keys, &sender, queued)?;
+                }
                 let self_removed = staged.self_removed();
                 let before = Self::leaves(group);
                 group
@@ -643,25 +788,33 @@ impl GroupMember {
                 Ok(Incoming::Commit(Self::change(group, &before, self_removed)))
             }
             ProcessedMessageContent::ProposalMessage(proposal) => {
-                let removes = match proposal.proposal() {
-                    Proposal::Remove(remove) => {
+                // Only what a Conclave committer may commit is stored: the server's Remove of
+                // someone who left, and a member's own leave or update. A member proposing to
+                // remove someone else (or to change the group's extensions, or a PSK or
+                // ReInit) would otherwise ride along in the committer's next commit.
+                let removes = match (proposal.proposal(), &sender) {
+                    (Proposal::Remove(remove), Sender::External(_)) => {
                         let leaf = remove.removed().u32();
-                        let external = matches!(&sender, Sender::External(_));
-                        let target_present = group
-                            .members()
-                            .find(|m| m.index.u32() == leaf)
-                            .is_some_and(|m| self.present_keys.contains(&m.signature_key));
-                        if external && target_present {
+                        if Self::leaf_is_present(group, &self.present_keys, leaf) {
                             return Err(GroupError::RemovesPresentMember { leaf });
                         }
                         Some(leaf)
                     }
-                    Proposal::Add(_) if !may_add => {
+                    (Proposal::Remove(remove), Sender::Member(own)) if remove.removed() == *own => {
+                        Some(own.u32())
+                    }
+                    (Proposal::Update(_), Sender::Member(_)) => None,
+                    (Proposal::Add(_), _) => {
                         return Err(GroupError::UnauthorizedAdd {
                             sender: format!("{sender:?}"),
                         });
                     }
-                    _ => None,
+                    (other, _) => {
+                        return Err(GroupError::ForbiddenProposal {
+                            kind: proposal_kind(other),
+                            sender: format!("{sender:?}"),
+                        });
+                    }
                 };
                 group
                     .store_pending_proposal(provider.storage(), *proposal)
@@ -681,6 +834,45 @@ impl GroupMember {
         }
     }
 
+    fn leaf_is_present(group: &MlsGroup, present_keys: &BTreeSet<Vec<u8>>, leaf: u32) -> bool {
+        group
+            .members()
+            .find(|m| m.index.u32() == leaf)
+            .is_some_and(|m| present_keys.contains(&m.signature_key))
+    }
+
+    /// One proposal inside another member's commit: Adds (checked by the caller), a member's
+    /// own leave or update, and Removes of leaves whose owner the server's roster no longer
+    /// lists (the server's proposals, or the committer's own for people who left). Anything
+    /// else is refused, and with it the whole commit.
+    fn check_committed_proposal(
+        group: &MlsGroup,
+        present_keys: &BTreeSet<Vec<u8>>,
+        committer: &Sender,
+        queued: &QueuedProposal,
+    ) -> Result<(), GroupError> {
+        let forbidden = || GroupError::ForbiddenProposal {
+            kind: proposal_kind(queued.proposal()),
+            sender: format!("{:?}", queued.sender()),
+        };
+        match (queued.proposal(), queued.sender()) {
+            (Proposal::Add(_), sender) if sender == committer => Ok(()),
+            (Proposal::Update(_), Sender::Member(_)) => Ok(()),
+            (Proposal::Remove(remove), Sender::Member(own)) if remove.removed() == *own => Ok(()),
+            (Proposal::Remove(remove), sender)
+                if sender == committer || matches!(sender, Sender::External(_)) =>
+            {
+                let leaf = remove.removed().u32();
+                if Self::leaf_is_present(group, present_keys, leaf) {
+                    Err(GroupError::RemovesPresentMember { leaf })
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Err(forbidden()),
+        }
+    }
+
     /// Reloads the group from the storage provider, as after an app restart that kept the
     /// provider's store; proves the state lives there and not only in memory here.
     pub fn reload_from_storage(&mut self) -> Result<(), GroupError> {
@@ -690,5 +882,115 @@ impl GroupMember {
             .ok_or(GroupError::NotInGroup)?;
         self.group = Some(group);
         Ok(())
+    }
+}
+
+/// What a member's proposal asks for, read from its clear framing (the delivery service has no
+/// group state to process it with; members still verify it with openmls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProposalSummary {
+    /// The proposing member's leaf (`None` if the sender is not a member).
+    pub sender_leaf: Option<u32>,
+    /// The MLS group epoch it belongs to.
+    pub epoch: u64,
+    pub kind: ProposalKind,
+}
+
+/// The kind of a proposal, as far as the delivery service's relay rule needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProposalKind {
+    Remove {
+        leaf: u32,
+    },
+    Update,
+    /// Any other proposal type (RFC 9420 §17.4 number).
+    Other(u16),
+}
+
+/// Reads the framing of a serialized MLS `PublicMessage` carrying a proposal (RFC 9420 §6):
+/// the sender, the epoch and the proposal type. Anything else (another wire format, a commit,
+/// truncated bytes) is an error.
+pub fn peek_proposal(bytes: &[u8]) -> Result<ProposalSummary, GroupError> {
+    let bad = |what: &str| GroupError::Decode(format!("not an MLS proposal: {what}"));
+    let mut reader = TlsReader(bytes);
+    let version = reader.u16().ok_or_else(|| bad("truncated"))?;
+    let wire_format = reader.u16().ok_or_else(|| bad("truncated"))?;
+    if version != 1 || wire_format != 1 {
+        return Err(bad("not an MLS 1.0 public message"));
+    }
+    reader.vector().ok_or_else(|| bad("group id"))?;
+    let epoch = reader.u64().ok_or_else(|| bad("epoch"))?;
+    let sender_type = reader.u8().ok_or_else(|| bad("sender"))?;
+    let sender_leaf = match sender_type {
+        1 => Some(reader.u32().ok_or_else(|| bad("sender"))?),
+        2 => {
+            reader.u32().ok_or_else(|| bad("sender"))?;
+            None
+        }
+        3 | 4 => None,
+        _ => return Err(bad("sender type")),
+    };
+    reader.vector().ok_or_else(|| bad("authenticated data"))?;
+    if reader.u8() != Some(2) {
+        return Err(bad("content type"));
+    }
+    let kind = match reader.u16().ok_or_else(|| bad("proposal type"))? {
+        2 => ProposalKind::Update,
+        3 => ProposalKind::Remove {
+            leaf: reader.u32().ok_or_else(|| bad("removed leaf"))?,
+        },
+        other => ProposalKind::Other(other),
+    };
+    Ok(ProposalSummary {
+        sender_leaf,
+        epoch,
+        kind,
+    })
+}
+
+/// A cursor over TLS presentation-language bytes (big-endian integers, RFC 9000 varint
+/// lengths as RFC 9420 §2.1.2 uses them).
+struct TlsReader<'a>(&'a [u8]);
+
+impl<'a> TlsReader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        let b = self.take(8)?;
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(b);
+        Some(u64::from_be_bytes(raw))
+    }
+
+    /// A variable-length vector; returns its contents.
+    fn vector(&mut self) -> Option<&'a [u8]> {
+        let first = *self.0.first()?;
+        let len = match first >> 6 {
+            0 => usize::from(self.u8()? & 0x3f),
+            1 => usize::from(self.u16()? & 0x3fff),
+            2 => usize::try_from(self.u32()? & 0x3fff_ffff).ok()?,
+            _ => return None,
+        };
+        self.take(len)
     }
 }

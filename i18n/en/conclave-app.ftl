@@ -272,3 +272,11 @@ meeting-media-no-answer = the server did not answer the media connection
 shell-settings-not-saved = Your settings could not be saved ({ $detail }); they apply until you close Conclave.
 shell-sign-out-not-cleared = You are signed out, but your sign-in could not be removed from the keychain ({ $detail }).
 shell-dismiss = Dismiss
+
+meeting-presence-unannounced = Not announced by the server
+meeting-presence-leaving = Leaving…
+meeting-unannounced-warning = { $count } participant(s) hold this meeting's keys although the server did not announce them. They can hear and see the meeting. Ask everyone to compare the verification code and leave if you do not know who they are.
+meeting-padlock-unannounced = Encrypted, also to { $count } unannounced
+meeting-padlock-unannounced-tooltip = Media is end-to-end encrypted, but the meeting's keys are also held by participants the server did not announce. See the participant list.
+meeting-code-unannounced = Warning: { $count } participant(s) the server did not announce hold these keys too. A matching code does not rule them out.
+meeting-lobby-after-expulsion = Someone was removed, so the lobby stays on for the rest of this meeting: newcomers wait until a host admits them.

@@ -272,3 +272,11 @@ meeting-media-no-answer = サーバーがメディア接続に応答しません
 shell-settings-not-saved = 設定を保存できませんでした ({ $detail })。Conclave を閉じるまでは有効です。
 shell-sign-out-not-cleared = サインアウトしましたが、キーチェーンからサインイン情報を削除できませんでした ({ $detail })。
 shell-dismiss = 閉じる
+
+meeting-presence-unannounced = サーバから通知されていない参加者
+meeting-presence-leaving = 退出中…
+meeting-unannounced-warning = サーバから通知されていない { $count } 人の参加者が、このミーティングの鍵を持っています。この参加者は会議の音声と映像を視聴できます。全員で確認コードを照合し、心当たりがなければ退出してください。
+meeting-padlock-unannounced = 暗号化中（通知されていない { $count } 人にも）
+meeting-padlock-unannounced-tooltip = メディアはエンドツーエンドで暗号化されていますが、サーバから通知されていない参加者もミーティングの鍵を持っています。参加者一覧を確認してください。
+meeting-code-unannounced = 警告: サーバから通知されていない { $count } 人もこの鍵を持っています。確認コードが一致しても、その参加者がいないことにはなりません。
+meeting-lobby-after-expulsion = 参加者が削除されたため、このミーティングの残りの間は待機室が有効です。新しい参加者はホストが許可するまで待機します。

@@ -34,7 +34,11 @@ pub trait StoredOptions: Sized {
     /// sign-in required) rather than the most open ones.
     fn from_json(json: &str) -> Self;
     /// The room options for a stored meeting.
-    fn room_options(&self, host_user_id: Option<String>) -> RoomOptions;
+    fn room_options(
+        &self,
+        host_user_id: Option<String>,
+        co_host_user_ids: Vec<String>,
+    ) -> RoomOptions;
 }
 
 impl StoredOptions for MeetingOptions {
@@ -53,9 +57,14 @@ impl StoredOptions for MeetingOptions {
         })
     }
 
-    fn room_options(&self, host_user_id: Option<String>) -> RoomOptions {
+    fn room_options(
+        &self,
+        host_user_id: Option<String>,
+        co_host_user_ids: Vec<String>,
+    ) -> RoomOptions {
         RoomOptions {
             host_user_id,
+            co_host_user_ids,
             require_sign_in: self.require_sign_in,
             lobby_enabled: self.lobby,
             auto_lock_minutes: self.auto_lock_minutes,
@@ -273,19 +282,18 @@ impl Hub {
 
     /// Joins connection `id` to the stored meeting `record` (creating its room on first
     /// use). Returns `false`, sending nothing, when the meeting's room has ended.
-    pub fn join(&self, id: ParticipantId, record: &MeetingRecord, request: JoinRequest) -> bool {
+    /// `co_hosts` are the accounts the schedule names as co-hosts.
+    pub fn join(
+        &self,
+        id: ParticipantId,
+        record: &MeetingRecord,
+        co_hosts: &[String],
+        request: JoinRequest,
+    ) -> bool {
         let number = record.number.clone();
         let name = request.display_name.as_str().to_string();
         let mut rooms = lock(&self.rooms);
-        let open = || {
-            let options = MeetingOptions::from_json(&record.options_json);
-            tracing::info!(meeting = %number, "meeting room opened");
-            Room::new(
-                options.room_options(record.host_user_id.clone()),
-                self.delivery.clone(),
-                Instant::now(),
-            )
-        };
+        let open = || self.open_room(record, co_hosts);
         let room = rooms.entry(number.clone()).or_insert_with(open);
         if room.is_ended() {
             if record.ended_at.is_some() {
@@ -306,6 +314,36 @@ impl Hub {
         self.dispatch(out);
         self.sync_media(&record.number, room);
         true
+    }
+
+    /// Bans the meeting's room made since the last call (for the database).
+    pub fn take_new_bans(&self, number: &str) -> Vec<crate::room::Ban> {
+        lock(&self.rooms)
+            .get_mut(number)
+            .map(Room::take_new_bans)
+            .unwrap_or_default()
+    }
+
+    /// Test builds only: in meeting `number` (opened now if need be), whoever joins as `name`
+    /// is admitted at once and left out of every roster and lobby list, as a hostile server
+    /// would hide a listener.
+    #[cfg(feature = "test-hooks")]
+    pub fn hide_participant_named(&self, record: &MeetingRecord, name: &str) {
+        let mut rooms = lock(&self.rooms);
+        let room = rooms
+            .entry(record.number.clone())
+            .or_insert_with(|| self.open_room(record, &[]));
+        room.hide_participant_named(name);
+    }
+
+    fn open_room(&self, record: &MeetingRecord, co_hosts: &[String]) -> Room {
+        let options = MeetingOptions::from_json(&record.options_json);
+        tracing::info!(meeting = %record.number, "meeting room opened");
+        Room::new(
+            options.room_options(record.host_user_id.clone(), co_hosts.to_vec()),
+            self.delivery.clone(),
+            Instant::now(),
+        )
     }
 
     /// Whether the meeting has a room that was ended.
@@ -465,7 +503,7 @@ mod tests {
         assert_eq!(MeetingOptions::from_json("{}"), MeetingOptions::default());
         let broken = MeetingOptions::from_json("not json");
         assert!(broken.lobby && broken.require_sign_in);
-        let room = options.room_options(Some("u1".into()));
+        let room = options.room_options(Some("u1".into()), Vec::new());
         assert!(room.lobby_enabled && room.join_before_host);
         assert_eq!(room.auto_lock_minutes, Some(10));
     }

@@ -17,11 +17,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conclave_core::group::{ExternalSenderKey, GroupError};
+use conclave_core::group::{ExternalSenderKey, GroupError, ProposalKind, peek_proposal};
 use conclave_core::protocol::{
-    AddRequest, DenyReason, DisplayName, EndReason, ErrorCode, LobbyEntry, MeetingState, MlsBlob,
-    ParticipantId, Reason, Role, RosterEntry, ServerMessage,
+    AddRequest, Admission, DenyReason, DisplayName, EndReason, ErrorCode, LobbyEntry, MeetingState,
+    MlsBlob, ParticipantId, Reason, Role, RosterEntry, ServerMessage,
 };
+
+pub use crate::store::BanKey as Ban;
 
 /// Largest meeting (matches the MLS key layout's plan).
 pub const MAX_PARTICIPANTS: usize = 1000;
@@ -91,6 +93,8 @@ pub struct JoinRequest {
 pub struct RoomOptions {
     /// The account that hosts; `None` makes the first joiner the host (instant meetings).
     pub host_user_id: Option<String>,
+    /// Accounts the schedule names as co-hosts: they join as co-hosts, past lock and lobby.
+    pub co_host_user_ids: Vec<String>,
     pub require_sign_in: bool,
     pub lobby_enabled: bool,
     pub auto_lock_minutes: Option<u32>,
@@ -101,8 +105,12 @@ pub struct RoomOptions {
 enum Status {
     /// Waiting for the host (or for the host to arrive).
     Lobby { key_package: MlsBlob },
-    /// Admitted; its Add is waiting to be committed.
-    AwaitingAdd { key_package: MlsBlob },
+    /// Admitted; its Add is waiting to be committed. `admission` is the host's signature,
+    /// when a host let them in from the lobby.
+    AwaitingAdd {
+        key_package: MlsBlob,
+        admission: Option<Admission>,
+    },
     /// In the MLS group.
     Member,
 }
@@ -118,13 +126,6 @@ struct Participant {
     leaf: Option<u32>,
 }
 
-/// Whom a deny or expel keeps out for the meeting's life.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Ban {
-    Account(String),
-    Device(Vec<u8>),
-}
-
 /// Why a host action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RoomError {
@@ -134,15 +135,27 @@ pub enum RoomError {
     NoSuchParticipant,
     #[error("the meeting has ended")]
     Ended,
+    #[error("the host cannot be expelled or demoted")]
+    TargetIsHost,
+    #[error("only the host may do that")]
+    HostOnly,
+    #[error("{0}")]
+    BadProposal(&'static str),
+    #[error("the proposal is for an epoch that is no longer current")]
+    StaleEpoch,
 }
 
 impl RoomError {
     /// The protocol error code for this refusal.
     pub fn code(&self) -> ErrorCode {
         match self {
-            RoomError::NotAllowed => ErrorCode::NotAllowed,
+            RoomError::NotAllowed | RoomError::TargetIsHost | RoomError::HostOnly => {
+                ErrorCode::NotAllowed
+            }
             RoomError::NoSuchParticipant => ErrorCode::BadRequest,
             RoomError::Ended => ErrorCode::MeetingNotFound,
+            RoomError::BadProposal(_) => ErrorCode::InvalidMls,
+            RoomError::StaleEpoch => ErrorCode::StaleEpoch,
         }
     }
 }
@@ -156,6 +169,17 @@ pub struct Room {
     epoch: u64,
     participants: BTreeMap<ParticipantId, Participant>,
     bans: BTreeSet<Ban>,
+    /// Bans made since the last [`Room::take_new_bans`], for the database.
+    new_bans: Vec<Ban>,
+    /// Someone was expelled or denied this session: the lobby stays on until it ends.
+    lobby_forced: bool,
+    /// A member the server made co-host only to commit before the host arrived; it goes back
+    /// to its own role when the host takes over.
+    acting_co_host: Option<ParticipantId>,
+    /// Test builds only: a display name whose bearer the room admits at once and leaves out
+    /// of every roster and lobby list (a hostile server's hidden listener).
+    #[cfg(feature = "test-hooks")]
+    hidden_name: Option<String>,
     /// The client that commits (host, else a co-host, else with join-before-host the
     /// longest-present member).
     committer: Option<ParticipantId>,
@@ -183,6 +207,11 @@ impl Room {
             epoch: 0,
             participants: BTreeMap::new(),
             bans: BTreeSet::new(),
+            new_bans: Vec::new(),
+            lobby_forced: false,
+            acting_co_host: None,
+            #[cfg(feature = "test-hooks")]
+            hidden_name: None,
             committer: None,
             adds_in_flight: BTreeSet::new(),
             ended: false,
@@ -219,7 +248,8 @@ impl Room {
         MeetingState {
             locked: self.locked,
             auto_lock_minutes: self.options.auto_lock_minutes,
-            lobby_enabled: self.options.lobby_enabled,
+            lobby_enabled: self.options.lobby_enabled || self.lobby_forced,
+            lobby_after_expulsion: self.lobby_forced,
             require_sign_in: self.options.require_sign_in,
             join_before_host: self.options.join_before_host,
             host_present: self.host_present(),
@@ -250,11 +280,12 @@ impl Room {
     pub fn lobby(&self) -> Vec<LobbyEntry> {
         self.participants
             .iter()
-            .filter(|(_, p)| matches!(p.status, Status::Lobby { .. }))
+            .filter(|(_, p)| matches!(p.status, Status::Lobby { .. }) && !self.is_hidden(p))
             .map(|(id, p)| LobbyEntry {
                 participant: *id,
                 display_name: p.display_name.clone(),
                 signed_in: p.user_id.is_some(),
+                signature_key: MlsBlob::new(p.signature_key.clone()),
             })
             .collect()
     }
@@ -262,6 +293,28 @@ impl Room {
     /// The current committer.
     pub fn committer(&self) -> Option<ParticipantId> {
         self.committer
+    }
+
+    #[cfg(feature = "test-hooks")]
+    fn is_hidden(&self, p: &Participant) -> bool {
+        self.hidden_name.as_deref() == Some(p.display_name.as_str())
+    }
+
+    #[cfg(not(feature = "test-hooks"))]
+    fn is_hidden(&self, _: &Participant) -> bool {
+        false
+    }
+
+    /// Test builds only: admit whoever joins as `name` at once and leave them out of every
+    /// roster and lobby list, as a hostile server would.
+    #[cfg(feature = "test-hooks")]
+    pub fn hide_participant_named(&mut self, name: &str) {
+        self.hidden_name = Some(name.to_string());
+    }
+
+    /// Bans made since the last call, for the database.
+    pub fn take_new_bans(&mut self) -> Vec<Ban> {
+        std::mem::take(&mut self.new_bans)
     }
 
     fn host_present(&self) -> bool {
@@ -320,7 +373,7 @@ impl Room {
             participants: self
                 .participants
                 .iter()
-                .filter(|(_, p)| p.status == Status::Member)
+                .filter(|(_, p)| p.status == Status::Member && !self.is_hidden(p))
                 .map(|(id, p)| RosterEntry {
                     participant: *id,
                     display_name: p.display_name.clone(),
@@ -348,8 +401,14 @@ impl Room {
             Some(host) => request.user_id.as_ref() == Some(host),
             None => self.participants.is_empty(),
         };
+        let is_co_host = request
+            .user_id
+            .as_ref()
+            .is_some_and(|u| self.options.co_host_user_ids.contains(u));
         if is_host {
             Role::Host
+        } else if is_co_host {
+            Role::CoHost
         } else if request.user_id.is_some() {
             Role::Participant
         } else {
@@ -388,7 +447,13 @@ impl Room {
         let may_start = role == Role::Host || self.options.join_before_host;
         if no_committer && may_start && self.members().is_empty() {
             // The first committer creates the MLS group itself: nothing to add. A new group
-            // starts at epoch 0 with its creator in leaf 0.
+            // starts at epoch 0 with its creator in leaf 0. Before the host, the creator
+            // commits as an acting co-host (members accept Adds only from hosts and co-hosts).
+            if !matches!(role, Role::Host | Role::CoHost) {
+                participant.role = Role::CoHost;
+                self.acting_co_host = Some(id);
+            }
+            let role = participant.role;
             participant.status = Status::Member;
             participant.leaf = Some(0);
             self.participants.insert(id, participant);
@@ -419,10 +484,15 @@ impl Room {
             return out;
         }
 
-        let must_wait = self.locked
-            || self.options.lobby_enabled
-            || (self.committer.is_none() && !may_start)
-            || (role != Role::Host && !self.host_present() && !self.options.join_before_host);
+        // The host and the schedule's co-hosts always get in, past lock and lobby.
+        let host_or_scheduled = matches!(role, Role::Host | Role::CoHost);
+        let must_wait = !host_or_scheduled
+            && (self.locked
+                || self.options.lobby_enabled
+                || self.lobby_forced
+                || (self.committer.is_none() && !may_start)
+                || (!self.host_present() && !self.options.join_before_host));
+        let must_wait = must_wait && !self.is_hidden(&participant);
         self.participants.insert(id, participant);
         if must_wait {
             out.push(Self::send(id, ServerMessage::InLobby { participant: id }));
@@ -431,11 +501,11 @@ impl Room {
             }
             return out;
         }
-        out.extend(self.admit_one(id));
+        out.extend(self.admit_one(id, None));
         out
     }
 
-    fn admit_one(&mut self, id: ParticipantId) -> Vec<Outgoing> {
+    fn admit_one(&mut self, id: ParticipantId, admission: Option<Admission>) -> Vec<Outgoing> {
         let Some(participant) = self.participants.get_mut(&id) else {
             return Vec::new();
         };
@@ -444,6 +514,7 @@ impl Room {
         };
         participant.status = Status::AwaitingAdd {
             key_package: key_package.clone(),
+            admission,
         };
         let role = participant.role;
         let mut out = vec![Self::send(
@@ -474,9 +545,14 @@ impl Room {
             .participants
             .iter()
             .filter_map(|(id, p)| match &p.status {
-                Status::AwaitingAdd { key_package } => Some(AddRequest {
+                Status::AwaitingAdd {
+                    key_package,
+                    admission,
+                } => Some(AddRequest {
                     participant: *id,
                     key_package: key_package.clone(),
+                    role: p.role,
+                    admission: admission.clone(),
                 }),
                 _ => None,
             })
@@ -556,22 +632,29 @@ impl Room {
             occupied.insert(leaf);
             if let Some(p) = self.participants.get_mut(id) {
                 p.leaf = Some(leaf);
+                if welcome.is_some() {
+                    p.status = Status::Member;
+                }
             }
         }
-        let mut out = self.to_members(
-            &ServerMessage::MlsCommit {
-                epoch,
-                commit,
-                from,
-            },
-            Some(from),
+        // The roster goes before the commit: a member who merges the commit finds every new
+        // leaf already announced (a leaf the roster lacks is shown as a warning).
+        let mut out = self.hand_over_to_host(added);
+        out.extend(self.meeting_update());
+        // The commit is for those already in the group; the added get the Welcome.
+        let commit = ServerMessage::MlsCommit {
+            epoch,
+            commit,
+            from,
+        };
+        out.extend(
+            self.to_members(&commit, Some(from))
+                .into_iter()
+                .filter(|o| !added.contains(&o.to)),
         );
         out.push(Self::send(from, ServerMessage::CommitAccepted { epoch }));
         if let Some(welcome) = welcome {
             for id in added {
-                if let Some(p) = self.participants.get_mut(id) {
-                    p.status = Status::Member;
-                }
                 out.push(Self::send(
                     *id,
                     ServerMessage::MlsWelcome {
@@ -585,11 +668,42 @@ impl Room {
         // this commit did not include are proposed again for the new epoch, before the add
         // batch so the committer can include them in it.
         self.adds_in_flight.clear();
-        out.extend(self.meeting_update());
         let pending = self.pending_removals();
         out.extend(self.propose_removals(&pending));
         out.extend(self.flush_adds());
         out.extend(self.ask_committer_to_remove(pending));
+        out
+    }
+
+    /// The host just joined the group: it becomes the committer, and a member that committed
+    /// as acting co-host before it goes back to its own role.
+    fn hand_over_to_host(&mut self, added: &[ParticipantId]) -> Vec<Outgoing> {
+        let Some(host) = added.iter().copied().find(|id| {
+            self.participants
+                .get(id)
+                .is_some_and(|p| p.role == Role::Host)
+        }) else {
+            return Vec::new();
+        };
+        self.committer = Some(host);
+        let mut out = Vec::new();
+        if let Some(acting) = self.acting_co_host.take()
+            && let Some(p) = self.participants.get_mut(&acting)
+        {
+            p.role = if p.user_id.is_some() {
+                Role::Participant
+            } else {
+                Role::Guest
+            };
+            let role = p.role;
+            out.extend(self.to_members(
+                &ServerMessage::RoleChanged {
+                    participant: acting,
+                    role,
+                },
+                None,
+            ));
+        }
         out
     }
 
@@ -646,11 +760,13 @@ impl Room {
         }
     }
 
-    /// Host: lets one lobby entry in.
+    /// Host: lets one lobby entry in. `signature` is the host's signed admission, relayed to
+    /// the committer (which adds nobody to a guarded meeting without one).
     pub fn admit(
         &mut self,
         actor: ParticipantId,
         id: ParticipantId,
+        signature: Option<MlsBlob>,
     ) -> Result<Vec<Outgoing>, RoomError> {
         self.require_moderator(actor)?;
         if !matches!(
@@ -659,7 +775,13 @@ impl Room {
         ) {
             return Err(RoomError::NoSuchParticipant);
         }
-        let mut out = self.admit_one(id);
+        let admission = signature.and_then(|signature| {
+            self.participants.get(&actor).map(|host| Admission {
+                admitter_key: MlsBlob::new(host.signature_key.clone()),
+                signature,
+            })
+        });
+        let mut out = self.admit_one(id, admission);
         out.extend(self.to_moderators(&ServerMessage::Lobby {
             entries: self.lobby(),
         }));
@@ -672,7 +794,7 @@ impl Room {
         let waiting: Vec<ParticipantId> = self.lobby().iter().map(|e| e.participant).collect();
         let mut out = Vec::new();
         for id in waiting {
-            out.extend(self.admit_one(id));
+            out.extend(self.admit_one(id, None));
         }
         out.extend(self.to_moderators(&ServerMessage::Lobby {
             entries: self.lobby(),
@@ -705,16 +827,40 @@ impl Room {
         out.extend(self.to_moderators(&ServerMessage::Lobby {
             entries: self.lobby(),
         }));
+        out.extend(self.force_lobby());
         Ok(out)
     }
 
+    /// Keeps them out by device key and account, for the meeting's life (the hub stores the
+    /// bans). A guest comes back with a fresh key, so after any expulsion or denial the lobby
+    /// also stays on for the rest of the session ([`Self::force_lobby`]).
     fn ban(&mut self, id: ParticipantId) {
-        if let Some(p) = self.participants.get(&id) {
-            self.bans.insert(Ban::Device(p.signature_key.clone()));
-            if let Some(user) = &p.user_id {
-                self.bans.insert(Ban::Account(user.clone()));
+        let Some(p) = self.participants.get(&id) else {
+            return;
+        };
+        let mut bans = vec![Ban::Device(p.signature_key.clone())];
+        if let Some(user) = &p.user_id {
+            bans.push(Ban::Account(user.clone()));
+        }
+        for ban in bans {
+            if self.bans.insert(ban.clone()) {
+                self.new_bans.push(ban);
             }
         }
+    }
+
+    /// Turns the lobby on for the rest of the session, telling members (hosts see why).
+    fn force_lobby(&mut self) -> Vec<Outgoing> {
+        if self.lobby_forced {
+            return Vec::new();
+        }
+        self.lobby_forced = true;
+        self.to_members(
+            &ServerMessage::MeetingUpdate {
+                meeting: self.state(),
+            },
+            None,
+        )
     }
 
     /// Host: removes a participant now and keeps them out (by account and device key).
@@ -724,8 +870,14 @@ impl Room {
         id: ParticipantId,
     ) -> Result<Vec<Outgoing>, RoomError> {
         self.require_moderator(actor)?;
-        if id == actor || !self.participants.contains_key(&id) {
+        let Some(target) = self.participants.get(&id) else {
             return Err(RoomError::NoSuchParticipant);
+        };
+        if id == actor {
+            return Err(RoomError::NoSuchParticipant);
+        }
+        if target.role == Role::Host {
+            return Err(RoomError::TargetIsHost);
         }
         self.ban(id);
         let mut out = vec![Self::send_and_close(
@@ -733,6 +885,7 @@ impl Room {
             ServerMessage::Expelled { reason: None },
         )];
         out.extend(self.remove(id));
+        out.extend(self.force_lobby());
         Ok(out)
     }
 
@@ -742,7 +895,7 @@ impl Room {
         let guests: Vec<ParticipantId> = self
             .participants
             .iter()
-            .filter(|(id, p)| **id != actor && p.user_id.is_none())
+            .filter(|(id, p)| **id != actor && p.user_id.is_none() && p.role != Role::Host)
             .map(|(id, _)| *id)
             .collect();
         let mut out = Vec::new();
@@ -776,14 +929,20 @@ impl Room {
         }
         let committer_before = self.committer;
         let mut out = Vec::new();
+        if self.acting_co_host == Some(id) {
+            self.acting_co_host = None;
+        }
         if self.committer == Some(id) {
             self.committer = self.next_committer();
-            if let Some(next) = self.committer {
-                if let Some(p) = self.participants.get_mut(&next)
-                    && p.role != Role::Host
-                {
-                    p.role = Role::CoHost;
-                }
+            // Before the host, the next committer also admits (join before host): it acts as
+            // co-host until the host arrives. Otherwise it only commits removals.
+            if let Some(next) = self.committer
+                && self.options.join_before_host
+                && let Some(p) = self.participants.get_mut(&next)
+                && !matches!(p.role, Role::Host | Role::CoHost)
+            {
+                p.role = Role::CoHost;
+                self.acting_co_host = Some(next);
                 out.extend(self.to_members(
                     &ServerMessage::RoleChanged {
                         participant: next,
@@ -821,10 +980,10 @@ impl Room {
                     .is_some_and(|p| p.role == Role::CoHost)
             })
             .or_else(|| {
-                self.options
-                    .join_before_host
-                    .then(|| members.first().copied())
-                    .flatten()
+                // Nobody with host rights is left: the longest-present member still commits
+                // removals (members accept a commit's Removes of people who left from anyone,
+                // and Adds only from hosts and co-hosts), so departed members lose the keys.
+                members.first().copied()
             })
     }
 
@@ -888,6 +1047,9 @@ impl Room {
         else {
             return Err(RoomError::NoSuchParticipant);
         };
+        if p.role == Role::Host {
+            return Err(RoomError::TargetIsHost);
+        }
         p.role = Role::CoHost;
         let mut out = self.to_members(
             &ServerMessage::RoleChanged {
@@ -905,9 +1067,13 @@ impl Room {
         Ok(out)
     }
 
-    /// Host: end the meeting for everyone.
+    /// Host: end the meeting for everyone. Only the host: a co-host could otherwise end an
+    /// instant meeting for good.
     pub fn end(&mut self, actor: ParticipantId) -> Result<Vec<Outgoing>, RoomError> {
         self.require_moderator(actor)?;
+        if self.participants.get(&actor).map(|p| p.role) != Some(Role::Host) {
+            return Err(RoomError::HostOnly);
+        }
         self.ended = true;
         let out = self
             .participants
@@ -922,6 +1088,78 @@ impl Room {
             })
             .collect();
         self.participants.clear();
+        Ok(out)
+    }
+
+    /// A member's MLS proposal, relayed to the other members. Only a member's own leave
+    /// (Remove of its own leaf) or Update is relayed: anything else would ride along in the
+    /// committer's next commit (members refuse it too; this keeps it off the wire).
+    pub fn relay_proposal(
+        &self,
+        from: ParticipantId,
+        epoch: u64,
+        proposal: MlsBlob,
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        let Some(sender) = self
+            .participants
+            .get(&from)
+            .filter(|p| p.status == Status::Member)
+        else {
+            return Err(RoomError::NotAllowed);
+        };
+        if epoch != self.epoch {
+            return Err(RoomError::StaleEpoch);
+        }
+        let summary = peek_proposal(proposal.as_bytes())
+            .map_err(|_| RoomError::BadProposal("not an MLS proposal"))?;
+        if summary.epoch != epoch
+            || summary.sender_leaf.is_none()
+            || summary.sender_leaf != sender.leaf
+        {
+            return Err(RoomError::BadProposal(
+                "a proposal must come from the sender's own leaf, in the current epoch",
+            ));
+        }
+        match summary.kind {
+            ProposalKind::Update => {}
+            ProposalKind::Remove { leaf } if Some(leaf) == sender.leaf => {}
+            _ => {
+                return Err(RoomError::BadProposal(
+                    "only a member's own leave or update is relayed",
+                ));
+            }
+        }
+        Ok(self.to_members(&ServerMessage::MlsProposal { epoch, proposal }, Some(from)))
+    }
+
+    /// The committer did not add these admitted participants (no host's signed admission
+    /// while the meeting is guarded, or a guest where sign-in is required): they go back to
+    /// the lobby, where a host can admit them with a signature.
+    pub fn return_to_lobby(
+        &mut self,
+        from: ParticipantId,
+        ids: &[ParticipantId],
+    ) -> Result<Vec<Outgoing>, RoomError> {
+        if Some(from) != self.committer {
+            return Err(RoomError::NotAllowed);
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(p) = self.participants.get_mut(id) else {
+                continue;
+            };
+            let Status::AwaitingAdd { key_package, .. } = &p.status else {
+                continue;
+            };
+            p.status = Status::Lobby {
+                key_package: key_package.clone(),
+            };
+            self.adds_in_flight.remove(id);
+            out.push(Self::send(*id, ServerMessage::InLobby { participant: *id }));
+        }
+        out.extend(self.to_moderators(&ServerMessage::Lobby {
+            entries: self.lobby(),
+        }));
         Ok(out)
     }
 

@@ -149,7 +149,7 @@ fn locked_meeting_sends_newcomers_to_the_lobby_and_the_host_decides() {
         "nobody is added while waiting"
     );
 
-    let out = room.admit(pid(1), pid(2)).unwrap();
+    let out = room.admit(pid(1), pid(2), None).unwrap();
     assert!(matches!(
         to(&out, pid(2))[0],
         ServerMessage::Admitted { .. }
@@ -587,4 +587,192 @@ fn a_new_committer_takes_over_the_pending_removals() {
         ServerMessage::RemoveMembers { participants, .. } if participants == &vec![pid(1), pid(3)]
     )));
     assert_eq!(proposals_to(&out, pid(4)), vec![1]);
+}
+
+/// A real MLS proposal from `member`'s leaf: its own leave.
+fn self_remove_proposal(leaf_of_sender: u32) -> (conclave_core::group::GroupMember, MlsBlob) {
+    use conclave_core::group::GroupMember;
+    let mut creator = GroupMember::guest("Creator").unwrap();
+    creator
+        .create_group(b"room-test-group", Vec::new())
+        .unwrap();
+    assert_eq!(creator.own_leaf_index().unwrap(), leaf_of_sender);
+    let proposal = creator.propose_leave().unwrap();
+    (creator, MlsBlob::new(proposal))
+}
+
+#[test]
+fn only_a_members_own_leave_or_update_is_relayed() {
+    let now = Instant::now();
+    let mut room = hosted(RoomOptions::default(), now);
+    room.join(pid(2), request("Aiko", None, 2), now);
+    commit_adds(&mut room, &[pid(2)]);
+    // The host (leaf 0) proposes its own leave: relayed to Aiko only.
+    let (_creator, own_leave) = self_remove_proposal(0);
+    let out = room.relay_proposal(pid(1), 1, own_leave.clone());
+    // The proposal was made in epoch 0 of another group: its framing says epoch 0.
+    assert_eq!(
+        out.unwrap_err(),
+        RoomError::BadProposal(
+            "a proposal must come from the sender's own leaf, in the current epoch"
+        )
+    );
+    let mut fresh = hosted(RoomOptions::default(), now);
+    let out = fresh.relay_proposal(pid(1), 0, own_leave.clone()).unwrap();
+    assert!(out.iter().all(|o| o.to != pid(1)));
+    // Aiko (leaf 1) relaying the host's leaf-0 proposal as hers: refused.
+    fresh.join(pid(2), request("Aiko", None, 2), now);
+    let epoch = fresh.epoch();
+    fresh.commit(pid(1), epoch, blob(), Some(blob()), &[pid(2)], &[]);
+    assert!(matches!(
+        fresh.relay_proposal(pid(2), 1, own_leave),
+        Err(RoomError::StaleEpoch | RoomError::BadProposal(_))
+    ));
+    // Garbage and non-members.
+    assert!(matches!(
+        fresh.relay_proposal(pid(2), 1, blob()),
+        Err(RoomError::BadProposal(_))
+    ));
+    assert_eq!(
+        fresh.relay_proposal(pid(9), 1, blob()),
+        Err(RoomError::NotAllowed)
+    );
+}
+
+#[test]
+fn the_host_gets_past_lock_and_lobby_and_takes_over_committing() {
+    let now = Instant::now();
+    let mut room = Room::new(
+        RoomOptions {
+            host_user_id: Some("host".into()),
+            co_host_user_ids: vec!["cohost".into()],
+            lobby_enabled: true,
+            join_before_host: true,
+            ..RoomOptions::default()
+        },
+        ds(),
+        now,
+    );
+    // A guest starts the group before the host, as acting co-host.
+    let out = room.join(pid(2), request("Early", None, 2), now);
+    assert!(matches!(
+        to(&out, pid(2))[0],
+        ServerMessage::Admitted {
+            role: Role::CoHost,
+            create_group: true,
+            ..
+        }
+    ));
+    room.set_locked(pid(2), true).unwrap();
+    // The host and the schedule's co-host are not sent to the lobby.
+    let out = room.join(pid(1), request("Host", Some("host"), 1), now);
+    assert!(matches!(
+        to(&out, pid(1))[0],
+        ServerMessage::Admitted {
+            role: Role::Host,
+            ..
+        }
+    ));
+    // The acting committer is told the host's role with the Add request.
+    let host_request = to(&out, pid(2))
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMessage::AddMembers { requests, .. } => requests.first().cloned(),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(host_request.role, Role::Host);
+    let out = room.join(pid(3), request("Co", Some("cohost"), 3), now);
+    assert!(matches!(
+        to(&out, pid(3))[0],
+        ServerMessage::Admitted {
+            role: Role::CoHost,
+            ..
+        }
+    ));
+    let out = room.commit(pid(2), 0, blob(), Some(blob()), &[pid(1), pid(3)], &[]);
+    assert_eq!(room.committer(), Some(pid(1)));
+    assert!(to(&out, pid(2)).iter().any(|m| matches!(
+        m,
+        ServerMessage::RoleChanged {
+            participant,
+            role: Role::Guest
+        } if *participant == pid(2)
+    )));
+    // A co-host cannot expel or demote the host, nor end the meeting.
+    assert_eq!(room.expel(pid(3), pid(1)), Err(RoomError::TargetIsHost));
+    assert_eq!(
+        room.assign_co_host(pid(3), pid(1)),
+        Err(RoomError::TargetIsHost)
+    );
+    assert_eq!(room.end(pid(3)).unwrap_err(), RoomError::HostOnly);
+    assert!(room.end(pid(1)).is_ok());
+}
+
+#[test]
+fn an_expulsion_turns_the_lobby_on_for_the_rest_of_the_session_and_is_stored() {
+    let now = Instant::now();
+    let mut room = hosted(RoomOptions::default(), now);
+    room.join(pid(2), request("Gus", None, 2), now);
+    commit_adds(&mut room, &[pid(2)]);
+    let out = room.expel(pid(1), pid(2)).unwrap();
+    assert!(to(&out, pid(1)).iter().any(|m| matches!(
+        m,
+        ServerMessage::MeetingUpdate { meeting } if meeting.lobby_enabled && meeting.lobby_after_expulsion
+    )));
+    assert_eq!(room.take_new_bans(), vec![Ban::Device(vec![2; 32])]);
+    assert!(room.take_new_bans().is_empty());
+    // Gus comes back with a fresh key: the lobby, not the meeting.
+    let out = room.join(pid(3), request("Gus", None, 3), now);
+    assert!(matches!(to(&out, pid(3))[0], ServerMessage::InLobby { .. }));
+    // Turning the lobby off does not undo it for this session.
+    room.set_lobby(pid(1), false).unwrap();
+    assert!(room.state().lobby_enabled);
+}
+
+#[test]
+fn with_no_host_left_the_longest_present_member_commits_removals() {
+    let now = Instant::now();
+    let mut room = hosted(RoomOptions::default(), now);
+    room.join(pid(2), request("Aiko", None, 2), now);
+    room.join(pid(3), request("Ben", None, 3), now);
+    commit_adds(&mut room, &[pid(2), pid(3)]);
+    room.leave(pid(1));
+    assert_eq!(room.committer(), Some(pid(2)));
+    // Aiko is not made co-host (no join before host): she only commits removals.
+    assert!(!room.is_moderator(pid(2)));
+    let out = room.leave(pid(3));
+    assert!(to(&out, pid(2)).iter().any(|m| matches!(
+        m,
+        ServerMessage::RemoveMembers { participants, .. } if participants.contains(&pid(3))
+    )));
+}
+
+#[test]
+fn the_committer_can_send_unadded_people_back_to_the_lobby() {
+    let now = Instant::now();
+    let mut room = hosted(RoomOptions::default(), now);
+    let out = room.join(pid(2), request("Aiko", None, 2), now);
+    assert_eq!(add_batch(&out, pid(1)), Some((0, vec![pid(2)])));
+    assert_eq!(
+        room.return_to_lobby(pid(2), &[pid(2)]),
+        Err(RoomError::NotAllowed)
+    );
+    let out = room.return_to_lobby(pid(1), &[pid(2)]).unwrap();
+    assert!(matches!(to(&out, pid(2))[0], ServerMessage::InLobby { .. }));
+    assert_eq!(room.lobby().len(), 1);
+    // A signed admission travels with the next Add request.
+    let out = room
+        .admit(pid(1), pid(2), Some(MlsBlob::new(vec![9; 64])))
+        .unwrap();
+    let request = to(&out, pid(1))
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMessage::AddMembers { requests, .. } => requests.first().cloned(),
+            _ => None,
+        })
+        .unwrap();
+    let admission = request.admission.unwrap();
+    assert_eq!(admission.admitter_key.as_bytes(), &[1; 32]);
+    assert_eq!(admission.signature.as_bytes(), &[9; 64]);
 }

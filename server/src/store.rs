@@ -35,6 +35,10 @@ pub use meetings::{AuditEntry, MeetingRecord, is_meeting_number};
 
 #[path = "store_schedule.rs"]
 mod schedule;
+
+#[path = "store_bans.rs"]
+mod bans;
+pub use bans::BanKey;
 pub use schedule::{SchedulePatch, ScheduleRecord};
 
 /// Name of the SQLite database file inside the data directory.

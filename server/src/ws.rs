@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::hub::{Hub, SERVER_VERSION, unix_now};
-use crate::room::{JoinRequest, Outgoing, Room, RoomError};
+use crate::room::{Ban, JoinRequest, Outgoing, Room, RoomError};
 use crate::store::UserRecord;
 
 /// Undecodable messages tolerated on one connection; the last one closes it.
@@ -350,6 +350,28 @@ impl Session {
             Some(user) => DisplayName::new(&user.display_name).unwrap_or(display_name),
             None => display_name,
         };
+        let mut ban_keys = vec![Ban::Device(validated.signature_key.clone())];
+        if let Some(user) = &self.user {
+            ban_keys.push(Ban::Account(user.id.clone()));
+        }
+        match hub.store().is_banned(&number, &ban_keys).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!(participant = %self.id, meeting = %number, "banned joiner refused");
+                self.hub.send(
+                    self.id,
+                    ServerMessage::Denied {
+                        reason: conclave_core::protocol::DenyReason::Expelled,
+                    },
+                    true,
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::error!(meeting = %number, error = %e, "ban lookup failed");
+                return self.error(ErrorCode::Internal, "internal error");
+            }
+        }
         let request = JoinRequest {
             display_name,
             user_id: self.user.as_ref().map(|u| u.id.clone()),
@@ -362,7 +384,14 @@ impl Session {
             signed_in = self.user.is_some(),
             "join"
         );
-        if hub.join(self.id, &record, request) {
+        let co_hosts = match hub.store().meeting_co_hosts(&number).await {
+            Ok(co_hosts) => co_hosts,
+            Err(e) => {
+                tracing::error!(meeting = %number, error = %e, "co-host lookup failed");
+                return self.error(ErrorCode::Internal, "internal error");
+            }
+        };
+        if hub.join(self.id, &record, &co_hosts, request) {
             self.joined = true;
         } else {
             self.error(ErrorCode::MeetingNotFound, "no such meeting");
@@ -405,9 +434,14 @@ impl Session {
         let actor = self.id;
         let now = std::time::Instant::now();
         let result: Result<(), Refusal> = match message {
-            ClientMessage::Admit { participant } => {
-                self.host_action("admit", Some(participant), |r| r.admit(actor, participant))
-                    .await
+            ClientMessage::Admit {
+                participant,
+                admission,
+            } => {
+                self.host_action("admit", Some(participant), |r| {
+                    r.admit(actor, participant, admission)
+                })
+                .await
             }
             ClientMessage::Deny {
                 participant,
@@ -476,33 +510,18 @@ impl Session {
             } => self.hub.with_room(actor, |r: &mut Room| {
                 Ok::<_, Refusal>(r.commit(actor, epoch, commit, welcome, &added, &removed))
             }),
-            ClientMessage::Proposal { epoch, proposal } => {
-                self.hub.with_room(actor, |r: &mut Room| {
-                    let members = r.members();
-                    if !members.contains(&actor) {
-                        return Err(Refusal::Code(
-                            ErrorCode::NotAllowed,
-                            "only members of the group may propose",
-                        ));
-                    }
-                    if epoch != r.epoch() {
-                        return Err(Refusal::Code(
-                            ErrorCode::StaleEpoch,
-                            "the proposal is for an epoch that is no longer current",
-                        ));
-                    }
-                    let message = ServerMessage::MlsProposal { epoch, proposal };
-                    Ok(members
-                        .into_iter()
-                        .filter(|m| *m != actor)
-                        .map(|to| Outgoing {
-                            to,
-                            message: message.clone(),
-                            close: false,
-                        })
-                        .collect())
+            ClientMessage::Proposal { epoch, proposal } => self
+                .hub
+                .with_room(actor, |r: &mut Room| {
+                    r.relay_proposal(actor, epoch, proposal)
                 })
-            }
+                .map_err(Refusal::from),
+            ClientMessage::ReturnToLobby { participants } => self
+                .hub
+                .with_room(actor, |r: &mut Room| {
+                    r.return_to_lobby(actor, &participants)
+                })
+                .map_err(Refusal::from),
             ClientMessage::KeyPackageRefresh { .. } => Err(Refusal::Code(
                 ErrorCode::BadRequest,
                 "key_package_refresh is not supported yet",
@@ -576,6 +595,12 @@ impl Session {
         let meeting = self.hub.meeting_of(self.id);
         self.hub.with_room(self.id, run)?;
         if let Some(meeting) = meeting {
+            // Expelled and denied people stay out for the meeting's life, restarts included.
+            for ban in self.hub.take_new_bans(&meeting) {
+                if let Err(e) = self.hub.store().add_meeting_ban(&meeting, &ban).await {
+                    tracing::error!(meeting = %meeting, error = %e, "could not store a ban");
+                }
+            }
             self.hub.audit(&meeting, self.id, action, target).await;
         }
         Ok(())

@@ -98,6 +98,7 @@ async fn locked_meeting_lobby_admit_with_new_keys_and_deny_with_reason() {
     let before = host.snapshot().code.unwrap();
     host.send(ClientMessage::Admit {
         participant: knock.participant,
+        admission: None,
     });
     in_meeting(&mut newcomer).await;
     let codes = codes_at(&mut [&mut host, &mut newcomer], before.epoch() + 1).await;

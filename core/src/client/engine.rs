@@ -14,8 +14,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::group::{
-    EpochChange, GroupError, GroupMember, Incoming, external_sender_from_bytes,
-    validate_key_package,
+    EpochChange, GroupError, GroupMember, Incoming, JoinRules, ValidatedKeyPackage,
+    external_sender_from_bytes, validate_key_package,
 };
 use crate::identity::{OrgPublicKey, TrustState};
 use crate::protocol::{
@@ -50,16 +50,45 @@ pub enum LeftReason {
     Left,
 }
 
-/// One roster line as this client shows it: the server's entry plus the MLS-derived trust.
+/// How a participant-list row relates to the MLS group and the server's roster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// In this client's MLS group and on the server's roster.
+    Present,
+    /// On the server's roster; their leaf is not in this client's group (yet).
+    Joining,
+    /// In the MLS group, but the server says they left: their removal is not committed yet,
+    /// so they still hold the keys.
+    Leaving,
+    /// In the MLS group, and the server never announced them: someone who holds the meeting's
+    /// keys while the server hides them. Shown prominently, with a warning.
+    Unannounced,
+}
+
+/// One participant-list row. The list is the MLS group's: one row per leaf, named and badged
+/// from the leaf's credential (the certified name for signed-in users, the self-asserted one
+/// for guests), whatever the server's roster says; the server only adds its ids and roles,
+/// and the people it announced whose leaf this client does not hold yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterView {
-    pub participant: ParticipantId,
+    /// The server's id for them; `None` for a leaf the server did not announce.
+    pub participant: Option<ParticipantId>,
+    /// From the MLS credential when they are in the group, else the server's roster.
     pub display_name: String,
+    /// The role the server gives them (a guest's for leaves it does not list).
     pub role: Role,
     /// From the MLS credential; `None` until the member's leaf is in this client's group.
     pub trust: Option<TrustState>,
     /// The member's leaf in the MLS tree, which is also the sender id of their media frames.
     pub leaf: Option<u32>,
+    pub presence: Presence,
+}
+
+impl RosterView {
+    /// Whether this row is a leaf the server did not announce.
+    pub fn is_unannounced(&self) -> bool {
+        self.presence == Presence::Unannounced
+    }
 }
 
 /// Something the UI or a script should know about.
@@ -107,7 +136,7 @@ pub enum EngineError {
 
 #[derive(Debug, Default)]
 struct CommitterWork {
-    adds: BTreeMap<ParticipantId, MlsBlob>,
+    adds: BTreeMap<ParticipantId, AddRequest>,
     /// Departed participants by signature key (their leaf is looked up at commit time: the
     /// roster entry is gone by then, and another commit may already have removed the leaf).
     removes: BTreeMap<ParticipantId, Vec<u8>>,
@@ -133,6 +162,11 @@ pub struct Engine {
     departed: BTreeMap<ParticipantId, Vec<u8>>,
     /// `remove_members` asked this client (the committer) to commit pending removals.
     commit_requested: bool,
+    /// The server's `ExternalSender` as announced in `admitted`; a Welcome into a group whose
+    /// external senders differ is refused.
+    announced_external_sender: Option<Vec<u8>>,
+    /// Unannounced leaves at the last check, so the warning is raised once per change.
+    unannounced_seen: usize,
     now_unix: u64,
 }
 
@@ -153,6 +187,8 @@ impl Engine {
             barred_keys: HashSet::new(),
             departed: BTreeMap::new(),
             commit_requested: false,
+            announced_external_sender: None,
+            unannounced_seen: 0,
             now_unix: 0,
         }
     }
@@ -212,27 +248,91 @@ impl Engine {
         &self.member
     }
 
-    /// The roster with MLS trust states matched by signature key.
+    /// The participant list: every leaf of the MLS group (see [`RosterView`]), then the
+    /// people the server announced whose leaf this client does not hold yet.
     pub fn roster(&self) -> Vec<RosterView> {
-        let leaves = self
-            .member
-            .roster(self.org.as_ref(), self.now_unix)
-            .unwrap_or_default();
-        self.roster
+        let leaves = self.mls_roster();
+        let own_key = self.member.signature_key();
+        let mut rows: Vec<RosterView> = leaves
             .iter()
-            .map(|entry| {
-                let leaf = leaves
+            .map(|leaf| {
+                let key = leaf.signature_key.as_slice();
+                let listed = self
+                    .roster
                     .iter()
-                    .find(|l| l.signature_key == entry.signature_key.as_bytes());
+                    .find(|e| e.signature_key.as_bytes() == key);
+                let departed = self
+                    .departed
+                    .iter()
+                    .find(|(_, k)| k.as_slice() == key)
+                    .map(|(p, _)| *p);
+                let fallback_role = if leaf.trust.is_verified() {
+                    Role::Participant
+                } else {
+                    Role::Guest
+                };
+                let (participant, role, presence) = if key == own_key {
+                    (
+                        self.participant,
+                        self.role.unwrap_or(fallback_role),
+                        Presence::Present,
+                    )
+                } else if let Some(entry) = listed {
+                    (Some(entry.participant), entry.role, Presence::Present)
+                } else if let Some(participant) = departed {
+                    (Some(participant), fallback_role, Presence::Leaving)
+                } else {
+                    (None, fallback_role, Presence::Unannounced)
+                };
+                let display_name = leaf
+                    .trust
+                    .display_name()
+                    .map(str::to_string)
+                    .or_else(|| listed.map(|e| e.display_name.as_str().to_string()))
+                    .unwrap_or_else(|| format!("#{}", leaf.leaf_index));
                 RosterView {
-                    participant: entry.participant,
-                    display_name: entry.display_name.as_str().to_string(),
-                    role: entry.role,
-                    trust: leaf.map(|l| l.trust.clone()),
-                    leaf: leaf.map(|l| l.leaf_index),
+                    participant,
+                    display_name,
+                    role,
+                    trust: Some(leaf.trust.clone()),
+                    leaf: Some(leaf.leaf_index),
+                    presence,
                 }
             })
-            .collect()
+            .collect();
+        for entry in &self.roster {
+            let in_group = leaves
+                .iter()
+                .any(|l| l.signature_key == entry.signature_key.as_bytes());
+            let is_me = Some(entry.participant) == self.participant && !leaves.is_empty();
+            if !in_group && !is_me {
+                rows.push(RosterView {
+                    participant: Some(entry.participant),
+                    display_name: entry.display_name.as_str().to_string(),
+                    role: entry.role,
+                    trust: None,
+                    leaf: None,
+                    presence: Presence::Joining,
+                });
+            }
+        }
+        rows
+    }
+
+    /// How many leaves of the MLS group the server did not announce.
+    pub fn unannounced(&self) -> usize {
+        self.roster().iter().filter(|r| r.is_unannounced()).count()
+    }
+
+    /// Raises a warning when leaves the server did not announce appear (or more of them).
+    fn check_unannounced(&mut self, out: &mut Output) {
+        let count = self.unannounced();
+        if count > self.unannounced_seen {
+            out.events.push(Event::SecurityWarning(format!(
+                "the meeting's keys are held by {count} participant(s) the server did not announce"
+            )));
+        }
+        self.unannounced_seen = count;
     }
 
     /// The MLS group's members straight from the tree (empty outside a group).
@@ -318,11 +418,16 @@ impl Engine {
             .filter(|e| matches!(e.role, Role::Host | Role::CoHost))
             .map(|e| e.participant)
             .collect();
+        // Only hosts and co-hosts add (an acting committer before the host arrives is made a
+        // co-host by the server). A leaf is never trusted for its position: a newcomer can
+        // take over leaf 0 once its creator has left.
         let mut leaves: BTreeSet<u32> =
             moderators.iter().filter_map(|p| self.leaf_of(*p)).collect();
-        // The group's creator keeps leaf 0 until it leaves; acting committers (join before
-        // host) are designated by the server's `add_members` to them, not by role.
-        leaves.insert(0);
+        if let Ok(own) = self.member.own_leaf_index()
+            && matches!(self.role, Some(Role::Host | Role::CoHost))
+        {
+            leaves.insert(own);
+        }
         self.member.set_committers(leaves);
     }
 
@@ -335,6 +440,31 @@ impl Engine {
         {
             self.barred_keys.insert(key);
         }
+        // Admissions carry this member's signature over the lobby entry's key, so the
+        // committer can tell a host's decision from the server's.
+        match message {
+            ClientMessage::Admit { participant, .. } => {
+                return Output {
+                    send: vec![self.signed_admit(participant)],
+                    events: Vec::new(),
+                };
+            }
+            ClientMessage::AdmitAll => {
+                let send = self
+                    .lobby
+                    .iter()
+                    .map(|e| e.participant)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .map(|p| self.signed_admit(p))
+                    .collect();
+                return Output {
+                    send,
+                    events: Vec::new(),
+                };
+            }
+            _ => {}
+        }
         if matches!(message, ClientMessage::Leave) {
             let mut out = Output::default();
             self.set_phase(Phase::Left(LeftReason::Left), &mut out);
@@ -344,6 +474,66 @@ impl Engine {
         Output {
             send: vec![message],
             events: Vec::new(),
+        }
+    }
+
+    /// An `admit` for a lobby entry, signed when this client is in the group and knows the
+    /// entry's key (otherwise the committer will not add them to a guarded meeting).
+    fn signed_admit(&self, participant: ParticipantId) -> ClientMessage {
+        let admission = self
+            .lobby
+            .iter()
+            .find(|e| e.participant == participant)
+            .and_then(|e| self.member.sign_admission(e.signature_key.as_bytes()).ok())
+            .map(MlsBlob::new);
+        ClientMessage::Admit {
+            participant,
+            admission,
+        }
+    }
+
+    /// Whether the meeting, as last announced, lets only admitted people in.
+    fn guarded(&self) -> bool {
+        self.meeting
+            .as_ref()
+            .is_some_and(|m| m.locked || m.lobby_enabled)
+    }
+
+    /// The rules every member applies to the people a commit adds.
+    fn join_rules(&self) -> JoinRules {
+        JoinRules {
+            certified_only: self.meeting.as_ref().is_some_and(|m| m.require_sign_in),
+            org: self.org.clone(),
+            now: self.now_unix,
+        }
+    }
+
+    /// Why this committer will not add an admitted participant, if it will not: a guest to a
+    /// meeting that requires sign-in, or anyone a host did not admit by signature while the
+    /// meeting is locked or has its lobby on (the meeting's own host account excepted, which
+    /// must then be certified).
+    fn refuse_add(&self, request: &AddRequest, key: &ValidatedKeyPackage) -> Option<String> {
+        let rules = self.join_rules();
+        if !rules.admits(&key.trust) {
+            return Some("the meeting requires sign-in and they are not signed in".into());
+        }
+        if !self.guarded() {
+            return None;
+        }
+        if request.role == Role::Host && key.trust.is_verified() {
+            return None;
+        }
+        let Some(admission) = &request.admission else {
+            return Some("no host admitted them".into());
+        };
+        match self.member.check_admission(
+            admission.admitter_key.as_bytes(),
+            &key.signature_key,
+            admission.signature.as_bytes(),
+        ) {
+            Ok(leaf) if self.member.is_committer(leaf) => None,
+            Ok(_) => Some("they were admitted by someone who is not a host".into()),
+            Err(e) => Some(e.to_string()),
         }
     }
 
@@ -368,6 +558,7 @@ impl Engine {
                 self.participant = Some(participant);
                 self.role = Some(role);
                 self.meeting = Some(meeting);
+                self.announced_external_sender = Some(external_sender.as_bytes().to_vec());
                 if create_group && !self.member.in_group() {
                     // The server names the group (it builds its Remove proposals for this id)
                     // and is the group's only external sender. Without a usable one the group
@@ -430,9 +621,22 @@ impl Engine {
             }
             ServerMessage::MlsWelcome { welcome } => match self.member.join(welcome.as_bytes()) {
                 Ok(()) => {
+                    let announced = self.announced_external_sender.clone().unwrap_or_default();
+                    if self.member.external_senders_match(&announced) != Ok(true) {
+                        // Another external sender could propose removals the server did not
+                        // announce; a group without ours cannot be what the server said.
+                        self.member.forget_group();
+                        out.events.push(Event::SecurityWarning(
+                            GroupError::ExternalSendersMismatch.to_string(),
+                        ));
+                        out.send.push(ClientMessage::Leave);
+                        self.set_phase(Phase::Left(LeftReason::RemovedFromGroup), &mut out);
+                        return out;
+                    }
                     self.set_phase(Phase::InMeeting, &mut out);
                     self.refresh_committers();
                     self.keys_changed(&mut out);
+                    self.check_unannounced(&mut out);
                 }
                 Err(e) => out.events.push(Event::SecurityWarning(format!(
                     "could not process the Welcome: {e}"
@@ -440,6 +644,7 @@ impl Engine {
             },
             ServerMessage::MlsCommit { commit, .. } => {
                 self.refresh_committers();
+                self.member.set_join_rules(self.join_rules());
                 match self.member.process(commit.as_bytes()) {
                     Ok(Incoming::Commit(change)) => self.after_commit(&change, &mut out),
                     Ok(Incoming::Proposal { .. }) => {}
@@ -487,6 +692,7 @@ impl Engine {
                 self.set_roster(participants);
                 self.refresh_committers();
                 out.events.push(Event::Roster);
+                self.check_unannounced(&mut out);
             }
             ServerMessage::RoleChanged { participant, role } => {
                 if Some(participant) == self.participant {
@@ -526,9 +732,7 @@ impl Engine {
 
     fn queue_adds(&mut self, requests: Vec<AddRequest>) {
         for request in requests {
-            self.queued
-                .adds
-                .insert(request.participant, request.key_package);
+            self.queued.adds.insert(request.participant, request);
         }
     }
 
@@ -538,6 +742,7 @@ impl Engine {
             self.set_phase(Phase::Left(LeftReason::RemovedFromGroup), out);
         } else {
             self.keys_changed(out);
+            self.check_unannounced(out);
         }
     }
 
@@ -560,8 +765,30 @@ impl Engine {
         }
         let mut key_packages = Vec::new();
         let mut added = Vec::new();
-        for (participant, blob) in &work.adds {
-            match validate_key_package(blob.as_bytes(), self.org.as_ref(), self.now_unix) {
+        let mut refused = Vec::new();
+        for (participant, request) in &work.adds {
+            let validated = validate_key_package(
+                request.key_package.as_bytes(),
+                self.org.as_ref(),
+                self.now_unix,
+            );
+            let refusal = validated
+                .as_ref()
+                .ok()
+                .filter(|kp| !self.barred_keys.contains(&kp.signature_key))
+                .and_then(|kp| self.refuse_add(request, kp));
+            if let Some(why) = refusal {
+                // Not expelled: the server may simply be out of step (a lobby turned on
+                // between the admit and this commit). Back to the lobby, where a host can
+                // admit them with a signature.
+                out.events.push(Event::SecurityWarning(format!(
+                    "not adding participant {}: {why}",
+                    participant.0
+                )));
+                refused.push(*participant);
+                continue;
+            }
+            match validated {
                 Ok(kp) if self.barred_keys.contains(&kp.signature_key) => {
                     out.events.push(Event::SecurityWarning(format!(
                         "not adding participant {}: expelled or denied earlier",
@@ -586,6 +813,11 @@ impl Engine {
                     });
                 }
             }
+        }
+        if !refused.is_empty() {
+            out.send.push(ClientMessage::ReturnToLobby {
+                participants: refused,
+            });
         }
         // A leaf the server's stored proposal already removes goes in by reference; removing
         // it by value as well would name it twice.
@@ -666,6 +898,7 @@ mod tests {
             locked: false,
             auto_lock_minutes: None,
             lobby_enabled: false,
+            lobby_after_expulsion: false,
             require_sign_in: false,
             join_before_host: false,
             host_present: true,
@@ -674,7 +907,10 @@ mod tests {
     }
 
     fn host_engine() -> Engine {
-        let server = crate::group::ExternalSenderKey::generate("test server").unwrap();
+        host_engine_with(&crate::group::ExternalSenderKey::generate("test server").unwrap())
+    }
+
+    fn host_engine_with(server: &crate::group::ExternalSenderKey) -> Engine {
         let mut host = Engine::new(GroupMember::guest("Host").unwrap(), None);
         let out = host.handle(
             ServerMessage::Admitted {
@@ -706,9 +942,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn committer_batches_adds_and_the_joiner_gets_the_same_code() {
-        let mut host = host_engine();
+    fn welcome_aiko(announced: Vec<u8>) -> (Engine, Engine, Output) {
+        let server = crate::group::ExternalSenderKey::generate("test server").unwrap();
+        let mut host = host_engine_with(&server);
         let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
         let key_package = join_request(&mut aiko);
         let out = host.handle(
@@ -717,6 +953,74 @@ mod tests {
                 requests: vec![AddRequest {
                     participant: ParticipantId(2),
                     key_package,
+                    role: Role::Guest,
+                    admission: None,
+                }],
+            },
+            0,
+        );
+        let [
+            ClientMessage::Commit {
+                welcome: Some(welcome),
+                ..
+            },
+        ] = out.send.as_slice()
+        else {
+            panic!("expected one commit, got {:?}", out.send);
+        };
+        let welcome = welcome.clone();
+        host.handle(ServerMessage::CommitAccepted { epoch: 0 }, 0);
+        let announced = if announced.is_empty() {
+            server.external_sender_bytes().unwrap()
+        } else {
+            announced
+        };
+        aiko.handle(
+            ServerMessage::Admitted {
+                participant: ParticipantId(2),
+                role: Role::Guest,
+                meeting: state(),
+                create_group: false,
+                external_sender: MlsBlob::new(announced),
+                group_id: None,
+            },
+            0,
+        );
+        let out = aiko.handle(ServerMessage::MlsWelcome { welcome }, 0);
+        (host, aiko, out)
+    }
+
+    #[test]
+    fn a_joiner_refuses_a_group_whose_external_sender_is_not_the_announced_one() {
+        let (_, honest, _) = welcome_aiko(Vec::new());
+        assert_eq!(honest.phase(), &Phase::InMeeting);
+        // The group lists the server's key; the server announced another one.
+        let other = crate::group::ExternalSenderKey::generate("other").unwrap();
+        let (_, aiko, out) = welcome_aiko(other.external_sender_bytes().unwrap());
+        assert_eq!(aiko.phase(), &Phase::Left(LeftReason::RemovedFromGroup));
+        assert!(!aiko.is_end_to_end_encrypted());
+        assert!(out.send.contains(&ClientMessage::Leave));
+        assert!(
+            out.events
+                .iter()
+                .any(|e| matches!(e, Event::SecurityWarning(w) if w.contains("external senders")))
+        );
+    }
+
+    #[test]
+    fn committer_batches_adds_and_the_joiner_gets_the_same_code() {
+        let server = crate::group::ExternalSenderKey::generate("test server").unwrap();
+        let mut host = host_engine_with(&server);
+        let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
+        let key_package = join_request(&mut aiko);
+        let out = host.handle(
+            ServerMessage::AddMembers {
+                epoch: 0,
+                requests: vec![AddRequest {
+                    participant: ParticipantId(2),
+                    key_package,
+                    role: Role::Guest,
+                    admission: None,
                 }],
             },
             0,
@@ -736,7 +1040,11 @@ mod tests {
         // Nothing changes until the server accepts.
         assert_eq!(host.group().epoch().unwrap(), 0);
         let out = host.handle(ServerMessage::CommitAccepted { epoch: 0 }, 0);
-        assert!(matches!(out.events.as_slice(), [Event::KeysChanged(code)] if code.epoch() == 1));
+        assert!(
+            out.events
+                .iter()
+                .any(|e| matches!(e, Event::KeysChanged(code) if code.epoch() == 1))
+        );
 
         aiko.handle(
             ServerMessage::Admitted {
@@ -744,7 +1052,7 @@ mod tests {
                 role: Role::Guest,
                 meeting: state(),
                 create_group: false,
-                external_sender: MlsBlob::new(vec![1]),
+                external_sender: MlsBlob::new(server.external_sender_bytes().unwrap()),
                 group_id: None,
             },
             0,
@@ -769,6 +1077,8 @@ mod tests {
                 requests: vec![AddRequest {
                     participant: ParticipantId(5),
                     key_package: MlsBlob::new(vec![1, 2, 3]),
+                    role: Role::Guest,
+                    admission: None,
                 }],
             },
             0,
@@ -791,6 +1101,8 @@ mod tests {
         let request = AddRequest {
             participant: ParticipantId(2),
             key_package,
+            role: Role::Guest,
+            admission: None,
         };
         let out = host.handle(
             ServerMessage::AddMembers {
@@ -830,6 +1142,7 @@ mod tests {
             participant: ParticipantId(4),
             display_name: DisplayName::new("Kenji").unwrap(),
             signed_in: false,
+            signature_key: MlsBlob::new(vec![7; 32]),
         };
         let out = host.handle(
             ServerMessage::Knock {

@@ -14,6 +14,7 @@ fn state() -> MeetingState {
         locked: false,
         auto_lock_minutes: None,
         lobby_enabled: false,
+        lobby_after_expulsion: false,
         require_sign_in: false,
         join_before_host: false,
         host_present: true,
@@ -64,6 +65,8 @@ impl Meeting {
             requests.push(AddRequest {
                 participant: ParticipantId(i as u64 + 1),
                 key_package,
+                role: Role::Guest,
+                admission: None,
             });
         }
         let out = engines[0].handle(ServerMessage::AddMembers { epoch: 0, requests }, 0);
@@ -229,7 +232,7 @@ fn a_proposal_for_someone_still_present_is_refused_and_the_committer_removes_by_
     let (sent, events) = meeting.depart(2, aiko_leaf);
     for member_events in &events {
         assert!(
-            matches!(member_events.as_slice(), [Event::SecurityWarning(w)] if w.contains("still in the meeting")),
+            matches!(member_events.as_slice(), [Event::SecurityWarning(w)] if w.contains("still lists as present")),
             "{member_events:?}"
         );
     }

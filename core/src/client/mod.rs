@@ -15,5 +15,5 @@ pub mod schedule_api;
 pub mod tls;
 
 pub use connection::{ConnectError, ConnectOptions, MeetingClient, Snapshot};
-pub use engine::{Engine, Event, LeftReason, Phase, RosterView};
+pub use engine::{Engine, Event, LeftReason, Phase, Presence, RosterView};
 pub use tls::TlsTrust;

@@ -105,6 +105,11 @@ pub struct MeetingState {
     pub auto_lock_minutes: Option<u32>,
     /// Newcomers wait in the lobby until admitted.
     pub lobby_enabled: bool,
+    /// The lobby is on because a host expelled or denied someone this session: it stays on
+    /// until the session ends (a guest comes back with a fresh key, so a ban alone cannot
+    /// keep them out).
+    #[serde(default)]
+    pub lobby_after_expulsion: bool,
     /// Only signed-in users may join.
     pub require_sign_in: bool,
     /// Participants may enter before a host is present (a server-designated acting committer
@@ -126,6 +131,10 @@ pub struct LobbyEntry {
     pub display_name: DisplayName,
     /// Whether they authenticated with a bearer token (verified) or are a guest (unverified).
     pub signed_in: bool,
+    /// The MLS signature key of the KeyPackage they brought (≤ [`MAX_SIGNATURE_KEY_BYTES`]):
+    /// a host admits them by signing it ([`ClientMessage::Admit`]`.admission`), so the
+    /// committer adds exactly the person the host let in, whatever the server says.
+    pub signature_key: MlsBlob,
 }
 
 /// One member of the meeting, for the roster.
@@ -158,6 +167,22 @@ pub const MAX_EXTERNAL_SENDER_BYTES: usize = 2048;
 /// Longest MLS group id in [`ServerMessage::Admitted`] (the server picks 16 random bytes).
 pub const MAX_GROUP_ID_BYTES: usize = 64;
 
+/// Longest admission signature (Ed25519 signatures are 64 bytes).
+pub const MAX_ADMISSION_SIGNATURE_BYTES: usize = 256;
+
+/// A host's or co-host's signed "let them in": their MLS signature over the meeting group's id
+/// and the joiner's signature key. The server relays it and cannot forge it; the committer
+/// adds no one to a locked meeting or one with the lobby on without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admission {
+    /// The admitting member's MLS signature key (≤ [`MAX_SIGNATURE_KEY_BYTES`]); names their
+    /// leaf in the group.
+    pub admitter_key: MlsBlob,
+    /// The signature (≤ [`MAX_ADMISSION_SIGNATURE_BYTES`]).
+    pub signature: MlsBlob,
+}
+
 /// One admitted participant whose KeyPackage the committer must add.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +191,11 @@ pub struct AddRequest {
     pub participant: ParticipantId,
     /// Their MLS KeyPackage (≤ [`MAX_KEY_PACKAGE_BYTES`]).
     pub key_package: MlsBlob,
+    /// The role the server gives them (the meeting's host account gets in past lock and
+    /// lobby; the committer still requires a certified credential for it).
+    pub role: Role,
+    /// The host's signed admission, when a host or co-host let them in from the lobby.
+    pub admission: Option<Admission>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,6 +249,11 @@ pub enum ClientMessage {
     Admit {
         /// Who.
         participant: ParticipantId,
+        /// The host's MLS signature admitting this lobby entry's signature key (see
+        /// [`Admission`]); without it the committer adds nobody to a locked meeting or one
+        /// with the lobby on.
+        #[serde(default)]
+        admission: Option<MlsBlob>,
     },
     /// Host: refuse a lobby participant.
     Deny {
@@ -281,6 +316,13 @@ pub enum ClientMessage {
         epoch: u64,
         /// The MLS proposal.
         proposal: MlsBlob,
+    },
+    /// Committer: these admitted participants were not added (no host's signed admission
+    /// while the meeting is guarded, or not signed in where sign-in is required); the server
+    /// puts them back in the lobby.
+    ReturnToLobby {
+        /// Who (≤ 1000).
+        participants: Vec<ParticipantId>,
     },
     /// Replace the KeyPackage given in `Join` (e.g. after a long wait in the lobby).
     KeyPackageRefresh {
@@ -519,6 +561,14 @@ fn check_auto_lock(field: &'static str, minutes: Option<u32>) -> Result<(), Prot
     }
 }
 
+fn check_lobby_entry(entry: &LobbyEntry) -> Result<(), ProtocolError> {
+    check_blob(
+        "entries[].signature_key",
+        &entry.signature_key,
+        MAX_SIGNATURE_KEY_BYTES,
+    )
+}
+
 fn check_unique<'a>(
     field: &'static str,
     ids: impl IntoIterator<Item = &'a ParticipantId>,
@@ -569,10 +619,17 @@ impl ClientMessage {
             ClientMessage::Proposal { proposal, .. } => {
                 check_blob("proposal", proposal, MAX_PROPOSAL_BYTES)
             }
+            ClientMessage::ReturnToLobby { participants } => {
+                check_max("participants", participants.len(), MAX_LIST_ENTRIES)
+            }
             ClientMessage::SdpOffer { sdp } | ClientMessage::SdpAnswer { sdp } => check_sdp(sdp),
             ClientMessage::IceCandidate {
                 candidate, sdp_mid, ..
             } => check_ice(candidate, sdp_mid.as_deref()),
+            ClientMessage::Admit {
+                admission: Some(signature),
+                ..
+            } => check_blob("admission", signature, MAX_ADMISSION_SIGNATURE_BYTES),
             ClientMessage::Leave
             | ClientMessage::Admit { .. }
             | ClientMessage::Deny { .. }
@@ -608,6 +665,7 @@ impl ClientMessage {
             ClientMessage::EndMeeting => "end_meeting",
             ClientMessage::Commit { .. } => "commit",
             ClientMessage::Proposal { .. } => "proposal",
+            ClientMessage::ReturnToLobby { .. } => "return_to_lobby",
             ClientMessage::KeyPackageRefresh { .. } => "key_package_refresh",
             ClientMessage::SdpOffer { .. } => "sdp_offer",
             ClientMessage::SdpAnswer { .. } => "sdp_answer",
@@ -666,8 +724,10 @@ impl ServerMessage {
                 check_auto_lock("auto_lock_minutes", meeting.auto_lock_minutes)
             }
             ServerMessage::Lobby { entries } => {
-                check_max("entries", entries.len(), MAX_LIST_ENTRIES)
+                check_max("entries", entries.len(), MAX_LIST_ENTRIES)?;
+                entries.iter().try_for_each(check_lobby_entry)
             }
+            ServerMessage::Knock { entry } => check_lobby_entry(entry),
             ServerMessage::AddMembers { requests, .. } => {
                 check_max("requests", requests.len(), MAX_LIST_ENTRIES)?;
                 for request in requests {
@@ -676,6 +736,18 @@ impl ServerMessage {
                         &request.key_package,
                         MAX_KEY_PACKAGE_BYTES,
                     )?;
+                    if let Some(admission) = &request.admission {
+                        check_blob(
+                            "requests[].admission.admitter_key",
+                            &admission.admitter_key,
+                            MAX_SIGNATURE_KEY_BYTES,
+                        )?;
+                        check_blob(
+                            "requests[].admission.signature",
+                            &admission.signature,
+                            MAX_ADMISSION_SIGNATURE_BYTES,
+                        )?;
+                    }
                 }
                 let mut seen = HashSet::with_capacity(requests.len());
                 check_unique(
@@ -715,7 +787,6 @@ impl ServerMessage {
             }
             ServerMessage::InLobby { .. }
             | ServerMessage::Denied { .. }
-            | ServerMessage::Knock { .. }
             | ServerMessage::CommitAccepted { .. }
             | ServerMessage::CommitRejected { .. }
             | ServerMessage::RoleChanged { .. }

@@ -22,9 +22,9 @@ pub use fields::{
     BearerToken, DisplayName, MeetingNumber, MeetingPassword, MlsBlob, ParticipantId, Reason,
 };
 pub use messages::{
-    AddRequest, ClientMessage, DenyReason, EndReason, Envelope, ErrorCode, LobbyEntry,
-    MAX_EXTERNAL_SENDER_BYTES, MAX_GROUP_ID_BYTES, MAX_SIGNATURE_KEY_BYTES, MeetingState, Role,
-    RosterEntry, ServerMessage,
+    AddRequest, Admission, ClientMessage, DenyReason, EndReason, Envelope, ErrorCode, LobbyEntry,
+    MAX_ADMISSION_SIGNATURE_BYTES, MAX_EXTERNAL_SENDER_BYTES, MAX_GROUP_ID_BYTES,
+    MAX_SIGNATURE_KEY_BYTES, MeetingState, Role, RosterEntry, ServerMessage,
 };
 
 use serde::de::DeserializeOwned;

@@ -30,6 +30,7 @@ fn state() -> MeetingState {
         locked: false,
         auto_lock_minutes: Some(10),
         lobby_enabled: true,
+        lobby_after_expulsion: false,
         require_sign_in: false,
         join_before_host: false,
         host_present: true,
@@ -58,6 +59,14 @@ fn client_samples() -> Vec<ClientMessage> {
         ClientMessage::Leave,
         ClientMessage::Admit {
             participant: pid(2),
+            admission: None,
+        },
+        ClientMessage::Admit {
+            participant: pid(2),
+            admission: Some(blob(64)),
+        },
+        ClientMessage::ReturnToLobby {
+            participants: vec![pid(2), pid(3)],
         },
         ClientMessage::Deny {
             participant: pid(3),
@@ -128,6 +137,7 @@ fn lobby_entry(n: u64) -> LobbyEntry {
         participant: pid(n),
         display_name: name("Guest"),
         signed_in: false,
+        signature_key: MlsBlob::new(vec![7; 32]),
     }
 }
 
@@ -195,10 +205,14 @@ fn server_samples() -> Vec<ServerMessage> {
                 AddRequest {
                     participant: pid(2),
                     key_package: blob(300),
+                    role: Role::Guest,
+                    admission: None,
                 },
                 AddRequest {
                     participant: pid(3),
                     key_package: blob(301),
+                    role: Role::Guest,
+                    admission: None,
                 },
             ],
         },
@@ -288,12 +302,13 @@ fn server_samples() -> Vec<ServerMessage> {
     ]
 }
 
-const ALL_CLIENT_TYPES: [&str; 21] = [
+const ALL_CLIENT_TYPES: [&str; 22] = [
     "join",
     "leave",
     "admit",
     "deny",
     "admit_all",
+    "return_to_lobby",
     "lock",
     "unlock",
     "set_auto_lock",

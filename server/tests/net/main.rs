@@ -300,6 +300,7 @@ async fn host_creates_the_group_and_admits_a_guest_from_the_lobby() {
         &mut host_socket,
         &ClientMessage::Admit {
             participant: guest_id,
+            admission: None,
         },
     )
     .await;

@@ -25,7 +25,7 @@ const TILE_HEIGHT: f32 = 180.0;
 pub fn view<'a, M: 'a>(tiles: &Tiles<'a>) -> Element<'a, M> {
     let view = tiles.view;
     let cells = view.roster.iter().map(|entry| {
-        let me = view.me == Some(entry.participant);
+        let me = entry.participant.is_some() && view.me == entry.participant;
         let speaking = entry.leaf.is_some() && entry.leaf == tiles.speaker;
         let mut status = Vec::new();
         if me && tiles.muted {

@@ -54,7 +54,11 @@ impl State {
             },
             Message::AutoLockOff => ClientMessage::SetAutoLock { minutes: None },
             Message::SetRequireSignIn(required) => ClientMessage::SetRequireSignIn { required },
-            Message::Admit(participant) => ClientMessage::Admit { participant },
+            // The engine signs the admission (the committer needs the host's signature).
+            Message::Admit(participant) => ClientMessage::Admit {
+                participant,
+                admission: None,
+            },
             Message::Deny(participant) => ClientMessage::Deny {
                 participant,
                 reason: None,
@@ -100,13 +104,15 @@ impl State {
             Message::SetRequireSignIn,
         );
 
-        let mut panel = column![
-            text(fl!("meeting-host-controls")).size(16),
-            lock,
-            text(auto_lock_status).size(12),
-            auto_lock,
-        ]
-        .spacing(8);
+        let mut panel = column![text(fl!("meeting-host-controls")).size(16), lock].spacing(8);
+        if meeting.lobby_after_expulsion {
+            panel = panel.push(
+                text(fl!("meeting-lobby-after-expulsion"))
+                    .size(12)
+                    .style(text::warning),
+            );
+        }
+        panel = panel.push(column![text(auto_lock_status).size(12), auto_lock].spacing(8));
         if self.auto_lock_invalid {
             panel = panel.push(text(fl!("meeting-auto-lock-bad")).style(text::danger));
         }

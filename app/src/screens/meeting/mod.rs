@@ -326,7 +326,7 @@ impl State {
             ))
             .size(18),
             space::horizontal(),
-            padlock::view(self.view.end_to_end_encrypted),
+            padlock::view(self.view.end_to_end_encrypted, self.view.unannounced()),
         ]
         .spacing(12);
 
@@ -412,7 +412,11 @@ impl State {
             );
         }
         side = side
-            .push(self.verification.view().map(Message::Verification))
+            .push(
+                self.verification
+                    .view(self.view.unannounced())
+                    .map(Message::Verification),
+            )
             .push(self.invite_view())
             .push(participants::view(&self.view).map(Message::Participants));
         if self.view.is_moderator() {

@@ -65,8 +65,20 @@ fn warning_pixel(x: f32, y: f32) -> bool {
     triangle && !bar && !dot
 }
 
-pub fn view<'a, M: 'a>(end_to_end_encrypted: bool) -> Element<'a, M> {
-    let (icon, label, explanation, color) = if end_to_end_encrypted {
+/// The padlock; `unannounced` is how many members of the MLS group the server did not
+/// announce: media is still encrypted, but also to them, so the padlock turns into a warning.
+pub fn view<'a, M: 'a>(end_to_end_encrypted: bool, unannounced: usize) -> Element<'a, M> {
+    let (icon, label, explanation, color) = if end_to_end_encrypted && unannounced > 0 {
+        (
+            WARNING.clone(),
+            fl!(
+                "meeting-padlock-unannounced",
+                count = unannounced.to_string()
+            ),
+            fl!("meeting-padlock-unannounced-tooltip"),
+            RED,
+        )
+    } else if end_to_end_encrypted {
         (
             CLOSED_PADLOCK.clone(),
             fl!("meeting-padlock"),

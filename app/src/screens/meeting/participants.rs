@@ -2,7 +2,7 @@
 //! their MLS credential, their role, and (for hosts) expel and make-co-host.
 
 use crate::controls::button;
-use conclave_core::client::RosterView;
+use conclave_core::client::{Presence, RosterView};
 use conclave_core::identity::TrustState;
 use conclave_core::protocol::{ParticipantId, Role};
 use iced::widget::{column, row, space, text};
@@ -38,7 +38,7 @@ pub fn role_label(role: Role) -> String {
 }
 
 fn line<'a>(entry: &'a RosterView, view: &MeetingView) -> Element<'a, Message> {
-    let me = view.me == Some(entry.participant);
+    let me = entry.participant.is_some() && view.me == entry.participant;
     let mut name = entry.display_name.clone();
     if me {
         name = format!("{name} {}", fl!("meeting-you"));
@@ -49,17 +49,33 @@ fn line<'a>(entry: &'a RosterView, view: &MeetingView) -> Element<'a, Message> {
         text(trust_label(entry.trust.as_ref())).size(12),
     ]
     .spacing(8);
+    match entry.presence {
+        Presence::Unannounced => {
+            line = line.push(
+                text(fl!("meeting-presence-unannounced"))
+                    .size(12)
+                    .style(text::danger),
+            );
+        }
+        Presence::Leaving => {
+            line = line.push(text(fl!("meeting-presence-leaving")).size(12));
+        }
+        Presence::Present | Presence::Joining => {}
+    }
+    let Some(participant) = entry.participant else {
+        return line.into();
+    };
     if view.is_moderator() && !me && entry.role != Role::Host {
         if entry.role != Role::CoHost {
             line = line.push(
                 button(text(fl!("meeting-make-cohost")).size(12))
-                    .on_press(Message::MakeCoHost(entry.participant)),
+                    .on_press(Message::MakeCoHost(participant)),
             );
         }
         line = line.push(
             button(text(fl!("meeting-expel")).size(12))
                 .style(button::danger)
-                .on_press(Message::Expel(entry.participant)),
+                .on_press(Message::Expel(participant)),
         );
     }
     line.into()
@@ -74,7 +90,19 @@ pub fn view(view: &MeetingView) -> Element<'_, Message> {
         .size(16)
     ]
     .spacing(6);
-    for entry in &view.roster {
+    // Leaves the server did not announce come first: they hold the meeting's keys.
+    let (hidden, announced): (Vec<_>, Vec<_>) =
+        view.roster.iter().partition(|entry| entry.is_unannounced());
+    if !hidden.is_empty() {
+        panel = panel.push(
+            text(fl!(
+                "meeting-unannounced-warning",
+                count = hidden.len().to_string()
+            ))
+            .style(text::danger),
+        );
+    }
+    for entry in hidden.into_iter().chain(announced) {
         panel = panel.push(line(entry, view));
     }
     panel.push(space::vertical().height(4)).into()

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use conclave_core::client::{RosterView, TlsTrust};
+use conclave_core::client::{Presence, RosterView, TlsTrust};
 use conclave_core::identity::TrustState;
 use conclave_core::protocol::{
-    DenyReason, DisplayName, EndReason, LobbyEntry, MeetingNumber, MeetingState, ParticipantId,
-    Role,
+    DenyReason, DisplayName, EndReason, LobbyEntry, MeetingNumber, MeetingState, MlsBlob,
+    ParticipantId, Role,
 };
 use conclave_core::verification::VerificationCode;
 use iced::keyboard::key::Named;
@@ -36,7 +36,8 @@ fn key() -> LinkKey {
 
 fn member(id: u64, name: &str, role: Role, verified: bool) -> RosterView {
     RosterView {
-        participant: ParticipantId(id),
+        participant: Some(ParticipantId(id)),
+        presence: Presence::Present,
         display_name: name.into(),
         role,
         trust: Some(if verified {
@@ -150,6 +151,7 @@ fn admit_from_the_lobby_list_sends_admit() {
         participant: ParticipantId(7),
         display_name: DisplayName::new("Kenji").expect("name"),
         signed_in: false,
+        signature_key: MlsBlob::new(vec![7; 32]),
     }];
     let (mut state, mut commands) = screen(view);
     assert!(shows(&state, &fl!("meeting-lobby", count = "1")));
@@ -157,7 +159,8 @@ fn admit_from_the_lobby_list_sends_admit() {
     assert_eq!(
         sent(&mut commands),
         vec![ClientMessage::Admit {
-            participant: ParticipantId(7)
+            participant: ParticipantId(7),
+            admission: None,
         }]
     );
     click(&mut state, &fl!("meeting-deny"));
@@ -305,6 +308,7 @@ fn a_knock_shows_who_is_waiting() {
         participant: ParticipantId(9),
         display_name: DisplayName::new("Yuki").expect("name"),
         signed_in: true,
+        signature_key: MlsBlob::new(vec![7; 32]),
     };
     view.lobby = vec![entry.clone()];
     let (mut state, _) = screen(view);
@@ -318,6 +322,7 @@ fn kenji_waiting(role: Role) -> MeetingView {
         participant: ParticipantId(7),
         display_name: DisplayName::new("Kenji").expect("name"),
         signed_in: false,
+        signature_key: MlsBlob::new(vec![7; 32]),
     }];
     view
 }
@@ -468,6 +473,7 @@ fn a_host_with_only_a_keyboard_reaches_every_control() {
         participant: ParticipantId(8),
         display_name: DisplayName::new("Yui").expect("name"),
         signed_in: true,
+        signature_key: MlsBlob::new(vec![7; 32]),
     });
     for tabs in 1..=40 {
         let (mut state, mut commands) = screen(two_waiting.clone());
@@ -483,6 +489,7 @@ fn a_host_with_only_a_keyboard_reaches_every_control() {
         ClientMessage::Lock,
         ClientMessage::Admit {
             participant: ParticipantId(7),
+            admission: None,
         },
         ClientMessage::Deny {
             participant: ParticipantId(7),

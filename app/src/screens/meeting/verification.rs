@@ -43,7 +43,9 @@ impl State {
         self.changed
     }
 
-    pub fn view(&self) -> Element<'_, Message> {
+    /// The code panel; with members the server did not announce it says that a matching code
+    /// proves nothing about who else holds it.
+    pub fn view(&self, unannounced: usize) -> Element<'_, Message> {
         let Some(code) = self.code else {
             return column![].into();
         };
@@ -64,6 +66,15 @@ impl State {
             text(fl!("meeting-code-hint")).size(12),
         ]
         .spacing(6);
+        if unannounced > 0 {
+            panel = panel.push(
+                text(fl!(
+                    "meeting-code-unannounced",
+                    count = unannounced.to_string()
+                ))
+                .style(text::danger),
+            );
+        }
         if self.changed {
             panel = panel.push(
                 container(

@@ -229,6 +229,8 @@ fn oversize_fields_are_rejected_by_name() {
         requests: vec![AddRequest {
             participant: pid(1),
             key_package: blob(MAX_KEY_PACKAGE_BYTES + 1),
+            role: Role::Guest,
+            admission: None,
         }],
     };
     assert!(matches!(
@@ -342,6 +344,8 @@ fn list_lengths_are_limited() {
             .map(|p| AddRequest {
                 participant: *p,
                 key_package: blob(1),
+                role: Role::Guest,
+                admission: None,
             })
             .collect(),
     };
@@ -392,10 +396,14 @@ fn commit_cross_field_rules() {
             AddRequest {
                 participant: pid(1),
                 key_package: blob(1),
+                role: Role::Guest,
+                admission: None,
             },
             AddRequest {
                 participant: pid(1),
                 key_package: blob(2),
+                role: Role::Guest,
+                admission: None,
             },
         ],
     };

@@ -1,0 +1,270 @@
+//! End-to-end: the promise against a hostile server and hostile participants, each attack run
+//! against the real server (with a test-only hook where the attack needs a changed server).
+
+#![allow(clippy::unwrap_used)]
+
+use conclave_core::client::account::NewMeeting;
+use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Presence, Snapshot};
+use conclave_core::protocol::{ClientMessage, DenyReason, ErrorCode, Role};
+use conclave_tests::{PATIENCE, TestServer, in_meeting, wait};
+
+/// Has the server (as a hostile operator would) admit whoever joins as `name` at once and
+/// leave them out of every roster and lobby list.
+async fn hide(server: &TestServer, number: &str, name: &str) {
+    let record = server
+        .running
+        .hub()
+        .store()
+        .meeting(number)
+        .await
+        .unwrap()
+        .unwrap();
+    server.running.hub().hide_participant_named(&record, name);
+}
+
+fn unannounced(s: &Snapshot) -> Vec<String> {
+    s.roster
+        .iter()
+        .filter(|r| r.presence == Presence::Unannounced)
+        .map(|r| r.display_name.clone())
+        .collect()
+}
+
+/// Waits for a security warning containing `needle` among the client's events.
+async fn warning(client: &mut MeetingClient, needle: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, client.next_event()).await {
+            Ok(Some(Event::SecurityWarning(w))) if w.contains(needle) => return,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("no security warning containing {needle:?}"),
+        }
+    }
+}
+
+/// Waits for the server's refusal of the client's last request.
+async fn refusal(client: &mut MeetingClient) -> ErrorCode {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, client.next_event()).await {
+            Ok(Some(Event::Error { code, .. })) => return code,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the request was not refused"),
+        }
+    }
+}
+
+async fn host_meeting(
+    server: &TestServer,
+    options: NewMeeting,
+) -> (
+    MeetingClient,
+    conclave_core::client::account::CreatedMeeting,
+) {
+    server.add_user("hana", "Hana Host", "hunter2-long").await;
+    let device = server.sign_in("hana", "hunter2-long").await;
+    let meeting = server.create_meeting(&device, options).await;
+    let mut host = server.user_joins(device, &meeting).await;
+    in_meeting(&mut host).await;
+    (host, meeting)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_the_server_hides_is_shown_to_everyone_with_a_warning() {
+    let server = TestServer::start().await;
+    let (mut host, meeting) = host_meeting(&server, NewMeeting::default()).await;
+    let mut aiko = server.guest_joins("Aiko", &meeting).await;
+    in_meeting(&mut aiko).await;
+
+    // The server hides Mallory from the roster and hands her KeyPackage to the committer. In
+    // an open meeting the committer adds her (the server decides who knew the password)...
+    hide(&server, &meeting.number, "Mallory").await;
+    let mut mallory = server.guest_joins("Mallory", &meeting).await;
+    let inside = in_meeting(&mut mallory).await;
+    assert!(inside.end_to_end_encrypted, "she holds the keys");
+
+    // ...but nobody can be in the group without being seen: every member lists her leaf as
+    // one the server did not announce, and says so.
+    for (client, who) in [(&mut host, "host"), (&mut aiko, "Aiko")] {
+        let s = wait(client, "the hidden leaf listed", |s| {
+            unannounced(s) == vec!["Mallory".to_string()]
+        })
+        .await;
+        let row = s.roster.iter().find(|r| r.is_unannounced()).unwrap();
+        assert_eq!(row.participant, None, "{who}: the server gave her no id");
+        assert!(
+            row.leaf.is_some() && row.trust.is_some(),
+            "{who}: from the MLS leaf"
+        );
+        warning(client, "did not announce").await;
+    }
+    // The server's own roster (what the old list showed) still lacks her.
+    let host_view = host.snapshot();
+    assert!(
+        host_view
+            .roster
+            .iter()
+            .filter(|r| r.presence == Presence::Present)
+            .all(|r| r.display_name != "Mallory")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_lobby_on_the_committer_adds_no_one_a_host_did_not_admit_by_signature() {
+    let server = TestServer::start().await;
+    let options = NewMeeting {
+        lobby: true,
+        ..NewMeeting::default()
+    };
+    let (mut host, meeting) = host_meeting(&server, options).await;
+    let epoch = host.snapshot().epoch;
+
+    // The server skips the lobby for Mallory and asks the committer to add her.
+    hide(&server, &meeting.number, "Mallory").await;
+    let mut mallory = server.guest_joins("Mallory", &meeting).await;
+    warning(&mut host, "no host admitted them").await;
+    // She is sent back to the lobby and never gets the keys.
+    wait(&mut mallory, "back in the lobby", |s| {
+        s.phase == Some(Phase::InLobby)
+    })
+    .await;
+    assert!(!mallory.snapshot().end_to_end_encrypted);
+    let s = host.snapshot();
+    assert_eq!(s.epoch, epoch, "nobody was added");
+    assert!(unannounced(&s).is_empty());
+
+    // A guest the host admits from the lobby (signed) gets in as before.
+    let mut aiko = server.guest_joins("Aiko", &meeting).await;
+    let waiting = wait(&mut host, "Aiko knocks", |s| {
+        s.lobby.iter().any(|e| e.display_name.as_str() == "Aiko")
+    })
+    .await;
+    let aiko_id = waiting
+        .lobby
+        .iter()
+        .find(|e| e.display_name.as_str() == "Aiko")
+        .unwrap()
+        .participant;
+    host.send(ClientMessage::Admit {
+        participant: aiko_id,
+        admission: None,
+    });
+    in_meeting(&mut aiko).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_gets_in_past_the_lobby_and_takes_over_from_an_early_guest() {
+    let server = TestServer::start().await;
+    server.add_user("hana", "Hana Host", "hunter2-long").await;
+    let device = server.sign_in("hana", "hunter2-long").await;
+    let options = NewMeeting {
+        lobby: true,
+        join_before_host: true,
+        ..NewMeeting::default()
+    };
+    let meeting = server.create_meeting(&device, options).await;
+    // A guest arrives first and starts the group as acting co-host.
+    let mut early = server.guest_joins("Early", &meeting).await;
+    let s = in_meeting(&mut early).await;
+    assert_eq!(s.role, Some(Role::CoHost));
+
+    // The host arrives with the lobby on: it gets in (it used to wait forever) ...
+    let mut host = server.user_joins(device, &meeting).await;
+    let s = in_meeting(&mut host).await;
+    assert_eq!(s.role, Some(Role::Host));
+    // ... and the guest goes back to being a guest.
+    wait(&mut early, "demoted", |s| s.role == Some(Role::Guest)).await;
+
+    // The host now commits: a newcomer it admits from the lobby gets in.
+    let mut aiko = server.guest_joins("Aiko", &meeting).await;
+    let s = wait(&mut host, "Aiko knocks", |s| !s.lobby.is_empty()).await;
+    host.send(ClientMessage::Admit {
+        participant: s.lobby[0].participant,
+        admission: None,
+    });
+    in_meeting(&mut aiko).await;
+    // The early guest cannot expel the host.
+    let host_id = host.snapshot().participant.unwrap();
+    early.send(ClientMessage::Expel {
+        participant: host_id,
+    });
+    assert_eq!(refusal(&mut early).await, ErrorCode::NotAllowed);
+    assert_eq!(host.snapshot().phase, Some(Phase::InMeeting));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expelled_guest_coming_back_waits_in_the_lobby_and_a_banned_user_stays_out_after_a_restart()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path().to_path_buf()).await;
+    let (mut host, meeting) = host_meeting(&server, NewMeeting::default()).await;
+    server.add_user("ben", "Ben", "hunter2-long").await;
+
+    let mut guest = server.guest_joins("Gus", &meeting).await;
+    let s = in_meeting(&mut guest).await;
+    let gus = s.participant.unwrap();
+    let ben_device = server.sign_in("ben", "hunter2-long").await;
+    let mut ben = server.user_joins(ben_device, &meeting).await;
+    let s = in_meeting(&mut ben).await;
+    let ben_id = s.participant.unwrap();
+
+    host.send(ClientMessage::Expel { participant: gus });
+    wait(&mut guest, "expelled", |s| {
+        matches!(s.phase, Some(Phase::Left(LeftReason::Expelled(_))))
+    })
+    .await;
+    // The host sees that the lobby is now on, and why.
+    wait(&mut host, "lobby on after the expulsion", |s| {
+        s.meeting
+            .as_ref()
+            .is_some_and(|m| m.lobby_enabled && m.lobby_after_expulsion)
+    })
+    .await;
+    // The guest comes back at once with the same password and a fresh key: lobby, not in.
+    let mut again = server.guest_joins("Gus", &meeting).await;
+    wait(&mut again, "in the lobby", |s| {
+        s.phase == Some(Phase::InLobby)
+    })
+    .await;
+    wait(&mut host, "Gus knocks", |s| !s.lobby.is_empty()).await;
+    assert!(!again.snapshot().end_to_end_encrypted);
+
+    // A signed-in user expelled stays out, even after the server restarts.
+    host.send(ClientMessage::Expel {
+        participant: ben_id,
+    });
+    wait(&mut ben, "expelled", |s| {
+        matches!(s.phase, Some(Phase::Left(LeftReason::Expelled(_))))
+    })
+    .await;
+    drop((host, again, guest, ben));
+    server.running.shutdown().await;
+    let server = TestServer::start_in(dir.path().to_path_buf()).await;
+    let ben_device = server.sign_in("ben", "hunter2-long").await;
+    let mut ben = server.user_joins(ben_device, &meeting).await;
+    wait(&mut ben, "refused", |s| {
+        s.phase == Some(Phase::Left(LeftReason::Denied(DenyReason::Expelled)))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_host_leaves_a_remaining_member_still_commits_removals() {
+    let server = TestServer::start().await;
+    let (host, meeting) = host_meeting(&server, NewMeeting::default()).await;
+    let mut aiko = server.guest_joins("Aiko", &meeting).await;
+    in_meeting(&mut aiko).await;
+    let mut ben = server.guest_joins("Ben", &meeting).await;
+    in_meeting(&mut ben).await;
+    wait(&mut aiko, "three members", |s| s.mls_roster.len() == 3).await;
+
+    host.send(ClientMessage::Leave);
+    // Nobody with host rights is left, yet the host's leaf is removed: it loses the keys.
+    wait(&mut aiko, "the host's leaf removed", |s| {
+        s.mls_roster.len() == 2
+    })
+    .await;
+    ben.send(ClientMessage::Leave);
+    let s = wait(&mut aiko, "Ben's leaf removed", |s| s.mls_roster.len() == 1).await;
+    assert!(s.end_to_end_encrypted);
+}
