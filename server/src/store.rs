@@ -103,6 +103,9 @@ pub enum StoreError {
     /// The password could not be read (terminal or standard input).
     #[error("cannot read the password: {0}")]
     PasswordInput(#[source] std::io::Error),
+    /// Every password-hashing slot stayed taken for the whole wait: the server is busy.
+    #[error("the server is busy checking passwords; try again shortly")]
+    Busy,
     /// A blocking task (password hashing) panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
@@ -122,6 +125,23 @@ pub struct StoreOptions {
     pub argon2_params: Params,
     /// Connections in the SQLite pool.
     pub max_connections: u32,
+    /// Password hashes (Argon2, 19 MiB each by default) computed at the same time, for
+    /// sign-in, meeting passwords and new accounts alike.
+    pub hash_slots: usize,
+    /// How long a password check waits for a free slot before it is refused as busy.
+    pub hash_wait: Duration,
+}
+
+/// Most concurrent password hashes by default.
+pub const MAX_DEFAULT_HASH_SLOTS: usize = 4;
+/// Default wait for a password-hashing slot.
+pub const DEFAULT_HASH_WAIT: Duration = Duration::from_secs(2);
+
+/// One hashing slot per core, at least 1 and at most [`MAX_DEFAULT_HASH_SLOTS`].
+pub fn default_hash_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_DEFAULT_HASH_SLOTS)
 }
 
 impl Default for StoreOptions {
@@ -129,6 +149,8 @@ impl Default for StoreOptions {
         Self {
             argon2_params: Params::default(),
             max_connections: 8,
+            hash_slots: default_hash_slots(),
+            hash_wait: DEFAULT_HASH_WAIT,
         }
     }
 }
@@ -167,6 +189,9 @@ pub struct Store {
     /// A hash of a random password, verified against when the account or meeting is unknown
     /// so that "unknown" and "wrong password" take the same time.
     dummy_hash: Arc<str>,
+    /// Bounds concurrent Argon2 runs (memory: 19 MiB each by default).
+    hash_slots: Arc<tokio::sync::Semaphore>,
+    hash_wait: Duration,
     path: PathBuf,
 }
 
@@ -194,6 +219,7 @@ impl Store {
             source,
         })?;
         let path = data_dir.join(DATABASE_FILE);
+        create_private_file(&path)?;
         let connect = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
@@ -216,6 +242,8 @@ impl Store {
             pool,
             hasher,
             dummy_hash: dummy_hash.into(),
+            hash_slots: Arc::new(tokio::sync::Semaphore::new(options.hash_slots.max(1))),
+            hash_wait: options.hash_wait,
             path,
         })
     }
@@ -230,11 +258,35 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// The connection pool (for the guess throttle's table).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The password-hashing slots: every Argon2 run holds one.
+    pub fn hash_slots(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.hash_slots
+    }
+
+    /// Hashes a new secret (account or meeting creation): waits for a slot as long as it
+    /// takes, since only signed-in users and administrators get here.
     async fn hash_secret(&self, secret: &str) -> Result<String, StoreError> {
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
         hash_blocking(self.hasher.clone(), secret.to_owned()).await
     }
 
+    /// Checks a secret against a stored hash; waits at most `hash_wait` for a slot, then
+    /// fails with [`StoreError::Busy`].
     async fn verify_secret(&self, secret: &str, phc: String) -> Result<bool, StoreError> {
+        let _slot = match tokio::time::timeout(self.hash_wait, self.hash_slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(e)) => return Err(StoreError::Task(e.to_string())),
+            Err(_) => return Err(StoreError::Busy),
+        };
         let hasher = self.hasher.clone();
         let secret = secret.to_owned();
         tokio::task::spawn_blocking(move || match PasswordHash::new(&phc) {
@@ -506,6 +558,22 @@ fn check_password(password: &str) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// Creates the database file empty and owner-only before SQLite opens it, so it is never
+/// readable by others, not even between its creation and [`restrict_database_files`].
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|source| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Makes the database and its WAL and shared-memory files readable by the owner only
