@@ -12,7 +12,10 @@ server="127.0.0.1:$port"
 data="$(mktemp -d)"
 server_pid=""
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
     rm -rf "$data"
 }
 trap cleanup EXIT
@@ -39,17 +42,40 @@ echo "meeting $number created (its password goes to the guests by another channe
 echo
 
 label() { sed -u "s/^/[$1] /"; }
+client_pids=()
 { sleep 6; echo status; sleep 2; } |
     "$bin/conclave-cli" join "${common[@]}" "${host_id[@]}" "$number" --stay-secs 9 --tone | label host &
+client_pids+=($!)
 sleep 1
 for name in Aiko Ben; do
     { echo "$password"; sleep 5; echo status; sleep 2; } |
         "$bin/conclave-cli" join "${common[@]}" "$number" --name "$name" --password-stdin \
             --stay-secs 7 --record-audio "$data/$name.wav" | label "$name" &
+    client_pids+=($!)
     sleep 0.5
 done
-wait %1 %2 %3 2>/dev/null || true
+# Wait for the three clients only (not the server, which runs until we stop it).
+failed=0
+for pid in "${client_pids[@]}"; do
+    wait "$pid" || failed=$((failed + 1))
+done
 echo
-echo "done: every participant printed the same verification code for the same epoch;"
-echo "the host sent a test tone, end-to-end encrypted through the SFU, and each guest recorded it"
-ls -l "$data"/*.wav 2>/dev/null | awk '{print "  " $NF ": " $5 " bytes"}' || true
+echo "=== Summary ==="
+echo "A meeting server (conclaved) ran on https://$server with a throw-away data directory."
+echo "Host Hana signed in, created meeting $number and joined; guests Aiko and Ben joined"
+echo "with the meeting password. Every participant printed the same verification code for the"
+echo "same epoch (compare the [host], [Aiko] and [Ben] lines above): they share one MLS group."
+echo "The host sent a test tone, end-to-end encrypted (SFrame) through the server's SFU:"
+for name in Aiko Ben; do
+    if [ -s "$data/$name.wav" ]; then
+        echo "  $name recorded $(wc -c <"$data/$name.wav") bytes of audio"
+    else
+        echo "  $name recorded no audio"
+    fi
+done
+if [ "$failed" -eq 0 ]; then
+    echo "All three clients finished normally. Stopping the server and removing its data."
+else
+    echo "$failed client(s) exited with an error (see above). Stopping the server."
+fi
+exit "$failed"

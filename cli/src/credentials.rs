@@ -134,18 +134,61 @@ impl StoredIdentity {
     }
 }
 
+/// Writes the credentials file owner-only (0600), whatever permissions an existing file had,
+/// and never through a symbolic link (someone could point it at a file they can read).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // Not truncated on open: the permissions are fixed before anything is written.
+    options.write(true).create(true).truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| {
+        format!(
+            "cannot write {} (it must be a regular file, not a symbolic link)",
+            path.display()
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    file.set_len(0)?;
     file.write_all(bytes)?;
+    file.sync_all()?;
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    /// Before the fix an existing 0644 file kept its permissions and a symbolic link was
+    /// followed.
+    #[test]
+    fn the_credentials_file_is_always_private_and_never_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("me.credentials");
+        std::fs::write(&path, "an older, longer content").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"{}").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
+
+        let target = dir.path().join("somewhere-else");
+        std::fs::write(&target, "untouched").unwrap();
+        let link = dir.path().join("link.credentials");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(write_private(&link, b"secret").is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    }
 }

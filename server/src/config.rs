@@ -8,6 +8,7 @@
 //! tls_key = "/etc/conclave/key.pem"     # is created in data_dir
 //! hostnames = ["meet.example.org"]
 //! idle_timeout_secs = 60
+//! send_timeout_secs = 10     # a client that takes longer to accept one message is dropped
 //! token_ttl_hours = 720
 //! certificate_ttl_hours = 24
 //! public_address = "meet.example.org:8443"  # what invitations and join links show
@@ -63,6 +64,9 @@ pub struct ServerConfig {
     pub hostnames: Vec<String>,
     /// A connection that sends nothing (not even `ping`) for this long is dropped.
     pub idle_timeout_secs: u64,
+    /// A write to a client's socket that takes longer than this drops the connection (the
+    /// client cannot keep up, or stopped reading).
+    pub send_timeout_secs: u64,
     /// Lifetime of a sign-in bearer token.
     pub token_ttl_hours: u64,
     /// Lifetime of a member certificate issued at sign-in.
@@ -89,6 +93,7 @@ impl Default for ServerConfig {
             tls_key: None,
             hostnames: Vec::new(),
             idle_timeout_secs: 60,
+            send_timeout_secs: 10,
             token_ttl_hours: 720,
             certificate_ttl_hours: 24,
             public_address: None,
@@ -132,9 +137,9 @@ impl ServerConfig {
                 "tls_cert and tls_key must be given together".into(),
             ));
         }
-        if self.idle_timeout_secs == 0 {
+        if self.idle_timeout_secs == 0 || self.send_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
-                "idle_timeout_secs must be at least 1".into(),
+                "idle_timeout_secs and send_timeout_secs must be at least 1".into(),
             ));
         }
         if self.token_ttl_hours == 0 || self.certificate_ttl_hours == 0 {

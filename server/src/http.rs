@@ -18,13 +18,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use conclave_core::password_policy::PolicyViolation;
 use conclave_core::protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
 use conclave_core::schedule::PasswordPolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};
 use crate::org_key::issue_member_certificate;
-use crate::store::{MAX_TITLE_CHARS, StoreError};
+use crate::store::{MAX_TITLE_CHARS, StoreError, unix_now as store_now};
+use crate::throttle::{Guess, ThrottleError};
 use crate::ws::authenticate;
 
 /// Length of generated meeting passwords.
@@ -66,6 +68,21 @@ fn throttled(wait: std::time::Duration) -> Response {
         "too many attempts; try again later",
     );
     if let Ok(value) = secs.to_string().parse() {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Seconds a client is told to wait when every password-hashing slot is busy.
+pub const BUSY_RETRY_SECS: u64 = 2;
+
+/// 503 with `Retry-After`: every password-hashing slot stayed taken.
+fn busy() -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is busy; try again shortly",
+    );
+    if let Ok(value) = BUSY_RETRY_SECS.to_string().parse() {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
@@ -130,11 +147,6 @@ pub async fn signin(
         Ok(Json(request)) => request,
         Err(rejection) => return bad_json(&rejection),
     };
-    let address = peer.ip();
-    if let Some(wait) = hub.signin_throttled(&request.username, address) {
-        tracing::info!(%address, "sign-in throttled");
-        return throttled(wait);
-    }
     let device_key = match BASE64.decode(request.device_signature_key.as_bytes()) {
         Ok(key) if key.len() == SIGNATURE_KEY_BYTES => key,
         _ => {
@@ -144,6 +156,17 @@ pub async fn signin(
             );
         }
     };
+    // Counted before the password is checked, so parallel guesses cannot all slip through.
+    let address = peer.ip();
+    let guess = Guess::sign_in(address, &request.username);
+    match hub.throttle().reserve(&guess, store_now()).await {
+        Ok(()) => {}
+        Err(ThrottleError::Wait(wait)) => {
+            tracing::info!(%address, "sign-in throttled");
+            return throttled(wait);
+        }
+        Err(ThrottleError::Store(e)) => return internal("guess throttle", &e),
+    }
 
     let user = match hub
         .store()
@@ -152,14 +175,23 @@ pub async fn signin(
     {
         Ok(user) => user,
         Err(StoreError::BadCredentials | StoreError::Disabled) => {
-            hub.signin_failed(&request.username, address);
             tracing::info!(%address, "sign-in refused");
             // Same answer for an unknown user, a wrong password and a disabled account.
             return error(StatusCode::UNAUTHORIZED, "wrong username or password");
         }
+        Err(StoreError::Busy) => {
+            // Not checked, so not counted.
+            if let Err(e) = hub.throttle().cancel(&guess).await {
+                tracing::warn!(error = %e, "could not cancel the guess record");
+            }
+            tracing::info!(%address, "sign-in refused: password checks busy");
+            return busy();
+        }
         Err(e) => return internal("password check", &e),
     };
-    hub.signin_succeeded(address);
+    if let Err(e) = hub.throttle().succeeded(&guess).await {
+        tracing::warn!(error = %e, "could not clear the guess record");
+    }
 
     let settings = hub.settings();
     let issued = match hub
@@ -214,6 +246,25 @@ pub struct CreateMeetingRequest {
     pub auto_lock_minutes: Option<u32>,
     #[serde(default)]
     pub join_before_host: bool,
+}
+
+/// 400 naming the password-policy rule the chosen password breaks (`rule`, for clients to
+/// localise) and what the policy needs, in words.
+fn policy_refusal(violation: &PolicyViolation) -> Response {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        error: &'a str,
+        rule: &'a str,
+    }
+    let message = format!("the password does not meet the policy: {violation}");
+    (
+        StatusCode::BAD_REQUEST,
+        Json(Body {
+            error: &message,
+            rule: violation.code(),
+        }),
+    )
+        .into_response()
 }
 
 /// Answer to `POST /v1/meetings`.
@@ -276,7 +327,16 @@ pub async fn create_meeting(
         ..MeetingOptions::default()
     };
     let title = request.title.as_deref();
-    let password = match prepare_meeting(request.password, title, &options) {
+    // Instant meetings obey the organization's password policy like scheduled ones.
+    let policy = &hub.settings().password_policy;
+    let password = match request.password {
+        Some(chosen) => match policy.check(&chosen) {
+            Ok(()) => chosen,
+            Err(violation) => return policy_refusal(&violation),
+        },
+        None => policy.generate(),
+    };
+    let password = match prepare_meeting(Some(password), title, &options) {
         Ok(password) => password,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };

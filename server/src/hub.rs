@@ -7,18 +7,22 @@
 //! order the room produced them.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use conclave_core::identity::{OrgPublicKey, OrgSigningKey};
 use conclave_core::protocol::{EndReason, ParticipantId, ServerMessage};
+use conclave_core::schedule::PasswordPolicy;
 use tokio::sync::{Notify, mpsc};
 
 use crate::room::{DeliveryService, JoinRequest, Outgoing, Room, RoomError, RoomOptions};
 use crate::store::{MeetingRecord, Store};
 use crate::throttle::GuessThrottle;
+
+/// Messages a connection's outbox holds; a connection that falls this far behind cannot keep
+/// up and is dropped.
+pub const OUTBOX_CAPACITY: usize = 1024;
 
 /// Software version announced in `hello`.
 pub const SERVER_VERSION: &str = concat!("conclaved ", env!("CARGO_PKG_VERSION"));
@@ -73,18 +77,24 @@ impl StoredOptions for MeetingOptions {
     }
 }
 
-/// Lifetimes and timeouts the connection and HTTP layers apply.
-#[derive(Debug, Clone, Copy)]
+/// Lifetimes, timeouts and rules the connection and HTTP layers apply.
+#[derive(Debug, Clone)]
 pub struct HubSettings {
     pub idle_timeout: Duration,
     pub token_ttl: Duration,
     pub certificate_ttl: Duration,
+    /// Longest a write to one socket may take before the connection is dropped.
+    pub send_timeout: Duration,
+    /// The organization's rules for meeting passwords (instant and scheduled meetings).
+    pub password_policy: PasswordPolicy,
 }
 
 /// One live WebSocket connection.
 #[derive(Debug)]
 struct Connection {
-    outbox: mpsc::UnboundedSender<Outgoing>,
+    outbox: mpsc::Sender<Outgoing>,
+    /// Told when the outbox overflowed: the connection task closes the socket.
+    overflowed: Arc<Notify>,
     /// The meeting it joined (set when the join reached the room).
     meeting: Option<String>,
     /// The name it joined with, for audit entries.
@@ -101,10 +111,8 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, Room>>,
     connections: Mutex<HashMap<ParticipantId, Connection>>,
     connections_changed: Notify,
-    /// Meeting-password guesses, per meeting and per address.
-    throttle: Mutex<GuessThrottle>,
-    /// Sign-in password guesses, per account name and per address.
-    signin_throttle: Mutex<GuessThrottle>,
+    /// Sign-in and meeting-password guesses (kept in the database).
+    throttle: GuessThrottle,
     next_id: AtomicU64,
     shutting_down: AtomicBool,
     /// The MLS external-sender identity every room's group lists (see [`DeliveryService`]).
@@ -146,6 +154,7 @@ impl Hub {
         delivery: DeliveryService,
     ) -> Self {
         let org_public = org_key.public();
+        let throttle_store = store.clone();
         Self {
             sfu,
             store,
@@ -155,8 +164,7 @@ impl Hub {
             rooms: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
             connections_changed: Notify::new(),
-            throttle: Mutex::new(GuessThrottle::new()),
-            signin_throttle: Mutex::new(GuessThrottle::new()),
+            throttle: GuessThrottle::new(throttle_store),
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             delivery,
@@ -192,8 +200,8 @@ impl Hub {
         self.org_public
     }
 
-    pub fn settings(&self) -> HubSettings {
-        self.settings
+    pub fn settings(&self) -> &HubSettings {
+        &self.settings
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -203,23 +211,30 @@ impl Hub {
     // -- connections ----------------------------------------------------------------------
 
     /// Registers a new connection and gives it its participant id; `None` while shutting
-    /// down.
-    pub fn connect(&self, outbox: mpsc::UnboundedSender<Outgoing>) -> Option<ParticipantId> {
+    /// down. Dropping the returned guard disconnects it (on every exit of the connection's
+    /// task, a panic included), so no ghost participant stays in a room.
+    pub fn connect(self: &Arc<Self>, outbox: mpsc::Sender<Outgoing>) -> Option<ConnectionGuard> {
         let mut connections = lock(&self.connections);
         // Checked under the lock so shutdown's broadcast cannot miss a new connection.
         if self.is_shutting_down() {
             return None;
         }
         let id = ParticipantId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let overflowed = Arc::new(Notify::new());
         connections.insert(
             id,
             Connection {
                 outbox,
+                overflowed: overflowed.clone(),
                 meeting: None,
                 display_name: None,
             },
         );
-        Some(id)
+        Some(ConnectionGuard {
+            hub: self.clone(),
+            id,
+            overflowed,
+        })
     }
 
     /// The connection is gone: it leaves its meeting (if any) and is forgotten.
@@ -268,11 +283,17 @@ impl Hub {
             let kind = out.message.type_name();
             let to = out.to;
             match connections.get(&to) {
-                Some(connection) => {
-                    if connection.outbox.send(out).is_err() {
+                Some(connection) => match connection.outbox.try_send(out) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        // It cannot keep up: its task closes the connection.
+                        tracing::warn!(participant = %to, kind, "outbox full; dropping the connection");
+                        connection.overflowed.notify_one();
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
                         tracing::debug!(participant = %to, kind, "outbox closed; dropped");
                     }
-                }
+                },
                 None => tracing::debug!(participant = %to, kind, "no such connection; dropped"),
             }
         }
@@ -397,34 +418,9 @@ impl Hub {
 
     // -- throttles ------------------------------------------------------------------------
 
-    /// How long this address must wait before guessing this meeting's password again.
-    pub fn join_throttled(&self, meeting: &str, address: IpAddr) -> Option<Duration> {
-        lock(&self.throttle).check(meeting, address, Instant::now())
-    }
-
-    /// Records a wrong meeting password (or an unknown meeting number).
-    pub fn join_failed(&self, meeting: &str, address: IpAddr) {
-        lock(&self.throttle).failed(meeting, address, Instant::now());
-    }
-
-    /// Records a right meeting password.
-    pub fn join_succeeded(&self, address: IpAddr) {
-        lock(&self.throttle).succeeded(address);
-    }
-
-    /// How long this address must wait before trying to sign in as `username` again.
-    pub fn signin_throttled(&self, username: &str, address: IpAddr) -> Option<Duration> {
-        lock(&self.signin_throttle).check(username, address, Instant::now())
-    }
-
-    /// Records failed sign-in.
-    pub fn signin_failed(&self, username: &str, address: IpAddr) {
-        lock(&self.signin_throttle).failed(username, address, Instant::now());
-    }
-
-    /// Records a successful sign-in.
-    pub fn signin_succeeded(&self, address: IpAddr) {
-        lock(&self.signin_throttle).succeeded(address);
+    /// Sign-in and meeting-password guesses.
+    pub fn throttle(&self) -> &GuessThrottle {
+        &self.throttle
     }
 
     // -- audit ----------------------------------------------------------------------------
@@ -456,13 +452,16 @@ impl Hub {
         let connections = lock(&self.connections);
         self.shutting_down.store(true, Ordering::SeqCst);
         for (id, connection) in connections.iter() {
-            let _ = connection.outbox.send(Outgoing {
+            let sent = connection.outbox.try_send(Outgoing {
                 to: *id,
                 message: ServerMessage::MeetingEnded {
                     reason: EndReason::ServerShutdown,
                 },
                 close: true,
             });
+            if let Err(mpsc::error::TrySendError::Full(_)) = sent {
+                connection.overflowed.notify_one();
+            }
         }
     }
 
@@ -482,6 +481,32 @@ impl Hub {
                 return;
             }
         }
+    }
+}
+
+/// A registered connection; dropping it disconnects (see [`Hub::connect`]).
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    hub: Arc<Hub>,
+    id: ParticipantId,
+    overflowed: Arc<Notify>,
+}
+
+impl ConnectionGuard {
+    pub fn id(&self) -> ParticipantId {
+        self.id
+    }
+
+    /// Resolves once the outbox overflowed (the connection cannot keep up).
+    pub async fn overflowed(&self) {
+        self.overflowed.notified().await;
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.hub.disconnect(self.id);
+        tracing::debug!(participant = %self.id, "disconnected");
     }
 }
 

@@ -121,9 +121,21 @@ pub fn issue_member_certificate(
     Ok(certificate)
 }
 
-/// Creates `dir` (and parents) if missing; directories this creates are private (0700).
+/// Creates `dir` (and parents) if missing; directories this creates are private (0700). An
+/// existing `dir` that others may read (e.g. made 0755 by an older version) is made 0700.
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir)?.permissions().mode();
+            if mode & 0o077 != 0
+                && let Err(error) =
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            {
+                tracing::warn!(dir = %dir.display(), %error, "cannot make the data directory private");
+            }
+        }
         return Ok(());
     }
     let mut builder = std::fs::DirBuilder::new();

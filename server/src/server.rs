@@ -79,7 +79,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
 /// and serves HTTPS until [`RunningServer::shutdown`].
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     config.validate()?;
-    std::fs::create_dir_all(&config.data_dir).map_err(io(format!(
+    // Owner-only: it holds the database (password and token hashes) and the org key.
+    org_key::create_private_dir(&config.data_dir).map_err(io(format!(
         "cannot create the data directory {}",
         config.data_dir.display()
     )))?;
@@ -111,6 +112,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             token_ttl: Duration::from_secs(config.token_ttl_hours.saturating_mul(3600)),
             certificate_ttl: Duration::from_secs(config.certificate_ttl_hours.saturating_mul(3600)),
+            send_timeout: Duration::from_secs(config.send_timeout_secs),
+            password_policy: config.password_policy.clone(),
         },
         sfu,
         delivery,

@@ -422,3 +422,56 @@ async fn display_names_fit_in_certificates() {
     let err = store.add_user("ian", &too_long, "pw").await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
 }
+
+/// Before the fix the server created its data directory 0755 and SQLite its file 0644.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_database_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("new").join("data");
+    let store = open(&dir).await;
+    store.add_user("aiko", "Aiko", "pw").await.unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.join(format!("{DATABASE_FILE}{suffix}"));
+        assert!(file.exists(), "{}", file.display());
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    store.close().await;
+
+    // A directory an older version left readable by others is made private.
+    let loose = temp.path().join("loose");
+    std::fs::create_dir(&loose).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = open(&loose).await;
+    assert_eq!(mode(&loose), 0o700);
+    assert_eq!(mode(&loose.join(DATABASE_FILE)), 0o600);
+    store.close().await;
+}
+
+/// Before the fix every password check ran its Argon2 at once, however many came in.
+#[tokio::test]
+async fn password_checks_wait_briefly_for_a_hashing_slot_then_report_busy() {
+    let temp = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        hash_slots: 1,
+        hash_wait: Duration::from_millis(100),
+        ..StoreOptions::insecure_fast_hashing_for_tests()
+    };
+    let store = Store::open_with(temp.path(), options).await.unwrap();
+    store.add_user("aiko", "Aiko", "pw").await.unwrap();
+    let held = store.hash_slots().clone().acquire_owned().await.unwrap();
+    assert!(matches!(
+        store.verify_password("aiko", "pw").await,
+        Err(StoreError::Busy)
+    ));
+    assert!(matches!(
+        store.verify_meeting_password("12345678901", "pw").await,
+        Err(StoreError::Busy)
+    ));
+    drop(held);
+    assert!(store.verify_password("aiko", "pw").await.is_ok());
+    assert!(default_hash_slots() >= 1 && default_hash_slots() <= MAX_DEFAULT_HASH_SLOTS);
+}

@@ -1,170 +1,293 @@
-//! Password-guess throttling, per meeting and per client address.
+//! Password-guess throttling for sign-in and meeting joins, kept in the database.
 //!
-//! A few mistakes are free; after that each further failure doubles the wait (30 s, 60 s, …,
-//! capped at 1 h). A success clears the address's record but not the meeting's, so spreading
-//! guesses over many addresses still hits the meeting's limit. Clock injected for tests.
+//! Every password attempt is *reserved* before its password is checked: the attempt counts as
+//! a failure up front, so parallel attempts cannot all pass the check before any of them is
+//! counted. A right password removes only that attempt's (who, what) row; a refused one stays.
+//!
+//! Who and what, per kind of attempt:
+//!
+//! - sign-in: the client address (IPv6 by its /64) on an account name. Limits: the address
+//!   over all account names, and the account name over all addresses;
+//! - a guest's meeting join: the address on a meeting number. Limits: the address over all
+//!   meetings, and the meeting over all guest addresses;
+//! - a signed-in user's join: the account *at* an address on a meeting. Limit: that account
+//!   at that address. Strangers' failures never count against a signed-in user, and a
+//!   meeting's host account needs no password (it is not throttled at all).
+//!
+//! A few failures are free; after that each further failure doubles the wait (30 s, 60 s, …,
+//! capped at 1 h), counted from the group's latest failure. Rows are forgotten an hour after
+//! their last failure and at most [`MAX_ROWS`] are kept (oldest dropped first), so the state is
+//! bounded on disk and nothing grows in memory. Times are Unix seconds, injected for tests.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Failures allowed before waits start.
+use sqlx::SqlitePool;
+
+use crate::store::{Store, StoreError};
+
+/// Failures allowed per address (or per account at an address) before waits start.
 pub const FREE_ATTEMPTS: u32 = 5;
-const FIRST_WAIT: Duration = Duration::from_secs(30);
-const MAX_WAIT: Duration = Duration::from_secs(3600);
-/// A record with no failure for this long is forgotten.
-const FORGET_AFTER: Duration = Duration::from_secs(3600);
+/// Failures allowed per account name or meeting, over all addresses.
+pub const FREE_TARGET_ATTEMPTS: u32 = FREE_ATTEMPTS * 4;
+const FIRST_WAIT_SECS: i64 = 30;
+const MAX_WAIT_SECS: i64 = 3600;
+/// A row with no failure for this long is forgotten.
+pub const FORGET_AFTER_SECS: i64 = 3600;
+/// Most rows kept; beyond this the oldest are dropped.
+pub const MAX_ROWS: i64 = 100_000;
+/// Old rows are pruned at most this often.
+const PRUNE_EVERY_SECS: i64 = 60;
 
-#[derive(Debug, Clone, Copy)]
-struct Record {
-    failures: u32,
-    blocked_until: Option<Instant>,
-    last_failure: Instant,
+/// What kind of password an attempt guesses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    SignIn,
+    JoinGuest,
+    JoinMember,
 }
 
-#[derive(Debug)]
-struct Limiter<K> {
-    free_attempts: u32,
-    records: HashMap<K, Record>,
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::SignIn => "signin",
+            Kind::JoinGuest => "join_guest",
+            Kind::JoinMember => "join_member",
+        }
+    }
+
+    /// Free failures for the subject (who) and, if limited, for the target (what).
+    fn limits(self) -> (u32, Option<u32>) {
+        match self {
+            Kind::SignIn | Kind::JoinGuest => (FREE_ATTEMPTS, Some(FREE_TARGET_ATTEMPTS)),
+            Kind::JoinMember => (FREE_ATTEMPTS, None),
+        }
+    }
 }
 
-impl<K: Eq + Hash + Clone> Limiter<K> {
-    fn new(free_attempts: u32) -> Self {
+/// One password attempt: who guesses what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guess {
+    kind: Kind,
+    subject: String,
+    target: String,
+}
+
+impl Guess {
+    /// Signing in to account `username` from `address`.
+    pub fn sign_in(address: IpAddr, username: &str) -> Self {
         Self {
-            free_attempts,
-            records: HashMap::new(),
+            kind: Kind::SignIn,
+            subject: address_key(address),
+            // Usernames are unique case-insensitively.
+            target: username.to_lowercase(),
         }
     }
 
-    fn wait(&self, key: &K, now: Instant) -> Option<Duration> {
-        let until = self.records.get(key)?.blocked_until?;
-        (until > now).then(|| until - now)
-    }
-
-    fn fail(&mut self, key: K, now: Instant) {
-        let record = self.records.entry(key).or_insert(Record {
-            failures: 0,
-            blocked_until: None,
-            last_failure: now,
-        });
-        record.failures += 1;
-        record.last_failure = now;
-        if record.failures > self.free_attempts {
-            let doublings = (record.failures - self.free_attempts - 1).min(16);
-            let wait = FIRST_WAIT.saturating_mul(1 << doublings).min(MAX_WAIT);
-            record.blocked_until = Some(now + wait);
+    /// A guest (no bearer token) joining meeting `number` from `address`.
+    pub fn join_guest(address: IpAddr, number: &str) -> Self {
+        Self {
+            kind: Kind::JoinGuest,
+            subject: address_key(address),
+            target: number.to_owned(),
         }
     }
 
-    fn clear(&mut self, key: &K) {
-        self.records.remove(key);
-    }
-
-    fn forget_old(&mut self, now: Instant) {
-        self.records
-            .retain(|_, r| now.saturating_duration_since(r.last_failure) < FORGET_AFTER);
+    /// Signed-in account `user_id` joining meeting `number` from `address`.
+    pub fn join_member(address: IpAddr, user_id: &str, number: &str) -> Self {
+        Self {
+            kind: Kind::JoinMember,
+            subject: format!("{user_id}@{}", address_key(address)),
+            target: number.to_owned(),
+        }
     }
 }
 
-/// Throttles password guesses for all meetings of one server.
+/// The throttle key of an address: IPv4 as it is (IPv4-mapped IPv6 too), IPv6 by its /64,
+/// since one host usually holds a whole /64.
+pub fn address_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Why an attempt may not go ahead.
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    /// Too many failures: try again after this long.
+    #[error("too many attempts; try again in {0:?}")]
+    Wait(Duration),
+    /// The database failed (the attempt is refused: fail closed).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The wait after `failures` failures of which the latest was at `last`, or `None`.
+fn wait_after(failures: i64, last: i64, free: u32, now: i64) -> Option<Duration> {
+    let over = failures - i64::from(free);
+    if over <= 0 {
+        return None;
+    }
+    let doublings = u32::try_from((over - 1).min(16)).unwrap_or(16);
+    let wait = FIRST_WAIT_SECS
+        .saturating_mul(1 << doublings)
+        .min(MAX_WAIT_SECS);
+    let until = last.saturating_add(wait);
+    (until > now).then(|| Duration::from_secs(u64::try_from(until - now).unwrap_or(0)))
+}
+
+/// The server's guess throttle; its state is the `guess_failures` table.
 #[derive(Debug)]
 pub struct GuessThrottle {
-    by_address: Limiter<IpAddr>,
-    by_meeting: Limiter<String>,
-}
-
-impl Default for GuessThrottle {
-    fn default() -> Self {
-        Self::new()
-    }
+    store: Store,
+    /// Serializes check-and-reserve (so parallel attempts see each other's reservations) and
+    /// remembers when old rows were last pruned.
+    gate: tokio::sync::Mutex<i64>,
+    max_rows: i64,
 }
 
 impl GuessThrottle {
-    /// The default policy: 5 free attempts per address, 20 per meeting.
-    pub fn new() -> Self {
+    pub fn new(store: Store) -> Self {
         Self {
-            by_address: Limiter::new(FREE_ATTEMPTS),
-            by_meeting: Limiter::new(FREE_ATTEMPTS * 4),
+            store,
+            gate: tokio::sync::Mutex::new(0),
+            max_rows: MAX_ROWS,
         }
     }
 
-    /// `Some(wait)` when this address or meeting must wait before another attempt; the caller
-    /// answers "try again in N s" without checking the password at all.
-    pub fn check(&self, meeting: &str, address: IpAddr, now: Instant) -> Option<Duration> {
-        let a = self.by_address.wait(&address, now);
-        let m = self.by_meeting.wait(&meeting.to_string(), now);
-        a.max(m)
+    /// A throttle keeping at most `max_rows` rows (tests use a small cap).
+    pub fn with_max_rows(store: Store, max_rows: i64) -> Self {
+        Self {
+            max_rows,
+            ..Self::new(store)
+        }
     }
 
-    /// Records a wrong password.
-    pub fn failed(&mut self, meeting: &str, address: IpAddr, now: Instant) {
-        self.by_address.forget_old(now);
-        self.by_meeting.forget_old(now);
-        self.by_address.fail(address, now);
-        self.by_meeting.fail(meeting.to_string(), now);
+    fn pool(&self) -> &SqlitePool {
+        self.store.pool()
     }
 
-    /// Records a right password: the address starts afresh.
-    pub fn succeeded(&mut self, address: IpAddr) {
-        self.by_address.clear(&address);
+    /// Checks whether `guess` may go ahead and, if so, counts it as a failure before its
+    /// password is checked. Call [`succeeded`](Self::succeeded) when the password was right,
+    /// [`cancel`](Self::cancel) when it was not checked after all.
+    pub async fn reserve(&self, guess: &Guess, now: i64) -> Result<(), ThrottleError> {
+        let mut last_prune = self.gate.lock().await;
+        if now - *last_prune >= PRUNE_EVERY_SECS {
+            self.prune(now).await?;
+            *last_prune = now;
+        }
+        let (free_subject, free_target) = guess.kind.limits();
+        let (failures, last): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COALESCE(SUM(failures), 0), MAX(last_failure) FROM guess_failures \
+             WHERE kind = ? AND subject = ?",
+        )
+        .bind(guess.kind.as_str())
+        .bind(&guess.subject)
+        .fetch_one(self.pool())
+        .await
+        .map_err(StoreError::from)?;
+        let mut wait = last.and_then(|last| wait_after(failures, last, free_subject, now));
+        if let Some(free_target) = free_target {
+            let (failures, last): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COALESCE(SUM(failures), 0), MAX(last_failure) FROM guess_failures \
+                 WHERE kind = ? AND target = ?",
+            )
+            .bind(guess.kind.as_str())
+            .bind(&guess.target)
+            .fetch_one(self.pool())
+            .await
+            .map_err(StoreError::from)?;
+            wait = wait.max(last.and_then(|last| wait_after(failures, last, free_target, now)));
+        }
+        if let Some(wait) = wait {
+            return Err(ThrottleError::Wait(wait));
+        }
+        sqlx::query(
+            "INSERT INTO guess_failures (kind, subject, target, failures, last_failure) \
+             VALUES (?, ?, ?, 1, ?) ON CONFLICT (kind, subject, target) \
+             DO UPDATE SET failures = failures + 1, last_failure = excluded.last_failure",
+        )
+        .bind(guess.kind.as_str())
+        .bind(&guess.subject)
+        .bind(&guess.target)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// The password was right: this (who, what) pair starts afresh. Other accounts' or
+    /// meetings' failures from the same address are kept.
+    pub async fn succeeded(&self, guess: &Guess) -> Result<(), StoreError> {
+        let _gate = self.gate.lock().await;
+        sqlx::query("DELETE FROM guess_failures WHERE kind = ? AND subject = ? AND target = ?")
+            .bind(guess.kind.as_str())
+            .bind(&guess.subject)
+            .bind(&guess.target)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The reserved attempt did not happen (the server was too busy to check the password):
+    /// it no longer counts.
+    pub async fn cancel(&self, guess: &Guess) -> Result<(), StoreError> {
+        let _gate = self.gate.lock().await;
+        sqlx::query(
+            "UPDATE guess_failures SET failures = failures - 1 \
+             WHERE kind = ? AND subject = ? AND target = ? AND failures > 1",
+        )
+        .bind(guess.kind.as_str())
+        .bind(&guess.subject)
+        .bind(&guess.target)
+        .execute(self.pool())
+        .await?;
+        sqlx::query(
+            "DELETE FROM guess_failures \
+             WHERE kind = ? AND subject = ? AND target = ? AND failures = 1",
+        )
+        .bind(guess.kind.as_str())
+        .bind(&guess.subject)
+        .bind(&guess.target)
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+        .map_err(StoreError::from)
+    }
+
+    /// Forgets rows whose last failure is over an hour old, then drops the oldest beyond
+    /// [`MAX_ROWS`].
+    async fn prune(&self, now: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM guess_failures WHERE last_failure < ?")
+            .bind(now - FORGET_AFTER_SECS)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "DELETE FROM guess_failures WHERE rowid IN (SELECT rowid FROM guess_failures \
+             ORDER BY last_failure LIMIT MAX(0, (SELECT COUNT(*) FROM guess_failures) - ?))",
+        )
+        .bind(self.max_rows)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Rows kept (for tests and monitoring).
+    pub async fn rows(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM guess_failures")
+            .fetch_one(self.pool())
+            .await?)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::Ipv4Addr;
-
-    fn ip(n: u8) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
-    }
-
-    #[test]
-    fn a_few_mistakes_are_free_then_waits_double() {
-        let mut throttle = GuessThrottle::new();
-        let now = Instant::now();
-        for _ in 0..FREE_ATTEMPTS {
-            assert_eq!(throttle.check("m", ip(1), now), None);
-            throttle.failed("m", ip(1), now);
-        }
-        assert_eq!(throttle.check("m", ip(1), now), None);
-        throttle.failed("m", ip(1), now);
-        assert_eq!(
-            throttle.check("m", ip(1), now),
-            Some(Duration::from_secs(30))
-        );
-        let later = now + Duration::from_secs(31);
-        assert_eq!(throttle.check("m", ip(1), later), None);
-        throttle.failed("m", ip(1), later);
-        assert_eq!(
-            throttle.check("m", ip(1), later),
-            Some(Duration::from_secs(60))
-        );
-        // Another address is not affected by this one's record (meeting limit not reached).
-        assert_eq!(throttle.check("m", ip(2), later), None);
-    }
-
-    #[test]
-    fn many_addresses_hit_the_meeting_limit() {
-        let mut throttle = GuessThrottle::new();
-        let now = Instant::now();
-        for n in 0..=(FREE_ATTEMPTS * 4) as u8 {
-            throttle.failed("target", ip(n), now);
-        }
-        assert!(throttle.check("target", ip(200), now).is_some());
-        assert!(throttle.check("other", ip(200), now).is_none());
-    }
-
-    #[test]
-    fn success_clears_the_address_and_waits_are_capped() {
-        let mut throttle = GuessThrottle::new();
-        let now = Instant::now();
-        for _ in 0..100 {
-            throttle.failed("m", ip(1), now);
-        }
-        assert!(throttle.check("m", ip(1), now) <= Some(MAX_WAIT));
-        throttle.succeeded(ip(1));
-        assert!(throttle.by_address.wait(&ip(1), now).is_none());
-    }
-}
+#[path = "throttle_tests.rs"]
+mod tests;

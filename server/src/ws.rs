@@ -8,6 +8,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, State};
@@ -24,9 +25,18 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use crate::hub::{Hub, SERVER_VERSION, unix_now};
+use crate::hub::{Hub, OUTBOX_CAPACITY, SERVER_VERSION, unix_now};
 use crate::room::{Ban, JoinRequest, Outgoing, Room, RoomError};
-use crate::store::UserRecord;
+use crate::store::{StoreError, UserRecord};
+use crate::throttle::{Guess, ThrottleError};
+
+/// The one answer for an unknown meeting number, an ended meeting (to whoever does not know
+/// its password) and a wrong password, so meeting numbers cannot be probed.
+pub const WRONG_NUMBER_OR_PASSWORD: &str = "wrong meeting number or password";
+/// The answer, after the right password, for a meeting that has ended.
+pub const MEETING_ENDED: &str = "this meeting has ended";
+/// `retry_after_secs` when every password-hashing slot is busy.
+pub const BUSY_RETRY_SECS: u32 = 2;
 
 /// Undecodable messages tolerated on one connection; the last one closes it.
 pub const MAX_BAD_MESSAGES: u32 = 5;
@@ -123,12 +133,20 @@ struct Session {
 }
 
 async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address: IpAddr) {
-    let (outbox, mut inbox) = mpsc::unbounded_channel::<Outgoing>();
+    let (outbox, mut inbox) = mpsc::channel::<Outgoing>(OUTBOX_CAPACITY);
     let (mut sink, mut stream) = socket.split();
-    let Some(id) = hub.connect(outbox) else {
-        let _ = sink.send(close(close_code::AWAY, "shutting down")).await;
+    let write_limit = hub.settings().send_timeout;
+    // Dropping the guard disconnects, on every way out of this function (a panic included).
+    let Some(guard) = hub.connect(outbox) else {
+        let _ = send_within(
+            write_limit,
+            &mut sink,
+            close(close_code::AWAY, "shutting down"),
+        )
+        .await;
         return;
     };
+    let id = guard.id();
     tracing::debug!(participant = %id, signed_in = user.is_some(), "connected");
     let idle = hub.settings().idle_timeout;
     let mut session = Session {
@@ -153,13 +171,19 @@ async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address
         tokio::select! {
             out = inbox.recv() => {
                 let Some(out) = out else { break };
-                if send(&mut sink, &out.message).await.is_err() {
+                if send(write_limit, &mut sink, &out.message).await.is_err() {
+                    tracing::info!(participant = %id, "socket write failed or timed out; closing");
                     break;
                 }
                 if out.close {
-                    let _ = sink.send(close(close_code::NORMAL, "")).await;
+                    let _ = send_within(write_limit, &mut sink, close(close_code::NORMAL, "")).await;
                     break;
                 }
+            }
+            () = guard.overflowed() => {
+                tracing::info!(participant = %id, "cannot keep up with its messages; closing");
+                let _ = send_within(write_limit, &mut sink, close(close_code::POLICY, "too slow")).await;
+                break;
             }
             incoming = stream.next() => {
                 deadline = Instant::now() + idle;
@@ -167,7 +191,7 @@ async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address
                     None | Some(Ok(Message::Close(_))) => break,
                     Some(Err(e)) => {
                         tracing::debug!(participant = %id, error = %e, "unreadable frame; closing");
-                        let _ = sink.send(close(close_code::SIZE, "unreadable or oversize frame")).await;
+                        let _ = send_within(write_limit, &mut sink, close(close_code::SIZE, "unreadable or oversize frame")).await;
                         break;
                     }
                     Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
@@ -178,23 +202,22 @@ async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address
                 };
                 if let Flow::Close = flow {
                     while let Ok(out) = inbox.try_recv() {
-                        if send(&mut sink, &out.message).await.is_err() || out.close {
+                        if send(write_limit, &mut sink, &out.message).await.is_err() || out.close {
                             break;
                         }
                     }
-                    let _ = sink.send(close(close_code::NORMAL, "")).await;
+                    let _ = send_within(write_limit, &mut sink, close(close_code::NORMAL, "")).await;
                     break;
                 }
             }
             () = sleep_until(deadline) => {
                 tracing::info!(participant = %id, "idle timeout; closing");
-                let _ = sink.send(close(close_code::AWAY, "idle timeout")).await;
+                let _ = send_within(write_limit, &mut sink, close(close_code::AWAY, "idle timeout")).await;
                 break;
             }
         }
     }
-    hub.disconnect(id);
-    tracing::debug!(participant = %id, "disconnected");
+    drop(guard);
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -204,12 +227,19 @@ fn close(code: u16, reason: &'static str) -> Message {
     }))
 }
 
-async fn send(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    message: &ServerMessage,
-) -> Result<(), axum::Error> {
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Writes one frame, failing when the client does not take it within `limit`.
+async fn send_within(limit: Duration, sink: &mut Sink, frame: Message) -> Result<(), ()> {
+    match tokio::time::timeout(limit, sink.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(()),
+    }
+}
+
+async fn send(limit: Duration, sink: &mut Sink, message: &ServerMessage) -> Result<(), ()> {
     match encode_server(message) {
-        Ok(text) => sink.send(Message::Text(text.into())).await,
+        Ok(text) => send_within(limit, sink, Message::Text(text.into())).await,
         Err(e) => {
             // Only a bug can produce an invalid message; drop it rather than the connection.
             tracing::error!(kind = message.type_name(), error = %e, "could not encode a message");
@@ -290,48 +320,88 @@ impl Session {
         }
         let number = meeting.as_str().to_string();
         let hub = self.hub.clone();
-        if let Some(wait) = hub.join_throttled(&number, self.address) {
-            let secs = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
-            tracing::info!(participant = %self.id, meeting = %number, "join throttled");
-            return self.reply(error_message(
-                ErrorCode::Throttled,
-                "too many attempts; try again later",
-                Some(secs),
-            ));
-        }
         let record = match hub.store().meeting(&number).await {
-            Ok(Some(record)) if record.ended_at.is_none() => record,
-            Ok(_) => {
-                // Unknown numbers count as guesses too, so numbers cannot be probed freely.
-                hub.join_failed(&number, self.address);
-                return self.error(ErrorCode::MeetingNotFound, "no such meeting");
-            }
+            Ok(record) => record,
             Err(e) => {
                 tracing::error!(meeting = %number, error = %e, "meeting lookup failed");
                 return self.error(ErrorCode::Internal, "internal error");
             }
         };
 
-        // The meeting's host account needs no password; everyone else does.
+        // The meeting's host account needs no password (and is not throttled); everyone
+        // else does. Unknown and ended meetings answer like a wrong password, after the same
+        // work, so meeting numbers cannot be probed.
         let is_host_account = matches!(
-            (&self.user, &record.host_user_id),
+            (&self.user, record.as_ref().and_then(|r| r.host_user_id.as_ref())),
             (Some(user), Some(host)) if user.id == *host
         );
         if !is_host_account {
+            let guess = match &self.user {
+                Some(user) => Guess::join_member(self.address, &user.id, &number),
+                None => Guess::join_guest(self.address, &number),
+            };
+            match hub
+                .throttle()
+                .reserve(&guess, crate::store::unix_now())
+                .await
+            {
+                Ok(()) => {}
+                Err(ThrottleError::Wait(wait)) => {
+                    let secs = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
+                    tracing::info!(participant = %self.id, meeting = %number, "join throttled");
+                    return self.reply(error_message(
+                        ErrorCode::Throttled,
+                        "too many attempts; try again later",
+                        Some(secs),
+                    ));
+                }
+                Err(ThrottleError::Store(e)) => {
+                    tracing::error!(error = %e, "guess throttle failed");
+                    return self.error(ErrorCode::Internal, "internal error");
+                }
+            }
             let right = match password {
-                Some(password) => self.check_password(&number, password).await,
+                // The store checks unknown numbers against a dummy hash (same time).
+                Some(password) => {
+                    hub.store()
+                        .verify_meeting_password(&number, password.expose())
+                        .await
+                }
                 None => Ok(false),
             };
             match right {
-                Ok(true) => hub.join_succeeded(self.address),
-                Ok(false) => {
-                    hub.join_failed(&number, self.address);
-                    tracing::info!(participant = %self.id, meeting = %number, "wrong meeting password");
-                    return self.error(ErrorCode::WrongPassword, "wrong meeting password");
+                Ok(true) => {
+                    if let Err(e) = hub.throttle().succeeded(&guess).await {
+                        tracing::warn!(error = %e, "could not clear the guess record");
+                    }
                 }
-                Err(()) => return self.error(ErrorCode::Internal, "internal error"),
+                Ok(false) => {
+                    tracing::info!(participant = %self.id, meeting = %number, "wrong meeting number or password");
+                    return self.error(ErrorCode::WrongPassword, WRONG_NUMBER_OR_PASSWORD);
+                }
+                Err(StoreError::Busy) => {
+                    if let Err(e) = hub.throttle().cancel(&guess).await {
+                        tracing::warn!(error = %e, "could not cancel the guess record");
+                    }
+                    tracing::info!(participant = %self.id, "join refused: password checks busy");
+                    return self.reply(error_message(
+                        ErrorCode::Throttled,
+                        "the server is busy; try again shortly",
+                        Some(BUSY_RETRY_SECS),
+                    ));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "password check failed");
+                    return self.error(ErrorCode::Internal, "internal error");
+                }
             }
         }
+        // Only someone who knows the password (or the host) learns that a meeting ended.
+        let record = match record {
+            Some(record) if record.ended_at.is_none() => record,
+            Some(_) => return self.error(ErrorCode::MeetingNotFound, MEETING_ENDED),
+            None => return self.error(ErrorCode::WrongPassword, WRONG_NUMBER_OR_PASSWORD),
+        };
 
         let validated = match validate_key_package(
             key_package.as_bytes(),
@@ -394,17 +464,8 @@ impl Session {
         if hub.join(self.id, &record, &co_hosts, request) {
             self.joined = true;
         } else {
-            self.error(ErrorCode::MeetingNotFound, "no such meeting");
+            self.error(ErrorCode::MeetingNotFound, MEETING_ENDED);
         }
-    }
-
-    /// Checks the meeting password (the store runs Argon2 off the async threads).
-    async fn check_password(&self, number: &str, password: MeetingPassword) -> Result<bool, ()> {
-        self.hub
-            .store()
-            .verify_meeting_password(number, password.expose())
-            .await
-            .map_err(|e| tracing::error!(error = %e, "password check failed"))
     }
 
     /// The KeyPackage's credential must match how the connection authenticated: a signed-in

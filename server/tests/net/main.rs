@@ -121,9 +121,9 @@ async fn meetings_are_created_over_https_by_signed_in_users() {
     assert!(number.chars().all(|c| c.is_ascii_digit()));
     assert_eq!(password.chars().count(), 12);
     let (_, given) = server
-        .create_meeting(&token, json!({"password": "chosen one"}))
+        .create_meeting(&token, json!({"password": "Chosen one 42"}))
         .await;
-    assert_eq!(given, "chosen one");
+    assert_eq!(given, "Chosen one 42");
 
     let response = server
         .http()
@@ -160,14 +160,11 @@ async fn wrong_meeting_passwords_are_throttled() {
     let (code, retry) = error_code(&recv(&mut socket).await);
     assert_eq!(code, ErrorCode::Throttled);
     assert!(retry.unwrap() >= 1);
-    // Unknown numbers are not found (and the connection is still usable).
+    // This address is throttled on unknown numbers too (and the connection stays usable).
     let mut fresh = server.connect_ok(None).await;
     send(&mut fresh, &join("123456789", Some("x"), "Guess", &guest)).await;
     let (code, _) = error_code(&recv(&mut fresh).await);
-    assert!(matches!(
-        code,
-        ErrorCode::MeetingNotFound | ErrorCode::Throttled
-    ));
+    assert_eq!(code, ErrorCode::Throttled);
     ping(&mut fresh, 1).await;
 }
 
@@ -498,4 +495,274 @@ async fn idle_connections_are_dropped_while_pinging_ones_stay() {
     expect_closed(&mut quiet).await;
     send(&mut host_socket, &ClientMessage::Ping { nonce: 1_000 }).await;
     while recv_kind(&mut host_socket, "pong").await != (ServerMessage::Pong { nonce: 1_000 }) {}
+}
+
+/// Holds every password-hashing slot until dropped.
+async fn occupy_hashing(server: &TestServer) -> tokio::sync::OwnedSemaphorePermit {
+    let slots = server.running().hub().store().hash_slots().clone();
+    let all = u32::try_from(slots.available_permits()).unwrap();
+    slots.acquire_many_owned(all).await.unwrap()
+}
+
+/// Before the fix every sign-in ran its own Argon2 at once (400 at a time took 4 GB); now
+/// a check that finds no free hashing slot in time is answered "busy", and not counted.
+#[tokio::test]
+async fn password_checks_beyond_the_hashing_slots_are_answered_busy() {
+    let (server, _, _, number, password) = server_with_meeting(json!({})).await;
+    server
+        .add_user("aiko", "Aiko", "correct horse battery")
+        .await;
+    let key = BASE64.encode([7u8; 32]);
+    let held = occupy_hashing(&server).await;
+    for _ in 0..8 {
+        let response = server
+            .http()
+            .post(server.url("/v1/signin"))
+            .json(&json!({"username": "aiko", "password": "correct horse battery", "device_signature_key": key}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "2");
+    }
+    let guest = GroupMember::guest("Gil").unwrap();
+    let mut socket = server.connect_ok(None).await;
+    send(&mut socket, &join(&number, Some(&password), "Gil", &guest)).await;
+    assert_eq!(
+        error_code(&recv(&mut socket).await),
+        (ErrorCode::Throttled, Some(2))
+    );
+    // Unknown numbers are checked against a dummy hash through the same slots.
+    send(&mut socket, &join("98765432109", Some("x"), "Gil", &guest)).await;
+    assert_eq!(
+        error_code(&recv(&mut socket).await),
+        (ErrorCode::Throttled, Some(2))
+    );
+    drop(held);
+    // The busy answers did not count as guesses.
+    server.sign_in("aiko", "correct horse battery").await;
+    send(&mut socket, &join(&number, Some(&password), "Gil", &guest)).await;
+    assert_ne!(recv(&mut socket).await.type_name(), "error");
+}
+
+/// Before the fix a made-up number answered "no such meeting" and a real one "wrong meeting
+/// password".
+#[tokio::test]
+async fn unknown_and_ended_meetings_answer_like_a_wrong_password() {
+    let (server, token, host, number, password) = server_with_meeting(json!({})).await;
+    let guest = GroupMember::guest("Probe").unwrap();
+    let mut answers = Vec::new();
+    for (number, password) in [(number.as_str(), "wrong"), ("98765432109", "wrong")] {
+        let mut socket = server.connect_ok(None).await;
+        send(&mut socket, &join(number, Some(password), "Probe", &guest)).await;
+        answers.push(recv(&mut socket).await);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(error_code(&answers[0]).0, ErrorCode::WrongPassword);
+
+    // The host ends the meeting: a wrong password still gets the same answer; only the right
+    // one learns that it ended.
+    let mut host_socket = server.connect_ok(Some(&token)).await;
+    send(&mut host_socket, &join(&number, None, "Hana", &host)).await;
+    recv_kind(&mut host_socket, "admitted").await;
+    send(&mut host_socket, &ClientMessage::EndMeeting).await;
+    recv_kind(&mut host_socket, "meeting_ended").await;
+    let ended = server
+        .running()
+        .hub()
+        .store()
+        .meeting(&number)
+        .await
+        .unwrap();
+    assert!(ended.unwrap().ended_at.is_some());
+    let mut socket = server.connect_ok(None).await;
+    send(&mut socket, &join(&number, Some("wrong"), "Probe", &guest)).await;
+    assert_eq!(recv(&mut socket).await, answers[0]);
+    send(
+        &mut socket,
+        &join(&number, Some(&password), "Probe", &guest),
+    )
+    .await;
+    assert_eq!(
+        error_code(&recv(&mut socket).await).0,
+        ErrorCode::MeetingNotFound
+    );
+}
+
+/// Before the fix 21 wrong guesses from strangers locked the meeting for everyone, its host
+/// included.
+#[tokio::test]
+async fn strangers_cannot_lock_the_host_or_signed_in_users_out() {
+    let (server, token, host, number, password) = server_with_meeting(json!({})).await;
+    server.add_user("ben", "Ben", "ben password 1").await;
+    let (ben_token, ben) = server.sign_in("ben", "ben password 1").await;
+    let hub = server.running().hub();
+    // 30 strangers (other addresses) guess wrong.
+    for n in 0..30u8 {
+        let stranger = std::net::IpAddr::from([192, 0, 2, n]);
+        let guess = conclave_server::throttle::Guess::join_guest(stranger, &number);
+        let _ = hub.throttle().reserve(&guess, unix_now() as i64).await;
+    }
+    // Guests are throttled on this meeting now…
+    let guest = GroupMember::guest("Gil").unwrap();
+    let mut socket = server.connect_ok(None).await;
+    send(&mut socket, &join(&number, Some(&password), "Gil", &guest)).await;
+    assert_eq!(error_code(&recv(&mut socket).await).0, ErrorCode::Throttled);
+    // …but the host and signed-in users get in.
+    let mut host_socket = server.connect_ok(Some(&token)).await;
+    send(&mut host_socket, &join(&number, None, "Hana", &host)).await;
+    recv_kind(&mut host_socket, "admitted").await;
+    let mut ben_socket = server.connect_ok(Some(&ben_token)).await;
+    send(
+        &mut ben_socket,
+        &join(&number, Some(&password), "Ben", &ben),
+    )
+    .await;
+    assert_ne!(recv(&mut ben_socket).await.type_name(), "error");
+}
+
+/// Before the fix an instant meeting accepted the password "1".
+#[tokio::test]
+async fn instant_meetings_obey_the_password_policy() {
+    let server = TestServer::start().await;
+    server.add_user("hana", "Hana", "host password 1").await;
+    let (token, _) = server.sign_in("hana", "host password 1").await;
+    let response = server
+        .http()
+        .post(server.url("/v1/meetings"))
+        .bearer_auth(&token)
+        .json(&json!({"password": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["rule"], "too_short");
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.contains("policy") && message.contains("at least 10"),
+        "{message}"
+    );
+    // A policy with a symbol rule applies to generated passwords too.
+    let strict = TestServer::start_with(|c| c.password_policy.require_symbol = true).await;
+    strict.add_user("hana", "Hana", "host password 1").await;
+    let (token, _) = strict.sign_in("hana", "host password 1").await;
+    let (_, generated) = strict.create_meeting(&token, json!({})).await;
+    assert!(
+        generated.chars().any(|c| !c.is_ascii_alphanumeric()),
+        "{generated}"
+    );
+}
+
+/// Waits (up to [`WAIT`]) until the server has `count` connections.
+async fn wait_for_connections(server: &TestServer, count: usize) {
+    let hub = server.running().hub();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while hub.connection_count() != count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} connections, expected {count}",
+            hub.connection_count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Before the fix outboxes were unbounded and socket writes had no timeout: a client that
+/// never reads kept its connection (and its growing queue) forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_dropped_while_others_are_served() {
+    let server = TestServer::start_with(|c| c.send_timeout_secs = 1).await;
+    let mut reader = server.connect_ok(None).await;
+    let deaf = server.connect_ok(None).await;
+    wait_for_connections(&server, 2).await;
+    // The deaf client floods pings and never reads a pong.
+    let (mut deaf_sink, deaf_stream) = futures_util::StreamExt::split(deaf);
+    let flood = tokio::spawn(async move {
+        for nonce in 0u64.. {
+            let text =
+                conclave_core::protocol::encode_client(&ClientMessage::Ping { nonce }).unwrap();
+            if deaf_sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut nonce = 0;
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    while server.running().hub().connection_count() != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the deaf client stayed"
+        );
+        nonce += 1;
+        ping(&mut reader, nonce).await;
+    }
+    // The other client is still served.
+    ping(&mut reader, u64::MAX).await;
+    flood.abort();
+    drop(deaf_stream);
+}
+
+/// Before the fix a panic in a connection's task skipped `disconnect`, leaving a ghost in
+/// the room and in the connection table.
+#[tokio::test]
+async fn a_panicking_connection_task_leaves_no_ghost() {
+    let (server, token, host, number, password) = server_with_meeting(json!({"lobby": true})).await;
+    let mut host_socket = server.connect_ok(Some(&token)).await;
+    send(&mut host_socket, &join(&number, None, "Hana", &host)).await;
+    recv_kind(&mut host_socket, "admitted").await;
+    let hub = server.running().hub().clone();
+    let before = hub.connection_count();
+    let record = hub.store().meeting(&number).await.unwrap().unwrap();
+    assert!(!password.is_empty());
+
+    let ghost = GroupMember::guest("Ghost").unwrap();
+    let key_package = ghost.key_package().unwrap();
+    let validated =
+        validate_key_package(&key_package, Some(&hub.org_public_key()), unix_now()).unwrap();
+    let task = tokio::spawn({
+        let hub = hub.clone();
+        async move {
+            let (outbox, _inbox) = tokio::sync::mpsc::channel(256);
+            let guard = hub.connect(outbox).unwrap();
+            let joined = hub.join(
+                guard.id(),
+                &record,
+                &[],
+                conclave_server::room::JoinRequest {
+                    display_name: DisplayName::new("Ghost").unwrap(),
+                    user_id: None,
+                    signature_key: validated.signature_key,
+                    key_package: MlsBlob::new(key_package),
+                },
+            );
+            assert!(joined);
+            assert_eq!(hub.meeting_of(guard.id()), Some(record.number.clone()));
+            panic!("a bug in the connection task");
+        }
+    });
+    assert!(task.await.unwrap_err().is_panic());
+    assert_eq!(hub.connection_count(), before);
+    // The host saw the ghost knock, and then leave the lobby.
+    let ServerMessage::Knock { entry } = recv_kind(&mut host_socket, "knock").await else {
+        unreachable!()
+    };
+    assert_eq!(entry.display_name.as_str(), "Ghost");
+    let ServerMessage::Lobby { entries } = recv_kind(&mut host_socket, "lobby").await else {
+        unreachable!()
+    };
+    assert!(entries.is_empty(), "{entries:?}");
+}
+
+/// Before the fix `conclaved` created its data directory 0755 (then the database 0644).
+#[cfg(unix)]
+#[tokio::test]
+async fn the_server_creates_its_data_directory_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = TestServer::start_with(|c| c.data_dir = c.data_dir.join("fresh")).await;
+    let database = server.running().hub().store().path().to_path_buf();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(database.parent().unwrap()), 0o700);
+    assert_eq!(mode(&database), 0o600);
 }
