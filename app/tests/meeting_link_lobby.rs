@@ -164,13 +164,20 @@ async fn a_guest_waits_in_the_lobby_until_the_host_admits_them() {
 
     // Video: nothing until the host starts it; then the host's picture, under the host's leaf.
     assert!(guest.pictures.is_empty(), "the host's camera starts off");
-    let host_leaf = guest
-        .view
-        .roster
-        .iter()
-        .find(|r| r.display_name == "Hana Host")
-        .and_then(|r| r.leaf)
-        .expect("the host's leaf is in the guest's roster");
+    // Read only once the guest's list holds the host's leaf (it failed on a fresh clone when
+    // read straight after the keys arrived).
+    let host_row = |v: &MeetingView| {
+        v.roster
+            .iter()
+            .find(|r| r.display_name == "Hana Host")
+            .and_then(|r| r.leaf)
+    };
+    guest
+        .until("the guest's list holds the host's leaf", |v| {
+            host_row(v).is_some()
+        })
+        .await;
+    let host_leaf = host_row(&guest.view).expect("the host's leaf is in the guest's roster");
     host.handle
         .as_ref()
         .expect("handle")

@@ -994,3 +994,7 @@ impl<'a> TlsReader<'a> {
         self.take(len)
     }
 }
+
+#[cfg(test)]
+#[path = "group_hostile_tests.rs"]
+mod hostile_tests;

@@ -24,6 +24,9 @@ use crate::throttle::GuessThrottle;
 /// up and is dropped.
 pub const OUTBOX_CAPACITY: usize = 1024;
 
+/// How long an ended, empty room is kept before it is freed.
+const ENDED_ROOM_GRACE: Duration = Duration::from_secs(10);
+
 /// Software version announced in `hello`.
 pub const SERVER_VERSION: &str = concat!("conclaved ", env!("CARGO_PKG_VERSION"));
 
@@ -337,14 +340,6 @@ impl Hub {
         true
     }
 
-    /// Bans the meeting's room made since the last call (for the database).
-    pub fn take_new_bans(&self, number: &str) -> Vec<crate::room::Ban> {
-        lock(&self.rooms)
-            .get_mut(number)
-            .map(Room::take_new_bans)
-            .unwrap_or_default()
-    }
-
     /// Test builds only: in meeting `number` (opened now if need be), whoever joins as `name`
     /// is admitted at once and left out of every roster and lobby list, as a hostile server
     /// would hide a listener.
@@ -365,6 +360,11 @@ impl Hub {
             self.delivery.clone(),
             Instant::now(),
         )
+    }
+
+    /// Number of open rooms (live meeting sessions).
+    pub fn room_count(&self) -> usize {
+        lock(&self.rooms).len()
     }
 
     /// Whether the meeting has a room that was ended.
@@ -402,6 +402,11 @@ impl Hub {
                 let out = room.leave(id);
                 self.dispatch(out);
                 self.sync_media(&number, room);
+                if room.is_empty() {
+                    // The session is over: free the room (its bans are in the database).
+                    rooms.remove(&number);
+                    tracing::info!(meeting = %number, "meeting room closed");
+                }
             }
         }
         self.sfu.remove(id);
@@ -414,6 +419,8 @@ impl Hub {
             let out = room.tick(now);
             self.dispatch(out);
         }
+        // Ended sessions are forgotten once their end is stored (memory stays flat).
+        rooms.retain(|_, room| !(room.is_empty() && room.ended_before(now, ENDED_ROOM_GRACE)));
     }
 
     // -- throttles ------------------------------------------------------------------------

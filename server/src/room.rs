@@ -28,6 +28,10 @@ pub use crate::store::BanKey as Ban;
 /// Largest meeting (matches the MLS key layout's plan).
 pub const MAX_PARTICIPANTS: usize = 1000;
 
+/// Most people waiting in one lobby: a flood of knocks cannot fill the meeting's own places
+/// or bury the host's lobby list.
+pub const MAX_LOBBY: usize = 100;
+
 /// Length of the MLS group ids the server picks.
 const GROUP_ID_BYTES: usize = 16;
 
@@ -186,6 +190,9 @@ pub struct Room {
     /// An AddMembers batch sent to the committer and not yet committed.
     adds_in_flight: BTreeSet<ParticipantId>,
     ended: bool,
+    /// When it was ended: the hub frees an ended room a little later (after the end is in the
+    /// database, so no join in between opens a fresh one).
+    ended_at: Option<Instant>,
     delivery: DeliveryService,
     /// The current MLS group's id (chosen by the server when the group is created).
     group_id: Option<Vec<u8>>,
@@ -215,6 +222,7 @@ impl Room {
             committer: None,
             adds_in_flight: BTreeSet::new(),
             ended: false,
+            ended_at: None,
             delivery,
             group_id: None,
             departed: BTreeMap::new(),
@@ -260,6 +268,18 @@ impl Room {
     /// The server's view of the MLS epoch (advanced by accepted commits).
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Nobody is in the room, the lobby included: the hub frees it, so the next session
+    /// starts from the stored options.
+    pub fn is_empty(&self) -> bool {
+        self.participants.is_empty()
+    }
+
+    /// Ended at least `grace` before `now`: the hub may forget it.
+    pub fn ended_before(&self, now: Instant, grace: Duration) -> bool {
+        self.ended_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= grace)
     }
 
     /// Whether the meeting was ended.
@@ -493,6 +513,9 @@ impl Room {
                 || (self.committer.is_none() && !may_start)
                 || (!self.host_present() && !self.options.join_before_host));
         let must_wait = must_wait && !self.is_hidden(&participant);
+        if must_wait && self.lobby().len() >= MAX_LOBBY {
+            return refuse(DenyReason::MeetingFull);
+        }
         self.participants.insert(id, participant);
         if must_wait {
             out.push(Self::send(id, ServerMessage::InLobby { participant: id }));
@@ -1074,6 +1097,7 @@ impl Room {
         if self.participants.get(&actor).map(|p| p.role) != Some(Role::Host) {
             return Err(RoomError::HostOnly);
         }
+        self.ended_at = Some(Instant::now());
         self.ended = true;
         let out = self
             .participants

@@ -654,10 +654,16 @@ impl Session {
         // Described before the action: deny and expel forget the target.
         let target = target.map(|t| self.hub.describe(t));
         let meeting = self.hub.meeting_of(self.id);
-        self.hub.with_room(self.id, run)?;
+        // The bans are taken under the same lock as the action, before the room can go away.
+        let mut bans = Vec::new();
+        self.hub.with_room(self.id, |room| {
+            let out = run(room)?;
+            bans = room.take_new_bans();
+            Ok::<_, RoomError>(out)
+        })?;
         if let Some(meeting) = meeting {
             // Expelled and denied people stay out for the meeting's life, restarts included.
-            for ban in self.hub.take_new_bans(&meeting) {
+            for ban in bans {
                 if let Err(e) = self.hub.store().add_meeting_ban(&meeting, &ban).await {
                     tracing::error!(meeting = %meeting, error = %e, "could not store a ban");
                 }

@@ -268,3 +268,52 @@ async fn when_the_host_leaves_a_remaining_member_still_commits_removals() {
     let s = wait(&mut aiko, "Ben's leaf removed", |s| s.mls_roster.len() == 1).await;
     assert!(s.end_to_end_encrypted);
 }
+
+/// Polls the server's room count until it is `expected` (rooms are freed by another task).
+async fn rooms_become(server: &TestServer, expected: usize) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while server.running.hub().room_count() != expected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rooms: {} (expected {expected})",
+            server.running.hub().room_count()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_room_is_freed_when_its_last_person_leaves_and_lobby_floods_are_bounded() {
+    let server = TestServer::start().await;
+    let options = NewMeeting {
+        lobby: true,
+        ..NewMeeting::default()
+    };
+    let (mut host, meeting) = host_meeting(&server, options).await;
+    rooms_become(&server, 1).await;
+
+    // A flood of knocks: the lobby holds at most MAX_LOBBY; the rest are refused.
+    let mut knockers = Vec::new();
+    for i in 0..conclave_server::room::MAX_LOBBY {
+        knockers.push(server.guest_joins(&format!("K{i}"), &meeting).await);
+    }
+    wait(&mut host, "a full lobby", |s| {
+        s.lobby.len() == conclave_server::room::MAX_LOBBY
+    })
+    .await;
+    let mut one_more = server.guest_joins("Late", &meeting).await;
+    wait(&mut one_more, "refused", |s| {
+        s.phase == Some(Phase::Left(LeftReason::Denied(DenyReason::MeetingFull)))
+    })
+    .await;
+    for knocker in knockers {
+        knocker.close();
+    }
+    wait(&mut host, "the lobby empties as knockers go", |s| {
+        s.lobby.is_empty()
+    })
+    .await;
+
+    host.send(ClientMessage::Leave);
+    rooms_become(&server, 0).await;
+}

@@ -193,7 +193,23 @@ async fn expel_rekeys_keeps_them_out_and_expel_unverified_takes_exactly_the_gues
         Some(Phase::Left(LeftReason::Denied(DenyReason::Expelled)))
     );
 
+    // After an expulsion the lobby stays on: a newcomer waits until the host admits them.
     let mut again = server.guest_joins("Second guest", &meeting).await;
+    wait(&mut again, "in the lobby", |s| {
+        s.phase == Some(Phase::InLobby)
+    })
+    .await;
+    let waiting = wait(&mut host, "the newcomer knocks", |s| s.lobby.len() == 1).await;
+    assert!(
+        waiting
+            .meeting
+            .as_ref()
+            .is_some_and(|m| m.lobby_enabled && m.lobby_after_expulsion)
+    );
+    host.send(ClientMessage::Admit {
+        participant: waiting.lobby[0].participant,
+        admission: None,
+    });
     in_meeting(&mut again).await;
     let epoch = again.snapshot().epoch.unwrap();
     codes_at(&mut [&mut host, &mut yuki, &mut guest, &mut again], epoch).await;

@@ -1179,3 +1179,7 @@ mod tests {
 #[cfg(test)]
 #[path = "engine_departure_tests.rs"]
 mod departure_tests;
+
+#[cfg(test)]
+#[path = "engine_admission_tests.rs"]
+mod admission_tests;

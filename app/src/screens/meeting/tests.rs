@@ -528,3 +528,50 @@ fn a_connection_lost_while_waiting_in_the_lobby_says_so() {
         assert!(!shows(&state, &fl!("lobby-title")));
     }
 }
+
+/// A member of the MLS group the server did not announce (a hidden listener).
+fn hidden_listener() -> RosterView {
+    RosterView {
+        participant: None,
+        presence: Presence::Unannounced,
+        ..member(9, "Eve", Role::Guest, false)
+    }
+}
+
+#[test]
+fn a_leaf_the_server_did_not_announce_is_listed_first_and_every_panel_warns() {
+    for language in [Language::English, Language::Japanese] {
+        let _language = crate::test_language(language);
+        let mut view = in_meeting(Role::Host, 2);
+        view.roster.push(hidden_listener());
+        let (state, _) = screen(view);
+        assert!(shows(&state, "Eve"));
+        assert!(shows(&state, &fl!("meeting-presence-unannounced")));
+        assert!(shows(
+            &state,
+            &fl!("meeting-unannounced-warning", count = "1")
+        ));
+        assert!(shows(&state, &fl!("meeting-code-unannounced", count = "1")));
+        // The padlock no longer reads as a plain "end-to-end encrypted".
+        assert!(shows(&state, &fl!("meeting-padlock-unannounced", count = "1")));
+        assert!(!shows(&state, &fl!("meeting-padlock")));
+    }
+    // Without one, none of it shows.
+    let _language = crate::test_language(Language::English);
+    let (state, _) = screen(in_meeting(Role::Host, 2));
+    assert!(!shows(&state, &fl!("meeting-presence-unannounced")));
+    assert!(shows(&state, &fl!("meeting-padlock")));
+}
+
+#[test]
+fn hosts_see_that_an_expulsion_turned_the_lobby_on() {
+    let _language = crate::test_language(Language::English);
+    let mut view = in_meeting(Role::Host, 2);
+    view.meeting = Some(MeetingState {
+        lobby_enabled: true,
+        lobby_after_expulsion: true,
+        ..MeetingState::default()
+    });
+    let (state, _) = screen(view);
+    assert!(shows(&state, &fl!("meeting-lobby-after-expulsion")));
+}
