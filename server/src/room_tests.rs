@@ -776,3 +776,38 @@ fn the_committer_can_send_unadded_people_back_to_the_lobby() {
     assert_eq!(admission.admitter_key.as_bytes(), &[1; 32]);
     assert_eq!(admission.signature.as_bytes(), &[9; 64]);
 }
+
+#[test]
+fn a_flood_of_knocks_fills_the_lobby_only_up_to_its_bound() {
+    let now = Instant::now();
+    let mut room = hosted(
+        RoomOptions {
+            lobby_enabled: true,
+            ..RoomOptions::default()
+        },
+        now,
+    );
+    for i in 0..MAX_LOBBY {
+        let id = 10 + u64::try_from(i).unwrap();
+        let device = u8::try_from(i % 200).unwrap().wrapping_add(2);
+        let out = room.join(pid(id), request("Knocker", None, device), now);
+        assert!(matches!(
+            to(&out, pid(id))[0],
+            ServerMessage::InLobby { .. }
+        ));
+    }
+    let out = room.join(pid(5000), request("One more", None, 250), now);
+    assert!(matches!(
+        to(&out, pid(5000))[0],
+        ServerMessage::Denied {
+            reason: DenyReason::MeetingFull
+        }
+    ));
+    assert_eq!(room.lobby().len(), MAX_LOBBY);
+    // The host still gets in, and the lobby does not take the meeting's places.
+    let out = room.join(pid(6000), request("Host again", Some("host"), 251), now);
+    assert!(matches!(
+        to(&out, pid(6000))[0],
+        ServerMessage::Admitted { .. }
+    ));
+}

@@ -85,9 +85,9 @@ async fn main() {
         leaver.close();
         // Bring the meeting back to size.
         let mut client = server.guest_joins("bot again", &meeting).await;
-        in_meeting(&mut client).await;
+        // The joiner's epoch: the host's snapshot may not have merged the join commit yet.
+        let epoch = in_meeting(&mut client).await.epoch.unwrap();
         clients.push(client);
-        let epoch = clients[0].snapshot().epoch.unwrap();
         all_at_epoch(&mut clients, epoch).await;
     }
     rekeys.sort();

@@ -96,6 +96,10 @@ async fn a_member_forging_an_add_or_a_stale_commit_changes_nothing() {
     let mut guest = server.guest_joins("Aiko", &meeting).await;
     in_meeting(&mut guest).await;
     host.send(ClientMessage::Lock);
+    wait(&mut host, "locked", |s| {
+        s.meeting.as_ref().is_some_and(|m| m.locked)
+    })
+    .await;
     let mut waiting = server.guest_joins("Friend", &meeting).await;
     wait(&mut waiting, "lobby", |s| s.phase == Some(Phase::InLobby)).await;
     let friend = waiting.snapshot().participant.unwrap();
@@ -117,7 +121,21 @@ async fn a_member_forging_an_add_or_a_stale_commit_changes_nothing() {
         added: Vec::new(),
         removed: vec![ParticipantId(1)],
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A request the server refuses: one connection's messages are handled in order, so once
+    // its refusal arrives both commits above were handled too.
+    guest.send(ClientMessage::Lock);
+    let deadline = tokio::time::Instant::now() + conclave_tests::PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, guest.next_event()).await {
+            Ok(Some(conclave_core::client::Event::Error { code, .. }))
+                if code == conclave_core::protocol::ErrorCode::NotAllowed =>
+            {
+                break;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the guest's lock was not refused"),
+        }
+    }
     assert_eq!(
         waiting.snapshot().phase,
         Some(Phase::InLobby),

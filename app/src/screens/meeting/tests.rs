@@ -553,7 +553,10 @@ fn a_leaf_the_server_did_not_announce_is_listed_first_and_every_panel_warns() {
         ));
         assert!(shows(&state, &fl!("meeting-code-unannounced", count = "1")));
         // The padlock no longer reads as a plain "end-to-end encrypted".
-        assert!(shows(&state, &fl!("meeting-padlock-unannounced", count = "1")));
+        assert!(shows(
+            &state,
+            &fl!("meeting-padlock-unannounced", count = "1")
+        ));
         assert!(!shows(&state, &fl!("meeting-padlock")));
     }
     // Without one, none of it shows.
