@@ -26,7 +26,8 @@ sfu_load N [RATE] [SECS]
 N       participants (bots), each publishing and receiving through the SFU (e.g. 5, 10, 20)
 RATE    packets per second the SFU should forward in total (default 20000); each bot publishes
         RATE / (N × (N − 1)) packets per second
-SECS    measured seconds after a 3 s warm-up (default 10)
+SECS    measured seconds after the warm-up (default 10): at least 3 s, and until the bots
+        receive what is owed to them (every track set up), for at most 60 s
 
 The SFU runs in a child process (this program with --serve); its pid is printed so that
 `perf record -g -p PID` can profile it while the bots run. With SFU_LOAD_SDP=1 the size of
@@ -36,6 +37,10 @@ const PAYLOAD_BYTES: usize = 110;
 const MEETING: &str = "load";
 /// Publishers send in batches every 10 ms (tokio timers have millisecond granularity).
 const BATCH_INTERVAL: Duration = Duration::from_millis(10);
+/// Warm-up: at least this long, then until the received rate is what is owed, at most this.
+const WARM_UP_MIN: Duration = Duration::from_secs(3);
+const WARM_UP_WINDOW: Duration = Duration::from_millis(500);
+const WARM_UP_MAX: Duration = Duration::from_secs(60);
 
 /// CPU seconds (user + system, all threads) of process `pid` so far.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -249,7 +254,7 @@ async fn main() {
         });
     }
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    warm_up(&sent, &received, participants - 1).await;
     let pid = sfu.child.id();
     let (sent_0, received_0, cpu_0, bots_0) = (
         sent.load(Ordering::Relaxed),
@@ -295,6 +300,44 @@ async fn main() {
     }
     let _ = sfu.child.kill();
     let _ = sfu.child.wait();
+}
+
+/// Warm-up before the measured window: at least [`WARM_UP_MIN`], then until the bots receive at
+/// least 90 % of what is owed to them over a [`WARM_UP_WINDOW`] (every track set up and
+/// forwarding), for at most [`WARM_UP_MAX`]; an SFU that never gets there is measured anyway
+/// (the figure printed shows how much of what was owed it forwarded).
+async fn warm_up(sent: &AtomicU64, received: &AtomicU64, receivers_per_packet: u64) {
+    let started = Instant::now();
+    tokio::time::sleep(WARM_UP_MIN).await;
+    let counts = || {
+        (
+            sent.load(Ordering::Relaxed),
+            received.load(Ordering::Relaxed),
+        )
+    };
+    let mut last = counts();
+    loop {
+        tokio::time::sleep(WARM_UP_WINDOW).await;
+        let now = counts();
+        let owed = (now.0 - last.0) * receivers_per_packet;
+        let got = now.1 - last.1;
+        if got * 10 >= owed * 9 {
+            println!(
+                "warmed up in {:.1} s ({got} of {owed} packets owed in the last {:?})",
+                started.elapsed().as_secs_f64(),
+                WARM_UP_WINDOW
+            );
+            return;
+        }
+        if started.elapsed() >= WARM_UP_MAX {
+            println!(
+                "not warmed up after {WARM_UP_MAX:?} ({got} of {owed} packets owed in the last \
+                 {WARM_UP_WINDOW:?}); measuring anyway"
+            );
+            return;
+        }
+        last = now;
+    }
 }
 
 /// Payload bytes need only look like ciphertext to the SFU (it never reads them).

@@ -2,7 +2,9 @@
 //! same epoch, starting a member's media over the meeting's signaling, and sinks that keep what
 //! they get.
 
+use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use conclave_core::client::account::{CreatedMeeting, NewMeeting};
 use conclave_core::client::media_session::{self, MediaSession};
@@ -11,11 +13,13 @@ use conclave_core::media::lossy::LossRate;
 use conclave_core::media::pipeline::AudioPipeline;
 use conclave_core::media::transport::{LinkOptions, MediaLink};
 use conclave_core::media::video_pipeline::VideoPipeline;
-use conclave_core::media::{AudioSink, MediaPipelineError, VideoError, VideoFrame, VideoSink};
+use conclave_core::media::{
+    AudioSink, AudioSource, MediaPipelineError, VideoError, VideoFrame, VideoSink,
+};
 use conclave_core::protocol::{ClientMessage, ParticipantId, ServerMessage};
 use conclave_server::sfu::{Sfu, Signal};
 
-use crate::{TestServer, in_meeting, wait};
+use crate::{PATIENCE, TestServer, in_meeting, wait};
 
 /// Loopback UDP, with `loss_percent` of datagrams dropped each way if given.
 pub fn udp(loss_percent: Option<f64>) -> LinkOptions {
@@ -177,4 +181,119 @@ pub async fn expel(host: &mut MeetingClient, member: &mut MeetingClient, epoch: 
     })
     .await;
     wait(host, "rekeyed", |s| s.epoch == Some(epoch + 1)).await;
+}
+
+/// How often [`poll_until`] looks again.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
+
+/// Probes every [`POLL_INTERVAL`] until `done` holds for what `probe` returns, and returns
+/// that; fails the test with the last value if it does not hold within [`PATIENCE`].
+pub async fn poll_until<T: Debug>(
+    what: &str,
+    mut probe: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let value = probe();
+        if done(&value) {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {PATIENCE:?} waiting for {what}; last value: {value:?}");
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Probes every 100 ms until `done` holds and what `probe` returns has not changed over the
+/// last three probes (e.g. counters that stopped growing once a sequence is over); returns
+/// that. Fails the test with the last value if this does not happen within [`PATIENCE`].
+pub async fn poll_until_steady<T: Debug + PartialEq>(
+    what: &str,
+    mut probe: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    const STEADY_PROBES: usize = 3;
+    let deadline = Instant::now() + PATIENCE;
+    let mut last: Option<T> = None;
+    let mut unchanged = 0;
+    loop {
+        let value = probe();
+        unchanged = if last.as_ref() == Some(&value) {
+            unchanged + 1
+        } else {
+            0
+        };
+        if unchanged >= STEADY_PROBES && done(&value) {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "timed out after {PATIENCE:?} waiting for {what} (steady over \
+                 {STEADY_PROBES} probes); last value: {value:?}"
+            );
+        }
+        last = Some(value);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until every one of `subscribers`' media connections on `server`'s SFU carries the
+/// track of every one of `publishers`, with no renegotiation running: from then on what the
+/// publishers send reaches the subscribers.
+pub async fn until_tracks(
+    server: &TestServer,
+    publishers: &[&MeetingClient],
+    subscribers: &[&MeetingClient],
+) {
+    let id = |client: &MeetingClient| client.snapshot().participant.unwrap();
+    let publishers: Vec<ParticipantId> = publishers.iter().map(|c| id(c)).collect();
+    let subscribers: Vec<ParticipantId> = subscribers.iter().map(|c| id(c)).collect();
+    let sfu = server.running.hub().sfu();
+    poll_until(
+        "the publishers' tracks on the subscribers' connections",
+        || {
+            let tracks: Vec<_> = subscribers.iter().map(|s| sfu.tracks_of(*s)).collect();
+            (tracks, sfu.renegotiations_running())
+        },
+        |(tracks, running)| {
+            *running == 0
+                && tracks.iter().all(|of| {
+                    publishers
+                        .iter()
+                        .all(|p| of.iter().any(|(publisher, _)| publisher == p))
+                })
+        },
+    )
+    .await;
+}
+
+/// An audio source that stands still while it is not heard (muted, or no keys yet), where a
+/// [`ToneSource`](conclave_core::media::signal::ToneSource) would move on: a speaker started
+/// muted sends its whole sequence from the moment it is unmuted.
+pub struct HeldWhileMuted<S>(pub S);
+
+impl<S: AudioSource> AudioSource for HeldWhileMuted<S> {
+    fn next_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
+        self.0.next_frame(frame)
+    }
+
+    fn skip_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
+        frame.fill(0);
+        Ok(true)
+    }
+}
+
+/// Starts a muted speaker whose `source` waits for the unmute (see [`HeldWhileMuted`]): the
+/// test waits for the listeners' tracks ([`until_tracks`]) and then unmutes, so no part of
+/// the sequence goes out before anyone can receive it.
+pub async fn start_held_speaker(
+    client: &mut MeetingClient,
+    source: impl AudioSource + Send + 'static,
+    options: &LinkOptions,
+) -> (MediaSession, Arc<MediaLink>) {
+    let mut pipeline = AudioPipeline::new(Some(Box::new(HeldWhileMuted(source))), None).unwrap();
+    pipeline.set_muted(true);
+    start_media(client, pipeline, None, options).await
 }

@@ -21,7 +21,7 @@ use conclave_core::media::{AudioSource, FRAME_SAMPLES};
 use conclave_core::media_keys::{MediaKeyConfig, MediaReceiver, MediaSender};
 use conclave_core::protocol::ParticipantId;
 use conclave_server::sfu::Sfu;
-use conclave_tests::media::{self, Meeting, recorder, start_media, udp};
+use conclave_tests::media::{self, Meeting, poll_until, recorder, start_media, udp};
 
 const TONES: [f64; 3] = [440.0, 880.0, 1320.0];
 const FRAMES_PER_TONE: u32 = 25;
@@ -90,13 +90,12 @@ async fn tones_reach_every_member_through_the_sfu_as_ciphertext_only() {
     }
     // Each member's connection gets a track of each other member by renegotiation; the
     // lobby's gets none.
-    for _ in 0..500 {
-        if sfu.renegotiations() >= 3 && sfu.renegotiations_running() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(sfu.renegotiations_running(), 0);
+    poll_until(
+        "three renegotiations done and none running",
+        || (sfu.renegotiations(), sfu.renegotiations_running()),
+        |(done, running)| *done >= 3 && *running == 0,
+    )
+    .await;
     for id in 1..=3u64 {
         let others: Vec<_> = (1..=3u64)
             .filter(|o| *o != id)
@@ -115,7 +114,19 @@ async fn tones_reach_every_member_through_the_sfu_as_ciphertext_only() {
     let mut sequence = 0u64;
     let mut clear = Vec::new();
     let mut clear_packets: Vec<Vec<u8>> = Vec::new();
-    for tick in 0..total + 15 {
+    // Listening goes on after the sequence until each listener has 90 % of it and its
+    // recording covers it from the onset (what the checks below read), within PATIENCE.
+    let deadline = Instant::now() + conclave_tests::PATIENCE;
+    let needed = TONES.len() * FRAMES_PER_TONE as usize;
+    for tick in 0.. {
+        let heard_enough = listeners.iter().all(|l| {
+            l.frames_received as u32 >= total * 9 / 10
+                && onset(&l.recording)
+                    .is_some_and(|o| l.recording.len() / FRAME_SAMPLES >= o + needed)
+        });
+        if (tick >= total + 15 && heard_enough) || Instant::now() >= deadline {
+            break;
+        }
         ticker.tick().await;
         let now = Instant::now();
         if tick < total && source.next_frame(&mut pcm).unwrap() {
@@ -200,17 +211,15 @@ async fn start_audio(
     start_media(client, audio, None, &udp(None)).await.0
 }
 
+/// The first frame of `recording` with a tone in it.
+fn onset(recording: &[i16]) -> Option<usize> {
+    recording
+        .chunks_exact(FRAME_SAMPLES)
+        .position(|frame| frame.iter().map(|s| i64::from(*s).abs()).sum::<i64>() > 1_000_000)
+}
+
 fn assert_tones(recording: &[i16], who: &str) {
-    let power = |i: usize| {
-        recording[i * FRAME_SAMPLES..(i + 1) * FRAME_SAMPLES]
-            .iter()
-            .map(|s| i64::from(*s).abs())
-            .sum::<i64>()
-    };
-    let frames = recording.len() / FRAME_SAMPLES;
-    let onset = (0..frames)
-        .find(|i| power(*i) > 1_000_000)
-        .unwrap_or_else(|| panic!("{who} heard nothing"));
+    let onset = onset(recording).unwrap_or_else(|| panic!("{who} heard nothing"));
     for (k, tone) in TONES.iter().enumerate() {
         let first = onset + k * FRAMES_PER_TONE as usize + 5;
         for window in 0..3 {
@@ -256,21 +265,43 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
     let lobby_pipeline = AudioPipeline::new(None, Some(lobby_sink)).unwrap();
     let lobby_session = start_audio(&mut waiting, lobby_pipeline).await;
 
+    // The host starts muted and its tones wait for the unmute, which comes once both guests'
+    // connections carry the host's track: no tone is sent before anyone can receive it.
     let tone = ToneSource::new(TONES.iter().map(|f| (*f, FRAMES_PER_TONE)).collect());
-    let speaker = start_audio(
-        &mut host,
-        AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
+    let (speaker, _) = media::start_held_speaker(&mut host, tone, &udp(None)).await;
+    media::until_tracks(&server, &[&host], &guests.iter().collect::<Vec<_>>()).await;
+    speaker.set_muted(false);
+    let total = u64::from(TONES.len() as u32 * FRAMES_PER_TONE);
+    let (sent, received) = poll_until(
+        "the whole sequence sent and 90 % of it received by each guest",
+        || {
+            let received: Vec<u64> = sessions.iter().map(|s| s.stats().frames_received).collect();
+            (speaker.stats().frames_sent, received)
+        },
+        |(sent, received)| *sent >= total && received.iter().all(|r| r * 10 >= sent * 9),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(
-        u64::from(TONES.len() as u32 * FRAMES_PER_TONE) * 20 + 600,
-    ))
+    // The recordings hold the whole sequence from its onset (what `assert_tones` reads).
+    let needed = TONES.len() * FRAMES_PER_TONE as usize;
+    let lengths = poll_until(
+        "each guest's recording to cover the sequence from its onset",
+        || {
+            recordings
+                .iter()
+                .map(|r| {
+                    let recording = r.lock().unwrap();
+                    (onset(&recording), recording.len() / FRAME_SAMPLES)
+                })
+                .collect::<Vec<_>>()
+        },
+        |lengths| {
+            lengths
+                .iter()
+                .all(|(onset, frames)| onset.is_some_and(|o| *frames >= o + needed))
+        },
+    )
     .await;
-    let sent = speaker.stats().frames_sent;
-    assert!(
-        sent as u32 >= TONES.len() as u32 * FRAMES_PER_TONE * 9 / 10,
-        "sent {sent}"
-    );
+    println!("sent {sent}, received {received:?}, recordings (onset, frames) {lengths:?}");
     for (i, session) in sessions.into_iter().enumerate() {
         let stats = session.stats();
         assert!(
@@ -318,25 +349,29 @@ async fn an_expelled_member_receives_nothing_after_the_expel_while_the_others_st
         AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(
-        expelled_media.stats().frames_received > 10,
-        "hears the meeting before the expel"
-    );
+    poll_until(
+        "the member to be expelled hearing the meeting before the expel",
+        || expelled_media.stats(),
+        |stats| stats.frames_received > 10,
+    )
+    .await;
 
     media::expel(&mut host, &mut expelled, epoch).await;
     let heard_at_expel = expelled_media.stats().frames_received;
     let stays_at_expel = stays_media.stats().frames_received;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The others keep hearing the host (25 frames more); over that time nothing more than what
+    // was already in flight at the expel reaches the expelled member.
+    poll_until(
+        "the others to keep hearing the host after the expel",
+        || stays_media.stats(),
+        |stats| stats.frames_received >= stays_at_expel + 25,
+    )
+    .await;
     let after = expelled_media.stats();
     assert!(
         after.frames_received <= heard_at_expel + 2,
         "frames kept reaching the expelled member: {heard_at_expel} → {}",
         after.frames_received
-    );
-    assert!(
-        stays_media.stats().frames_received >= stays_at_expel + 25,
-        "the others keep hearing the host"
     );
     speaker.stop().await;
     stays_media.stop().await;
@@ -363,13 +398,7 @@ async fn markers_heard(
 }
 
 async fn until_sfu(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("never: {what}");
+    poll_until(what, check, |holds| *holds).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

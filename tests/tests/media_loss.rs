@@ -9,14 +9,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use conclave_core::client::MeetingClient;
 use conclave_core::media::FRAME_SAMPLES;
 use conclave_core::media::pipeline::AudioPipeline;
 use conclave_core::media::signal::{ToneSource, dominant_tone};
 use conclave_core::media::transport::LinkOptions;
-use conclave_tests::media::{Meeting, meeting, recorder, start_media, udp};
+use conclave_tests::media::{
+    Meeting, Recording, meeting, poll_until, poll_until_steady, recorder, start_held_speaker,
+    start_media, udp, until_tracks,
+};
 
 const TONES: [f64; 4] = [440.0, 660.0, 880.0, 1320.0];
 const FRAMES_PER_TONE: usize = 50;
@@ -89,6 +90,21 @@ fn listen(recording: &[i16]) -> Heard {
     }
 }
 
+/// Playout frames after which every frame received so far has left the jitter buffer (its
+/// delay is at most 300 ms, 15 frames).
+const PLAYOUT_FRAMES: usize = 25;
+
+/// Waits until `recording` has grown by [`PLAYOUT_FRAMES`]: what was received before has been
+/// played into it.
+async fn played_out(recording: &Recording) {
+    let frames = || recording.lock().unwrap().len() / FRAME_SAMPLES;
+    let from = frames();
+    poll_until("the playout of what was received", frames, |now| {
+        *now >= from + PLAYOUT_FRAMES
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_percent_loss_on_both_links_keeps_the_tones_continuous() {
     let Meeting {
@@ -106,27 +122,31 @@ async fn ten_percent_loss_on_both_links_keeps_the_tones_continuous() {
     )
     .await;
     let tone = ToneSource::new(TONES.iter().map(|f| (*f, FRAMES_PER_TONE as u32)).collect());
-    let (speaker, speaker_link) = start_media(
-        &mut host,
-        AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
-        None,
-        &udp(Some(10.0)),
+    let (speaker, speaker_link) = start_held_speaker(&mut host, tone, &udp(Some(10.0))).await;
+    until_tracks(&server, &[&host], &[&guests[0]]).await;
+    speaker.set_muted(false);
+    let total = TONES.len() * FRAMES_PER_TONE;
+    let (sent, received, _) = poll_until_steady(
+        "the whole sequence sent, a loss report at the speaker, and the listener's count settled",
+        || {
+            let stats = speaker.stats();
+            (
+                stats.frames_sent,
+                listener.stats().frames_received,
+                stats.loss_reports > 0,
+            )
+        },
+        |(sent, _, reported)| *sent >= total as u64 && *reported,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(
-        (TONES.len() * FRAMES_PER_TONE) as u64 * 20 + 1_000,
-    ))
-    .await;
+    played_out(&recording).await;
     let speaker_stats = speaker.stats();
-    let sent = speaker_stats.frames_sent;
-    let received = listener.stats().frames_received;
     let nacks_at_speaker = speaker_link.nacks_received().await;
     let nacks_at_sfu = server.running.hub().sfu().nacks_received().await;
     speaker.stop().await;
     listener.stop().await;
 
     let heard = listen(&recording.lock().unwrap());
-    let total = TONES.len() * FRAMES_PER_TONE;
     println!(
         "10 % loss each way on both links: sent {sent}, received {received}; NACKs at the \
          speaker {nacks_at_speaker}, at the SFU {nacks_at_sfu}; right tone in {}/{total} \
@@ -178,17 +198,38 @@ async fn a_muted_speaker_is_not_heard_until_unmuted() {
         &udp(None),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(listener.stats().frames_received > 20, "heard before mute");
+    poll_until(
+        "the listener hearing the speaker before the mute",
+        || listener.stats(),
+        |stats| stats.frames_received > 20,
+    )
+    .await;
 
     speaker.set_muted(true);
     assert!(speaker.is_muted());
-    // Let what is in flight and in the jitter buffer drain, then listen.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let sent_at_mute = speaker.stats().frames_sent;
-    let received_at_mute = listener.stats().frames_received;
+    // Let what is in flight and in the jitter buffer drain (the counters stop moving, then
+    // what was received is played out), then listen.
+    let (sent_at_mute, received_at_mute) = poll_until_steady(
+        "the counters to stop moving after the mute",
+        || {
+            (
+                speaker.stats().frames_sent,
+                listener.stats().frames_received,
+            )
+        },
+        |_| true,
+    )
+    .await;
+    played_out(&recording).await;
     let recorded_at_mute = recording.lock().unwrap().len();
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // A second of playout while muted (50 frames; the playout must go on): nothing sent or
+    // heard.
+    poll_until(
+        "a second of playout while muted (the playout went on)",
+        || recording.lock().unwrap().len(),
+        |len| *len >= recorded_at_mute + 50 * FRAME_SAMPLES,
+    )
+    .await;
     assert_eq!(speaker.stats().frames_sent, sent_at_mute, "nothing sent");
     assert_eq!(
         listener.stats().frames_received,
@@ -196,7 +237,6 @@ async fn a_muted_speaker_is_not_heard_until_unmuted() {
         "nothing heard"
     );
     let muted_part = recording.lock().unwrap()[recorded_at_mute..].to_vec();
-    assert!(muted_part.len() >= 40 * FRAME_SAMPLES, "playout went on");
     let loudest = muted_part
         .iter()
         .map(|s| s.unsigned_abs())
@@ -205,11 +245,14 @@ async fn a_muted_speaker_is_not_heard_until_unmuted() {
     assert!(loudest < 100, "the muted speaker was audible: {loudest}");
 
     speaker.set_muted(false);
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(
-        listener.stats().frames_received >= received_at_mute + 25,
-        "heard again after unmute"
-    );
+    poll_until(
+        "the listener hearing the speaker again after unmute",
+        || listener.stats(),
+        |stats| stats.frames_received >= received_at_mute + 25,
+    )
+    .await;
+    // What was received is played out: the recording ends in the tone.
+    played_out(&recording).await;
     let tail: Vec<i16> = {
         let after = recording.lock().unwrap();
         after[after.len() - 10 * FRAME_SAMPLES..].to_vec()
@@ -222,7 +265,7 @@ async fn a_muted_speaker_is_not_heard_until_unmuted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listener_names_the_member_who_is_talking() {
     let Meeting {
-        server: _server,
+        server,
         mut host,
         mut guests,
         ..
@@ -235,47 +278,44 @@ async fn the_listener_names_the_member_who_is_talking() {
         &udp(None),
     )
     .await;
-    // The host talks for 2 s then is silent; the second guest is silent, then talks.
+    // The host talks for 2 s then is silent; the second guest is silent, then talks. Both start
+    // muted with their sequences held, and are unmuted together once the listener has both
+    // tracks.
     let host_voice = ToneSource::new(vec![(440.0, 100), (0.0, 200)]);
     let second_voice = ToneSource::new(vec![(0.0, 100), (880.0, 200)]);
     let mut second = guests.remove(1);
-    let (host_media, _) = start_media(
-        &mut host,
-        AudioPipeline::new(Some(Box::new(host_voice)), None).unwrap(),
-        None,
-        &udp(None),
+    let (host_media, _) = start_held_speaker(&mut host, host_voice, &udp(None)).await;
+    let (second_media, _) = start_held_speaker(&mut second, second_voice, &udp(None)).await;
+    until_tracks(&server, &[&host, &second], &[&guests[0]]).await;
+    host_media.set_muted(false);
+    second_media.set_muted(false);
+    poll_until(
+        "the listener to name the host (talking)",
+        || listener.stats().active_speaker,
+        |speaker| *speaker == Some(host_leaf),
     )
     .await;
-    let (second_media, _) = start_media(
-        &mut second,
-        AudioPipeline::new(Some(Box::new(second_voice)), None).unwrap(),
-        None,
-        &udp(None),
+    poll_until(
+        "the listener to name the second guest (who took over)",
+        || listener.stats().active_speaker,
+        |speaker| *speaker == Some(second_leaf),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1_400)).await;
-    assert_eq!(
-        listener.stats().active_speaker,
-        Some(host_leaf),
-        "the host is talking"
-    );
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
-    assert_eq!(
-        listener.stats().active_speaker,
-        Some(second_leaf),
-        "the second guest took over"
-    );
     host_media.stop().await;
     second_media.stop().await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(listener.stats().active_speaker, None, "nobody talks");
+    poll_until(
+        "the listener to name nobody (nobody talks)",
+        || listener.stats().active_speaker,
+        Option::is_none,
+    )
+    .await;
     listener.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_flows_over_ice_tcp_when_the_members_udp_is_blocked() {
     let Meeting {
-        server: _server,
+        server,
         mut host,
         mut guests,
         ..
@@ -295,19 +335,22 @@ async fn media_flows_over_ice_tcp_when_the_members_udp_is_blocked() {
     )
     .await;
     let tone = ToneSource::new(TONES.iter().map(|f| (*f, FRAMES_PER_TONE as u32)).collect());
-    let (speaker, _) = start_media(
-        &mut host,
-        AudioPipeline::new(Some(Box::new(tone)), None).unwrap(),
-        None,
-        &tcp_only,
+    let (speaker, _) = start_held_speaker(&mut host, tone, &tcp_only).await;
+    until_tracks(&server, &[&host], &[&guests[0]]).await;
+    speaker.set_muted(false);
+    let total = (TONES.len() * FRAMES_PER_TONE) as u64;
+    let (sent, received) = poll_until_steady(
+        "the whole sequence sent and the listener's count settled",
+        || {
+            (
+                speaker.stats().frames_sent,
+                listener.stats().frames_received,
+            )
+        },
+        |(sent, _)| *sent >= total,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(
-        (TONES.len() * FRAMES_PER_TONE) as u64 * 20 + 600,
-    ))
-    .await;
-    let sent = speaker.stats().frames_sent;
-    let received = listener.stats().frames_received;
+    played_out(&recording).await;
     speaker.stop().await;
     listener.stop().await;
     assert!(received * 10 >= sent * 9, "received {received} of {sent}");
