@@ -127,11 +127,10 @@ async fn a_member_forging_an_add_or_a_stale_commit_changes_nothing() {
     let deadline = tokio::time::Instant::now() + conclave_tests::PATIENCE;
     loop {
         match tokio::time::timeout_at(deadline, guest.next_event()).await {
-            Ok(Some(conclave_core::client::Event::Error { code, .. }))
-                if code == conclave_core::protocol::ErrorCode::NotAllowed =>
-            {
-                break;
-            }
+            Ok(Some(conclave_core::client::Event::Error {
+                code: conclave_core::protocol::ErrorCode::NotAllowed,
+                ..
+            })) => break,
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => panic!("the guest's lock was not refused"),
         }

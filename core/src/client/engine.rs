@@ -503,7 +503,7 @@ impl Engine {
     fn join_rules(&self) -> JoinRules {
         JoinRules {
             certified_only: self.meeting.as_ref().is_some_and(|m| m.require_sign_in),
-            org: self.org.clone(),
+            org: self.org,
             now: self.now_unix,
         }
     }
