@@ -298,3 +298,48 @@ async fn a_meeting_room_is_freed_when_its_last_person_leaves() {
     host.send(ClientMessage::Leave);
     rooms_become(&server, 0).await;
 }
+
+/// The clear framing of an MLS proposal (RFC 9420 §6): `sender_leaf` proposes removing
+/// `removed`. The signature is junk: the server's relay rule reads only the framing, and
+/// members would refuse it anyway.
+fn remove_proposal_framing(epoch: u64, sender_leaf: u32, removed: u32) -> Vec<u8> {
+    let mut bytes = vec![0, 1, 0, 1, 16];
+    bytes.extend_from_slice(&[0xab; 16]);
+    bytes.extend_from_slice(&epoch.to_be_bytes());
+    bytes.push(1);
+    bytes.extend_from_slice(&sender_leaf.to_be_bytes());
+    bytes.extend_from_slice(&[0, 2, 0, 3]);
+    bytes.extend_from_slice(&removed.to_be_bytes());
+    bytes.extend_from_slice(&[0x40, 64]);
+    bytes.extend_from_slice(&[0; 64]);
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_cannot_have_the_host_removed_by_a_proposal() {
+    let server = TestServer::start().await;
+    let (mut host, meeting) = host_meeting(&server, NewMeeting::default()).await;
+    let mut guest = server.guest_joins("Mallory", &meeting).await;
+    let s = in_meeting(&mut guest).await;
+    let (epoch, own_leaf) = (s.epoch.unwrap(), s.own_leaf.unwrap());
+    wait(&mut host, "the guest listed", |s| s.roster.len() == 2).await;
+
+    // A proposal to remove the host (leaf 0) is not relayed: only a member's own leave is.
+    guest.send(ClientMessage::Proposal {
+        epoch,
+        proposal: conclave_core::protocol::MlsBlob::new(remove_proposal_framing(
+            epoch, own_leaf, 0,
+        )),
+    });
+    assert_eq!(refusal(&mut guest).await, ErrorCode::InvalidMls);
+    // Nor is one that claims to come from the host's leaf.
+    guest.send(ClientMessage::Proposal {
+        epoch,
+        proposal: conclave_core::protocol::MlsBlob::new(remove_proposal_framing(epoch, 0, 0)),
+    });
+    assert_eq!(refusal(&mut guest).await, ErrorCode::InvalidMls);
+    // The host is still in, at the same epoch, with nothing pending.
+    let s = host.snapshot();
+    assert_eq!(s.phase, Some(Phase::InMeeting));
+    assert_eq!(s.epoch, Some(epoch));
+}
