@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::rand_core::OsRng as PasswordRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use conclave_core::identity::MAX_NAME_BYTES;
 use rand::RngCore as _;
 use sqlx::Row as _;
@@ -189,15 +189,18 @@ pub struct UserRecord {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
-    hasher: Argon2<'static>,
+    /// Argon2id cost of new hashes.
+    argon2_params: Params,
     /// A hash of a random password, verified against when the account or meeting is unknown
     /// so that "unknown" and "wrong password" take the same time.
     dummy_hash: Arc<str>,
     /// Bounds concurrent Argon2 runs (memory: 19 MiB each by default).
     hash_slots: Arc<tokio::sync::Semaphore>,
-    /// One long-lived thread per slot runs every Argon2: each thread's allocator keeps at
-    /// most one Argon2 memory block, where short-lived blocking-pool threads left one per
-    /// thread in glibc's per-thread arenas (353 MiB peak under 400 sign-ins, 87 without).
+    /// One long-lived thread per slot runs every Argon2 in a memory block it allocated once
+    /// and reuses ([`HashMemory`]): short-lived blocking-pool threads left one freed block per
+    /// thread in glibc's per-thread arenas (353 MiB peak under 400 sign-ins), and even
+    /// long-lived threads allocating afresh for each hash peaked at 258 MiB, since glibc kept
+    /// the freed blocks.
     hashers: Hashers,
     hash_wait: Duration,
     path: PathBuf,
@@ -241,20 +244,20 @@ impl Store {
             .await?;
         restrict_database_files(&path)?;
         MIGRATOR.run(&pool).await?;
-        let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, options.argon2_params);
-        let hashers = Hashers::start(options.hash_slots.max(1))?;
+        let argon2_params = options.argon2_params;
+        let hashers = Hashers::start(options.hash_slots.max(1), argon2_params.block_count())?;
         let mut filler = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut filler);
         let dummy_hash = hashers
             .run({
-                let hasher = hasher.clone();
-                move || hash_now(&hasher, &hex::encode(filler))
+                let params = argon2_params.clone();
+                move |memory| hash_new(memory, &params, &hex::encode(filler))
             })
             .await??;
         tracing::info!(path = %path.display(), "database open");
         Ok(Store {
             pool,
-            hasher,
+            argon2_params,
             dummy_hash: dummy_hash.into(),
             hash_slots: Arc::new(tokio::sync::Semaphore::new(options.hash_slots.max(1))),
             hash_wait: options.hash_wait,
@@ -291,9 +294,11 @@ impl Store {
             .acquire()
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        let hasher = self.hasher.clone();
+        let params = self.argon2_params.clone();
         let secret = secret.to_owned();
-        self.hashers.run(move || hash_now(&hasher, &secret)).await?
+        self.hashers
+            .run(move |memory| hash_new(memory, &params, &secret))
+            .await?
     }
 
     /// Checks a secret against a stored hash; waits at most `hash_wait` for a slot, then
@@ -304,13 +309,12 @@ impl Store {
             Ok(Err(e)) => return Err(StoreError::Task(e.to_string())),
             Err(_) => return Err(StoreError::Busy),
         };
-        let hasher = self.hasher.clone();
         let secret = secret.to_owned();
         self.hashers
-            .run(move || match PasswordHash::new(&phc) {
-                Ok(parsed) => hasher.verify_password(secret.as_bytes(), &parsed).is_ok(),
+            .run(move |memory| match verify_with(memory, &secret, &phc) {
+                Ok(matches) => matches,
                 Err(error) => {
-                    tracing::error!(%error, "stored password hash is malformed");
+                    tracing::error!(%error, "cannot check a password against its stored hash");
                     false
                 }
             })
@@ -485,25 +489,130 @@ impl Store {
     }
 }
 
-fn hash_now(hasher: &Argon2<'static>, secret: &str) -> Result<String, StoreError> {
+/// Hashes `secret` with a fresh salt into an argon2id PHC string, exactly what
+/// `Argon2::hash_password` would produce, but in the hashing thread's reusable `memory`.
+fn hash_new(memory: &mut HashMemory, params: &Params, secret: &str) -> Result<String, StoreError> {
     let salt = SaltString::generate(&mut PasswordRng);
-    hasher
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| StoreError::PasswordHash(e.to_string()))
+    let mut salt_buf = [0u8; Salt::MAX_LENGTH];
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(hash_error)?;
+    let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let blocks = memory.blocks(params.block_count())?;
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = Output::init_with(output_len, |out| {
+        Ok(hasher.hash_password_into_with_memory(secret.as_bytes(), salt_bytes, out, blocks)?)
+    })
+    .map_err(hash_error)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(hash_error)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
 }
 
-type HashJob = Box<dyn FnOnce() + Send>;
+/// Whether `secret` matches the stored PHC string `phc` (any Argon2 variant, version and
+/// parameters, as `Argon2::verify_password` accepts), computed in the hashing thread's reusable
+/// `memory`; the outputs are compared in constant time (`password_hash::Output`'s equality).
+fn verify_with(memory: &mut HashMemory, secret: &str, phc: &str) -> Result<bool, StoreError> {
+    let parsed = PasswordHash::new(phc).map_err(hash_error)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(StoreError::PasswordHash(
+            "stored hash has no salt or no output".into(),
+        ));
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(hash_error)?;
+    let version = match parsed.version {
+        Some(version) => Version::try_from(version).map_err(hash_error)?,
+        None => Version::default(),
+    };
+    // Reads m, t, p (and keyid, data) and takes the output length from the stored output.
+    let params = Params::try_from(&parsed).map_err(hash_error)?;
+    let mut salt_buf = [0u8; Salt::MAX_LENGTH];
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(hash_error)?;
+    let hasher = Argon2::new(algorithm, version, params.clone());
+    let blocks = memory.blocks(params.block_count())?;
+    let computed = Output::init_with(expected.len(), |out| {
+        Ok(hasher.hash_password_into_with_memory(secret.as_bytes(), salt_bytes, out, blocks)?)
+    })
+    .map_err(hash_error)?;
+    Ok(computed == expected)
+}
 
-/// The password-hashing threads (one per hashing slot); they end when the last [`Store`]
-/// clone is dropped.
+fn hash_error(error: impl std::fmt::Display) -> StoreError {
+    StoreError::PasswordHash(error.to_string())
+}
+
+/// The Argon2 working memory of one hashing thread, allocated at its first hash and reused by
+/// every later one: Argon2 overwrites every block it reads before reading it, so nothing of one
+/// hash reaches the next. A stored hash that needs more than the configured cost gets a block
+/// of its own for that one run, so an old, costlier hash cannot pin more memory per thread.
+struct HashMemory {
+    blocks: Vec<Block>,
+    keep: usize,
+}
+
+impl HashMemory {
+    fn new(keep: usize) -> Self {
+        Self {
+            blocks: Vec::new(),
+            keep,
+        }
+    }
+
+    /// `count` blocks, from the kept memory when it is big enough.
+    fn blocks(&mut self, count: usize) -> Result<Blocks<'_>, StoreError> {
+        if count > self.keep {
+            return Ok(Blocks::Once(allocate_blocks(count)?));
+        }
+        if self.blocks.len() < count {
+            self.blocks = allocate_blocks(self.keep)?;
+        }
+        Ok(Blocks::Kept(&mut self.blocks[..count]))
+    }
+}
+
+/// Memory for one Argon2 run: borrowed from the thread's kept block or allocated for it.
+enum Blocks<'a> {
+    Kept(&'a mut [Block]),
+    Once(Vec<Block>),
+}
+
+impl AsMut<[Block]> for Blocks<'_> {
+    fn as_mut(&mut self) -> &mut [Block] {
+        match self {
+            Blocks::Kept(blocks) => blocks,
+            Blocks::Once(blocks) => blocks,
+        }
+    }
+}
+
+/// `count` zeroed blocks; a failed allocation is an error, not an abort.
+fn allocate_blocks(count: usize) -> Result<Vec<Block>, StoreError> {
+    let mut blocks = Vec::new();
+    blocks.try_reserve_exact(count).map_err(|_| {
+        StoreError::PasswordHash(format!(
+            "cannot allocate {} MiB for Argon2",
+            count * Block::SIZE / (1024 * 1024)
+        ))
+    })?;
+    blocks.resize(count, Block::default());
+    Ok(blocks)
+}
+
+type HashJob = Box<dyn FnOnce(&mut HashMemory) + Send>;
+
+/// The password-hashing threads (one per hashing slot), each with its own [`HashMemory`];
+/// they end when the last [`Store`] clone is dropped.
 #[derive(Clone)]
 struct Hashers {
     jobs: std::sync::mpsc::Sender<HashJob>,
 }
 
 impl Hashers {
-    fn start(threads: usize) -> Result<Self, StoreError> {
+    /// Starts `threads` threads, each keeping up to `keep_blocks` Argon2 blocks between runs.
+    fn start(threads: usize, keep_blocks: usize) -> Result<Self, StoreError> {
         let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
         let queue = Arc::new(std::sync::Mutex::new(queue));
         for n in 0..threads {
@@ -511,13 +620,14 @@ impl Hashers {
             std::thread::Builder::new()
                 .name(format!("conclave-hash-{n}"))
                 .spawn(move || {
+                    let mut memory = HashMemory::new(keep_blocks);
                     loop {
                         let job = match queue.lock() {
                             Ok(queue) => queue.recv(),
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => job(&mut memory),
                             Err(_) => return,
                         }
                     }
@@ -527,14 +637,16 @@ impl Hashers {
         Ok(Self { jobs })
     }
 
-    /// Runs `work` on a hashing thread. A panic in it is reported as [`StoreError::Task`].
+    /// Runs `work` on a hashing thread, with that thread's memory. A panic in it is reported
+    /// as [`StoreError::Task`].
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut HashMemory) -> T + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job: HashJob = Box::new(move || {
-            if let Ok(value) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        let job: HashJob = Box::new(move |memory| {
+            let run = std::panic::AssertUnwindSafe(move || work(memory));
+            if let Ok(value) = std::panic::catch_unwind(run) {
                 let _ = reply.send(value);
             }
         });
@@ -666,3 +778,101 @@ fn restrict_database_files(path: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 #[path = "store_tests.rs"]
 mod tests;
+
+/// The reusable-memory hashing against the stock `argon2` API, both ways.
+#[cfg(test)]
+mod hash_memory_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
+    use super::*;
+
+    fn cheap() -> Params {
+        Params::new(Params::MIN_M_COST, Params::MIN_T_COST, 1, None).unwrap()
+    }
+
+    fn stock(params: Params) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    #[test]
+    fn new_hashes_verify_with_the_stock_api() {
+        for params in [cheap(), Params::default()] {
+            let mut memory = HashMemory::new(params.block_count());
+            let phc = hash_new(&mut memory, &params, "correct horse").unwrap();
+            assert!(phc.starts_with(&format!(
+                "$argon2id$v=19$m={},t={},p={}$",
+                params.m_cost(),
+                params.t_cost(),
+                params.p_cost()
+            )));
+            let parsed = PasswordHash::new(&phc).unwrap();
+            let verifier = stock(params.clone());
+            assert!(verifier.verify_password(b"correct horse", &parsed).is_ok());
+            assert!(verifier.verify_password(b"correct horsf", &parsed).is_err());
+        }
+    }
+
+    #[test]
+    fn stock_hashes_verify_with_reused_memory() {
+        let params = Params::default();
+        let mut memory = HashMemory::new(params.block_count());
+        // Dirty the kept memory first: a previous hash must not leak into the next.
+        hash_new(&mut memory, &params, "something else").unwrap();
+        let salt = SaltString::generate(&mut PasswordRng);
+        let phc = stock(params)
+            .hash_password(b"rabbit-hole", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_with(&mut memory, "rabbit-hole", &phc).unwrap());
+        assert!(!verify_with(&mut memory, "rabbit-hol", &phc).unwrap());
+        assert!(!verify_with(&mut memory, "", &phc).unwrap());
+        assert!(verify_with(&mut memory, "rabbit-hole", &phc).unwrap());
+    }
+
+    #[test]
+    fn other_costs_and_variants_verify() {
+        // Cheaper than what is kept (a prefix of the kept memory), costlier (its own block),
+        // another variant, output length and version: all as the stock verifier decides.
+        let mut memory = HashMemory::new(64);
+        let cases = [
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(32, 3, 1, None),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(256, 1, 2, Some(64)),
+            ),
+            (
+                Algorithm::Argon2i,
+                Version::V0x10,
+                Params::new(64, 2, 1, Some(16)),
+            ),
+        ];
+        for (algorithm, version, params) in cases {
+            let hasher = Argon2::new(algorithm, version, params.unwrap());
+            let salt = SaltString::generate(&mut PasswordRng);
+            let phc = hasher.hash_password(b"pw", &salt).unwrap().to_string();
+            assert!(verify_with(&mut memory, "pw", &phc).unwrap(), "{phc}");
+            assert!(!verify_with(&mut memory, "pW", &phc).unwrap(), "{phc}");
+        }
+        assert_eq!(memory.blocks.len(), 64);
+    }
+
+    #[test]
+    fn malformed_hashes_are_errors() {
+        let mut memory = HashMemory::new(cheap().block_count());
+        for phc in [
+            "",
+            "plain",
+            "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ",
+            "$bcrypt$x",
+        ] {
+            assert!(verify_with(&mut memory, "pw", phc).is_err(), "{phc}");
+        }
+    }
+}
