@@ -190,6 +190,11 @@ impl Sfu {
         self.publisher_tracks.store(limit.max(1), Ordering::Relaxed);
     }
 
+    /// Whether `participant` has a media connection here.
+    pub fn is_connected(&self, participant: ParticipantId) -> bool {
+        lock(&self.peers).contains_key(&participant)
+    }
+
     /// Whether `subscriber`'s connection has the shared overflow track.
     pub fn has_overflow_track(&self, subscriber: ParticipantId) -> bool {
         lock(&self.peers)
