@@ -16,8 +16,9 @@ pub const AUDIO_BYTES_PER_SECOND: u64 = 32_000;
 pub const AUDIO_BURST_BYTES: u64 = 16_000;
 /// Video cap: 4 Mbit/s (more than 13 times the top rung of the client's ladder).
 pub const VIDEO_BYTES_PER_SECOND: u64 = 500_000;
-/// Video burst: one second at the cap, far more than a keyframe (about 10 to 30 KB at the
-/// client's 320×240, 300 kbit/s; its pacer spreads even those out).
+/// Video burst: one second at the cap, far more than a keyframe of the client's (783 B on the
+/// test pattern, docs/performance.md; tens of kB at most for a busy camera picture at
+/// 320×240, 300 kbit/s, and its pacer spreads those out).
 pub const VIDEO_BURST_BYTES: u64 = 500_000;
 /// Each packet is charged this much on top of its payload (RTP, SRTP and UDP/IP headers are
 /// about this size), so floods of tiny packets are capped too.
