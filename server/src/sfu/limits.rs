@@ -138,6 +138,7 @@ impl PublisherCap {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
