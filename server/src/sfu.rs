@@ -20,7 +20,9 @@
 //! track goes to that publisher only, and a newly admitted member triggers requests too, so it
 //! gets a picture without waiting for the next periodic keyframe.
 
+pub mod limits;
 mod negotiation;
+pub mod queue;
 
 pub use negotiation::Signal;
 
@@ -40,19 +42,22 @@ use conclave_core::media::video_link::{
     IncomingVideoPacket, VideoRtpWriter, send_keyframe_request,
 };
 use conclave_core::protocol::ParticipantId;
+use limits::{PublisherCap, TrackKind};
+use queue::{Charge, Outbox, VideoQueued};
 use tokio::sync::{mpsc, oneshot};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
-/// Packets queued per subscriber before the oldest are dropped.
-const SUBSCRIBER_QUEUE: usize = 256;
-/// Video access units queued per subscriber (about 2 s of 4 publishers at 15 fps).
-const VIDEO_SUBSCRIBER_QUEUE: usize = 120;
+/// Upstream audio packets queued per publisher.
+const AUDIO_UPSTREAM_QUEUE: usize = 256;
 /// Upstream video packets queued per publisher.
 const VIDEO_UPSTREAM_QUEUE: usize = 2_000;
 /// An access unit with more packets than this is refused (a 4K keyframe needs far fewer).
 const MAX_ACCESS_UNIT_PACKETS: usize = 4_000;
+/// An access unit with more bytes than this is refused: the video cap's whole burst
+/// ([`limits::VIDEO_BURST_BYTES`]), some 15 times a keyframe of the client's.
+const MAX_ACCESS_UNIT_BYTES: usize = limits::VIDEO_BURST_BYTES as usize;
 /// Keyframe requests to one publisher are sent at most this often; its encoder limits
 /// keyframes too, this only spares the uplink a PLI storm.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(200);
@@ -66,10 +71,10 @@ pub const DEFAULT_PUBLISHER_TRACKS: usize = 24;
 /// One publisher's access unit: its RTP payloads in order.
 pub type AccessUnit = Arc<Vec<Vec<u8>>>;
 
-/// What a subscriber's downstream writer task is told: media of a publisher, or that a
-/// publisher's track opened or closed.
-enum Downstream<T> {
-    Media(ParticipantId, T),
+/// What a subscriber's downstream writer task is told: media of a publisher (with the bytes
+/// it holds in the subscriber's queue), or that a publisher's track opened or closed.
+pub enum Downstream<T> {
+    Media(ParticipantId, T, Charge),
     Open(ParticipantId, Arc<TrackLocalStaticRTP>, u32),
     Close(ParticipantId),
 }
@@ -105,10 +110,8 @@ struct Peer {
     events: Arc<LinkEvents>,
     /// The participant's signaling (its WebSocket), for the SFU's offers.
     signal: Arc<Signal>,
-    /// Downstream packets for this subscriber, written by its own task.
-    downstream: mpsc::Sender<Downstream<Bytes>>,
-    /// Downstream video access units for this subscriber.
-    video_downstream: mpsc::Sender<Downstream<AccessUnit>>,
+    /// Downstream audio and video for this subscriber, each written by its own task.
+    outbox: Outbox,
     /// Whether the participant's offer can receive video.
     receives_video: bool,
     /// Whether the participant has published video (the others get a video track of it).
@@ -136,6 +139,10 @@ pub struct Sfu {
     tap: Mutex<Option<Tap>>,
     video_tap: Mutex<Option<VideoTap>>,
     keyframe_requests_sent: AtomicU64,
+    /// Packets dropped for publishers over their bitrate cap.
+    over_cap_drops: AtomicU64,
+    /// Packets and access units dropped for subscribers whose queue was full.
+    queue_drops: AtomicU64,
     renegotiations: AtomicU64,
     arrivals: AtomicU64,
     publisher_tracks: std::sync::atomic::AtomicUsize,
@@ -169,6 +176,8 @@ impl Sfu {
             tap: Mutex::new(None),
             video_tap: Mutex::new(None),
             keyframe_requests_sent: AtomicU64::new(0),
+            over_cap_drops: AtomicU64::new(0),
+            queue_drops: AtomicU64::new(0),
             renegotiations: AtomicU64::new(0),
             arrivals: AtomicU64::new(0),
             publisher_tracks: DEFAULT_PUBLISHER_TRACKS.into(),
@@ -179,6 +188,11 @@ impl Sfu {
     /// least 1); the rest share the overflow audio track.
     pub fn set_publisher_track_limit(&self, limit: usize) {
         self.publisher_tracks.store(limit.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether `participant` has a media connection here.
+    pub fn is_connected(&self, participant: ParticipantId) -> bool {
+        lock(&self.peers).contains_key(&participant)
     }
 
     /// Whether `subscriber`'s connection has the shared overflow track.
@@ -196,6 +210,18 @@ impl Sfu {
     /// How many keyframe requests (PLI) the SFU has sent to publishers.
     pub fn keyframe_requests_sent(&self) -> u64 {
         self.keyframe_requests_sent.load(Ordering::Relaxed)
+    }
+
+    /// How many packets the SFU dropped because their publisher was over its bitrate cap
+    /// ([`limits`]).
+    pub fn over_cap_drops(&self) -> u64 {
+        self.over_cap_drops.load(Ordering::Relaxed)
+    }
+
+    /// How many audio packets and video access units the SFU dropped because a subscriber's
+    /// queue was full ([`queue`]).
+    pub fn queue_drops(&self) -> u64 {
+        self.queue_drops.load(Ordering::Relaxed)
     }
 
     /// How many connections are being renegotiated right now.
@@ -255,7 +281,7 @@ impl Sfu {
         signal: Signal,
     ) -> Result<String, TransportError> {
         let offer = offer_from_text(offer)?;
-        let (upstream_tx, mut upstream_rx) = mpsc::channel::<IncomingAudio>(SUBSCRIBER_QUEUE);
+        let (upstream_tx, mut upstream_rx) = mpsc::channel::<IncomingAudio>(AUDIO_UPSTREAM_QUEUE);
         let (video_up_tx, video_up_rx) = mpsc::channel::<IncomingVideoPacket>(VIDEO_UPSTREAM_QUEUE);
         let receives_video = offer.sdp.contains("m=video");
         let events = LinkEvents::with_video(upstream_tx, video_up_tx);
@@ -273,16 +299,20 @@ impl Sfu {
             .map_err(|e| TransportError::WebRtc(e.to_string()))?;
         let answer = set_local_and_gather(connection.as_ref(), &events, answer).await?;
 
-        let (down_tx, down_rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+        let (outbox, down_rx, video_down_rx) = Outbox::new();
         tokio::spawn(write_audio_downstream(down_rx));
-        let (video_down_tx, video_down_rx) = mpsc::channel(VIDEO_SUBSCRIBER_QUEUE);
         tokio::spawn(write_video_downstream(video_down_rx));
         self.receive_video(participant, video_up_rx);
-        // Upstream: everything this participant publishes goes to the others.
+        // Upstream: everything this participant publishes goes to the others, up to its cap.
         let sfu = Arc::downgrade(self);
         tokio::spawn(async move {
+            let mut cap = PublisherCap::new(participant, TrackKind::Audio, Instant::now());
             while let Some(audio) = upstream_rx.recv().await {
                 let Some(sfu) = sfu.upgrade() else { break };
+                if !cap.admit(audio.payload.len(), Instant::now()) {
+                    sfu.over_cap_drops.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 // One allocation per published packet, shared by every subscriber.
                 sfu.forward(participant, Bytes::from(audio.payload));
             }
@@ -294,8 +324,7 @@ impl Sfu {
                 connection,
                 events,
                 signal: Arc::new(signal),
-                downstream: down_tx,
-                video_downstream: video_down_tx,
+                outbox,
                 receives_video,
                 publishes_video: false,
                 tracks: HashMap::new(),
@@ -375,6 +404,8 @@ impl Sfu {
         let sfu = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut unit: Vec<Vec<u8>> = Vec::new();
+            let mut unit_bytes = 0;
+            let mut cap = PublisherCap::new(participant, TrackKind::Video, Instant::now());
             let mut reorder = ReorderBuffer::<IncomingVideoPacket>::default();
             let mut damaged = false;
             loop {
@@ -389,6 +420,14 @@ impl Sfu {
                 };
                 match received {
                     Some(None) => break,
+                    Some(Some(packet)) if !cap.admit(packet.payload.len(), Instant::now()) => {
+                        // Over the cap: dropped before it costs anything more (the gap it
+                        // leaves spoils the unit; a keyframe is asked for at most every
+                        // `KEYFRAME_REQUEST_INTERVAL`).
+                        if let Some(sfu) = sfu.upgrade() {
+                            sfu.over_cap_drops.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     Some(Some(packet)) => {
                         let restarts = starts_keyframe(&packet.payload);
                         reorder.push(packet.sequence, packet, restarts, Instant::now());
@@ -407,12 +446,15 @@ impl Sfu {
                     {
                         damaged = true;
                     }
+                    unit_bytes += packet.payload.len();
                     unit.push(packet.payload);
-                    if unit.len() > MAX_ACCESS_UNIT_PACKETS {
+                    if unit.len() > MAX_ACCESS_UNIT_PACKETS || unit_bytes > MAX_ACCESS_UNIT_BYTES {
                         damaged = true;
                         unit.clear();
+                        unit_bytes = 0;
                     }
                     if packet.marker {
+                        unit_bytes = 0;
                         let complete = Arc::new(std::mem::take(&mut unit));
                         if std::mem::take(&mut damaged) {
                             // Forwarding a broken unit would only make every decoder fail.
@@ -486,8 +528,8 @@ impl Sfu {
         if let Some(tap) = lock(&self.video_tap).as_ref() {
             let _ = tap.send((publisher, Arc::clone(&unit)));
         }
-        let mut dropped = false;
-        for (id, peer) in peers.iter() {
+        let (mut dropped, mut not_queued) = (false, 0);
+        for (id, peer) in peers.iter_mut() {
             if *id != publisher
                 && peer.forwarding
                 && peer.meeting == meeting
@@ -498,14 +540,18 @@ impl Sfu {
             {
                 // A slow subscriber loses whole access units; the next keyframe repairs its
                 // picture, so ask for one.
-                dropped |= matches!(
-                    peer.video_downstream
-                        .try_send(Downstream::Media(publisher, Arc::clone(&unit))),
-                    Err(mpsc::error::TrySendError::Full(_))
-                );
+                match peer.outbox.push_video(publisher, &unit) {
+                    VideoQueued::Queued => {}
+                    VideoQueued::Dropped => {
+                        dropped = true;
+                        not_queued += 1;
+                    }
+                    VideoQueued::Skipped => not_queued += 1,
+                }
             }
         }
         drop(peers);
+        self.queue_drops.fetch_add(not_queued, Ordering::Relaxed);
         if dropped {
             self.request_keyframe_from(publisher);
         }
@@ -526,11 +572,14 @@ impl Sfu {
             // Same meeting on both paths: a participant who left for another meeting may
             // still have tracks here until the renegotiation removing them has run.
             let carried = peer.tracks.contains_key(&publisher) || peer.overflow.is_some();
-            if *id != publisher && peer.forwarding && peer.meeting == source.meeting && carried {
-                // A slow subscriber loses its own packets, nobody else's.
-                let _ = peer
-                    .downstream
-                    .try_send(Downstream::Media(publisher, payload.clone()));
+            // A slow subscriber loses its own packets, nobody else's.
+            if *id != publisher
+                && peer.forwarding
+                && peer.meeting == source.meeting
+                && carried
+                && !peer.outbox.push_audio(publisher, payload.clone())
+            {
+                self.queue_drops.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -546,7 +595,7 @@ async fn write_audio_downstream(mut downstream: mpsc::Receiver<Downstream<Bytes>
     let mut writers: HashMap<ParticipantId, RtpWriter> = HashMap::new();
     while let Some(item) = downstream.recv().await {
         match item {
-            Downstream::Media(publisher, payload) => {
+            Downstream::Media(publisher, payload, charge) => {
                 let writer = match writers.contains_key(&publisher) {
                     true => writers.get_mut(&publisher),
                     false => writers.get_mut(&OVERFLOW),
@@ -556,6 +605,8 @@ async fn write_audio_downstream(mut downstream: mpsc::Receiver<Downstream<Bytes>
                 {
                     tracing::trace!(error = %e, "downstream audio packet dropped");
                 }
+                // Out of the queue only now: a writer that is stuck keeps its bytes counted.
+                drop(charge);
             }
             Downstream::Open(publisher, track, ssrc) => {
                 writers.insert(publisher, RtpWriter::new(track, ssrc));
@@ -572,12 +623,13 @@ async fn write_video_downstream(mut downstream: mpsc::Receiver<Downstream<Access
     let mut writers: HashMap<ParticipantId, VideoRtpWriter> = HashMap::new();
     while let Some(item) = downstream.recv().await {
         match item {
-            Downstream::Media(publisher, unit) => {
+            Downstream::Media(publisher, unit, charge) => {
                 if let Some(writer) = writers.get_mut(&publisher)
                     && let Err(e) = writer.forward_access_unit(&unit).await
                 {
                     tracing::trace!(error = %e, "downstream access unit dropped");
                 }
+                drop(charge);
             }
             Downstream::Open(publisher, track, ssrc) => {
                 writers.insert(publisher, VideoRtpWriter::new(track, ssrc));

@@ -588,8 +588,22 @@ impl Session {
                 "key_package_refresh is not supported yet",
             )),
             ClientMessage::SdpOffer { sdp } => {
-                // Any participant may connect; the SFU forwards only to and from MLS members.
+                // Only MLS members may connect (clients offer once in the meeting): a
+                // participant in the lobby or waiting for its Add gets no media connection,
+                // and so no SFU resources. The SFU forwards only to and from members anyway.
+                let id = self.id;
+                let member = self.hub.with_room(id, |room: &mut Room| {
+                    if room.members().contains(&id) {
+                        Ok(Vec::new())
+                    } else {
+                        Err(Refusal::Code(
+                            ErrorCode::NotAllowed,
+                            "join the meeting first",
+                        ))
+                    }
+                });
                 match self.hub.meeting_of(self.id) {
+                    _ if member.is_err() => member,
                     Some(meeting) => {
                         let (hub, id) = (Arc::downgrade(&self.hub), self.id);
                         let signal: crate::sfu::Signal = Box::new(move |message| {

@@ -199,8 +199,8 @@ impl Sfu {
             (
                 Arc::clone(&peer.connection),
                 Arc::clone(&peer.events),
-                peer.downstream.clone(),
-                peer.video_downstream.clone(),
+                peer.outbox.audio.clone(),
+                peer.outbox.video.clone(),
                 Arc::clone(&peer.signal),
             )
         };

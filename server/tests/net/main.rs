@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod media_admission;
 mod support;
 
 use std::time::Duration;
