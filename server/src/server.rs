@@ -63,11 +63,14 @@ pub struct RunningServer {
     ticker: JoinHandle<()>,
 }
 
-/// The routes: `/v1/ws`, `/v1/signin`, `/v1/meetings`, `/v1/health`.
+/// The routes: `/v1/ws`, `/v1/signin`, `/v1/sign-out`, `/v1/token/refresh`, `/v1/meetings`,
+/// `/v1/org-key`, `/v1/health`.
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/v1/ws", get(ws::handler))
         .route("/v1/signin", post(http::signin))
+        .route("/v1/sign-out", post(http::sign_out))
+        .route("/v1/token/refresh", post(http::refresh))
         .route("/v1/meetings", post(http::create_meeting))
         .route("/v1/org-key", get(http::org_key))
         .route("/v1/health", get(http::health))
@@ -110,7 +113,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         org_key,
         HubSettings {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
-            token_ttl: Duration::from_secs(config.token_ttl_hours.saturating_mul(3600)),
+            access_token_ttl: Duration::from_secs(
+                config.access_token_ttl_minutes.saturating_mul(60),
+            ),
+            refresh_token_ttl: Duration::from_secs(config.token_ttl_hours.saturating_mul(3600)),
+            session_check: Duration::from_secs(config.session_check_secs),
             certificate_ttl: Duration::from_secs(config.certificate_ttl_hours.saturating_mul(3600)),
             send_timeout: Duration::from_secs(config.send_timeout_secs),
             password_policy: config.password_policy.clone(),
