@@ -256,12 +256,7 @@ impl Hub {
     /// Closes, at once, every connection signed in to account `user_id` (when `session` is
     /// `None`) or with that one session: each gets an `unauthorized` error saying why, then
     /// its socket closes and it leaves its meeting. Returns how many.
-    pub fn close_signed_in(
-        &self,
-        user_id: &str,
-        session: Option<&SessionKey>,
-        why: &str,
-    ) -> usize {
+    pub fn close_signed_in(&self, user_id: &str, session: Option<&SessionKey>, why: &str) -> usize {
         let targets: Vec<ParticipantId> = lock(&self.connections)
             .iter()
             .filter(|(_, c)| {

@@ -27,7 +27,9 @@ use sqlx::sqlite::{
 // Tokens and meetings (+ audit) are further `impl Store` blocks in sibling files.
 #[path = "store_tokens.rs"]
 mod tokens;
-pub use tokens::{IssuedSession, IssuedToken, RefreshOutcome, SessionKey, TokenSession, token_hash};
+pub use tokens::{
+    IssuedSession, IssuedToken, RefreshOutcome, SessionKey, TokenSession, token_hash,
+};
 
 #[path = "store_meetings.rs"]
 mod meetings;

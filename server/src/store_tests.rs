@@ -530,7 +530,10 @@ async fn sessions_rotate_their_refresh_token_and_keep_only_hashes() {
     assert_eq!(second.device_signature_key, vec![5u8; 32]);
     assert_eq!(second.user, gin);
     // The earlier access token is revoked at once; the new one works.
-    assert_eq!(store.user_for_token(&first.access.token).await.unwrap(), None);
+    assert_eq!(
+        store.user_for_token(&first.access.token).await.unwrap(),
+        None
+    );
     assert_eq!(
         store.user_for_token(&second.access.token).await.unwrap(),
         Some(gin.clone())
@@ -593,7 +596,10 @@ async fn a_reused_refresh_token_revokes_the_whole_session() {
         }
     );
     assert!(!store.session_alive(&key).await.unwrap());
-    assert_eq!(store.user_for_token(&second.access.token).await.unwrap(), None);
+    assert_eq!(
+        store.user_for_token(&second.access.token).await.unwrap(),
+        None
+    );
     assert_eq!(
         store
             .refresh_session(&second.refresh_token, HOUR, MONTH)
@@ -644,7 +650,10 @@ async fn expired_refresh_tokens_and_disabled_accounts_are_refused() {
         .key;
     store.set_user_disabled("ivy", true).await.unwrap();
     assert!(!store.session_alive(&key).await.unwrap());
-    assert_eq!(store.user_for_token(&live.access.token).await.unwrap(), None);
+    assert_eq!(
+        store.user_for_token(&live.access.token).await.unwrap(),
+        None
+    );
     store.set_user_disabled("ivy", false).await.unwrap();
     // Enabling the account again does not revive the session.
     assert_eq!(
@@ -680,7 +689,10 @@ async fn sign_out_revokes_the_session_by_either_token() {
             .unwrap(),
         RefreshOutcome::Refused
     );
-    assert_eq!(store.sign_out_token(&issued.access.token).await.unwrap(), None);
+    assert_eq!(
+        store.sign_out_token(&issued.access.token).await.unwrap(),
+        None
+    );
 
     let again = store
         .create_session(&jo.id, &[9u8; 32], HOUR, MONTH)
@@ -693,15 +705,24 @@ async fn sign_out_revokes_the_session_by_either_token() {
             .unwrap()
             .is_some()
     );
-    assert_eq!(store.user_for_token(&again.access.token).await.unwrap(), None);
+    assert_eq!(
+        store.user_for_token(&again.access.token).await.unwrap(),
+        None
+    );
 
     // A password reset ends every session too.
     let third = store
         .create_session(&jo.id, &[9u8; 32], HOUR, MONTH)
         .await
         .unwrap();
-    store.set_user_password("jo", "a new password").await.unwrap();
-    assert_eq!(store.user_for_token(&third.access.token).await.unwrap(), None);
+    store
+        .set_user_password("jo", "a new password")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_for_token(&third.access.token).await.unwrap(),
+        None
+    );
     assert_eq!(
         store
             .refresh_session(&third.refresh_token, HOUR, MONTH)

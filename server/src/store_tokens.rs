@@ -161,7 +161,11 @@ async fn issue_pair(
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
-    Ok((IssuedToken { token, expires_at }, refresh, refresh_expires_at))
+    Ok((
+        IssuedToken { token, expires_at },
+        refresh,
+        refresh_expires_at,
+    ))
 }
 
 impl Store {

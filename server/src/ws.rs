@@ -312,7 +312,11 @@ impl Session {
         if !alive {
             tracing::info!(participant = %self.id, "sign-in revoked or expired; closing");
             self.revoked = true;
-            self.reply(error_message(ErrorCode::Unauthorized, SIGN_IN_REVOKED, None));
+            self.reply(error_message(
+                ErrorCode::Unauthorized,
+                SIGN_IN_REVOKED,
+                None,
+            ));
         }
         alive
     }
