@@ -166,13 +166,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     })
 }
 
-/// Calls every room's `tick` once a second (auto-lock).
+/// Seconds between purges of expired tokens and sessions.
+const PURGE_EVERY_SECS: u64 = 3600;
+
+/// Calls every room's `tick` once a second (auto-lock), and purges expired tokens and
+/// sessions (with their spent refresh tokens) once an hour.
 async fn tick(hub: Arc<Hub>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seconds: u64 = 0;
     loop {
         interval.tick().await;
         hub.tick(std::time::Instant::now());
+        if seconds.is_multiple_of(PURGE_EVERY_SECS) {
+            match hub.store().purge_expired_tokens().await {
+                Ok(purged) => tracing::debug!(purged, "expired tokens purged"),
+                Err(e) => tracing::warn!(error = %e, "could not purge expired tokens"),
+            }
+        }
+        seconds = seconds.wrapping_add(1);
     }
 }
 
