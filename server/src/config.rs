@@ -284,4 +284,26 @@ mod tests {
             ServerConfig::default()
         );
     }
+
+    #[test]
+    fn token_lifetimes_are_checked() {
+        let config = ServerConfig::from_toml("access_token_ttl_minutes = 15").unwrap();
+        assert!(config.validate().is_ok());
+        assert_eq!(config.access_token_ttl_minutes, 15);
+        assert_eq!(config.session_check_secs, 30);
+        // An access token may not outlive the session that renews it.
+        let config =
+            ServerConfig::from_toml("access_token_ttl_minutes = 121\ntoken_ttl_hours = 2").unwrap();
+        assert!(config.validate().is_err());
+        for zero in [
+            "access_token_ttl_minutes = 0",
+            "token_ttl_hours = 0",
+            "session_check_secs = 0",
+        ] {
+            assert!(
+                ServerConfig::from_toml(zero).unwrap().validate().is_err(),
+                "{zero}"
+            );
+        }
+    }
 }
