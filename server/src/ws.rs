@@ -128,6 +128,8 @@ enum Flow {
 enum Refusal {
     Room(RoomError),
     Code(ErrorCode, &'static str),
+    /// The sign-in was revoked: the `unauthorized` error is already queued.
+    Revoked,
 }
 
 impl From<RoomError> for Refusal {
@@ -716,6 +718,7 @@ impl Session {
             Ok(()) => {}
             Err(Refusal::Room(e)) => self.error(e.code(), &e.to_string()),
             Err(Refusal::Code(code, message)) => self.error(code, message),
+            Err(Refusal::Revoked) => {}
         }
     }
 
@@ -728,7 +731,7 @@ impl Session {
         run: impl FnOnce(&mut Room) -> Result<Vec<Outgoing>, RoomError>,
     ) -> Result<(), Refusal> {
         if !self.check_sign_in().await {
-            return Ok(());
+            return Err(Refusal::Revoked);
         }
         // Described before the action: deny and expel forget the target.
         let target = target.map(|t| self.hub.describe(t));

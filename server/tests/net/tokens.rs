@@ -282,3 +282,37 @@ async fn a_disabled_users_live_connection_is_closed() {
     recv_kind(&mut host_socket, "pong").await;
     upgrade_refused(&server, &token).await;
 }
+
+/// A host whose account was disabled elsewhere controls nothing, even before the periodic
+/// check notices: every host action re-checks the sign-in first.
+#[tokio::test]
+async fn a_revoked_host_cannot_end_the_meeting() {
+    let (server, token, host, number, _password) = server_with_meeting(json!({})).await;
+    let mut socket = server.connect_ok(Some(&token)).await;
+    send(&mut socket, &join(&number, None, "Hana", &host)).await;
+    recv_kind(&mut socket, "admitted").await;
+    server
+        .running()
+        .hub()
+        .store()
+        .set_user_disabled("hana", true)
+        .await
+        .unwrap();
+    // The default check period is 30 s: only the per-action check can answer this fast.
+    send(
+        &mut socket,
+        &conclave_core::protocol::ClientMessage::EndMeeting,
+    )
+    .await;
+    expect_revoked(&mut socket).await;
+    expect_closed(&mut socket).await;
+    let record = server
+        .running()
+        .hub()
+        .store()
+        .meeting(&number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.ended_at, None, "the meeting was not ended");
+}
