@@ -218,6 +218,8 @@ pub async fn host_on_this_computer(options: HostOptions) -> Result<Hosted, Embed
         .await?;
         let identity = SignedInIdentity {
             token: signed_in.token.clone(),
+            expires_at: signed_in.expires_at,
+            refresh_token: signed_in.refresh_token.clone(),
             signature_keys: signature_keys_to_bytes(&signer)
                 .map_err(|e| EmbeddedError::SignIn(e.to_string()))?,
             certificate: signed_in.certificate.clone(),

@@ -11,6 +11,11 @@ use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
 pub struct SignedInIdentity {
     /// Bearer token for the WebSocket upgrade (never logged: `Debug` redacts it).
     pub token: String,
+    /// Unix seconds after which `token` is refused; 0 when unknown (older kept sign-ins).
+    pub expires_at: i64,
+    /// Single-use token that renews `token` (secret: `Debug` redacts it); `None` for sign-ins
+    /// kept before refresh tokens, which sign in again when their token expires.
+    pub refresh_token: Option<String>,
     /// The device's MLS signature key pair, serialized (secret: `Debug` redacts it).
     pub signature_keys: Vec<u8>,
     /// The organization's certificate for this user's signature key.

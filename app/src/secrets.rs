@@ -85,6 +85,12 @@ pub struct StoredIdentity {
     pub username: String,
     pub display_name: String,
     pub token: String,
+    /// Unix seconds; 0 in sign-ins kept before refresh tokens.
+    #[serde(default)]
+    pub expires_at: i64,
+    /// Absent in sign-ins kept before refresh tokens.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
     signature_keys: String,
     certificate: String,
     org_key: String,
@@ -120,6 +126,8 @@ impl StoredIdentity {
             username: username.to_owned(),
             display_name: display_name.to_owned(),
             token: identity.token.clone(),
+            expires_at: identity.expires_at,
+            refresh_token: identity.refresh_token.clone(),
             signature_keys: STANDARD.encode(&identity.signature_keys),
             certificate: STANDARD.encode(certificate),
             org_key: STANDARD.encode(identity.org.0),
@@ -146,6 +154,8 @@ impl StoredIdentity {
             .and_then(|bytes| OrgPublicKey::from_bytes(&bytes).map_err(|e| damaged(&e)))?;
         Ok(SignedInIdentity {
             token: self.token.clone(),
+            expires_at: self.expires_at,
+            refresh_token: self.refresh_token.clone(),
             signature_keys: STANDARD
                 .decode(&self.signature_keys)
                 .map_err(|e| damaged(&e))?,
@@ -186,12 +196,15 @@ mod tests {
             username: "hana".into(),
             display_name: "Hana".into(),
             token: "very-secret-token".into(),
+            expires_at: 0,
+            refresh_token: Some("very-secret-refresh".into()),
             signature_keys: "c2VjcmV0LWtleQ==".into(),
             certificate: String::new(),
             org_key: String::new(),
         };
         let shown = format!("{stored:?}");
         assert!(!shown.contains("very-secret-token"));
+        assert!(!shown.contains("very-secret-refresh"));
         assert!(!shown.contains("c2VjcmV0LWtleQ"));
     }
 
@@ -203,11 +216,24 @@ mod tests {
             username: "hana".into(),
             display_name: "Hana".into(),
             token: "t".into(),
+            expires_at: 0,
+            refresh_token: None,
             signature_keys: "not base64 !".into(),
             certificate: "also not".into(),
             org_key: String::new(),
         };
         assert!(matches!(stored.identity(), Err(SecretsError::Damaged(_))));
+    }
+
+    /// A sign-in kept before refresh tokens still loads (and signs in again when its token
+    /// expires).
+    #[test]
+    fn identities_kept_without_a_refresh_token_still_load() {
+        let json = r#"{"server":"s:1","pin":null,"username":"hana","display_name":"Hana",
+            "token":"t","signature_keys":"","certificate":"","org_key":""}"#;
+        let stored: StoredIdentity = serde_json::from_str(json).expect("old format");
+        assert_eq!(stored.expires_at, 0);
+        assert_eq!(stored.refresh_token, None);
     }
 
     #[test]

@@ -26,6 +26,13 @@ pub enum Screen {
     Meeting(Box<meeting::State>),
 }
 
+/// Where to go once the sign-in is renewed.
+#[derive(Debug, Clone)]
+pub enum AfterRenewal {
+    Home,
+    Join(Box<JoinRequest>),
+}
+
 #[derive(Debug, Clone)]
 pub enum Message {
     SignIn(signin::Message),
@@ -35,7 +42,10 @@ pub enum Message {
     PreJoin(prejoin::Message),
     Meeting(meeting::Message),
     Restored(Result<Option<Session>, UiError>),
-    SignedOut(Result<(), UiError>),
+    /// Sign-out finished; `Ok(Some(detail))`: the server could not be told.
+    SignedOut(Result<Option<String>, UiError>),
+    /// The sign-in was renewed (or could not be) before going on.
+    Renewed(Result<Session, UiError>, AfterRenewal),
     SettingsSaved(Result<(), String>),
     /// Hides the problem banner.
     DismissProblem,
@@ -167,8 +177,59 @@ impl Shell {
         Task::batch([load, self.focus_first_field()])
     }
 
+    /// Renews the sign-in when its access token has expired or is about to (guests and
+    /// fresh tokens go on at once), then goes on.
+    fn renew_then(&mut self, after: AfterRenewal) -> Task<Message> {
+        let Some(session) = self.session.clone() else {
+            return match after {
+                AfterRenewal::Join(request) => self.join(*request),
+                AfterRenewal::Home => self.home_or_signin(),
+            };
+        };
+        let due = session.account.as_ref().is_some_and(|a| {
+            conclave_core::client::account::needs_refresh(
+                a.identity.expires_at,
+                conclave_core::client::account::unix_now(),
+            )
+        });
+        if !due {
+            return self.renewed(Ok(session), after);
+        }
+        Task::perform(signin::renew(session), move |result| {
+            Message::Renewed(result, after.clone())
+        })
+    }
+
+    fn renewed(&mut self, result: Result<Session, UiError>, after: AfterRenewal) -> Task<Message> {
+        match (result, after) {
+            (Ok(session), AfterRenewal::Home) => self.go_home(session),
+            (Ok(session), AfterRenewal::Join(mut request)) => {
+                if request.identity.is_some() {
+                    request.identity = session.account.as_ref().map(|a| a.identity.clone());
+                }
+                self.session = Some(session);
+                self.join(*request)
+            }
+            (Err(UiError::SignInAgain), _) => {
+                self.session = None;
+                let mut state = self.signin_state();
+                state.set_error(UiError::SignInAgain);
+                self.screen = Screen::SignIn(state);
+                self.focus_first_field()
+            }
+            (Err(error), after) => {
+                self.problem = Some(error.text());
+                match (after, self.session.clone()) {
+                    (AfterRenewal::Home, Some(session)) => self.go_home(session),
+                    _ => Task::none(),
+                }
+            }
+        }
+    }
+
     fn home_or_signin(&mut self) -> Task<Message> {
         match self.session.clone() {
+            Some(session) if session.account.is_some() => self.renew_then(AfterRenewal::Home),
             Some(session) => self.go_home(session),
             None => {
                 self.screen = Screen::SignIn(self.signin_state());
@@ -245,14 +306,25 @@ impl Shell {
                 Task::none()
             }
             Message::SignedOut(result) => {
-                if let Err(error) = result {
-                    tracing::warn!(error = %error.text(), "sign-out could not clear the keychain");
-                    let detail = error.text();
-                    self.problem =
-                        Some(fl!("shell-sign-out-not-cleared", detail = detail.as_str()));
+                match result {
+                    Ok(None) => {}
+                    Ok(Some(detail)) => {
+                        tracing::warn!(%detail, "sign-out could not reach the server");
+                        self.problem = Some(fl!(
+                            "shell-sign-out-server-unreachable",
+                            detail = detail.as_str()
+                        ));
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error.text(), "sign-out could not clear the keychain");
+                        let detail = error.text();
+                        self.problem =
+                            Some(fl!("shell-sign-out-not-cleared", detail = detail.as_str()));
+                    }
                 }
                 Task::none()
             }
+            Message::Renewed(result, after) => self.renewed(result, after),
             Message::SignIn(message) => {
                 let Screen::SignIn(state) = &mut self.screen else {
                     return Task::none();
@@ -297,7 +369,7 @@ impl Shell {
                 match state.update(message) {
                     home::Action::None => Task::none(),
                     home::Action::Run(task) => task.map(Message::Home),
-                    home::Action::Join(request) => self.join(*request),
+                    home::Action::Join(request) => self.renew_then(AfterRenewal::Join(request)),
                     home::Action::OpenSchedule => {
                         if let Some(session) = self.session.clone() {
                             self.screen = Screen::Schedule(Box::new(schedule::State::new(session)));
@@ -395,16 +467,16 @@ impl Shell {
     }
 
     fn sign_out(&mut self) -> Task<Message> {
-        let was_signed_in = self
-            .session
-            .take()
+        let session = self.session.take();
+        let was_signed_in = session
+            .as_ref()
             .is_some_and(|s| s.account.is_some() && !s.hosting_locally);
         let stop = match self.hosted.take() {
             Some(hosted) => Task::future(async move { hosted.shutdown().await }).discard(),
             None => Task::none(),
         };
         let forget = if was_signed_in {
-            Task::perform(signin::forget(), Message::SignedOut)
+            Task::perform(signin::forget(session), Message::SignedOut)
         } else {
             Task::none()
         };

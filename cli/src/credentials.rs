@@ -1,12 +1,15 @@
 //! Where a signed-in identity lives between runs: the OS keychain when there is one, else a
-//! file the user names (created with owner-only permissions). It holds the bearer token, this
-//! device's MLS signature key and the organization's certificate for it.
+//! file the user names (created with owner-only permissions). It holds the bearer token, the
+//! refresh token that renews it, this device's MLS signature key and the organization's
+//! certificate for it.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use conclave_core::client::TlsTrust;
+use conclave_core::client::account::{AccountError, needs_refresh, refresh, unix_now};
 use conclave_core::group::{
     GroupMember, SignatureKeyPair, signature_keys_from_bytes, signature_keys_to_bytes,
 };
@@ -22,6 +25,13 @@ pub struct StoredIdentity {
     pub user_id: String,
     pub display_name: String,
     pub token: String,
+    /// Unix seconds after which `token` is refused; 0 when unknown (older sign-ins).
+    #[serde(default)]
+    pub expires_at: i64,
+    /// Single-use token that renews `token`; absent in sign-ins stored before refresh tokens
+    /// (those sign in again when their token expires).
+    #[serde(default)]
+    refresh_token: Option<String>,
     signature_keys: String,
     certificate: String,
     org_key: String,
@@ -62,11 +72,44 @@ impl StoredIdentity {
             user_id: sign_in.user_id.clone(),
             display_name: sign_in.display_name.clone(),
             token: sign_in.token.clone(),
+            expires_at: sign_in.expires_at,
+            refresh_token: sign_in.refresh_token.clone(),
             signature_keys: STANDARD.encode(signature_keys_to_bytes(signature_keys)?),
             certificate: STANDARD.encode(sign_in.certificate.to_bytes()?),
             org_key: STANDARD.encode(sign_in.org_key.0),
             meeting_passwords: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// The refresh token, if this sign-in has one.
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.refresh_token.as_deref()
+    }
+
+    /// This sign-in with an access token that is good for a while: when it has expired or is
+    /// about to, the refresh token buys a new one (and a new refresh token and certificate),
+    /// saved into `vault` at once since the old refresh token is spent.
+    pub async fn fresh(mut self, vault: &Vault, trust: &TlsTrust) -> Result<Self> {
+        if !needs_refresh(self.expires_at, unix_now()) {
+            return Ok(self);
+        }
+        let Some(refresh_token) = self.refresh_token.as_deref() else {
+            bail!("your sign-in has expired; run `conclave-cli signin` again");
+        };
+        let refreshed = match refresh(&self.server, trust, refresh_token).await {
+            Ok(refreshed) => refreshed,
+            Err(AccountError::SignInAgain) => {
+                bail!("your sign-in has expired or was revoked; run `conclave-cli signin` again")
+            }
+            Err(e) => return Err(e).context("could not renew the sign-in"),
+        };
+        self.token = refreshed.token;
+        self.expires_at = refreshed.expires_at;
+        self.refresh_token = Some(refreshed.refresh_token);
+        self.certificate = STANDARD.encode(refreshed.certificate.to_bytes()?);
+        self.save(vault)
+            .context("the sign-in was renewed but could not be saved; sign in again")?;
+        Ok(self)
     }
 
     /// Keeps a meeting's password (save afterwards).
@@ -162,6 +205,38 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod compat_tests {
+    use super::*;
+
+    /// A sign-in stored before refresh tokens still loads; with no expiry known it is used
+    /// as is (the server decides), and once the server refuses it the user signs in again.
+    #[test]
+    fn sign_ins_stored_without_a_refresh_token_still_load() {
+        let json = r#"{"server":"s:1","user_id":"u","display_name":"U","token":"t",
+            "signature_keys":"","certificate":"","org_key":""}"#;
+        let stored: StoredIdentity = serde_json::from_str(json).unwrap();
+        assert_eq!(stored.expires_at, 0);
+        assert_eq!(stored.refresh_token(), None);
+        assert!(!needs_refresh(stored.expires_at, unix_now()));
+    }
+
+    #[tokio::test]
+    async fn an_expired_sign_in_without_a_refresh_token_asks_to_sign_in_again() {
+        let json = r#"{"server":"127.0.0.1:1","user_id":"u","display_name":"U","token":"t",
+            "expires_at":1,"signature_keys":"","certificate":"","org_key":""}"#;
+        let stored: StoredIdentity = serde_json::from_str(json).unwrap();
+        let vault = Vault::File(std::path::PathBuf::from("/nonexistent/never-written"));
+        let error = stored
+            .fresh(&vault, &TlsTrust::PublicRoots)
+            .await
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("signin"), "{error}");
+    }
 }
 
 #[cfg(all(test, unix))]

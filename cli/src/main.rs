@@ -1,8 +1,9 @@
 //! `conclave-cli`: the headless Conclave client, for people, scripts, tests and load bots.
 //!
 //! - `demo`: a whole E2EE meeting in one process (no server needed);
-//! - `signin` / `signout`: sign in to a server (token, MLS key and certificate go to the OS
-//!   keychain, or to `--credentials-file`);
+//! - `signin` / `signout` (alias `sign-out`): sign in to a server (token, refresh token, MLS
+//!   key and certificate go to the OS keychain, or to `--credentials-file`; the token is
+//!   renewed with the refresh token before use), or revoke the sign-in and forget it;
 //! - `create-meeting`: schedule an instant meeting as the signed-in host;
 //! - `schedule`, `list`, `update`, `cancel`, `export-invite`, `password-message`: scheduled
 //!   meetings and their invitations, with the password kept out of the invitation by default;
@@ -20,7 +21,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use conclave_core::client::account::{NewMeeting, create_meeting, fetch_org_key, sign_in};
+use conclave_core::client::account::{
+    NewMeeting, create_meeting, fetch_org_key, sign_in, sign_out,
+};
 use conclave_core::client::{ConnectOptions, MeetingClient, TlsTrust};
 use conclave_core::group::{GroupMember, generate_signature_keys};
 use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
@@ -76,7 +79,9 @@ enum Command {
         #[command(flatten)]
         identity: IdentityArgs,
     },
-    /// Forget a stored sign-in.
+    /// Sign out: revoke the sign-in on the server and forget it here (it is forgotten here
+    /// even when the server cannot be reached).
+    #[command(alias = "sign-out")]
     Signout {
         #[command(flatten)]
         server: ServerArgs,
@@ -201,12 +206,27 @@ async fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Signout { server, identity } => {
-            StoredIdentity::delete(&Vault::new(
-                identity.credentials_file,
-                &identity.user,
-                &server.server,
-            ))?;
-            println!("signed out");
+            let vault = Vault::new(identity.credentials_file, &identity.user, &server.server);
+            // Best effort on the server; the local copy goes whatever happens there.
+            let revoked = match StoredIdentity::load(&vault) {
+                Ok(stored) => sign_out(
+                    &server.server,
+                    &server.trust(),
+                    &stored.token,
+                    stored.refresh_token(),
+                )
+                .await
+                .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            StoredIdentity::delete(&vault)?;
+            match revoked {
+                Ok(()) => println!("signed out (the sign-in was revoked on the server)"),
+                Err(why) => {
+                    eprintln!("warning: could not revoke the sign-in on the server: {why}");
+                    println!("signed out on this computer only");
+                }
+            }
             Ok(0)
         }
         Command::CreateMeeting {
@@ -219,11 +239,10 @@ async fn run(cli: Cli) -> Result<u8> {
             join_before_host,
             json,
         } => {
-            let stored = StoredIdentity::load(&Vault::new(
-                identity.credentials_file,
-                &identity.user,
-                &server.server,
-            ))?;
+            let vault = Vault::new(identity.credentials_file, &identity.user, &server.server);
+            let stored = StoredIdentity::load(&vault)?
+                .fresh(&vault, &server.trust())
+                .await?;
             let options = NewMeeting {
                 title,
                 password: None,
@@ -288,8 +307,11 @@ async fn run(cli: Cli) -> Result<u8> {
             };
             let (member, token, org, display_name) = match user {
                 Some(user) => {
-                    let stored =
-                        StoredIdentity::load(&Vault::new(credentials_file, &user, &server.server))?;
+                    // Renewed before connecting: the upgrade needs a valid access token.
+                    let vault = Vault::new(credentials_file, &user, &server.server);
+                    let stored = StoredIdentity::load(&vault)?
+                        .fresh(&vault, &server.trust())
+                        .await?;
                     let name = DisplayName::new(&stored.display_name)?;
                     (
                         stored.member()?,

@@ -255,13 +255,15 @@ struct Session {
     scheduler: Scheduler,
 }
 
-fn session(server: &ServerArgs, identity: &IdentityArgs) -> Result<Session> {
+async fn session(server: &ServerArgs, identity: &IdentityArgs) -> Result<Session> {
     let vault = Vault::new(
         identity.credentials_file.clone(),
         &identity.user,
         &server.server,
     );
-    let stored = StoredIdentity::load(&vault)?;
+    let stored = StoredIdentity::load(&vault)?
+        .fresh(&vault, &server.trust())
+        .await?;
     let scheduler = Scheduler::new(&server.server, &server.trust(), &stored.token)?;
     Ok(Session {
         vault,
@@ -339,7 +341,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             password_stdin,
             json,
         } => {
-            let mut session = session(&server, &identity)?;
+            let mut session = session(&server, &identity).await?;
             let password = if password_stdin {
                 Some(read_secret_line("meeting password")?)
             } else {
@@ -380,7 +382,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             identity,
             json,
         } => {
-            let session = session(&server, &identity)?;
+            let session = session(&server, &identity).await?;
             let meetings = session.scheduler.list().await?;
             if json {
                 println!("{}", serde_json::to_string(&meetings)?);
@@ -411,7 +413,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             if_sequence,
             json,
         } => {
-            let mut session = session(&server, &identity)?;
+            let mut session = session(&server, &identity).await?;
             let when = if when.is_empty() {
                 None
             } else {
@@ -461,7 +463,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             out,
             lang,
         } => {
-            let session = session(&server, &identity)?;
+            let session = session(&server, &identity).await?;
             let meeting = session.scheduler.cancel(&number).await?;
             if let Some(path) = &out {
                 write_out(
@@ -480,7 +482,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             lang,
             out,
         } => {
-            let session = session(&server, &identity)?;
+            let session = session(&server, &identity).await?;
             let meeting = session.scheduler.get(&number).await?;
             let password = session.stored.meeting_password(&number);
             if !meeting.options.exclude_password_from_invitation && password.is_none() {
@@ -505,7 +507,7 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             number,
             lang,
         } => {
-            let session = session(&server, &identity)?;
+            let session = session(&server, &identity).await?;
             let meeting = session.scheduler.get(&number).await?;
             let Some(password) = session.stored.meeting_password(&number) else {
                 bail!(

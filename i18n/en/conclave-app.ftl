@@ -26,6 +26,7 @@ common-error-no-keychain = No keychain is available on this computer, so a sign-
 common-error-keychain-damaged = The sign-in kept in the keychain is damaged ({ $detail }). Please sign in again.
 common-error-hosting = Hosting on this computer failed: { $detail }
 common-error-file = Could not save the file: { $detail }
+common-error-sign-in-again = Your sign-in has expired or was revoked. Please sign in again.
 
 signin-title = Welcome to Conclave
 signin-e2ee-note = Every meeting is end-to-end encrypted: the server never holds the keys.
@@ -271,6 +272,7 @@ camera-no-thread = the system would not start a thread for the camera
 meeting-media-no-answer = the server did not answer the media connection
 shell-settings-not-saved = Your settings could not be saved ({ $detail }); they apply until you close Conclave.
 shell-sign-out-not-cleared = You are signed out, but your sign-in could not be removed from the keychain ({ $detail }).
+shell-sign-out-server-unreachable = You are signed out on this computer, but the server could not be told ({ $detail }): the sign-in stays valid there until it expires (an administrator can revoke it sooner).
 shell-dismiss = Dismiss
 
 meeting-presence-unannounced = Not announced by the server

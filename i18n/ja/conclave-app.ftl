@@ -26,6 +26,7 @@ common-error-no-keychain = このコンピュータではキーチェーンを�
 common-error-keychain-damaged = キーチェーンに保存されたサインイン情報が壊れています（{ $detail }）。もう一度サインインしてください。
 common-error-hosting = このコンピュータでの開催に失敗しました: { $detail }
 common-error-file = ファイルを保存できません: { $detail }
+common-error-sign-in-again = サインインの有効期限が切れたか、取り消されました。もう一度サインインしてください。
 
 signin-title = Conclave へようこそ
 signin-e2ee-note = すべてのミーティングはエンドツーエンド暗号化されます。サーバは鍵を持ちません。
@@ -271,6 +272,7 @@ camera-no-thread = カメラ用のスレッドを開始できませんでした
 meeting-media-no-answer = サーバーがメディア接続に応答しませんでした
 shell-settings-not-saved = 設定を保存できませんでした ({ $detail })。Conclave を閉じるまでは有効です。
 shell-sign-out-not-cleared = サインアウトしましたが、キーチェーンからサインイン情報を削除できませんでした ({ $detail })。
+shell-sign-out-server-unreachable = このコンピューターではサインアウトしましたが、サーバーに通知できませんでした ({ $detail })。サーバー側ではサインインが有効期限まで有効なままです (管理者はそれより前に取り消せます)。
 shell-dismiss = 閉じる
 
 meeting-presence-unannounced = サーバから通知されていない参加者

@@ -27,7 +27,8 @@ pub enum UserCommand {
     },
     /// List all accounts.
     List,
-    /// Disable an account: it can no longer sign in and its tokens are revoked.
+    /// Disable an account: it can no longer sign in, its sessions and tokens are revoked, and
+    /// a running server closes its open connections within `session_check_secs`.
     Disable {
         /// The account's sign-in name.
         username: String,
@@ -83,7 +84,8 @@ where
                 .audit(None, CLI_ACTOR, "user.disable", Some(&user.username))
                 .await?;
             Ok(format!(
-                "disabled user {}; its sign-in tokens were revoked",
+                "disabled user {}; its sign-in sessions were revoked (a running server closes \
+                 its open connections within session_check_secs)",
                 user.username
             ))
         }

@@ -9,7 +9,9 @@
 //! hostnames = ["meet.example.org"]
 //! idle_timeout_secs = 60
 //! send_timeout_secs = 10     # a client that takes longer to accept one message is dropped
-//! token_ttl_hours = 720
+//! access_token_ttl_minutes = 60   # bearer tokens; clients refresh them
+//! token_ttl_hours = 720            # a sign-in session: its refresh token, rotated at each use
+//! session_check_secs = 30          # live connections re-check their sign-in this often
 //! certificate_ttl_hours = 24
 //! public_address = "meet.example.org:8443"  # what invitations and join links show
 //! media_bind = "0.0.0.0:0"                   # UDP address of the SFU's WebRTC connections
@@ -67,8 +69,15 @@ pub struct ServerConfig {
     /// A write to a client's socket that takes longer than this drops the connection (the
     /// client cannot keep up, or stopped reading).
     pub send_timeout_secs: u64,
-    /// Lifetime of a sign-in bearer token.
+    /// Lifetime of an access (bearer) token; clients get the next one with their refresh
+    /// token.
+    pub access_token_ttl_minutes: u64,
+    /// Lifetime of a sign-in session without use: each refresh token lives this long, and
+    /// every refresh hands out a new one.
     pub token_ttl_hours: u64,
+    /// How often a live signed-in connection re-checks that its session was not revoked
+    /// (sign-out, disabled account, password reset), closing when it was.
+    pub session_check_secs: u64,
     /// Lifetime of a member certificate issued at sign-in.
     pub certificate_ttl_hours: u64,
     /// `host:port` that clients reach this server at, shown in invitations and join links;
@@ -94,7 +103,9 @@ impl Default for ServerConfig {
             hostnames: Vec::new(),
             idle_timeout_secs: 60,
             send_timeout_secs: 10,
+            access_token_ttl_minutes: 60,
             token_ttl_hours: 720,
+            session_check_secs: 30,
             certificate_ttl_hours: 24,
             public_address: None,
             password_policy: PasswordPolicy::default(),
@@ -142,9 +153,20 @@ impl ServerConfig {
                 "idle_timeout_secs and send_timeout_secs must be at least 1".into(),
             ));
         }
-        if self.token_ttl_hours == 0 || self.certificate_ttl_hours == 0 {
+        if self.token_ttl_hours == 0
+            || self.certificate_ttl_hours == 0
+            || self.access_token_ttl_minutes == 0
+            || self.session_check_secs == 0
+        {
             return Err(ConfigError::Invalid(
-                "token_ttl_hours and certificate_ttl_hours must be at least 1".into(),
+                "access_token_ttl_minutes, token_ttl_hours, certificate_ttl_hours and \
+                 session_check_secs must be at least 1"
+                    .into(),
+            ));
+        }
+        if self.access_token_ttl_minutes > self.token_ttl_hours.saturating_mul(60) {
+            return Err(ConfigError::Invalid(
+                "access_token_ttl_minutes must not exceed token_ttl_hours".into(),
             ));
         }
         self.password_policy
@@ -238,6 +260,7 @@ mod tests {
         assert_eq!(config.hostnames, vec!["meet.example.org".to_string()]);
         assert_eq!(config.idle_timeout_secs, 30);
         assert_eq!(config.token_ttl_hours, 720);
+        assert_eq!(config.access_token_ttl_minutes, 60);
         assert_eq!(config.data_dir, dir);
 
         let args = ServeArgs {
@@ -260,5 +283,27 @@ mod tests {
             ServerConfig::from_toml("").unwrap(),
             ServerConfig::default()
         );
+    }
+
+    #[test]
+    fn token_lifetimes_are_checked() {
+        let config = ServerConfig::from_toml("access_token_ttl_minutes = 15").unwrap();
+        assert!(config.validate().is_ok());
+        assert_eq!(config.access_token_ttl_minutes, 15);
+        assert_eq!(config.session_check_secs, 30);
+        // An access token may not outlive the session that renews it.
+        let config =
+            ServerConfig::from_toml("access_token_ttl_minutes = 121\ntoken_ttl_hours = 2").unwrap();
+        assert!(config.validate().is_err());
+        for zero in [
+            "access_token_ttl_minutes = 0",
+            "token_ttl_hours = 0",
+            "session_check_secs = 0",
+        ] {
+            assert!(
+                ServerConfig::from_toml(zero).unwrap().validate().is_err(),
+                "{zero}"
+            );
+        }
     }
 }

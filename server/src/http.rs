@@ -1,7 +1,12 @@
 //! The HTTPS JSON endpoints next to the WebSocket: sign-in, meeting creation and health.
 //!
-//! - `POST /v1/signin` `{username, password, device_signature_key}` → a bearer token and a
-//!   member certificate binding the device's MLS signature key to the account;
+//! - `POST /v1/signin` `{username, password, device_signature_key}` → a short-lived bearer
+//!   (access) token, a refresh token and a member certificate binding the device's MLS
+//!   signature key to the account;
+//! - `POST /v1/token/refresh` `{refresh_token}` → a new access token, a new refresh token (the
+//!   old one is spent; presenting it again revokes the session) and a fresh certificate;
+//! - `POST /v1/sign-out` (bearer token, optional `{refresh_token}`) → 204; the session is
+//!   revoked and its live connections closed;
 //! - `POST /v1/meetings` (bearer token) → a new meeting's number and password;
 //! - `GET /v1/org-key` → the organization's public key (for guests to verify members);
 //! - `GET /v1/health` → `ok`.
@@ -12,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -25,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};
 use crate::org_key::issue_member_certificate;
-use crate::store::{MAX_TITLE_CHARS, StoreError, unix_now as store_now};
+use crate::store::{MAX_TITLE_CHARS, RefreshOutcome, StoreError, unix_now as store_now};
 use crate::throttle::{Guess, ThrottleError};
 use crate::ws::authenticate;
 
@@ -124,10 +130,14 @@ pub struct SignInRequest {
 /// Answer to `POST /v1/signin`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SignInResponse {
-    /// Bearer token for `Authorization: Bearer …`.
+    /// Bearer (access) token for `Authorization: Bearer …`.
     pub token: String,
     /// Unix seconds.
     pub expires_at: i64,
+    /// Single-use token for `POST /v1/token/refresh`.
+    pub refresh_token: String,
+    /// Unix seconds.
+    pub refresh_expires_at: i64,
     pub user_id: String,
     pub display_name: String,
     /// `MemberCertificate::to_bytes()`, standard base64.
@@ -196,31 +206,28 @@ pub async fn signin(
     let settings = hub.settings();
     let issued = match hub
         .store()
-        .create_token(&user.id, &device_key, settings.token_ttl)
+        .create_session(
+            &user.id,
+            &device_key,
+            settings.access_token_ttl,
+            settings.refresh_token_ttl,
+        )
         .await
     {
         Ok(issued) => issued,
         Err(e) => return internal("token creation", &e),
     };
-    let certificate = match issue_member_certificate(
-        hub.org_key(),
-        &user,
-        &device_key,
-        unix_now(),
-        settings.certificate_ttl,
-    ) {
+    let certificate = match certify(&hub, &user, &device_key) {
         Ok(certificate) => certificate,
-        Err(e) => return internal("certification", &e),
-    };
-    let certificate = match certificate.to_bytes() {
-        Ok(bytes) => BASE64.encode(bytes),
-        Err(e) => return internal("certificate encoding", &e),
+        Err(response) => return *response,
     };
     let org = hub.org_public_key();
     tracing::info!(user = %user.id, "signed in");
     Json(SignInResponse {
-        token: issued.token,
-        expires_at: issued.expires_at,
+        token: issued.access.token,
+        expires_at: issued.access.expires_at,
+        refresh_token: issued.refresh_token,
+        refresh_expires_at: issued.refresh_expires_at,
         user_id: user.id,
         display_name: user.display_name,
         certificate,
@@ -228,6 +235,147 @@ pub async fn signin(
         org_key_fingerprint: org.fingerprint(),
     })
     .into_response()
+}
+
+/// A member certificate for `device_key`, standard base64.
+fn certify(
+    hub: &Hub,
+    user: &crate::store::UserRecord,
+    device_key: &[u8],
+) -> Result<String, Box<Response>> {
+    let certificate = issue_member_certificate(
+        hub.org_key(),
+        user,
+        device_key,
+        unix_now(),
+        hub.settings().certificate_ttl,
+    )
+    .map_err(|e| Box::new(internal("certification", &e)))?;
+    certificate
+        .to_bytes()
+        .map(|bytes| BASE64.encode(bytes))
+        .map_err(|e| Box::new(internal("certificate encoding", &e)))
+}
+
+/// The answer to a refresh token that no longer buys anything.
+pub const SIGN_IN_AGAIN: &str = "the sign-in has expired or was revoked; sign in again";
+
+/// Body of `POST /v1/token/refresh`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Answer to `POST /v1/token/refresh`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RefreshResponse {
+    /// The new bearer (access) token; the session's earlier ones are revoked.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// The next refresh token; the one sent is spent.
+    pub refresh_token: String,
+    /// Unix seconds.
+    pub refresh_expires_at: i64,
+    /// A fresh `MemberCertificate::to_bytes()` for the session's device, standard base64.
+    pub certificate: String,
+}
+
+/// `POST /v1/token/refresh`: rotates the session's tokens. 401 for an unknown, expired or
+/// revoked refresh token or a disabled account; a refresh token presented a second time
+/// revokes its session (and closes its live connections).
+pub async fn refresh(
+    State(hub): State<Arc<Hub>>,
+    body: Result<Json<RefreshRequest>, JsonRejection>,
+) -> Response {
+    let request = match body {
+        Ok(Json(request)) => request,
+        Err(rejection) => return bad_json(&rejection),
+    };
+    let settings = hub.settings();
+    let outcome = hub
+        .store()
+        .refresh_session(
+            &request.refresh_token,
+            settings.access_token_ttl,
+            settings.refresh_token_ttl,
+        )
+        .await;
+    let issued = match outcome {
+        Ok(RefreshOutcome::Rotated(issued)) => issued,
+        Ok(RefreshOutcome::Refused) => return error(StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN),
+        Ok(RefreshOutcome::Reused { user_id, session }) => {
+            hub.close_signed_in(&user_id, Some(&session), crate::ws::SIGN_IN_REVOKED);
+            return error(StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN);
+        }
+        Err(e) => return internal("token refresh", &e),
+    };
+    let certificate = match certify(&hub, &issued.user, &issued.device_signature_key) {
+        Ok(certificate) => certificate,
+        Err(response) => return *response,
+    };
+    Json(RefreshResponse {
+        token: issued.access.token,
+        expires_at: issued.access.expires_at,
+        refresh_token: issued.refresh_token,
+        refresh_expires_at: issued.refresh_expires_at,
+        certificate,
+    })
+    .into_response()
+}
+
+/// Optional body of `POST /v1/sign-out`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignOutRequest {
+    /// The session's refresh token: lets a client whose access token is gone end it too.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /v1/sign-out`: revokes the session of the bearer token (expired or not) and of the
+/// refresh token in the body, if any, and closes their live connections. 204 when something
+/// was signed out, 401 when neither token was known.
+pub async fn sign_out(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
+    let request: SignOutRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SignOutRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("invalid request body: {e}"),
+                );
+            }
+        }
+    };
+    let token = crate::ws::bearer(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let mut signed_out = Vec::new();
+    if let Some(token) = &token {
+        match hub.store().sign_out_token(token.expose()).await {
+            Ok(found) => signed_out.extend(found),
+            Err(e) => return internal("sign-out", &e),
+        }
+    }
+    if let Some(refresh_token) = &request.refresh_token {
+        match hub.store().sign_out_refresh_token(refresh_token).await {
+            Ok(found) => signed_out.extend(found),
+            Err(e) => return internal("sign-out", &e),
+        }
+    }
+    if signed_out.is_empty() {
+        return error(StatusCode::UNAUTHORIZED, "unknown token");
+    }
+    for (user_id, session) in &signed_out {
+        hub.close_signed_in(user_id, Some(session), crate::ws::SIGN_IN_REVOKED);
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Body of `POST /v1/meetings`.

@@ -17,7 +17,7 @@ use conclave_core::schedule::PasswordPolicy;
 use tokio::sync::{Notify, mpsc};
 
 use crate::room::{DeliveryService, JoinRequest, Outgoing, Room, RoomError, RoomOptions};
-use crate::store::{MeetingRecord, Store};
+use crate::store::{MeetingRecord, SessionKey, Store};
 use crate::throttle::GuessThrottle;
 
 /// Messages a connection's outbox holds; a connection that falls this far behind cannot keep
@@ -84,7 +84,12 @@ impl StoredOptions for MeetingOptions {
 #[derive(Debug, Clone)]
 pub struct HubSettings {
     pub idle_timeout: Duration,
-    pub token_ttl: Duration,
+    /// Lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token (a session left unused this long ends).
+    pub refresh_token_ttl: Duration,
+    /// How often a live signed-in connection re-checks its session.
+    pub session_check: Duration,
     pub certificate_ttl: Duration,
     /// Longest a write to one socket may take before the connection is dropped.
     pub send_timeout: Duration,
@@ -102,6 +107,8 @@ struct Connection {
     meeting: Option<String>,
     /// The name it joined with, for audit entries.
     display_name: Option<String>,
+    /// The account and sign-in session it authenticated with, if any.
+    signed_in: Option<(String, SessionKey)>,
 }
 
 /// Shared server state; one per process, behind an `Arc`.
@@ -231,6 +238,7 @@ impl Hub {
                 overflowed: overflowed.clone(),
                 meeting: None,
                 display_name: None,
+                signed_in: None,
             },
         );
         Some(ConnectionGuard {
@@ -238,6 +246,42 @@ impl Hub {
             id,
             overflowed,
         })
+    }
+
+    /// Records the account and session connection `id` authenticated with, so that revoking
+    /// them closes it ([`Hub::close_signed_in`]).
+    pub fn set_signed_in(&self, id: ParticipantId, user_id: &str, session: SessionKey) {
+        if let Some(connection) = lock(&self.connections).get_mut(&id) {
+            connection.signed_in = Some((user_id.to_owned(), session));
+        }
+    }
+
+    /// Closes, at once, every connection signed in to account `user_id` (when `session` is
+    /// `None`) or with that one session: each gets an `unauthorized` error saying why, then
+    /// its socket closes and it leaves its meeting. Returns how many.
+    pub fn close_signed_in(&self, user_id: &str, session: Option<&SessionKey>, why: &str) -> usize {
+        let targets: Vec<ParticipantId> = lock(&self.connections)
+            .iter()
+            .filter(|(_, c)| {
+                c.signed_in.as_ref().is_some_and(|(user, key)| {
+                    user == user_id && session.is_none_or(|wanted| wanted == key)
+                })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &targets {
+            tracing::info!(participant = %id, "sign-in revoked; closing the connection");
+            self.send(
+                *id,
+                ServerMessage::Error {
+                    code: conclave_core::protocol::ErrorCode::Unauthorized,
+                    message: why.to_owned(),
+                    retry_after_secs: None,
+                },
+                true,
+            );
+        }
+        targets.len()
     }
 
     /// The connection is gone: it leaves its meeting (if any) and is forgotten.

@@ -63,11 +63,14 @@ pub struct RunningServer {
     ticker: JoinHandle<()>,
 }
 
-/// The routes: `/v1/ws`, `/v1/signin`, `/v1/meetings`, `/v1/health`.
+/// The routes: `/v1/ws`, `/v1/signin`, `/v1/sign-out`, `/v1/token/refresh`, `/v1/meetings`,
+/// `/v1/org-key`, `/v1/health`.
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/v1/ws", get(ws::handler))
         .route("/v1/signin", post(http::signin))
+        .route("/v1/sign-out", post(http::sign_out))
+        .route("/v1/token/refresh", post(http::refresh))
         .route("/v1/meetings", post(http::create_meeting))
         .route("/v1/org-key", get(http::org_key))
         .route("/v1/health", get(http::health))
@@ -110,7 +113,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         org_key,
         HubSettings {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
-            token_ttl: Duration::from_secs(config.token_ttl_hours.saturating_mul(3600)),
+            access_token_ttl: Duration::from_secs(
+                config.access_token_ttl_minutes.saturating_mul(60),
+            ),
+            refresh_token_ttl: Duration::from_secs(config.token_ttl_hours.saturating_mul(3600)),
+            session_check: Duration::from_secs(config.session_check_secs),
             certificate_ttl: Duration::from_secs(config.certificate_ttl_hours.saturating_mul(3600)),
             send_timeout: Duration::from_secs(config.send_timeout_secs),
             password_policy: config.password_policy.clone(),
@@ -159,13 +166,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     })
 }
 
-/// Calls every room's `tick` once a second (auto-lock).
+/// Seconds between purges of expired tokens and sessions.
+const PURGE_EVERY_SECS: u64 = 3600;
+
+/// Calls every room's `tick` once a second (auto-lock), and purges expired tokens and
+/// sessions (with their spent refresh tokens) once an hour.
 async fn tick(hub: Arc<Hub>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seconds: u64 = 0;
     loop {
         interval.tick().await;
         hub.tick(std::time::Instant::now());
+        if seconds.is_multiple_of(PURGE_EVERY_SECS) {
+            match hub.store().purge_expired_tokens().await {
+                Ok(purged) => tracing::debug!(purged, "expired tokens purged"),
+                Err(e) => tracing::warn!(error = %e, "could not purge expired tokens"),
+            }
+        }
+        seconds = seconds.wrapping_add(1);
     }
 }
 

@@ -27,7 +27,9 @@ use sqlx::sqlite::{
 // Tokens and meetings (+ audit) are further `impl Store` blocks in sibling files.
 #[path = "store_tokens.rs"]
 mod tokens;
-pub use tokens::{IssuedToken, TokenSession, token_hash};
+pub use tokens::{
+    IssuedSession, IssuedToken, RefreshOutcome, SessionKey, TokenSession, token_hash,
+};
 
 #[path = "store_meetings.rs"]
 mod meetings;
@@ -415,12 +417,7 @@ impl Store {
             return Err(StoreError::UnknownUser(username.to_owned()));
         }
         if disabled {
-            sqlx::query(
-                "DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
-            )
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
+            tokens::revoke_all_of(&mut tx, username).await?;
         }
         tx.commit().await?;
         tracing::info!(%username, disabled, "user status changed");
@@ -447,12 +444,7 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::UnknownUser(username.to_owned()));
         }
-        sqlx::query(
-            "DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE username = ?)",
-        )
-        .bind(username)
-        .execute(&mut *tx)
-        .await?;
+        tokens::revoke_all_of(&mut tx, username).await?;
         tx.commit().await?;
         tracing::info!(%username, "password reset");
         Ok(())

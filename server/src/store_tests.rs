@@ -475,3 +475,259 @@ async fn password_checks_wait_briefly_for_a_hashing_slot_then_report_busy() {
     assert!(store.verify_password("aiko", "pw").await.is_ok());
     assert!(default_hash_slots() >= 1 && default_hash_slots() <= MAX_DEFAULT_HASH_SLOTS);
 }
+
+const HOUR: Duration = Duration::from_secs(3600);
+const MONTH: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn rotated(outcome: RefreshOutcome) -> IssuedSession {
+    match outcome {
+        RefreshOutcome::Rotated(issued) => issued,
+        other => panic!("expected a rotation, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sessions_rotate_their_refresh_token_and_keep_only_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let gin = store.add_user("gin", "Gin", "pw").await.unwrap();
+    let first = store
+        .create_session(&gin.id, &[5u8; 32], HOUR, MONTH)
+        .await
+        .unwrap();
+    assert!(!format!("{first:?}").contains(&first.refresh_token));
+    let now = unix_now();
+    assert!(first.access.expires_at <= now + 3600 && first.access.expires_at >= now + 3599);
+    assert!(first.refresh_expires_at >= now + 30 * 24 * 3600 - 1);
+    let session = store
+        .session_for_token(&first.access.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.user, gin);
+    assert!(matches!(session.key, SessionKey::Session(_)));
+    assert!(store.session_alive(&session.key).await.unwrap());
+
+    // The access token expires after an hour; the session lives on.
+    let later = now + 3601;
+    assert_eq!(
+        store
+            .user_for_token_at(&first.access.token, later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.session_alive_at(&session.key, later).await.unwrap());
+
+    let second = rotated(
+        store
+            .refresh_session_at(&first.refresh_token, later, HOUR, MONTH)
+            .await
+            .unwrap(),
+    );
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_ne!(second.access.token, first.access.token);
+    assert_eq!(second.device_signature_key, vec![5u8; 32]);
+    assert_eq!(second.user, gin);
+    // The earlier access token is revoked at once; the new one works.
+    assert_eq!(
+        store.user_for_token(&first.access.token).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.user_for_token(&second.access.token).await.unwrap(),
+        Some(gin.clone())
+    );
+    let third = rotated(
+        store
+            .refresh_session(&second.refresh_token, HOUR, MONTH)
+            .await
+            .unwrap(),
+    );
+
+    let bytes = database_bytes(dir.path());
+    for secret in [
+        &first.refresh_token,
+        &second.refresh_token,
+        &third.refresh_token,
+        &third.access.token,
+    ] {
+        assert!(!contains(&bytes, secret));
+    }
+    assert!(contains(&bytes, &token_hash(&third.refresh_token)));
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_revokes_the_whole_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let hal = store.add_user("hal", "Hal", "pw").await.unwrap();
+    let first = store
+        .create_session(&hal.id, &[6u8; 32], HOUR, MONTH)
+        .await
+        .unwrap();
+    let key = store
+        .session_for_token(&first.access.token)
+        .await
+        .unwrap()
+        .unwrap()
+        .key;
+    // Another device's session is not touched.
+    let other = store
+        .create_session(&hal.id, &[7u8; 32], HOUR, MONTH)
+        .await
+        .unwrap();
+    let second = rotated(
+        store
+            .refresh_session(&first.refresh_token, HOUR, MONTH)
+            .await
+            .unwrap(),
+    );
+    // A thief replays the spent token: the session ends for everyone holding it.
+    let replay = store
+        .refresh_session(&first.refresh_token, HOUR, MONTH)
+        .await
+        .unwrap();
+    assert_eq!(
+        replay,
+        RefreshOutcome::Reused {
+            user_id: hal.id.clone(),
+            session: key.clone(),
+        }
+    );
+    assert!(!store.session_alive(&key).await.unwrap());
+    assert_eq!(
+        store.user_for_token(&second.access.token).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .refresh_session(&second.refresh_token, HOUR, MONTH)
+            .await
+            .unwrap(),
+        RefreshOutcome::Refused
+    );
+    assert_eq!(
+        store.user_for_token(&other.access.token).await.unwrap(),
+        Some(hal)
+    );
+    assert_eq!(
+        store
+            .refresh_session("not-a-refresh-token", HOUR, MONTH)
+            .await
+            .unwrap(),
+        RefreshOutcome::Refused
+    );
+}
+
+#[tokio::test]
+async fn expired_refresh_tokens_and_disabled_accounts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let ivy = store.add_user("ivy", "Ivy", "pw").await.unwrap();
+    let issued = store
+        .create_session(&ivy.id, &[8u8; 32], HOUR, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let late = unix_now() + 61;
+    assert_eq!(
+        store
+            .refresh_session_at(&issued.refresh_token, late, HOUR, MONTH)
+            .await
+            .unwrap(),
+        RefreshOutcome::Refused
+    );
+
+    let live = store
+        .create_session(&ivy.id, &[8u8; 32], HOUR, MONTH)
+        .await
+        .unwrap();
+    let key = store
+        .session_for_token(&live.access.token)
+        .await
+        .unwrap()
+        .unwrap()
+        .key;
+    store.set_user_disabled("ivy", true).await.unwrap();
+    assert!(!store.session_alive(&key).await.unwrap());
+    assert_eq!(
+        store.user_for_token(&live.access.token).await.unwrap(),
+        None
+    );
+    store.set_user_disabled("ivy", false).await.unwrap();
+    // Enabling the account again does not revive the session.
+    assert_eq!(
+        store
+            .refresh_session(&live.refresh_token, HOUR, MONTH)
+            .await
+            .unwrap(),
+        RefreshOutcome::Refused
+    );
+    assert!(!store.session_alive(&key).await.unwrap());
+}
+
+#[tokio::test]
+async fn sign_out_revokes_the_session_by_either_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let jo = store.add_user("jo", "Jo", "pw").await.unwrap();
+    let issued = store
+        .create_session(&jo.id, &[9u8; 32], HOUR, MONTH)
+        .await
+        .unwrap();
+    let (user_id, key) = store
+        .sign_out_token(&issued.access.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user_id, jo.id);
+    assert!(!store.session_alive(&key).await.unwrap());
+    assert_eq!(
+        store
+            .refresh_session(&issued.refresh_token, HOUR, MONTH)
+            .await
+            .unwrap(),
+        RefreshOutcome::Refused
+    );
+    assert_eq!(
+        store.sign_out_token(&issued.access.token).await.unwrap(),
+        None
+    );
+
+    let again = store
+        .create_session(&jo.id, &[9u8; 32], HOUR, MONTH)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .sign_out_refresh_token(&again.refresh_token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.user_for_token(&again.access.token).await.unwrap(),
+        None
+    );
+
+    // A password reset ends every session too.
+    let third = store
+        .create_session(&jo.id, &[9u8; 32], HOUR, MONTH)
+        .await
+        .unwrap();
+    store
+        .set_user_password("jo", "a new password")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_for_token(&third.access.token).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .refresh_session(&third.refresh_token, HOUR, MONTH)
+            .await
+            .unwrap(),
+        RefreshOutcome::Refused
+    );
+}

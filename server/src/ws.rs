@@ -27,7 +27,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::hub::{Hub, OUTBOX_CAPACITY, SERVER_VERSION, unix_now};
 use crate::room::{Ban, JoinRequest, Outgoing, Room, RoomError};
-use crate::store::{StoreError, UserRecord};
+use crate::store::{SessionKey, StoreError, TokenSession, UserRecord};
 use crate::throttle::{Guess, ThrottleError};
 
 /// The one answer for an unknown meeting number, an ended meeting (to whoever does not know
@@ -35,6 +35,8 @@ use crate::throttle::{Guess, ThrottleError};
 pub const WRONG_NUMBER_OR_PASSWORD: &str = "wrong meeting number or password";
 /// The answer, after the right password, for a meeting that has ended.
 pub const MEETING_ENDED: &str = "this meeting has ended";
+/// Why a signed-in connection is closed when its session ends under it.
+pub const SIGN_IN_REVOKED: &str = "your sign-in was revoked or has expired; sign in again";
 /// `retry_after_secs` when every password-hashing slot is busy.
 pub const BUSY_RETRY_SECS: u32 = 2;
 
@@ -59,8 +61,8 @@ pub async fn handler(
     }
     let user = match headers.get(header::AUTHORIZATION) {
         None => None,
-        Some(value) => match authenticate(&hub, value.to_str().ok()).await {
-            Ok(user) => Some(user),
+        Some(value) => match authenticate_session(&hub, value.to_str().ok()).await {
+            Ok(session) => Some(session),
             Err(status) => return (status, "invalid or expired bearer token").into_response(),
         },
     };
@@ -73,11 +75,23 @@ pub async fn handler(
 
 /// The account behind an `Authorization` header value.
 pub async fn authenticate(hub: &Hub, value: Option<&str>) -> Result<UserRecord, StatusCode> {
-    let token = value
-        .and_then(|v| BearerToken::from_authorization_header(v).ok())
-        .ok_or(StatusCode::UNAUTHORIZED)?;
-    match hub.store().user_for_token(token.expose()).await {
-        Ok(Some(user)) => Ok(user),
+    authenticate_session(hub, value).await.map(|s| s.user)
+}
+
+/// The bearer token of an `Authorization` header value, if it is one.
+pub fn bearer(value: Option<&str>) -> Option<BearerToken> {
+    value.and_then(|v| BearerToken::from_authorization_header(v).ok())
+}
+
+/// The sign-in session behind an `Authorization` header value: 401 for a missing, unknown,
+/// expired or revoked token or a disabled account.
+pub async fn authenticate_session(
+    hub: &Hub,
+    value: Option<&str>,
+) -> Result<TokenSession, StatusCode> {
+    let token = bearer(value).ok_or(StatusCode::UNAUTHORIZED)?;
+    match hub.store().session_for_token(token.expose()).await {
+        Ok(Some(session)) => Ok(session),
         Ok(None) => Err(StatusCode::UNAUTHORIZED),
         Err(e) => {
             tracing::error!(error = %e, "token lookup failed");
@@ -114,6 +128,8 @@ enum Flow {
 enum Refusal {
     Room(RoomError),
     Code(ErrorCode, &'static str),
+    /// The sign-in was revoked: the `unauthorized` error is already queued.
+    Revoked,
 }
 
 impl From<RoomError> for Refusal {
@@ -126,13 +142,17 @@ struct Session {
     hub: Arc<Hub>,
     id: ParticipantId,
     user: Option<UserRecord>,
+    /// The sign-in session of a signed-in connection, re-checked while it lives.
+    sign_in: Option<SessionKey>,
+    /// The sign-in was found revoked: the connection is closing and does nothing more.
+    revoked: bool,
     address: IpAddr,
     /// Set once a join reached the room; a connection joins at most once.
     joined: bool,
     bad_messages: u32,
 }
 
-async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address: IpAddr) {
+async fn run(hub: Arc<Hub>, socket: WebSocket, token: Option<TokenSession>, address: IpAddr) {
     let (outbox, mut inbox) = mpsc::channel::<Outgoing>(OUTBOX_CAPACITY);
     let (mut sink, mut stream) = socket.split();
     let write_limit = hub.settings().send_timeout;
@@ -147,12 +167,24 @@ async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address
         return;
     };
     let id = guard.id();
-    tracing::debug!(participant = %id, signed_in = user.is_some(), "connected");
+    tracing::debug!(participant = %id, signed_in = token.is_some(), "connected");
+    let (user, sign_in) = match token {
+        Some(token) => {
+            hub.set_signed_in(id, &token.user.id, token.key.clone());
+            (Some(token.user), Some(token.key))
+        }
+        None => (None, None),
+    };
     let idle = hub.settings().idle_timeout;
+    let period = hub.settings().session_check;
+    let mut session_check = tokio::time::interval_at(Instant::now() + period, period);
+    session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut session = Session {
         hub: hub.clone(),
         id,
         user,
+        sign_in,
+        revoked: false,
         address,
         joined: false,
         bad_messages: 0,
@@ -200,13 +232,16 @@ async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
                 };
-                if let Flow::Close = flow {
-                    while let Ok(out) = inbox.try_recv() {
-                        if send(write_limit, &mut sink, &out.message).await.is_err() || out.close {
-                            break;
-                        }
-                    }
-                    let _ = send_within(write_limit, &mut sink, close(close_code::NORMAL, "")).await;
+                if matches!(flow, Flow::Close) || session.revoked {
+                    finish(write_limit, &mut inbox, &mut sink).await;
+                    break;
+                }
+            }
+            _ = session_check.tick(), if session.sign_in.is_some() => {
+                // Sign-out, a disabled account or a reset password elsewhere (another
+                // process may have changed the database) ends the connection too.
+                if !session.check_sign_in().await {
+                    finish(write_limit, &mut inbox, &mut sink).await;
                     break;
                 }
             }
@@ -218,6 +253,16 @@ async fn run(hub: Arc<Hub>, socket: WebSocket, user: Option<UserRecord>, address
         }
     }
     drop(guard);
+}
+
+/// Sends what is queued, then closes normally.
+async fn finish(write_limit: Duration, inbox: &mut mpsc::Receiver<Outgoing>, sink: &mut Sink) {
+    while let Ok(out) = inbox.try_recv() {
+        if send(write_limit, sink, &out.message).await.is_err() || out.close {
+            break;
+        }
+    }
+    let _ = send_within(write_limit, sink, close(close_code::NORMAL, "")).await;
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -249,6 +294,35 @@ async fn send(limit: Duration, sink: &mut Sink, message: &ServerMessage) -> Resu
 }
 
 impl Session {
+    /// Whether the connection's sign-in still stands (guests: always). When it does not, an
+    /// `unauthorized` error is queued and the connection closes after it.
+    async fn check_sign_in(&mut self) -> bool {
+        if self.revoked {
+            return false;
+        }
+        let Some(key) = &self.sign_in else {
+            return true;
+        };
+        let alive = match self.hub.store().session_alive(key).await {
+            Ok(alive) => alive,
+            Err(e) => {
+                // Fail open on a database hiccup: the next check decides.
+                tracing::warn!(participant = %self.id, error = %e, "session check failed");
+                return true;
+            }
+        };
+        if !alive {
+            tracing::info!(participant = %self.id, "sign-in revoked or expired; closing");
+            self.revoked = true;
+            self.reply(error_message(
+                ErrorCode::Unauthorized,
+                SIGN_IN_REVOKED,
+                None,
+            ));
+        }
+        alive
+    }
+
     fn reply(&self, message: ServerMessage) {
         self.hub.send(self.id, message, false);
     }
@@ -270,6 +344,9 @@ impl Session {
     }
 
     async fn handle_text(&mut self, text: &str) -> Flow {
+        if self.revoked {
+            return Flow::Close;
+        }
         let message = match decode_client(text) {
             Ok(message) => message,
             Err(e) => {
@@ -655,16 +732,21 @@ impl Session {
             Ok(()) => {}
             Err(Refusal::Room(e)) => self.error(e.code(), &e.to_string()),
             Err(Refusal::Code(code, message)) => self.error(code, message),
+            Err(Refusal::Revoked) => {}
         }
     }
 
-    /// Runs a host control on the room and, when it succeeded, writes the audit log.
+    /// Runs a host control on the room and, when it succeeded, writes the audit log. The
+    /// sign-in is re-checked first: a revoked host controls nothing.
     async fn host_action(
-        &self,
+        &mut self,
         action: &'static str,
         target: Option<ParticipantId>,
         run: impl FnOnce(&mut Room) -> Result<Vec<Outgoing>, RoomError>,
     ) -> Result<(), Refusal> {
+        if !self.check_sign_in().await {
+            return Err(Refusal::Revoked);
+        }
         // Described before the action: deny and expel forget the target.
         let target = target.map(|t| self.hub.describe(t));
         let meeting = self.hub.meeting_of(self.id);
@@ -687,7 +769,7 @@ impl Session {
         Ok(())
     }
 
-    async fn end_meeting(&self) -> Result<(), Refusal> {
+    async fn end_meeting(&mut self) -> Result<(), Refusal> {
         let actor = self.id;
         let meeting = self.hub.meeting_of(actor);
         self.host_action("end_meeting", None, |r| r.end(actor))

@@ -44,15 +44,28 @@ impl TestServer {
         server
     }
 
+    /// Starts a fresh server with its configuration adjusted.
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Self::start_configured(dir.path().to_path_buf(), adjust).await;
+        server._dir = Some(dir);
+        server
+    }
+
     /// Starts a server on an existing data directory (restart tests).
     pub async fn start_in(data_dir: PathBuf) -> Self {
-        let config = ServerConfig {
+        Self::start_configured(data_dir, |_| {}).await
+    }
+
+    async fn start_configured(data_dir: PathBuf, adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.clone(),
             media_bind: "127.0.0.1:0".to_owned(),
             media_tcp_bind: "127.0.0.1:0".to_owned(),
             ..ServerConfig::default()
         };
+        adjust(&mut config);
         let running = start(config).await.unwrap();
         Self {
             running,

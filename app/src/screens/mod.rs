@@ -80,6 +80,8 @@ pub enum UiError {
     KeychainDamaged(String),
     Hosting(String),
     File(String),
+    /// The sign-in expired or was revoked: sign in again.
+    SignInAgain,
 }
 
 impl UiError {
@@ -115,6 +117,7 @@ impl UiError {
             }
             UiError::Hosting(detail) => fl!("common-error-hosting", detail = detail.as_str()),
             UiError::File(detail) => fl!("common-error-file", detail = detail.as_str()),
+            UiError::SignInAgain => fl!("common-error-sign-in-again"),
         }
     }
 }
@@ -130,6 +133,7 @@ impl From<AccountError> for UiError {
                 UiError::PasswordPolicy { rule, message }
             }
             AccountError::BadResponse(detail) => UiError::BadAnswer(detail),
+            AccountError::SignInAgain => UiError::SignInAgain,
             AccountError::Tls(e) => UiError::Network(e.to_string()),
         }
     }

@@ -23,6 +23,8 @@ pub async fn signed_in_host(server: &TestServer) -> SignedInIdentity {
     .expect("sign in");
     SignedInIdentity {
         token: account.token,
+        expires_at: account.expires_at,
+        refresh_token: account.refresh_token,
         signature_keys: signature_keys_to_bytes(&keys).expect("key bytes"),
         certificate: account.certificate,
         org: account.org_key,

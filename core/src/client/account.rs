@@ -1,5 +1,10 @@
 //! HTTPS calls to the server outside a meeting: sign-in (which certifies this device's MLS
-//! signature key) and scheduling a meeting.
+//! signature key), refreshing and revoking the sign-in, and scheduling a meeting.
+//!
+//! Access tokens are short-lived (an hour by default). A client keeps the refresh token next
+//! to the access token and, before it connects or calls the server, exchanges it when
+//! [`needs_refresh`] says so: [`refresh`] returns a new access token *and* a new refresh
+//! token (the old one is spent; using it again ends the session on the server).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -22,6 +27,9 @@ pub enum AccountError {
     /// A host-chosen meeting password broke the organization's policy; `rule` names which.
     #[error("{message}")]
     PasswordPolicy { rule: String, message: String },
+    /// The sign-in ended (signed out, expired, revoked, or the account was disabled).
+    #[error("your sign-in has expired or was revoked; sign in again")]
+    SignInAgain,
     #[error("the server's answer could not be understood: {0}")]
     BadResponse(String),
     #[error(transparent)]
@@ -32,6 +40,11 @@ pub enum AccountError {
 pub struct SignIn {
     /// Bearer token for the WebSocket upgrade and HTTPS calls. Keep it in the OS keychain.
     pub token: String,
+    /// Unix seconds after which `token` is refused.
+    pub expires_at: i64,
+    /// Single-use token that buys the next access token ([`refresh`]); `None` from servers
+    /// older than refresh tokens. Keep it with the token.
+    pub refresh_token: Option<String>,
     pub user_id: String,
     pub display_name: String,
     /// The organization's certificate over this device's MLS signature key.
@@ -43,6 +56,7 @@ impl std::fmt::Debug for SignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignIn")
             .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
             .field("user_id", &self.user_id)
             .field("display_name", &self.display_name)
             .finish_non_exhaustive()
@@ -59,6 +73,10 @@ struct SignInRequest<'a> {
 #[derive(Deserialize)]
 struct SignInResponse {
     token: String,
+    #[serde(default)]
+    expires_at: i64,
+    #[serde(default)]
+    refresh_token: Option<String>,
     user_id: String,
     display_name: String,
     certificate: String,
@@ -177,6 +195,8 @@ pub async fn sign_in(
         .map_err(|e| AccountError::BadResponse(e.to_string()))?;
     Ok(SignIn {
         token: body.token,
+        expires_at: body.expires_at,
+        refresh_token: body.refresh_token,
         user_id: body.user_id,
         display_name: body.display_name,
         certificate,
@@ -210,4 +230,121 @@ pub async fn fetch_org_key(server: &str, trust: &TlsTrust) -> Result<OrgPublicKe
     let body: Body = send_json(request).await?;
     OrgPublicKey::from_bytes(&decode("org_key", &body.org_key)?)
         .map_err(|e| AccountError::BadResponse(e.to_string()))
+}
+
+/// Seconds before its expiry at which an access token is refreshed, so that it does not run
+/// out between the check and its use.
+pub const REFRESH_MARGIN_SECS: i64 = 120;
+
+/// Whether an access token that expires at `expires_at` should be refreshed at `now` (both
+/// Unix seconds): it has expired or will within [`REFRESH_MARGIN_SECS`]. An unknown expiry
+/// (0, from older servers and stored sign-ins) is left to the server.
+pub fn needs_refresh(expires_at: i64, now: i64) -> bool {
+    expires_at > 0 && now.saturating_add(REFRESH_MARGIN_SECS) >= expires_at
+}
+
+/// Unix time now, in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// What a refresh returns: replace the stored access token, refresh token and certificate.
+pub struct Refreshed {
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// The next refresh token; the one sent is spent and must not be used again.
+    pub refresh_token: String,
+    /// A fresh organization certificate for the same device key.
+    pub certificate: MemberCertificate,
+}
+
+impl std::fmt::Debug for Refreshed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refreshed")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("refresh_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Exchanges the refresh token for a new access token and a new refresh token. A refused
+/// refresh token (expired, revoked, already used, disabled account) is
+/// [`AccountError::SignInAgain`].
+pub async fn refresh(
+    server: &str,
+    trust: &TlsTrust,
+    refresh_token: &str,
+) -> Result<Refreshed, AccountError> {
+    #[derive(Serialize)]
+    struct Request<'a> {
+        refresh_token: &'a str,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        token: String,
+        expires_at: i64,
+        refresh_token: String,
+        certificate: String,
+    }
+    let request = http_client(trust)?
+        .post(format!("https://{server}/v1/token/refresh"))
+        .json(&Request { refresh_token });
+    let body: Body = match send_json(request).await {
+        Err(AccountError::BadCredentials) => return Err(AccountError::SignInAgain),
+        other => other?,
+    };
+    let certificate = MemberCertificate::from_bytes(&decode("certificate", &body.certificate)?)
+        .map_err(|e| AccountError::BadResponse(e.to_string()))?;
+    Ok(Refreshed {
+        token: body.token,
+        expires_at: body.expires_at,
+        refresh_token: body.refresh_token,
+        certificate,
+    })
+}
+
+/// Signs out on the server: the session of `token` (and of `refresh_token`, if given) is
+/// revoked and its live connections closed. A token the server no longer knows counts as
+/// signed out. The caller forgets its stored tokens whatever this returns.
+pub async fn sign_out(
+    server: &str,
+    trust: &TlsTrust,
+    token: &str,
+    refresh_token: Option<&str>,
+) -> Result<(), AccountError> {
+    #[derive(Serialize)]
+    struct Request<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refresh_token: Option<&'a str>,
+    }
+    let response = http_client(trust)?
+        .post(format!("https://{server}/v1/sign-out"))
+        .bearer_auth(token)
+        .json(&Request { refresh_token })
+        .send()
+        .await
+        .map_err(|e| AccountError::Network(e.to_string()))?;
+    match response.status().as_u16() {
+        200..=299 | 401 => Ok(()),
+        _ => Err(refusal(response).await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_refreshed_shortly_before_they_expire() {
+        let now = 1_000_000;
+        assert!(!needs_refresh(now + 3600, now));
+        assert!(needs_refresh(now + REFRESH_MARGIN_SECS, now));
+        assert!(needs_refresh(now - 1, now));
+        // Unknown expiry: left to the server.
+        assert!(!needs_refresh(0, now));
+    }
 }

@@ -7,6 +7,7 @@
 
 mod media_admission;
 mod support;
+mod tokens;
 
 use std::time::Duration;
 
