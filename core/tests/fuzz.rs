@@ -21,6 +21,7 @@ use conclave_core::group::{
     ExternalSenderKey, GroupError, GroupMember, OutgoingCommit, validate_key_package,
 };
 use conclave_core::identity::OrgSigningKey;
+use conclave_core::media::transport::{answer_from_text, offer_from_text, passive_tcp_candidates};
 use conclave_core::media::video::{
     open_access_unit_from, protect_access_unit, split_annex_b, unescape,
 };
@@ -29,6 +30,7 @@ use conclave_core::media_keys::{
     EpochKeys, MediaKeyConfig, MediaReceiver, MediaSender, MediaStream,
 };
 use conclave_core::protocol::{decode_client, decode_server};
+use conclave_core::schedule::{MeetingUpdate, ScheduleRequest, validate_title};
 
 /// Random inputs per target under plain `cargo test` (the seeds come on top): enough to
 /// catch a shallow regression in well under a second per target in a debug build.
@@ -57,6 +59,42 @@ fn decode_server_message() {
         .with_max_len(MAX_LEN)
         .for_each(|bytes: &[u8]| {
             let _ = decode_server(&String::from_utf8_lossy(bytes));
+        });
+}
+
+/// SDP from the other side of the media connection: the SFU parses every member's offer, and
+/// members parse the SFU's renegotiation offers (`sdp_offer` / `sdp_answer` messages).
+#[test]
+fn sdp_description() {
+    check!()
+        .with_iterations(QUICK)
+        .with_max_len(MAX_LEN)
+        .for_each(|bytes: &[u8]| {
+            let sdp = String::from_utf8_lossy(bytes);
+            let _ = offer_from_text(&sdp);
+            let _ = answer_from_text(&sdp);
+            let _ = passive_tcp_candidates(&sdp);
+        });
+}
+
+/// JSON bodies of the scheduling API (`POST /v1/schedule`, `PATCH /v1/schedule/{number}`),
+/// decoded and checked as the server does before storing them.
+#[test]
+fn schedule_json() {
+    check!()
+        .with_iterations(QUICK)
+        .with_max_len(MAX_LEN)
+        .for_each(|bytes: &[u8]| {
+            if let Ok(request) = serde_json::from_slice::<ScheduleRequest>(bytes) {
+                let _ = validate_title(&request.title);
+                let _ = request.when.validate();
+                let _ = request.options.validate();
+            }
+            if let Ok(update) = serde_json::from_slice::<MeetingUpdate>(bytes)
+                && let Some(when) = update.when
+            {
+                let _ = when.validate();
+            }
         });
 }
 
@@ -439,6 +477,31 @@ const SERVER_SEEDS: &[&str] = &[
     r#"{"v":1,"type":"expelled","reason":null}"#,
 ];
 
+/// A member's offer as webrtc-rs writes it, trimmed to one audio m-line and a TCP candidate.
+const SDP_SEED: &str = "v=0\r\n\
+o=- 4215775240449105457 2 IN IP4 0.0.0.0\r\n\
+s=-\r\n\
+t=0 0\r\n\
+a=group:BUNDLE 0\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=setup:actpass\r\n\
+a=mid:0\r\n\
+a=ice-ufrag:abcd\r\n\
+a=ice-pwd:0123456789abcdef0123456789\r\n\
+a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
+a=rtcp-mux\r\n\
+a=rtpmap:111 opus/48000/2\r\n\
+a=ssrc:1234 cname:conclave\r\n\
+a=candidate:1 1 tcp 2130706431 192.0.2.1 4443 typ host tcptype passive\r\n\
+a=sendrecv\r\n";
+
+const SCHEDULE_SEEDS: &[&str] = &[
+    r#"{"title":"Design review","when":{"start":"2030-07-01T09:30:00","time_zone":"Asia/Tokyo","duration_minutes":60},"options":{"require_sign_in":true,"lobby":true,"auto_lock_minutes":10,"join_before_host":false,"exclude_password_from_invitation":true},"co_hosts":["ben"],"password":null}"#,
+    r#"{"title":"Weekly","when":{"start":"2030-03-30T02:30:00","time_zone":"Europe/Berlin","duration_minutes":30,"recurrence":{"days":["Mon","Thu"],"until":"2030-12-31","count":null}}}"#,
+    r#"{"title":"Renamed","when":{"start":"2031-01-01T00:00:00","time_zone":"America/New_York","duration_minutes":15,"recurrence":{"days":["Fri"],"count":4}}}"#,
+];
+
 fn sframe_seeds() -> Vec<(&'static str, Vec<u8>)> {
     let mut audio = sender(MediaStream::Audio);
     let mut seeds = Vec::new();
@@ -550,6 +613,14 @@ fn write_seed_corpus() {
             seed.as_bytes(),
         );
     }
+    write("sdp_description", "offer", SDP_SEED.as_bytes());
+    for (i, seed) in SCHEDULE_SEEDS.iter().enumerate() {
+        write(
+            "schedule_json",
+            &format!("seed-{i:02}.json"),
+            seed.as_bytes(),
+        );
+    }
     for (name, bytes) in sframe_seeds() {
         write("sframe_audio_frame", name, &bytes);
     }
@@ -579,6 +650,19 @@ fn seed_corpus_is_meaningful() {
     for (name, seed) in seeds("decode_server_message") {
         let text = String::from_utf8(seed).unwrap();
         decode_server(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    for (name, seed) in seeds("sdp_description") {
+        let sdp = String::from_utf8(seed).unwrap();
+        offer_from_text(&sdp).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(passive_tcp_candidates(&sdp).len(), 1, "{name}");
+    }
+    for (name, seed) in seeds("schedule_json") {
+        let request: ScheduleRequest =
+            serde_json::from_slice(&seed).unwrap_or_else(|e| panic!("{name}: {e}"));
+        request
+            .when
+            .validate()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     for (name, seed) in seeds("sframe_audio_frame") {
         let (metadata_len, frame) = sframe_input(&seed).unwrap();
