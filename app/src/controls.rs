@@ -320,7 +320,7 @@ pub struct Button<'a, Message> {
 
 /// The button styles, under the same path as iced's (`button::primary`…).
 pub mod button {
-    pub use iced::widget::button::{danger, primary, secondary, success};
+    pub use iced::widget::button::{danger, primary, secondary, success, text};
 }
 
 pub fn button<'a, Message>(content: impl Into<Element<'a, Message>>) -> Button<'a, Message> {
@@ -338,6 +338,11 @@ impl<'a, Message: Clone> Button<'a, Message> {
     pub fn on_press_maybe(mut self, message: Option<Message>) -> Self {
         self.inner = self.inner.on_press_maybe(message.clone());
         self.on_press = message;
+        self
+    }
+
+    pub fn padding(mut self, padding: impl Into<iced::Padding>) -> Self {
+        self.inner = self.inner.padding(padding);
         self
     }
 

@@ -4,7 +4,9 @@
 //! replace the invitation); "Cancel meeting" → "Yes, cancel" sends the cancellation, the
 //! refreshed list no longer shows it, and the server keeps it as cancelled (for the calendar's
 //! CANCEL update), never deleted. A new meeting typed into the schedule form is saved on the
-//! server, and its invitation leaves the generated password out (the password message has it).
+//! server, and its invitation leaves the generated password out (the password message has it);
+//! its confirmation lists what end-to-end encryption turns off and draws the password only
+//! after "Show password".
 //! The screens' tasks run as iced's runtime would run them.
 
 mod common;
@@ -224,6 +226,48 @@ async fn a_meeting_typed_into_the_schedule_form_is_saved_and_its_invitation_leav
     let saved = form.saved().expect("saved").clone();
     let password = saved.password.clone().expect("a generated password");
     assert_eq!(saved.meeting.title, "Design review");
+
+    // The confirmation says what end-to-end encryption turns off.
+    let shows_on_form =
+        |form: &schedule::State, text: &str| iced_test::simulator(form.view()).find(text).is_ok();
+    assert!(shows_on_form(
+        &form,
+        &conclave_app::fl!("e2ee-turns-off-title")
+    ));
+    for item in schedule::e2ee_turns_off_items() {
+        assert!(shows_on_form(&form, &format!("• {item}")), "{item}");
+    }
+    // The password is not drawn until the host asks for it, and hides again on request.
+    let in_clear = conclave_app::fl!("schedule-saved-password", password = password.as_str());
+    assert!(!form.password_shown());
+    assert!(
+        !shows_on_form(&form, &in_clear),
+        "the password is hidden by default"
+    );
+    assert!(shows_on_form(
+        &form,
+        &conclave_app::fl!("schedule-saved-password-hidden")
+    ));
+    for (label, shown) in [
+        (conclave_app::fl!("schedule-show-password"), true),
+        (conclave_app::fl!("schedule-hide-password"), false),
+    ] {
+        let clicked: Vec<schedule::Message> = {
+            let mut ui = iced_test::simulator(form.view());
+            ui.click(label.as_str()).expect("the show/hide button");
+            ui.into_messages().collect()
+        };
+        for message in clicked {
+            settle_schedule(&mut form, message).await;
+        }
+        assert_eq!(form.password_shown(), shown);
+        assert_eq!(shows_on_form(&form, &in_clear), shown, "after {label}");
+    }
+    // "Copy password" is offered while the password stays hidden.
+    assert!(shows_on_form(
+        &form,
+        &conclave_app::fl!("schedule-copy-password")
+    ));
     let ics = form.invitation_ics().expect("invitation").expect("renders");
     assert!(ics.contains(&saved.meeting.uid), "the calendar entry's UID");
     assert!(ics.contains("DTSTART;TZID=Asia/Tokyo:20300701T093000"));

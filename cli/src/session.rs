@@ -135,20 +135,29 @@ fn print_status(s: &Snapshot, as_json: bool) {
         println!("{}", status_json(s));
         return;
     }
-    let padlock = if s.end_to_end_encrypted {
-        "🔒 end-to-end encrypted"
-    } else {
-        "⚠ not end-to-end encrypted yet"
-    };
-    println!("{padlock}");
+    for line in status_lines(s) {
+        println!("{line}");
+    }
+}
+
+/// The human-readable status: the padlock line (or, once out of the meeting, why), the
+/// verification code, the roster and the lobby.
+fn status_lines(s: &Snapshot) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.push(match &s.phase {
+        // Out of the meeting: say so, not that encryption is still being set up.
+        Some(phase @ Phase::Left(_)) => phase_text(phase),
+        _ if s.end_to_end_encrypted => "🔒 end-to-end encrypted".into(),
+        _ => "⚠ not end-to-end encrypted yet".into(),
+    });
     if let (Some(code), Some(epoch)) = (s.code, s.epoch) {
-        println!("verification code: {code}  (epoch {epoch})");
+        lines.push(format!("verification code: {code}  (epoch {epoch})"));
     }
     let unannounced = s.roster.iter().filter(|r| r.is_unannounced()).count();
     if unannounced > 0 {
-        println!(
+        lines.push(format!(
             "⚠ WARNING: {unannounced} participant(s) hold the meeting's keys although the server did not announce them"
-        );
+        ));
     }
     for r in &s.roster {
         let id = r
@@ -159,21 +168,22 @@ fn print_status(s: &Snapshot, as_json: bool) {
             Presence::Leaving => " — leaving",
             Presence::Present | Presence::Joining => "",
         };
-        println!(
+        lines.push(format!(
             "  #{id} {} [{:?}] {}{presence}",
             r.display_name,
             r.role,
             trust_label(r.trust.as_ref())
-        );
+        ));
     }
     for e in &s.lobby {
         let who = if e.signed_in { "signed in" } else { "guest" };
-        println!(
+        lines.push(format!(
             "  waiting: #{} {} ({who})",
             e.participant.0,
             e.display_name.as_str()
-        );
+        ));
     }
+    lines
 }
 
 fn print_event(event: &Event, as_json: bool) {
@@ -541,6 +551,37 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_status_after_leaving_says_the_member_left() {
+        let left = Snapshot {
+            phase: Some(Phase::Left(LeftReason::Left)),
+            ..Snapshot::default()
+        };
+        let lines = status_lines(&left);
+        assert_eq!(lines[0], "you left the meeting");
+        assert!(!lines.iter().any(|l| l.contains("encrypted")), "{lines:?}");
+        let expelled = Snapshot {
+            phase: Some(Phase::Left(LeftReason::Expelled(None))),
+            ..Snapshot::default()
+        };
+        assert_eq!(
+            status_lines(&expelled)[0],
+            "you were removed from the meeting by the host"
+        );
+        // Before the keys are there, and once they are.
+        let joining = Snapshot {
+            phase: Some(Phase::Admitted),
+            ..Snapshot::default()
+        };
+        assert_eq!(status_lines(&joining)[0], "⚠ not end-to-end encrypted yet");
+        let in_meeting = Snapshot {
+            phase: Some(Phase::InMeeting),
+            end_to_end_encrypted: true,
+            ..Snapshot::default()
+        };
+        assert_eq!(status_lines(&in_meeting)[0], "🔒 end-to-end encrypted");
+    }
 
     #[test]
     fn commands_parse_and_bad_ones_are_explained() {

@@ -1,5 +1,6 @@
-//! Schedule a meeting with every option of the scheduling API. After saving: the password
-//! (generated to the organization's policy unless the host typed one) with a Copy button, the
+//! Schedule a meeting with every option of the scheduling API. After saving: what end-to-end
+//! encryption turns off, the password (generated to the organization's policy unless the host
+//! typed one) hidden until the host asks to see it, with a Copy button, the
 //! invitation `.ics` through a save dialog, the invitation text and — separately — the
 //! password message. Invitations are rendered by `conclave_core::invite`.
 
@@ -251,6 +252,9 @@ pub struct State {
     pub form: Form,
     saving: bool,
     saved: Option<Saved>,
+    /// The saved meeting's password is drawn on screen only while the host asks for it
+    /// (screenshots and screen shares would otherwise carry it).
+    password_shown: bool,
     error: Option<UiError>,
     notice: Option<String>,
 }
@@ -276,6 +280,8 @@ pub enum Message {
     KeptPassword(Result<(), UiError>),
     /// The password kept on this device for an edited meeting (for its updated invitation).
     PasswordLoaded(Result<Option<String>, UiError>),
+    /// Show (`true`) or hide the saved meeting's password.
+    ShowPassword(bool),
     CopyPassword,
     CopyInvitation,
     CopyPasswordMessage,
@@ -303,6 +309,7 @@ impl State {
             form: Form::default(),
             saving: false,
             saved: None,
+            password_shown: false,
             error: None,
             notice: None,
         }
@@ -320,6 +327,11 @@ impl State {
 
     pub fn saved(&self) -> Option<&Saved> {
         self.saved.as_ref()
+    }
+
+    /// Whether the saved meeting's password is drawn on screen.
+    pub fn password_shown(&self) -> bool {
+        self.password_shown
     }
 
     fn input<'a>(&'a self, saved: &'a Saved) -> InvitationInput<'a> {
@@ -387,6 +399,7 @@ impl State {
             Message::ExcludePassword(v) => form.exclude_password_from_invitation = v,
             Message::CoHosts(v) => form.co_hosts = v,
             Message::OwnPassword(v) => form.own_password = v,
+            Message::ShowPassword(shown) => self.password_shown = shown,
             Message::Save if !self.saving => {
                 // The form is checked first, so its mistakes show whatever else is wrong.
                 let change = match &self.editing {
@@ -457,6 +470,7 @@ impl State {
                             &saved.meeting.number,
                         );
                         self.saved = Some(saved);
+                        self.password_shown = false;
                         if let Some(task) = keep {
                             return Action::Run(task);
                         }
@@ -639,6 +653,7 @@ impl State {
     fn saved_view<'a>(&'a self, saved: &'a Saved) -> Element<'a, Message> {
         let mut content = column![
             text(fl!("schedule-e2ee-confirmation")).size(16),
+            e2ee_turns_off(),
             text(fl!(
                 "schedule-saved-number",
                 number = saved.meeting.number.as_str()
@@ -647,10 +662,23 @@ impl State {
         ]
         .spacing(10);
         if let Some(password) = &saved.password {
+            let (shown, toggle) = if self.password_shown {
+                (
+                    fl!("schedule-saved-password", password = password.as_str()),
+                    button(text(fl!("schedule-hide-password")))
+                        .on_press(Message::ShowPassword(false)),
+                )
+            } else {
+                (
+                    fl!("schedule-saved-password-hidden"),
+                    button(text(fl!("schedule-show-password")))
+                        .on_press(Message::ShowPassword(true)),
+                )
+            };
             content = content.push(
                 row![
-                    text(fl!("schedule-saved-password", password = password.as_str()))
-                        .width(Length::Fill),
+                    text(shown).width(Length::Fill),
+                    toggle,
                     button(text(fl!("schedule-copy-password"))).on_press(Message::CopyPassword),
                 ]
                 .align_y(Alignment::Center)
@@ -808,6 +836,26 @@ fn free_path(folder: &std::path::Path, name: &str) -> PathBuf {
 
 /// A scheduled meeting as the server would answer `request` (for tests of the screens that
 /// list or show meetings).
+/// What end-to-end encryption turns off, in display order (the `e2ee-turns-off-*` Fluent
+/// strings, which the meeting's padlock panel shows too).
+pub fn e2ee_turns_off_items() -> [String; 4] {
+    [
+        fl!("e2ee-turns-off-recording"),
+        fl!("e2ee-turns-off-dial-in"),
+        fl!("e2ee-turns-off-video-systems"),
+        fl!("e2ee-turns-off-browser"),
+    ]
+}
+
+/// "With end-to-end encryption, these are off:" and the list, under the E2EE confirmation.
+pub fn e2ee_turns_off<'a, M: 'a>() -> Element<'a, M> {
+    let mut list = column![text(fl!("e2ee-turns-off-title")).size(13)].spacing(2);
+    for item in e2ee_turns_off_items() {
+        list = list.push(text(format!("• {item}")).size(13));
+    }
+    list.into()
+}
+
 #[cfg(test)]
 pub(crate) fn sample_meeting(
     request: ScheduleRequest,

@@ -43,7 +43,8 @@ pub enum DenyReason {
     },
     /// The meeting admits only signed-in users and no valid bearer token was presented.
     SignInRequired,
-    /// The meeting is locked.
+    /// Not sent by this server: a locked meeting sends newcomers to the lobby instead. Kept so
+    /// the wire format stays stable.
     Locked,
     /// This identity was expelled earlier and stays out for the meeting's life.
     Expelled,
@@ -99,7 +100,8 @@ pub enum ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeetingState {
-    /// No new participant may join (not even through the lobby).
+    /// Newcomers wait in the lobby until a host admits them, even when the lobby is off (the
+    /// meeting's host and scheduled co-hosts still get in).
     pub locked: bool,
     /// Lock automatically this many minutes after the meeting starts; `None` = off.
     pub auto_lock_minutes: Option<u32>,
@@ -264,7 +266,7 @@ pub enum ClientMessage {
     },
     /// Host: admit everyone currently in the lobby.
     AdmitAll,
-    /// Host: lock the meeting.
+    /// Host: lock the meeting; newcomers then wait in the lobby until a host admits them.
     Lock,
     /// Host: unlock the meeting.
     Unlock,

@@ -51,6 +51,8 @@ pub struct State {
     camera_problem: Option<String>,
     /// What our own uplink is doing to what the others get.
     network: NetworkNotice,
+    /// The padlock panel (what is protected, what E2EE turns off) is open.
+    padlock_open: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,7 @@ pub enum Message {
     Notified,
     Shortcut(shortcuts::Shortcut),
     CopyPassword,
+    TogglePadlock,
 }
 
 pub enum Action {
@@ -98,6 +101,7 @@ impl State {
             audio: None,
             camera_problem: None,
             network: NetworkNotice::Fine,
+            padlock_open: false,
         }
     }
 
@@ -216,6 +220,7 @@ impl State {
                 }
             }
             Message::Leave => self.send(ClientMessage::Leave),
+            Message::TogglePadlock => self.padlock_open = !self.padlock_open,
             Message::DismissNotice => {
                 self.notice = None;
                 self.knock = None;
@@ -326,7 +331,13 @@ impl State {
             ))
             .size(18),
             space::horizontal(),
-            padlock::view(self.view.end_to_end_encrypted, self.view.unannounced()),
+            button(padlock::view(
+                self.view.end_to_end_encrypted,
+                self.view.unannounced()
+            ))
+            .style(button::text)
+            .padding(0)
+            .on_press(Message::TogglePadlock),
         ]
         .spacing(12);
 
@@ -362,6 +373,12 @@ impl State {
         .spacing(8);
 
         let mut banners = column![].spacing(6);
+        if self.padlock_open {
+            banners = banners.push(padlock::panel(
+                self.view.end_to_end_encrypted,
+                self.view.unannounced(),
+            ));
+        }
         for line in [&self.knock, &self.notice].into_iter().flatten() {
             banners = banners.push(
                 container(

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use iced::widget::{container, image, row, text, tooltip};
+use iced::widget::{column, container, image, row, text, tooltip};
 use iced::{Alignment, Border, Color, Element, Theme};
 
 use crate::fl;
@@ -96,16 +96,43 @@ pub fn view<'a, M: 'a>(end_to_end_encrypted: bool, unannounced: usize) -> Elemen
     let label = row![image(icon).width(ICON_WIDTH as f32), text(label)]
         .spacing(8)
         .align_y(Alignment::Center);
+    let panel = text(explanation).width(320);
     tooltip(
         container(label)
             .padding([6, 12])
             .style(move |_: &Theme| badge(color)),
-        container(text(explanation).width(320))
-            .padding(8)
-            .style(container::rounded_box),
+        container(panel).padding(8).style(container::rounded_box),
         tooltip::Position::Bottom,
     )
     .into()
+}
+
+/// The padlock panel, opened by clicking the padlock: what protects the meeting now, and what
+/// end-to-end encryption turns off (the guidance asks that users are told).
+pub fn panel<'a, M: 'a>(end_to_end_encrypted: bool, unannounced: usize) -> Element<'a, M> {
+    let mut panel = column![].spacing(8);
+    if unannounced > 0 {
+        panel = panel.push(
+            text(fl!(
+                "meeting-unannounced-warning",
+                count = unannounced.to_string()
+            ))
+            .style(text::danger),
+        );
+    }
+    let explanation = if end_to_end_encrypted {
+        fl!("meeting-padlock-tooltip")
+    } else {
+        fl!("meeting-not-encrypted-tooltip")
+    };
+    panel = panel
+        .push(text(explanation))
+        .push(crate::screens::schedule::e2ee_turns_off::<M>());
+    container(panel)
+        .padding(12)
+        .width(iced::Length::Fill)
+        .style(container::bordered_box)
+        .into()
 }
 
 #[cfg(test)]

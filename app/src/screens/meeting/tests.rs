@@ -578,3 +578,23 @@ fn hosts_see_that_an_expulsion_turned_the_lobby_on() {
     let (state, _) = screen(view);
     assert!(shows(&state, &fl!("meeting-lobby-after-expulsion")));
 }
+
+#[test]
+fn the_padlock_panel_says_what_end_to_end_encryption_turns_off() {
+    for language in [Language::English, Language::Japanese] {
+        let _language = crate::test_language(language);
+        let (mut state, _) = screen(in_meeting(Role::Guest, 1));
+        let first = format!("• {}", crate::screens::schedule::e2ee_turns_off_items()[0]);
+        assert!(
+            !shows(&state, &first),
+            "closed until the padlock is clicked"
+        );
+        click(&mut state, &fl!("meeting-padlock"));
+        assert!(shows(&state, &fl!("e2ee-turns-off-title")));
+        for item in crate::screens::schedule::e2ee_turns_off_items() {
+            assert!(shows(&state, &format!("• {item}")), "{item}");
+        }
+        click(&mut state, &fl!("meeting-padlock"));
+        assert!(!shows(&state, &first));
+    }
+}
