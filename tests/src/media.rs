@@ -40,9 +40,13 @@ pub async fn start_media(
     let (link, offer) = MediaLink::offer_with(options).await.unwrap();
     client.send(ClientMessage::SdpOffer { sdp: offer });
     let answer = loop {
-        match client.next_event().await.unwrap() {
-            Event::MediaAnswer(sdp) => break sdp,
-            _ => continue,
+        match tokio::time::timeout(crate::PATIENCE, client.next_event()).await {
+            Ok(Some(Event::MediaAnswer(sdp))) => break sdp,
+            Ok(Some(Event::Error { code, message, .. })) => {
+                panic!("the media offer was refused: {code:?} {message}")
+            }
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => panic!("no answer to the media offer"),
         }
     };
     link.accept_answer(&answer).await.unwrap();
