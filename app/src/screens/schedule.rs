@@ -930,9 +930,12 @@ mod tests {
         let _language = crate::test_language(Language::English);
         let mut state = State::new(session());
         let _ = state.update(Message::Saved(Ok(Box::new(saved(true)))));
-        let mut ui = simulator(state.view());
         let shown = fl!("schedule-saved-password", password = "Gen3ratedPass");
         assert_eq!(shown, "Password: Gen3ratedPass");
+        // Hidden until asked for (screenshots and screen shares must not catch it).
+        assert!(simulator(state.view()).find(shown.clone()).is_err());
+        let _ = state.update(Message::ShowPassword(true));
+        let mut ui = simulator(state.view());
         assert!(ui.find(shown).is_ok());
         assert!(ui.click(fl!("schedule-copy-password")).is_ok());
         let messages: Vec<_> = ui.into_messages().collect();
