@@ -150,6 +150,44 @@ struct Session {
     /// Set once a join reached the room; a connection joins at most once.
     joined: bool,
     bad_messages: u32,
+    /// Each media offer makes the SFU build a peer connection (sockets, tasks, DTLS): a member
+    /// re-offering in a loop is refused beyond this budget.
+    media_offers: OfferBudget,
+}
+
+/// Media offers one connection may make at once, and how fast the budget comes back.
+const MEDIA_OFFER_BURST: f64 = 5.0;
+const MEDIA_OFFER_REFILL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A token bucket of media offers (a reconnect or two is normal; a loop is not).
+#[derive(Debug)]
+struct OfferBudget {
+    tokens: f64,
+    last: std::time::Instant,
+}
+
+impl OfferBudget {
+    fn new(now: std::time::Instant) -> Self {
+        Self {
+            tokens: MEDIA_OFFER_BURST,
+            last: now,
+        }
+    }
+
+    /// Takes one offer; `Err` carries the seconds until the next one is allowed.
+    fn take(&mut self, now: std::time::Instant) -> Result<(), u32> {
+        let refill = now.saturating_duration_since(self.last).as_secs_f64()
+            / MEDIA_OFFER_REFILL.as_secs_f64();
+        self.tokens = (self.tokens + refill).min(MEDIA_OFFER_BURST);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - self.tokens) * MEDIA_OFFER_REFILL.as_secs_f64();
+            Err(wait.ceil().clamp(1.0, 3600.0) as u32)
+        }
+    }
 }
 
 async fn run(hub: Arc<Hub>, socket: WebSocket, token: Option<TokenSession>, address: IpAddr) {
@@ -188,6 +226,7 @@ async fn run(hub: Arc<Hub>, socket: WebSocket, token: Option<TokenSession>, addr
         address,
         joined: false,
         bad_messages: 0,
+        media_offers: OfferBudget::new(std::time::Instant::now()),
     };
     hub.send(
         id,
@@ -679,8 +718,22 @@ impl Session {
                         ))
                     }
                 });
+                let throttled = if member.is_ok() {
+                    self.media_offers.take(std::time::Instant::now()).err()
+                } else {
+                    None
+                };
                 match self.hub.meeting_of(self.id) {
                     _ if member.is_err() => member,
+                    _ if throttled.is_some() => {
+                        tracing::info!(participant = %self.id, "media offers throttled");
+                        self.reply(error_message(
+                            ErrorCode::Throttled,
+                            "too many media offers; try again later",
+                            throttled,
+                        ));
+                        Ok(())
+                    }
                     Some(meeting) => {
                         let (hub, id) = (Arc::downgrade(&self.hub), self.id);
                         let signal: crate::sfu::Signal = Box::new(move |message| {

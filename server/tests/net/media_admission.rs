@@ -105,3 +105,28 @@ async fn only_members_get_a_media_connection() {
     recv_kind(&mut guest_socket, "sdp_answer").await;
     assert!(sfu.is_connected(guest_id));
 }
+
+#[tokio::test]
+async fn a_member_re_offering_media_in_a_loop_is_throttled() {
+    let (server, token, host, number, _password) = server_with_meeting(json!({})).await;
+    let mut host_socket = server.connect_ok(Some(&token)).await;
+    send(&mut host_socket, &join(&number, None, "Hana", &host)).await;
+    recv_kind(&mut host_socket, "admitted").await;
+    // A reconnect or two is normal: the first five offers are answered.
+    for _ in 0..5 {
+        send(
+            &mut host_socket,
+            &ClientMessage::SdpOffer { sdp: offer().await },
+        )
+        .await;
+        recv_kind(&mut host_socket, "sdp_answer").await;
+    }
+    // A loop is not: each offer costs the SFU a peer connection.
+    send(
+        &mut host_socket,
+        &ClientMessage::SdpOffer { sdp: offer().await },
+    )
+    .await;
+    let refusal = recv_kind(&mut host_socket, "error").await;
+    assert_eq!(error_code(&refusal).0, ErrorCode::Throttled, "{refusal:?}");
+}
