@@ -117,8 +117,8 @@ async fn main() -> ExitCode {
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         },
-        Some(Command::Meeting { data, command }) => match open_store(&data).await {
-            Ok(store) => run_meeting_command(command, &store).await,
+        Some(Command::Meeting { data, command }) => match open_store_with_policy(&data).await {
+            Ok((store, policy)) => run_meeting_command(command, &store, &policy).await,
             Err(e) => Err(e),
         },
     };
@@ -168,18 +168,31 @@ async fn wait_for_stop_signal() {
 }
 
 async fn open_store(data: &DataArgs) -> Result<Store, String> {
+    Ok(open_store_with_policy(data).await?.0)
+}
+
+/// The store, and the organization's password policy from the same configuration (the admin
+/// command generates meeting passwords by it, like the server does).
+async fn open_store_with_policy(
+    data: &DataArgs,
+) -> Result<(Store, conclave_core::schedule::PasswordPolicy), String> {
     let args = ServeArgs {
         config: data.config.clone(),
         data_dir: data.data_dir.clone(),
         ..ServeArgs::default()
     };
     let config = args.resolve().map_err(|e| e.to_string())?;
-    Store::open(&config.data_dir)
+    let store = Store::open(&config.data_dir)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok((store, config.password_policy))
 }
 
-async fn run_meeting_command(command: MeetingCommand, store: &Store) -> Result<(), String> {
+async fn run_meeting_command(
+    command: MeetingCommand,
+    store: &Store,
+    policy: &conclave_core::schedule::PasswordPolicy,
+) -> Result<(), String> {
     match command {
         MeetingCommand::Create {
             host,
@@ -201,7 +214,7 @@ async fn run_meeting_command(command: MeetingCommand, store: &Store) -> Result<(
                 join_before_host,
                 ..MeetingOptions::default()
             };
-            let password = prepare_meeting(None, title.as_deref(), &options)?;
+            let password = prepare_meeting(Some(policy.generate()), title.as_deref(), &options)?;
             let record = store
                 .create_meeting(
                     Some(&user.id),
