@@ -442,3 +442,36 @@ async fn co_hosts_see_the_meeting_but_only_the_host_changes_it() {
         Err(AccountError::Refused { status: 400, .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_co_host_joins_as_co_host_past_the_lobby_and_can_admit() {
+    let server = TestServer::start().await;
+    let (hana, hana_device) = host(&server, "hana").await;
+    let (_, yuki_device) = host(&server, "yuki").await;
+    let mut request = ScheduleRequest {
+        co_hosts: vec!["yuki".into()],
+        ..tuesday_standup()
+    };
+    request.options.lobby = true;
+    let response = hana.schedule(&request).await.unwrap();
+    let meeting = created(&response.meeting.number, &response.password.unwrap());
+
+    let mut host_client = server.user_joins(hana_device, &meeting).await;
+    in_meeting(&mut host_client).await;
+    // The schedule's co-host is not kept in the lobby, and gets the co-host role.
+    let mut yuki = server.user_joins(yuki_device, &meeting).await;
+    let s = in_meeting(&mut yuki).await;
+    assert_eq!(s.role, Some(conclave_core::protocol::Role::CoHost));
+    // A guest waits; the co-host's signed admission lets them in.
+    let mut guest = server.guest_joins("Aiko", &meeting).await;
+    wait(&mut guest, "lobby", |s| s.phase == Some(Phase::InLobby)).await;
+    let s = wait(&mut yuki, "the co-host sees the knock", |s| {
+        s.lobby.len() == 1
+    })
+    .await;
+    yuki.send(conclave_core::protocol::ClientMessage::Admit {
+        participant: s.lobby[0].participant,
+        admission: None,
+    });
+    in_meeting(&mut guest).await;
+}

@@ -510,8 +510,8 @@ impl Engine {
 
     /// Why this committer will not add an admitted participant, if it will not: a guest to a
     /// meeting that requires sign-in, or anyone a host did not admit by signature while the
-    /// meeting is locked or has its lobby on (the meeting's own host account excepted, which
-    /// must then be certified).
+    /// meeting is locked or has its lobby on (the meeting's host account and the schedule's
+    /// co-hosts excepted, who must then be certified).
     fn refuse_add(&self, request: &AddRequest, key: &ValidatedKeyPackage) -> Option<String> {
         let rules = self.join_rules();
         if !rules.admits(&key.trust) {
@@ -520,7 +520,10 @@ impl Engine {
         if !self.guarded() {
             return None;
         }
-        if request.role == Role::Host && key.trust.is_verified() {
+        // The meeting's host account and the schedule's co-hosts get in past lock and lobby;
+        // a server claiming that role for someone can only bring in a certified member of the
+        // organization, shown under their certified name.
+        if matches!(request.role, Role::Host | Role::CoHost) && key.trust.is_verified() {
             return None;
         }
         let Some(admission) = &request.admission else {
@@ -738,6 +741,9 @@ impl Engine {
 
     fn after_commit(&mut self, change: &EpochChange, out: &mut Output) {
         self.prune_departed();
+        // New leaves may belong to hosts or co-hosts the roster already named (the roster
+        // comes before the commit).
+        self.refresh_committers();
         if change.self_removed {
             self.set_phase(Phase::Left(LeftReason::RemovedFromGroup), out);
         } else {
