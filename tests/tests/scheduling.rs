@@ -172,9 +172,10 @@ async fn meetings_are_listed_only_to_their_host() {
         "Weekly stand-up"
     );
     let anonymous = Scheduler::new(&server.address(), &server.trust(), "not-a-token").unwrap();
+    // A refused token asks to sign in again (not "wrong username or password").
     assert!(matches!(
         anonymous.list().await,
-        Err(AccountError::BadCredentials)
+        Err(AccountError::SignInAgain)
     ));
 }
 

@@ -154,11 +154,20 @@ async fn refusal(response: reqwest::Response) -> AccountError {
 pub(super) async fn send_json<T: serde::de::DeserializeOwned>(
     request: reqwest::RequestBuilder,
 ) -> Result<T, AccountError> {
-    let response = request
-        .send()
+    let (client, request) = request.build_split();
+    let request = request.map_err(|e| AccountError::Network(e.to_string()))?;
+    // A bearer token the server refuses means "sign in again", not a wrong password.
+    let with_token = request
+        .headers()
+        .contains_key(reqwest::header::AUTHORIZATION);
+    let response = client
+        .execute(request)
         .await
         .map_err(|e| AccountError::Network(e.to_string()))?;
     if !response.status().is_success() {
+        if with_token && response.status().as_u16() == 401 {
+            return Err(AccountError::SignInAgain);
+        }
         return Err(refusal(response).await);
     }
     response
