@@ -322,7 +322,12 @@ async fn a_guest_cannot_have_the_host_removed_by_a_proposal() {
     let mut guest = server.guest_joins("Mallory", &meeting).await;
     let s = in_meeting(&mut guest).await;
     let (epoch, own_leaf) = (s.epoch.unwrap(), s.own_leaf.unwrap());
-    wait(&mut host, "the guest listed", |s| s.roster.len() == 2).await;
+    // The host has merged the commit that added her (its list alone is not enough: a member
+    // the roster announces shows as joining before the commit is merged).
+    wait(&mut host, "the host at the guest's epoch", |s| {
+        s.epoch == Some(epoch)
+    })
+    .await;
 
     // A proposal to remove the host (leaf 0) is not relayed: only a member's own leave is.
     guest.send(ClientMessage::Proposal {
