@@ -204,6 +204,7 @@ async fn an_expelled_guest_coming_back_waits_in_the_lobby_and_a_banned_user_stay
     let s = in_meeting(&mut guest).await;
     let gus = s.participant.unwrap();
     let ben_device = server.sign_in("ben", "hunter2-long").await;
+    let ben_user = ben_device.sign_in.user_id.clone();
     let mut ben = server.user_joins(ben_device, &meeting).await;
     let s = in_meeting(&mut ben).await;
     let ben_id = s.participant.unwrap();
@@ -237,6 +238,23 @@ async fn an_expelled_guest_coming_back_waits_in_the_lobby_and_a_banned_user_stay
         matches!(s.phase, Some(Phase::Left(LeftReason::Expelled(_))))
     })
     .await;
+    // The ban is written after the expulsion is sent: wait until it is stored.
+    let ban = [conclave_server::store::BanKey::Account(ben_user)];
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !server
+        .running
+        .hub()
+        .store()
+        .is_banned(&meeting.number, &ban)
+        .await
+        .unwrap()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ban was never stored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     drop((host, again, guest, ben));
     server.running.shutdown().await;
     let server = TestServer::start_in(dir.path().to_path_buf()).await;
