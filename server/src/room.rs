@@ -1,6 +1,7 @@
 //! One meeting's authoritative state on the server: who is in the lobby or the room, host
-//! controls (`room/host_controls.rs`), and the ordering of MLS commits (`room/delivery.rs`). Pure logic with the clock passed in, so every
-//! rule is tested without sockets; the connection layer turns [`Outgoing`] into frames.
+//! controls (`room/host_controls.rs`), and the ordering of MLS commits (`room/delivery.rs`).
+//! Pure logic with the clock passed in, so every rule is tested without sockets; the
+//! connection layer turns [`Outgoing`] into frames.
 //!
 //! The server never adds anyone to the MLS group: admitting someone only forwards their
 //! KeyPackage to the committer (the host's client), which commits the Add itself.
