@@ -171,6 +171,24 @@ async fn issue_pair(
 impl Store {
     // ----- tokens ---------------------------------------------------------------------------
 
+    /// The checks before a token or session is issued: a well-formed device key, and an
+    /// account that exists and is not disabled.
+    async fn enabled_user_with_device(
+        &self,
+        user_id: &str,
+        device_signature_key: &[u8],
+    ) -> Result<UserRecord, StoreError> {
+        check_device_key(device_signature_key)?;
+        let user = self
+            .user_by_id(user_id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownUser(user_id.to_owned()))?;
+        if user.disabled {
+            return Err(StoreError::Disabled);
+        }
+        Ok(user)
+    }
+
     /// Issues a bearer token without a session (no refresh token) for `user_id`'s device
     /// (identified by its MLS signature key), valid for `ttl`. Only the token's SHA-256 is
     /// stored. Sign-in uses [`Store::create_session`].
@@ -180,14 +198,8 @@ impl Store {
         device_signature_key: &[u8],
         ttl: Duration,
     ) -> Result<IssuedToken, StoreError> {
-        check_device_key(device_signature_key)?;
-        let user = self
-            .user_by_id(user_id)
-            .await?
-            .ok_or_else(|| StoreError::UnknownUser(user_id.to_owned()))?;
-        if user.disabled {
-            return Err(StoreError::Disabled);
-        }
+        self.enabled_user_with_device(user_id, device_signature_key)
+            .await?;
         let token = new_secret();
         let now = unix_now();
         let expires_at = now.saturating_add(ttl_secs(ttl));
@@ -342,14 +354,9 @@ impl Store {
         access_ttl: Duration,
         refresh_ttl: Duration,
     ) -> Result<IssuedSession, StoreError> {
-        check_device_key(device_signature_key)?;
         let user = self
-            .user_by_id(user_id)
-            .await?
-            .ok_or_else(|| StoreError::UnknownUser(user_id.to_owned()))?;
-        if user.disabled {
-            return Err(StoreError::Disabled);
-        }
+            .enabled_user_with_device(user_id, device_signature_key)
+            .await?;
         let now = unix_now();
         let session_id = new_secret();
         let mut tx = self.pool.begin().await?;

@@ -453,10 +453,7 @@ impl Engine {
                 let send = self
                     .lobby
                     .iter()
-                    .map(|e| e.participant)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .map(|p| self.signed_admit(p))
+                    .map(|e| self.signed_admit(e.participant))
                     .collect();
                 return Output {
                     send,
