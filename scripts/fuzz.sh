@@ -2,6 +2,7 @@
 # Coverage-guided fuzzing of one target of core/tests/fuzz.rs under libFuzzer (docs/fuzzing.md).
 #
 #   scripts/fuzz.sh TARGET [SECONDS]
+#   FUZZ_RUNS=10000000 scripts/fuzz.sh TARGET    # stop after that many inputs instead
 #
 # Needs the nightly toolchain. `cargo bolero test` would build every test target of
 # conclave-core with the coverage flags, and the crate's unit-test binary does not link
@@ -13,6 +14,12 @@ set -euo pipefail
 
 target=${1:?usage: scripts/fuzz.sh TARGET [SECONDS]}
 seconds=${2:-300}
+# A fixed number of inputs (libFuzzer's -runs) replaces the time limit when set.
+if [ -n "${FUZZ_RUNS:-}" ]; then
+    limit="-runs=$FUZZ_RUNS"
+else
+    limit="-max_total_time=$seconds"
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_TARGET_DIR:-$root/target/bolero}
 triple=$(rustc -vV | sed -n 's/^host: //p')
@@ -37,5 +44,5 @@ fi
 cd "$root/core"
 BOLERO_TEST_NAME=$target BOLERO_LIBTEST_HARNESS=1 \
 BOLERO_LIBFUZZER_ARGS="$corpus $crashes -artifact_prefix=$crashes/ -timeout=20 \
--max_total_time=$seconds -max_len=4096 -print_final_stats=1" \
+$limit -max_len=4096 -print_final_stats=1" \
     "$binary" "$target" --exact --nocapture --quiet --test-threads 1
