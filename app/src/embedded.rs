@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use conclave_core::client::TlsTrust;
 use conclave_core::client::account::{AccountError, sign_in};
-use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
+use conclave_e2ee::group::{generate_signature_keys, signature_keys_to_bytes};
 use conclave_server::config::ServerConfig;
 use conclave_server::server::{RunningServer, ServerError, start};
 use conclave_server::store::StoreError;

@@ -2,9 +2,9 @@
 //! how to trust it, which meeting, and who is joining.
 
 use conclave_core::client::TlsTrust;
-use conclave_core::group::{GroupError, GroupMember, signature_keys_from_bytes};
-use conclave_core::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
-use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
+use conclave_e2ee::group::{GroupError, GroupMember, signature_keys_from_bytes};
+use conclave_protocol::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
+use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 
 /// A signed-in user's identity for the join: their bearer token and certified MLS credential.
 #[derive(Clone)]

@@ -12,15 +12,15 @@ use conclave_core::client::media_session;
 use conclave_core::client::{
     ConnectError, ConnectOptions, Event, MeetingClient, Phase, RosterView, Snapshot,
 };
-use conclave_core::group::GroupMember;
-use conclave_core::media::VideoSource;
-use conclave_core::media::h264::VideoEncoderConfig;
-use conclave_core::media::pattern::TestPattern;
-use conclave_core::media::pipeline::{AudioPipeline, PipelineStats};
-use conclave_core::media::transport::MediaLink;
-use conclave_core::media::video_pipeline::{VideoPipeline, VideoStats};
-use conclave_core::protocol::{ClientMessage, LobbyEntry, MeetingState, ParticipantId, Role};
-use conclave_core::verification::VerificationCode;
+use conclave_e2ee::group::GroupMember;
+use conclave_media::VideoSource;
+use conclave_media::h264::VideoEncoderConfig;
+use conclave_media::pattern::TestPattern;
+use conclave_media::pipeline::{AudioPipeline, PipelineStats};
+use conclave_media::video_pipeline::{VideoPipeline, VideoStats};
+use conclave_protocol::verification::VerificationCode;
+use conclave_protocol::{ClientMessage, LobbyEntry, MeetingState, ParticipantId, Role};
+use conclave_rtc::transport::MediaLink;
 use iced::Subscription;
 use iced::futures::SinkExt as _;
 use iced::futures::channel::mpsc as ui_channel;

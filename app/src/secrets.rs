@@ -10,7 +10,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use conclave_core::client::TlsTrust;
-use conclave_core::identity::{MemberCertificate, OrgPublicKey};
+use conclave_protocol::identity::{MemberCertificate, OrgPublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::join::SignedInIdentity;

@@ -591,7 +591,7 @@ mod tests {
     #[test]
     fn joining_goes_through_pre_join_to_the_meeting_and_cancel_returns_home() {
         use conclave_core::client::TlsTrust;
-        use conclave_core::protocol::{DisplayName, MeetingNumber};
+        use conclave_protocol::{DisplayName, MeetingNumber};
         let _language = crate::test_language(Language::English);
         let dir = tempfile::tempdir().expect("temp dir");
         let mut shell = shell(dir.path());

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use conclave_core::media::{VideoError, VideoFrame, VideoSink, VideoSource};
+use conclave_media::{VideoError, VideoFrame, VideoSink, VideoSource};
 use iced::widget::image;
 
 /// The most pictures per second handed to the UI (a 30 Hz display's rate, the senders' rate).

@@ -15,7 +15,7 @@ use conclave_app::screens::home::{Action, Message, State};
 use conclave_app::screens::schedule;
 use conclave_app::screens::{Account, Session};
 use conclave_core::client::schedule_api::Scheduler;
-use conclave_core::schedule::{MeetingOptions, ScheduleRequest, When};
+use conclave_protocol::schedule::{MeetingOptions, ScheduleRequest, When};
 use conclave_tests::TestServer;
 use iced::futures::StreamExt as _;
 

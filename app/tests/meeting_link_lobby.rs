@@ -13,7 +13,7 @@ use conclave_app::join::{JoinRequest, SignedInIdentity};
 use conclave_app::meeting_link::{self, LinkCommand, LinkEvent, LinkHandle, LinkKey, MeetingView};
 use conclave_core::client::account::NewMeeting;
 use conclave_core::client::{Event, Phase};
-use conclave_core::protocol::{ClientMessage, DisplayName, MeetingNumber, MeetingPassword};
+use conclave_protocol::{ClientMessage, DisplayName, MeetingNumber, MeetingPassword};
 use conclave_tests::{PATIENCE, TestServer};
 use iced::futures::StreamExt as _;
 use tokio::sync::mpsc;

@@ -10,10 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use conclave_core::client::TlsTrust;
 use conclave_core::client::account::{AccountError, needs_refresh, refresh, unix_now};
-use conclave_core::group::{
+use conclave_e2ee::group::{
     GroupMember, SignatureKeyPair, signature_keys_from_bytes, signature_keys_to_bytes,
 };
-use conclave_core::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
+use conclave_protocol::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
 use serde::{Deserialize, Serialize};
 
 const KEYRING_SERVICE: &str = "conclave";

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use conclave_core::group::{GroupMember, Incoming, validate_key_package};
-use conclave_core::identity::TrustState;
-use conclave_core::media_keys::{MediaKeyConfig, MediaReceiver, MediaSender};
+use conclave_e2ee::group::{GroupMember, Incoming, validate_key_package};
+use conclave_e2ee::media_keys::{MediaKeyConfig, MediaReceiver, MediaSender};
+use conclave_protocol::identity::TrustState;
 use serde::Serialize;
 
 /// Options of `conclave-cli demo`.

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use conclave_core::media::{VideoError, VideoFrame, VideoSink};
+use conclave_media::{VideoError, VideoFrame, VideoSink};
 
 pub struct PngFrames {
     dir: PathBuf,
@@ -59,7 +59,7 @@ impl VideoSink for PngFrames {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conclave_core::media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
+    use conclave_media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
 
     #[test]
     fn saved_pictures_read_back_as_the_same_pattern() {

@@ -25,8 +25,8 @@ use conclave_core::client::account::{
     NewMeeting, create_meeting, fetch_org_key, sign_in, sign_out,
 };
 use conclave_core::client::{ConnectOptions, MeetingClient, TlsTrust};
-use conclave_core::group::{GroupMember, generate_signature_keys};
-use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
+use conclave_e2ee::group::{GroupMember, generate_signature_keys};
+use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use credentials::{StoredIdentity, Vault};
 
 #[derive(Parser)]

@@ -14,7 +14,7 @@ use conclave_core::invite::{
     InvitationInput, Language, render_html, render_ics, render_ics_cancel, render_password_message,
     render_text,
 };
-use conclave_core::schedule::{
+use conclave_protocol::schedule::{
     MeetingOptions, MeetingUpdate, ScheduleRequest, ScheduledMeeting, WeeklyRecurrence, When,
 };
 

@@ -1,25 +1,13 @@
-//! Conclave core: everything both the server and the clients agree on.
+//! Conclave's client: what the app, the CLI, the end-to-end tests and the load bots share.
 //!
-//! - [`client`]: the headless client engine (signaling + MLS) used by the CLI, tests and app;
-//! - [`group`]: the meeting's MLS group (membership, commits, epochs);
-//! - [`media`]: Opus audio, jitter buffer, mixing, tones and WAV files (device traits, no devices);
-//! - [`media_keys`]: SFrame keys derived from each epoch (RFC 9605 §5.2);
-//! - [`verification`]: the 20-digit code members read aloud;
-//! - [`invite`]: invitations (.ics, text, HTML) and the separate password message, en/ja;
-//! - [`identity`]: organization-certified and guest credentials, roster trust states;
-//! - [`password_policy`]: checking and generating meeting passwords by the organization's rules;
-//! - [`schedule`]: scheduled meetings, options and the password policy (HTTPS API types);
-//! - [`protocol`]: the signaling messages between clients and the server (`docs/protocol.md`).
+//! - [`client`]: the headless client engine (signalling + MLS), the live connection, HTTPS
+//!   sign-in and scheduling, and the media session over WebRTC;
+//! - [`invite`]: invitations (.ics, text, HTML) and the separate password message, en/ja.
 //!
-//! This crate must never depend on GUI or device crates; `tests/architecture.rs` checks it.
+//! It stands on `conclave-protocol` (wire types), `conclave-e2ee` (MLS and SFrame),
+//! `conclave-rtc` (the WebRTC hop) and `conclave-media` (codecs and pipelines); see
+//! `docs/architecture.md`. This crate must never depend on GUI or device crates;
+//! `tests/tests/architecture.rs` checks it.
 
 pub mod client;
-pub mod group;
-pub mod identity;
 pub mod invite;
-pub mod media;
-pub mod media_keys;
-pub mod password_policy;
-pub mod protocol;
-pub mod schedule;
-pub mod verification;

@@ -17,20 +17,19 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bolero::check;
-use conclave_core::group::{
+use conclave_e2ee::group::{
     ExternalSenderKey, GroupError, GroupMember, OutgoingCommit, validate_key_package,
 };
-use conclave_core::identity::OrgSigningKey;
-use conclave_core::media::transport::{answer_from_text, offer_from_text, passive_tcp_candidates};
-use conclave_core::media::video::{
-    open_access_unit_from, protect_access_unit, split_annex_b, unescape,
-};
-use conclave_core::media::video_streams::{Assembled, IncomingStreams, has_idr};
-use conclave_core::media_keys::{
+use conclave_e2ee::media_keys::{
     EpochKeys, MediaKeyConfig, MediaReceiver, MediaSender, MediaStream,
 };
-use conclave_core::protocol::{decode_client, decode_server};
-use conclave_core::schedule::{MeetingUpdate, ScheduleRequest, validate_title};
+use conclave_media::video::{open_access_unit_from, protect_access_unit, unescape};
+use conclave_protocol::identity::OrgSigningKey;
+use conclave_protocol::schedule::{MeetingUpdate, ScheduleRequest, validate_title};
+use conclave_protocol::{decode_client, decode_server};
+use conclave_rtc::nal::{has_idr, split_annex_b};
+use conclave_rtc::transport::{answer_from_text, offer_from_text, passive_tcp_candidates};
+use conclave_rtc::video_streams::{Assembled, IncomingStreams};
 
 /// Random inputs per target under plain `cargo test` (the seeds come on top): enough to
 /// catch a shallow regression in well under a second per target in a debug build.

@@ -8,7 +8,7 @@ use conclave_core::invite::{
     InvitationInput, InviteError, Language, render_html, render_ics, render_ics_cancel,
     render_password_message, render_text,
 };
-use conclave_core::schedule::{
+use conclave_protocol::schedule::{
     MeetingOptions, ScheduleError, ScheduledMeeting, WeeklyRecurrence, When,
 };
 use ical::parser::ical::component::{IcalCalendar, IcalTimeZoneTransitionType};

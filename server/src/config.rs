@@ -29,7 +29,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use conclave_core::schedule::PasswordPolicy;
+use conclave_protocol::schedule::PasswordPolicy;
 use serde::Deserialize;
 
 /// Default listen address: loopback only, so nothing is exposed until an admin says so.

@@ -24,9 +24,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use conclave_core::password_policy::PolicyViolation;
-use conclave_core::protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
-use conclave_core::schedule::PasswordPolicy;
+use conclave_protocol::password_policy::PolicyViolation;
+use conclave_protocol::schedule::PasswordPolicy;
+use conclave_protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
 use serde::{Deserialize, Serialize};
 
 use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};

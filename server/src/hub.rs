@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use conclave_core::identity::{OrgPublicKey, OrgSigningKey};
-use conclave_core::protocol::{EndReason, ParticipantId, ServerMessage};
-use conclave_core::schedule::PasswordPolicy;
+use conclave_protocol::identity::{OrgPublicKey, OrgSigningKey};
+use conclave_protocol::schedule::PasswordPolicy;
+use conclave_protocol::{EndReason, ParticipantId, ServerMessage};
 use tokio::sync::{Notify, mpsc};
 
 use crate::room::{DeliveryService, JoinRequest, Outgoing, Room, RoomError, RoomOptions};
@@ -30,7 +30,7 @@ const ENDED_ROOM_GRACE: Duration = Duration::from_secs(10);
 /// Software version announced in `hello`.
 pub const SERVER_VERSION: &str = concat!("conclaved ", env!("CARGO_PKG_VERSION"));
 
-pub use conclave_core::schedule::MeetingOptions;
+pub use conclave_protocol::schedule::MeetingOptions;
 
 /// How the server stores a meeting's options (JSON in the meeting record) and turns them into
 /// room settings.
@@ -274,7 +274,7 @@ impl Hub {
             self.send(
                 *id,
                 ServerMessage::Error {
-                    code: conclave_core::protocol::ErrorCode::Unauthorized,
+                    code: conclave_protocol::ErrorCode::Unauthorized,
                     message: why.to_owned(),
                     retry_after_secs: None,
                 },

@@ -175,7 +175,7 @@ async fn open_store(data: &DataArgs) -> Result<Store, String> {
 /// command generates meeting passwords by it, like the server does).
 async fn open_store_with_policy(
     data: &DataArgs,
-) -> Result<(Store, conclave_core::schedule::PasswordPolicy), String> {
+) -> Result<(Store, conclave_protocol::schedule::PasswordPolicy), String> {
     let args = ServeArgs {
         config: data.config.clone(),
         data_dir: data.data_dir.clone(),
@@ -191,7 +191,7 @@ async fn open_store_with_policy(
 async fn run_meeting_command(
     command: MeetingCommand,
     store: &Store,
-    policy: &conclave_core::schedule::PasswordPolicy,
+    policy: &conclave_protocol::schedule::PasswordPolicy,
 ) -> Result<(), String> {
     match command {
         MeetingCommand::Create {

@@ -1,5 +1,5 @@
 //! The organization identity key: the Ed25519 key that certifies signed-in members' MLS
-//! signature keys (see `conclave_core::identity`).
+//! signature keys (see `conclave_protocol::identity`).
 //!
 //! It lives in the data directory as [`ORG_KEY_FILE`] (32 raw secret bytes, mode 0600), apart
 //! from the TLS key, so rotating one never touches the other. Losing it means every client that
@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use conclave_core::identity::{CredentialError, MemberCertificate, OrgSigningKey};
+use conclave_protocol::identity::{CredentialError, MemberCertificate, OrgSigningKey};
 
 use crate::store::UserRecord;
 

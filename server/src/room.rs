@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conclave_core::group::{ExternalSenderKey, GroupError, ProposalKind, peek_proposal};
-use conclave_core::protocol::{
+use conclave_e2ee::group::{ExternalSenderKey, GroupError, ProposalKind, peek_proposal};
+use conclave_protocol::{
     AddRequest, Admission, DenyReason, DisplayName, EndReason, ErrorCode, LobbyEntry, MeetingState,
     MlsBlob, ParticipantId, Reason, Role, RosterEntry, ServerMessage,
 };

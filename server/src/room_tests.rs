@@ -473,7 +473,7 @@ fn the_creator_gets_a_group_id_and_everyone_the_servers_external_sender() {
     };
     assert_eq!(external_sender, delivery.external_sender());
     assert_eq!(group_id.len(), 16);
-    conclave_core::group::external_sender_from_bytes(external_sender.as_bytes()).unwrap();
+    conclave_e2ee::group::external_sender_from_bytes(external_sender.as_bytes()).unwrap();
     let out = room.join(pid(2), request("Aiko", None, 2), now);
     assert!(matches!(
         to(&out, pid(2))[0],
@@ -590,8 +590,8 @@ fn a_new_committer_takes_over_the_pending_removals() {
 }
 
 /// A real MLS proposal from `member`'s leaf: its own leave.
-fn self_remove_proposal(leaf_of_sender: u32) -> (conclave_core::group::GroupMember, MlsBlob) {
-    use conclave_core::group::GroupMember;
+fn self_remove_proposal(leaf_of_sender: u32) -> (conclave_e2ee::group::GroupMember, MlsBlob) {
+    use conclave_e2ee::group::GroupMember;
     let mut creator = GroupMember::guest("Creator").unwrap();
     creator
         .create_group(b"room-test-group", Vec::new())

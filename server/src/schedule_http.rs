@@ -1,4 +1,4 @@
-//! HTTPS endpoints for scheduled meetings (see `conclave_core::schedule` for the API).
+//! HTTPS endpoints for scheduled meetings (see `conclave_protocol::schedule` for the API).
 //!
 //! Only the host and the co-hosts it named see a scheduled meeting, and only the host changes
 //! or cancels it: every lookup is by number **and** account, and anyone else's meeting answers
@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use conclave_core::schedule::{
+use conclave_protocol::schedule::{
     MAX_CO_HOSTS, MeetingOptions, MeetingUpdate, PasswordPolicy, ScheduleRequest, ScheduleResponse,
     ScheduledMeeting, When, validate_title,
 };

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum_server::tls_rustls::RustlsConfig;
-use conclave_core::identity::OrgPublicKey;
+use conclave_protocol::identity::OrgPublicKey;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, ServerConfig};
@@ -39,7 +39,7 @@ pub enum ServerError {
     #[error("organization key: {0}")]
     OrgKey(#[from] org_key::OrgKeyError),
     #[error("MLS delivery service key: {0}")]
-    DeliveryService(#[from] conclave_core::group::GroupError),
+    DeliveryService(#[from] conclave_e2ee::group::GroupError),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {

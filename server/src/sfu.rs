@@ -32,16 +32,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use conclave_core::media::reorder::ReorderBuffer;
-use conclave_core::media::transport::{
+use conclave_protocol::ParticipantId;
+use conclave_rtc::nal::starts_keyframe;
+use conclave_rtc::reorder::ReorderBuffer;
+use conclave_rtc::transport::{
     IncomingAudio, LinkEvents, LinkOptions, RtpWriter, TransportError, nacks_received,
     offer_from_text, set_local_and_gather,
 };
-use conclave_core::media::video::starts_keyframe;
-use conclave_core::media::video_link::{
-    IncomingVideoPacket, VideoRtpWriter, send_keyframe_request,
-};
-use conclave_core::protocol::ParticipantId;
+use conclave_rtc::video_link::{IncomingVideoPacket, VideoRtpWriter, send_keyframe_request};
 use limits::{PublisherCap, TrackKind};
 use queue::{Charge, Outbox, VideoQueued};
 use tokio::sync::{mpsc, oneshot};
@@ -286,8 +284,7 @@ impl Sfu {
         let receives_video = offer.sdp.contains("m=video");
         let events = LinkEvents::with_video(upstream_tx, video_up_tx);
         let connection =
-            conclave_core::media::transport::peer_connection_with(&self.sockets, events.clone())
-                .await?;
+            conclave_rtc::transport::peer_connection_with(&self.sockets, events.clone()).await?;
         connection
             .set_remote_description(offer)
             .await

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use argon2::password_hash::rand_core::OsRng as PasswordRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use conclave_core::identity::MAX_NAME_BYTES;
+use conclave_protocol::identity::MAX_NAME_BYTES;
 use rand::RngCore as _;
 use sqlx::Row as _;
 use sqlx::migrate::Migrator;

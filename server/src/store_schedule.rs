@@ -21,7 +21,7 @@ pub struct ScheduleRecord {
     pub uid: String,
     /// iCalendar SEQUENCE: 0 at first, +1 on every update and on cancellation.
     pub sequence: u32,
-    /// The `conclave_core::schedule::When` document.
+    /// The `conclave_protocol::schedule::When` document.
     pub timing_json: String,
     /// Unix seconds; set once cancelled.
     pub cancelled_at: Option<i64>,

@@ -14,9 +14,9 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use conclave_core::group::validate_key_package;
-use conclave_core::identity::TrustState;
-use conclave_core::protocol::{
+use conclave_e2ee::group::validate_key_package;
+use conclave_protocol::identity::TrustState;
+use conclave_protocol::{
     BearerToken, ClientMessage, DisplayName, ErrorCode, MAX_ERROR_MESSAGE_BYTES, MAX_MESSAGE_BYTES,
     MeetingNumber, MeetingPassword, MlsBlob, ParticipantId, ServerMessage, decode_client,
     encode_server,
@@ -547,7 +547,7 @@ impl Session {
                 self.hub.send(
                     self.id,
                     ServerMessage::Denied {
-                        reason: conclave_core::protocol::DenyReason::Expelled,
+                        reason: conclave_protocol::DenyReason::Expelled,
                     },
                     true,
                 );

@@ -11,14 +11,14 @@
 
 use std::time::Duration;
 
-use conclave_core::media::FRAME_SAMPLES;
-use conclave_core::media::bottleneck::Bottleneck;
-use conclave_core::media::h264::VideoEncoderConfig;
-use conclave_core::media::pattern::TestPattern;
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::signal::ToneSource;
-use conclave_core::media::transport::LinkOptions;
-use conclave_core::media::video_pipeline::VideoPipeline;
+use conclave_media::FRAME_SAMPLES;
+use conclave_media::h264::VideoEncoderConfig;
+use conclave_media::pattern::TestPattern;
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::signal::ToneSource;
+use conclave_media::video_pipeline::VideoPipeline;
+use conclave_rtc::bottleneck::Bottleneck;
+use conclave_rtc::transport::LinkOptions;
 use conclave_tests::media::{self, Meeting, recorder, start_media, udp, watcher};
 
 const USAGE: &str = "congested_call [KBPS] [SECONDS]

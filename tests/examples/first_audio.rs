@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use conclave_core::client::account::NewMeeting;
 use conclave_core::client::media_session::{self, MediaSession};
 use conclave_core::client::{Event, MeetingClient};
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::signal::ToneSource;
-use conclave_core::media::transport::MediaLink;
-use conclave_core::media::{AudioSink, MediaPipelineError};
-use conclave_core::protocol::ClientMessage;
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::signal::ToneSource;
+use conclave_media::{AudioSink, MediaPipelineError};
+use conclave_protocol::ClientMessage;
+use conclave_rtc::transport::MediaLink;
 use conclave_tests::{TestServer, in_meeting, wait};
 use tokio::sync::watch;
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use conclave_core::client::account::NewMeeting;
 use conclave_core::client::{MeetingClient, Phase};
-use conclave_core::protocol::ClientMessage;
+use conclave_protocol::ClientMessage;
 use conclave_tests::{TestServer, in_meeting};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -17,8 +17,8 @@ mod two_members;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::{
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::{
     AudioSink, AudioSource, FRAME_MS, FRAME_SAMPLES, MediaPipelineError, SAMPLE_RATE,
 };
 use two_members::two_members;

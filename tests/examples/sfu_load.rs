@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use conclave_core::media::transport::MediaLink;
-use conclave_core::protocol::{ParticipantId, ServerMessage};
+use conclave_protocol::{ParticipantId, ServerMessage};
+use conclave_rtc::transport::MediaLink;
 use conclave_server::sfu::{Sfu, Signal};
 
 const USAGE: &str = "\

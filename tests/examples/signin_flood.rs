@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use conclave_core::client::media_session::MediaSession;
 use conclave_core::client::tls::owned_client_config;
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::signal::ToneSource;
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::signal::ToneSource;
 use conclave_tests::media::{self, Meeting, poll_until, start_media, udp};
 use rand::Rng as _;
 use tokio::sync::Semaphore;

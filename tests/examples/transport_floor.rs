@@ -30,11 +30,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use conclave_core::group::GroupMember;
-use conclave_core::media::audio::{AudioDecoder, AudioEncoder, AudioEncoderConfig};
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::signal::ToneSource;
-use conclave_core::media::{AudioSource, FRAME_MS, FRAME_SAMPLES};
+use conclave_e2ee::group::GroupMember;
+use conclave_media::audio::{AudioDecoder, AudioEncoder, AudioEncoderConfig};
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::signal::ToneSource;
+use conclave_media::{AudioSource, FRAME_MS, FRAME_SAMPLES};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrIn, sendmmsg};

@@ -14,12 +14,12 @@
 
 use std::time::Duration;
 
-use conclave_core::media::bottleneck::Bottleneck;
-use conclave_core::media::h264::VideoEncoderConfig;
-use conclave_core::media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::transport::LinkOptions;
-use conclave_core::media::video_pipeline::VideoPipeline;
+use conclave_media::h264::VideoEncoderConfig;
+use conclave_media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::video_pipeline::VideoPipeline;
+use conclave_rtc::bottleneck::Bottleneck;
+use conclave_rtc::transport::LinkOptions;
 use conclave_tests::media::{self, Meeting, start_media, udp, watcher};
 
 const USAGE: &str = "\

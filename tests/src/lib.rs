@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use conclave_core::client::account::{CreatedMeeting, NewMeeting, SignIn, create_meeting, sign_in};
 use conclave_core::client::{ConnectOptions, MeetingClient, Phase, Snapshot, TlsTrust};
-use conclave_core::group::{GroupMember, generate_signature_keys};
-use conclave_core::identity::CredentialPayload;
-use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
+use conclave_e2ee::group::{GroupMember, generate_signature_keys};
+use conclave_protocol::identity::CredentialPayload;
+use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use conclave_server::config::ServerConfig;
 use conclave_server::server::{RunningServer, start};
 
@@ -162,7 +162,7 @@ impl TestServer {
         device_key: &[u8],
         meeting: &CreatedMeeting,
     ) -> MeetingClient {
-        let keys = conclave_core::group::signature_keys_from_bytes(device_key).unwrap();
+        let keys = conclave_e2ee::group::signature_keys_from_bytes(device_key).unwrap();
         let member = GroupMember::new(keys, &CredentialPayload::guest(name).unwrap()).unwrap();
         let client = self.connect(member, None).await;
         client.join(

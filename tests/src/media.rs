@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use conclave_core::client::account::{CreatedMeeting, NewMeeting};
 use conclave_core::client::media_session::{self, MediaSession};
 use conclave_core::client::{Event, MeetingClient};
-use conclave_core::media::lossy::LossRate;
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::transport::{LinkOptions, MediaLink};
-use conclave_core::media::video_pipeline::VideoPipeline;
-use conclave_core::media::{
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::video_pipeline::VideoPipeline;
+use conclave_media::{
     AudioSink, AudioSource, MediaPipelineError, VideoError, VideoFrame, VideoSink,
 };
-use conclave_core::protocol::{ClientMessage, ParticipantId, ServerMessage};
+use conclave_protocol::{ClientMessage, ParticipantId, ServerMessage};
+use conclave_rtc::lossy::LossRate;
+use conclave_rtc::transport::{LinkOptions, MediaLink};
 use conclave_server::sfu::{Sfu, Signal};
 
 use crate::{PATIENCE, TestServer, in_meeting, wait};
@@ -167,7 +167,7 @@ pub fn watcher() -> (VideoPipeline, Shown) {
     let pipeline = VideoPipeline::new(
         None,
         Some(Box::new(Collect(shown.clone()))),
-        conclave_core::media::h264::VideoEncoderConfig::default(),
+        conclave_media::h264::VideoEncoderConfig::default(),
     )
     .unwrap();
     (pipeline, shown)
@@ -274,7 +274,7 @@ pub async fn until_tracks(
 }
 
 /// An audio source that stands still while it is not heard (muted, or no keys yet), where a
-/// [`ToneSource`](conclave_core::media::signal::ToneSource) would move on: a speaker started
+/// [`ToneSource`](conclave_media::signal::ToneSource) would move on: a speaker started
 /// muted sends its whole sequence from the moment it is unmuted.
 pub struct HeldWhileMuted<S>(pub S);
 

@@ -5,7 +5,7 @@
 use conclave_core::client::account::NewMeeting;
 use conclave_core::client::tls::client_config;
 use conclave_core::client::{LeftReason, Phase};
-use conclave_core::protocol::{ClientMessage, EndReason, MlsBlob, ParticipantId};
+use conclave_protocol::{ClientMessage, EndReason, MlsBlob, ParticipantId};
 use conclave_tests::{TestServer, codes_at, in_meeting, wait};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -128,7 +128,7 @@ async fn a_member_forging_an_add_or_a_stale_commit_changes_nothing() {
     loop {
         match tokio::time::timeout_at(deadline, guest.next_event()).await {
             Ok(Some(conclave_core::client::Event::Error {
-                code: conclave_core::protocol::ErrorCode::NotAllowed,
+                code: conclave_protocol::ErrorCode::NotAllowed,
                 ..
             })) => break,
             Ok(Some(_)) => {}

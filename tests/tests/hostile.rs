@@ -5,7 +5,7 @@
 
 use conclave_core::client::account::NewMeeting;
 use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Presence, Snapshot};
-use conclave_core::protocol::{ClientMessage, DenyReason, ErrorCode, Role};
+use conclave_protocol::{ClientMessage, DenyReason, ErrorCode, Role};
 use conclave_tests::{PATIENCE, TestServer, in_meeting, wait};
 
 /// Has the server (as a hostile operator would) admit whoever joins as `name` at once and
@@ -350,15 +350,13 @@ async fn a_guest_cannot_have_the_host_removed_by_a_proposal() {
     // A proposal to remove the host (leaf 0) is not relayed: only a member's own leave is.
     guest.send(ClientMessage::Proposal {
         epoch,
-        proposal: conclave_core::protocol::MlsBlob::new(remove_proposal_framing(
-            epoch, own_leaf, 0,
-        )),
+        proposal: conclave_protocol::MlsBlob::new(remove_proposal_framing(epoch, own_leaf, 0)),
     });
     assert_eq!(refusal(&mut guest).await, ErrorCode::InvalidMls);
     // Nor is one that claims to come from the host's leaf.
     guest.send(ClientMessage::Proposal {
         epoch,
-        proposal: conclave_core::protocol::MlsBlob::new(remove_proposal_framing(epoch, 0, 0)),
+        proposal: conclave_protocol::MlsBlob::new(remove_proposal_framing(epoch, 0, 0)),
     });
     assert_eq!(refusal(&mut guest).await, ErrorCode::InvalidMls);
     // The host is still in, at the same epoch, with nothing pending.

@@ -12,14 +12,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conclave_core::group::{GroupMember, validate_key_package};
-use conclave_core::media::audio::{AudioDecoder, AudioEncoder, AudioEncoderConfig};
-use conclave_core::media::jitter::{JitterBuffer, Playout};
-use conclave_core::media::signal::{ToneSource, dominant_tone};
-use conclave_core::media::transport::MediaLink;
-use conclave_core::media::{AudioSource, FRAME_SAMPLES};
-use conclave_core::media_keys::{MediaKeyConfig, MediaReceiver, MediaSender};
-use conclave_core::protocol::ParticipantId;
+use conclave_e2ee::group::{GroupMember, validate_key_package};
+use conclave_e2ee::media_keys::{MediaKeyConfig, MediaReceiver, MediaSender};
+use conclave_media::audio::{AudioDecoder, AudioEncoder, AudioEncoderConfig};
+use conclave_media::jitter::{JitterBuffer, Playout};
+use conclave_media::signal::{ToneSource, dominant_tone};
+use conclave_media::{AudioSource, FRAME_SAMPLES};
+use conclave_protocol::ParticipantId;
+use conclave_rtc::transport::MediaLink;
 use conclave_server::sfu::Sfu;
 use conclave_tests::media::{self, Meeting, poll_until, recorder, start_media, udp};
 
@@ -206,7 +206,7 @@ async fn tones_reach_every_member_through_the_sfu_as_ciphertext_only() {
 /// Starts `audio` on loopback UDP without loss (no video).
 async fn start_audio(
     client: &mut conclave_core::client::MeetingClient,
-    audio: conclave_core::media::pipeline::AudioPipeline,
+    audio: conclave_media::pipeline::AudioPipeline,
 ) -> conclave_core::client::media_session::MediaSession {
     start_media(client, audio, None, &udp(None)).await.0
 }
@@ -235,7 +235,7 @@ fn assert_tones(recording: &[i16], who: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_nothing() {
     use conclave_core::client::Phase;
-    use conclave_core::media::pipeline::AudioPipeline;
+    use conclave_media::pipeline::AudioPipeline;
     use conclave_tests::wait;
 
     let Meeting {
@@ -255,7 +255,7 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
     }
     // Someone in the lobby tries to connect media too: the server refuses the offer, so the
     // SFU never even has a connection to send them anything on.
-    host.send(conclave_core::protocol::ClientMessage::Lock);
+    host.send(conclave_protocol::ClientMessage::Lock);
     wait(&mut host, "locked", |s| {
         s.meeting.as_ref().is_some_and(|m| m.locked)
     })
@@ -263,7 +263,7 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
     let mut waiting = server.guest_joins("Waiting", &meeting).await;
     let lobby = wait(&mut waiting, "lobby", |s| s.phase == Some(Phase::InLobby)).await;
     let (_link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-    waiting.send(conclave_core::protocol::ClientMessage::SdpOffer { sdp: offer });
+    waiting.send(conclave_protocol::ClientMessage::SdpOffer { sdp: offer });
     let refused = loop {
         match tokio::time::timeout(conclave_tests::PATIENCE, waiting.next_event()).await {
             Ok(Some(conclave_core::client::Event::Error { code, .. })) => break code,
@@ -274,7 +274,7 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
             Ok(None) | Err(_) => panic!("the lobby's media offer was neither answered nor refused"),
         }
     };
-    assert_eq!(refused, conclave_core::protocol::ErrorCode::NotAllowed);
+    assert_eq!(refused, conclave_protocol::ErrorCode::NotAllowed);
     assert!(
         !server
             .running
@@ -336,7 +336,7 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expelled_member_receives_nothing_after_the_expel_while_the_others_still_hear() {
-    use conclave_core::media::pipeline::AudioPipeline;
+    use conclave_media::pipeline::AudioPipeline;
 
     let Meeting {
         server: _server,

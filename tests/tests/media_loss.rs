@@ -10,10 +10,10 @@
 #![allow(clippy::unwrap_used)]
 
 use conclave_core::client::MeetingClient;
-use conclave_core::media::FRAME_SAMPLES;
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::signal::{ToneSource, dominant_tone};
-use conclave_core::media::transport::LinkOptions;
+use conclave_media::FRAME_SAMPLES;
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::signal::{ToneSource, dominant_tone};
+use conclave_rtc::transport::LinkOptions;
 use conclave_tests::media::{
     Meeting, Recording, meeting, poll_until, poll_until_steady, recorder, start_held_speaker,
     start_media, udp, until_tracks,

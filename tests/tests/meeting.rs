@@ -5,8 +5,8 @@
 
 use conclave_core::client::account::NewMeeting;
 use conclave_core::client::{Event, LeftReason, Phase};
-use conclave_core::identity::TrustState;
-use conclave_core::protocol::{ClientMessage, DenyReason, ParticipantId, Reason};
+use conclave_protocol::identity::TrustState;
+use conclave_protocol::{ClientMessage, DenyReason, ParticipantId, Reason};
 use conclave_tests::{TestServer, codes_at, in_meeting, wait};
 
 fn all_equal(codes: &[String]) -> bool {
@@ -132,8 +132,8 @@ async fn expel_rekeys_keeps_them_out_and_expel_unverified_takes_exactly_the_gues
     let yuki_device = server.sign_in("yuki", "another-pass").await;
     let mut yuki = server.user_joins(yuki_device, &meeting).await;
     in_meeting(&mut yuki).await;
-    let mallory_key = conclave_core::group::signature_keys_to_bytes(
-        &conclave_core::group::generate_signature_keys().unwrap(),
+    let mallory_key = conclave_e2ee::group::signature_keys_to_bytes(
+        &conclave_e2ee::group::generate_signature_keys().unwrap(),
     )
     .unwrap();
     let mut mallory = server
@@ -284,11 +284,11 @@ async fn wrong_passwords_are_refused_then_throttled() {
             }
         };
         assert!(guesser.snapshot().participant.is_none(), "never let in");
-        if event.0 == conclave_core::protocol::ErrorCode::Throttled {
+        if event.0 == conclave_protocol::ErrorCode::Throttled {
             throttled = Some((attempt, event.1));
             break;
         }
-        assert_eq!(event.0, conclave_core::protocol::ErrorCode::WrongPassword);
+        assert_eq!(event.0, conclave_protocol::ErrorCode::WrongPassword);
     }
     let (attempt, retry) = throttled.expect("guessing must be throttled");
     assert!(attempt >= 5, "a few honest mistakes are allowed");

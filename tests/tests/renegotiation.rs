@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use conclave_core::client::MeetingClient;
 use conclave_core::client::media_session::MediaSession;
-use conclave_core::media::h264::VideoEncoderConfig;
-use conclave_core::media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
-use conclave_core::media::pipeline::AudioPipeline;
-use conclave_core::media::video_pipeline::VideoPipeline;
-use conclave_core::protocol::{ClientMessage, ParticipantId};
+use conclave_media::h264::VideoEncoderConfig;
+use conclave_media::pattern::{DEFAULT_TOLERANCE, TestPattern, is_test_pattern};
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::video_pipeline::VideoPipeline;
+use conclave_protocol::{ClientMessage, ParticipantId};
 use conclave_server::sfu::Sfu;
 use conclave_tests::media::{self, Collect, Meeting, Shown, start_media, udp, watcher};
 use conclave_tests::{PATIENCE, in_meeting, wait};
@@ -36,7 +36,7 @@ async fn start(
     video: VideoPipeline,
 ) -> (
     MediaSession,
-    std::sync::Arc<conclave_core::media::transport::MediaLink>,
+    std::sync::Arc<conclave_rtc::transport::MediaLink>,
 ) {
     start_media(
         client,
@@ -197,7 +197,7 @@ async fn an_answer_nobody_asked_for_is_refused_and_changes_nothing() {
             _ => continue,
         }
     };
-    assert_eq!(refusal, conclave_core::protocol::ErrorCode::BadRequest);
+    assert_eq!(refusal, conclave_protocol::ErrorCode::BadRequest);
     assert_eq!(sfu.renegotiations(), renegotiations);
     assert_eq!(tracks(&sfu, &host), vec![(id(&aiko), false)]);
     assert_eq!(tracks(&sfu, &aiko), vec![(id(&host), false)]);

@@ -6,10 +6,10 @@
 use conclave_core::client::account::{AccountError, CreatedMeeting};
 use conclave_core::client::schedule_api::Scheduler;
 use conclave_core::client::{Event, LeftReason, MeetingClient, Phase};
-use conclave_core::protocol::{DenyReason, ErrorCode};
-use conclave_core::schedule::{
+use conclave_protocol::schedule::{
     MeetingOptions, MeetingUpdate, PasswordPolicy, ScheduleRequest, WeeklyRecurrence, When,
 };
+use conclave_protocol::{DenyReason, ErrorCode};
 use conclave_tests::{TestServer, in_meeting, wait};
 
 fn tuesday_standup() -> ScheduleRequest {
@@ -364,7 +364,7 @@ async fn ending_a_session_for_all_keeps_the_scheduled_meeting_joinable() {
     let meeting = created(&response.meeting.number, &response.password.unwrap());
     let mut host_client = server.user_joins(device, &meeting).await;
     in_meeting(&mut host_client).await;
-    host_client.send(conclave_core::protocol::ClientMessage::EndMeeting);
+    host_client.send(conclave_protocol::ClientMessage::EndMeeting);
     wait(&mut host_client, "ended", |s| {
         matches!(s.phase, Some(Phase::Left(_)))
     })
@@ -462,7 +462,7 @@ async fn a_scheduled_co_host_joins_as_co_host_past_the_lobby_and_can_admit() {
     // The schedule's co-host is not kept in the lobby, and gets the co-host role.
     let mut yuki = server.user_joins(yuki_device, &meeting).await;
     let s = in_meeting(&mut yuki).await;
-    assert_eq!(s.role, Some(conclave_core::protocol::Role::CoHost));
+    assert_eq!(s.role, Some(conclave_protocol::Role::CoHost));
     // A guest waits; the co-host's signed admission lets them in.
     let mut guest = server.guest_joins("Aiko", &meeting).await;
     wait(&mut guest, "lobby", |s| s.phase == Some(Phase::InLobby)).await;
@@ -470,7 +470,7 @@ async fn a_scheduled_co_host_joins_as_co_host_past_the_lobby_and_can_admit() {
         s.lobby.len() == 1
     })
     .await;
-    yuki.send(conclave_core::protocol::ClientMessage::Admit {
+    yuki.send(conclave_protocol::ClientMessage::Admit {
         participant: s.lobby[0].participant,
         admission: None,
     });

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conclave_core::media::transport::MediaLink;
-use conclave_core::protocol::ParticipantId;
+use conclave_protocol::ParticipantId;
+use conclave_rtc::transport::MediaLink;
 use conclave_server::sfu::Sfu;
 use conclave_server::sfu::limits::{AUDIO_BURST_BYTES, AUDIO_BYTES_PER_SECOND};
 use conclave_tests::media;

@@ -6,9 +6,9 @@
 
 use conclave_core::client::account::{NewMeeting, refresh, sign_in, sign_out};
 use conclave_core::client::{ConnectOptions, MeetingClient, Phase};
-use conclave_core::group::{GroupMember, generate_signature_keys};
-use conclave_core::identity::CredentialPayload;
-use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
+use conclave_e2ee::group::{GroupMember, generate_signature_keys};
+use conclave_protocol::identity::CredentialPayload;
+use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use conclave_tests::{TestServer, in_meeting, wait};
 
 /// Whether the member's client is out of the meeting (left, or its connection gone).

@@ -6,9 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use conclave_core::media::{
-    AudioSink, AudioSource, FRAME_SAMPLES, MediaPipelineError, SAMPLE_RATE,
-};
+use conclave_media::{AudioSink, AudioSource, FRAME_SAMPLES, MediaPipelineError, SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use rubato::{FftFixedIn, Resampler};
 

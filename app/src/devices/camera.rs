@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use conclave_core::media::pattern::TestPattern;
-use conclave_core::media::{VideoError, VideoFrame, VideoSource};
+use conclave_media::pattern::TestPattern;
+use conclave_media::{VideoError, VideoFrame, VideoSource};
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{
     ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
@@ -383,9 +383,9 @@ mod tests {
         assert!(!detail.is_empty());
         let mut source = CameraSource::new(capture, 320, 240).expect("source");
         let frame = source.next_frame().expect("frame").expect("a picture");
-        assert!(conclave_core::media::pattern::is_test_pattern(
+        assert!(conclave_media::pattern::is_test_pattern(
             &frame,
-            conclave_core::media::pattern::DEFAULT_TOLERANCE
+            conclave_media::pattern::DEFAULT_TOLERANCE
         ));
     }
 

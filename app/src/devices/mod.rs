@@ -10,9 +10,9 @@ pub mod pattern;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use conclave_core::media::processing::{AudioProcessingConfig, AudioProcessor, with_processor};
-use conclave_core::media::signal::ToneSource;
-use conclave_core::media::{AudioSink, AudioSource, MediaPipelineError};
+use conclave_media::processing::{AudioProcessingConfig, AudioProcessor, with_processor};
+use conclave_media::signal::ToneSource;
+use conclave_media::{AudioSink, AudioSource, MediaPipelineError};
 
 /// What to send.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -290,7 +290,7 @@ pub fn level(frame: &[i16]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conclave_core::media::FRAME_SAMPLES;
+    use conclave_media::FRAME_SAMPLES;
 
     #[test]
     fn preferred_devices_are_chosen_when_present_and_remembered_by_name() {

@@ -5,8 +5,8 @@ use crate::controls::button;
 use conclave_core::client::TlsTrust;
 use conclave_core::client::account::{self, NewMeeting};
 use conclave_core::client::schedule_api::Scheduler;
-use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
-use conclave_core::schedule::ScheduledMeeting;
+use conclave_protocol::schedule::ScheduledMeeting;
+use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use iced::widget::{Id, column, container, row, rule, scrollable, text, text_input};
 use iced::{Alignment, Element, Length, Task};
 

@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn password_policy_refusals_are_explained_in_the_users_language() {
-        use conclave_core::password_policy::PolicyViolation;
+        use conclave_protocol::password_policy::PolicyViolation;
         let _language = crate::test_language(crate::i18n::Language::Japanese);
         let every_rule = [
             PolicyViolation::Empty,

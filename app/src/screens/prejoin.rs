@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::controls::{button, pick_list};
-use conclave_core::protocol::DisplayName;
+use conclave_protocol::DisplayName;
 use iced::widget::{column, image, progress_bar, row, text, text_input};
 use iced::{Element, Subscription, Task};
 
@@ -171,7 +171,7 @@ impl State {
                 let camera_picture = match &self.camera {
                     Some(camera) if matches!(camera.status(), CameraStatus::Capturing { .. }) => {
                         // Cropped as it will be sent, so the preview shows what others see.
-                        let sent = conclave_core::media::h264::VideoEncoderConfig::default();
+                        let sent = conclave_media::h264::VideoEncoderConfig::default();
                         camera
                             .latest()
                             .map(|frame| {
@@ -356,7 +356,7 @@ async fn level_meter(
     microphone: Microphone,
     mut output: iced::futures::channel::mpsc::Sender<Message>,
 ) {
-    use conclave_core::media::{AudioSource, FRAME_SAMPLES};
+    use conclave_media::{AudioSource, FRAME_SAMPLES};
     use iced::futures::SinkExt as _;
 
     let opened = tokio::task::spawn_blocking(move || -> Option<Box<dyn AudioSource + Send>> {
@@ -396,7 +396,7 @@ async fn level_meter(
 
 /// Plays one second of the test tone on `name`.
 async fn test_speaker(name: String) -> Result<(), String> {
-    use conclave_core::media::{AudioSink, AudioSource, FRAME_SAMPLES};
+    use conclave_media::{AudioSink, AudioSource, FRAME_SAMPLES};
     tokio::task::spawn_blocking(move || {
         let mut sink = devices::audio::Speakers::open(&name).map_err(|e| e.to_string())?;
         let mut tone = devices::test_tone();
@@ -417,7 +417,7 @@ mod tests {
     use super::*;
     use crate::i18n::Language;
     use conclave_core::client::TlsTrust;
-    use conclave_core::protocol::MeetingNumber;
+    use conclave_protocol::MeetingNumber;
     use iced::widget::Id;
     use iced_test::simulator;
 

@@ -12,7 +12,7 @@ use conclave_core::client::schedule_api::Scheduler;
 use conclave_core::invite::{
     InvitationInput, Language as InviteLanguage, render_ics, render_password_message, render_text,
 };
-use conclave_core::schedule::{
+use conclave_protocol::schedule::{
     MeetingOptions, MeetingUpdate, ScheduleError, ScheduleRequest, ScheduledMeeting,
     WeeklyRecurrence, When, validate_title,
 };

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use crate::controls::{button, focusable, step_through};
 use conclave_core::client::TlsTrust;
 use conclave_core::client::account;
-use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
-use conclave_core::protocol::DisplayName;
+use conclave_e2ee::group::{generate_signature_keys, signature_keys_to_bytes};
+use conclave_protocol::DisplayName;
 use iced::widget::{Id, column, radio, row, rule, text, text_input};
 use iced::{Element, Length, Task};
 

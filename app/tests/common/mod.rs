@@ -3,7 +3,7 @@
 
 use conclave_app::join::SignedInIdentity;
 use conclave_core::client::account::sign_in;
-use conclave_core::group::{generate_signature_keys, signature_keys_to_bytes};
+use conclave_e2ee::group::{generate_signature_keys, signature_keys_to_bytes};
 use conclave_tests::TestServer;
 
 /// Creates the account "hana" (Hana Host) and signs it in with a fresh device key.

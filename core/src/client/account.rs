@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::tls::{TlsError, TlsTrust, owned_client_config};
-use crate::identity::{MemberCertificate, OrgPublicKey};
+use conclave_protocol::identity::{MemberCertificate, OrgPublicKey};
 
 /// Errors of account calls, in words a user can act on.
 #[derive(Debug, thiserror::Error)]

@@ -13,14 +13,14 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::engine::{Engine, Event, Output, Phase, RosterView};
 use super::tls::{TlsError, TlsTrust, client_config};
-use crate::group::GroupMember;
-use crate::identity::OrgPublicKey;
-use crate::media::transport::MediaLink;
-use crate::protocol::{
+use conclave_e2ee::group::GroupMember;
+use conclave_protocol::identity::OrgPublicKey;
+use conclave_protocol::verification::VerificationCode;
+use conclave_protocol::{
     ClientMessage, DisplayName, LobbyEntry, MAX_MESSAGE_BYTES, MeetingNumber, MeetingPassword,
     MeetingState, ParticipantId, Role, ServerMessage, decode_server, encode_client,
 };
-use crate::verification::VerificationCode;
+use conclave_rtc::transport::MediaLink;
 
 /// Keep-alive period; the server closes connections idle for much longer.
 const PING_EVERY: Duration = Duration::from_secs(15);
@@ -62,11 +62,11 @@ pub struct Snapshot {
     /// Whether the connection to the server is still up.
     pub connected: bool,
     /// The MLS group's members (leaf, credential trust, signature key), straight from the tree.
-    pub mls_roster: Vec<crate::group::RosterEntry>,
+    pub mls_roster: Vec<conclave_e2ee::group::RosterEntry>,
     /// This member's own leaf in the MLS tree.
     pub own_leaf: Option<u32>,
     /// This epoch's SFrame key material and this member's leaf, while E2EE is up.
-    pub media_keys: Option<(crate::media_keys::EpochKeys, u32)>,
+    pub media_keys: Option<(conclave_e2ee::media_keys::EpochKeys, u32)>,
 }
 
 enum Command {

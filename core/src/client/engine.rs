@@ -13,17 +13,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::group::{
+use conclave_e2ee::group::{
     EpochChange, GroupError, GroupMember, Incoming, JoinRules, ValidatedKeyPackage,
     external_sender_from_bytes, validate_key_package,
 };
-use crate::identity::{OrgPublicKey, TrustState};
-use crate::protocol::{
+use conclave_protocol::identity::{OrgPublicKey, TrustState};
+use conclave_protocol::verification::VerificationCode;
+use conclave_protocol::{
     AddRequest, ClientMessage, DenyReason, DisplayName, EndReason, ErrorCode, LobbyEntry,
     MeetingNumber, MeetingPassword, MeetingState, MlsBlob, ParticipantId, Reason, Role,
     RosterEntry, ServerMessage,
 };
-use crate::verification::VerificationCode;
 
 /// Where this participant stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,7 +336,7 @@ impl Engine {
     }
 
     /// The MLS group's members straight from the tree (empty outside a group).
-    pub fn mls_roster(&self) -> Vec<crate::group::RosterEntry> {
+    pub fn mls_roster(&self) -> Vec<conclave_e2ee::group::RosterEntry> {
         self.member
             .roster(self.org.as_ref(), self.now_unix)
             .unwrap_or_default()
@@ -894,7 +894,7 @@ impl Engine {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::protocol::MeetingNumber;
+    use conclave_protocol::MeetingNumber;
 
     fn state() -> MeetingState {
         MeetingState {
@@ -910,10 +910,10 @@ mod tests {
     }
 
     fn host_engine() -> Engine {
-        host_engine_with(&crate::group::ExternalSenderKey::generate("test server").unwrap())
+        host_engine_with(&conclave_e2ee::group::ExternalSenderKey::generate("test server").unwrap())
     }
 
-    fn host_engine_with(server: &crate::group::ExternalSenderKey) -> Engine {
+    fn host_engine_with(server: &conclave_e2ee::group::ExternalSenderKey) -> Engine {
         let mut host = Engine::new(GroupMember::guest("Host").unwrap(), None);
         let out = host.handle(
             ServerMessage::Admitted {
@@ -946,7 +946,7 @@ mod tests {
     }
 
     fn welcome_aiko(announced: Vec<u8>) -> (Engine, Engine, Output) {
-        let server = crate::group::ExternalSenderKey::generate("test server").unwrap();
+        let server = conclave_e2ee::group::ExternalSenderKey::generate("test server").unwrap();
         let mut host = host_engine_with(&server);
         let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
         let key_package = join_request(&mut aiko);
@@ -998,7 +998,7 @@ mod tests {
         let (_, honest, _) = welcome_aiko(Vec::new());
         assert_eq!(honest.phase(), &Phase::InMeeting);
         // The group lists the server's key; the server announced another one.
-        let other = crate::group::ExternalSenderKey::generate("other").unwrap();
+        let other = conclave_e2ee::group::ExternalSenderKey::generate("other").unwrap();
         let (_, aiko, out) = welcome_aiko(other.external_sender_bytes().unwrap());
         assert_eq!(aiko.phase(), &Phase::Left(LeftReason::RemovedFromGroup));
         assert!(!aiko.is_end_to_end_encrypted());
@@ -1012,7 +1012,7 @@ mod tests {
 
     #[test]
     fn committer_batches_adds_and_the_joiner_gets_the_same_code() {
-        let server = crate::group::ExternalSenderKey::generate("test server").unwrap();
+        let server = conclave_e2ee::group::ExternalSenderKey::generate("test server").unwrap();
         let mut host = host_engine_with(&server);
         let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
         let key_package = join_request(&mut aiko);
@@ -1180,9 +1180,7 @@ mod tests {
 }
 
 #[cfg(test)]
-#[path = "engine_departure_tests.rs"]
 mod departure_tests;
 
 #[cfg(test)]
-#[path = "engine_admission_tests.rs"]
 mod admission_tests;

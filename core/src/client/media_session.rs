@@ -13,12 +13,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::connection::Snapshot;
-use crate::media::pipeline::{AudioPipeline, PipelineStats};
-use crate::media::transport::MediaLink;
-use crate::media::video_pipeline::{VideoPipeline, VideoStats};
+use conclave_media::pipeline::{AudioPipeline, PipelineStats};
+use conclave_media::video_pipeline::{VideoPipeline, VideoStats};
+use conclave_rtc::transport::MediaLink;
 
 /// One audio frame.
-const TICK: Duration = Duration::from_millis(crate::media::FRAME_MS as u64);
+const TICK: Duration = Duration::from_millis(conclave_media::FRAME_MS as u64);
 /// How far behind its 20 ms pace the media loop may fall and still catch up every tick.
 const MAX_CATCH_UP: Duration = Duration::from_millis(200);
 

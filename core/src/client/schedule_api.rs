@@ -1,4 +1,4 @@
-//! HTTPS calls for scheduled meetings (see [`crate::schedule`] for the endpoints).
+//! HTTPS calls for scheduled meetings (see [`conclave_protocol::schedule`] for the endpoints).
 
 use reqwest::Method;
 use serde::Serialize;
@@ -6,7 +6,9 @@ use serde::de::DeserializeOwned;
 
 use super::account::{AccountError, http_client, send_json};
 use super::tls::TlsTrust;
-use crate::schedule::{MeetingUpdate, ScheduleRequest, ScheduleResponse, ScheduledMeeting};
+use conclave_protocol::schedule::{
+    MeetingUpdate, ScheduleRequest, ScheduleResponse, ScheduledMeeting,
+};
 
 /// A signed-in host's connection to the scheduling API.
 pub struct Scheduler {

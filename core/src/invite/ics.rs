@@ -7,7 +7,7 @@ use chrono_tz::{OffsetComponents as _, OffsetName as _, Tz};
 
 use super::text::text_body;
 use super::{InvitationInput, InviteError, https_join_link};
-use crate::schedule::{ScheduleError, When};
+use conclave_protocol::schedule::{ScheduleError, When};
 
 const PRODID: &str = "-//Conclave//Conclave Meetings 1.0//EN";
 /// RFC 5545 §3.1: lines are folded at 75 octets.

@@ -15,7 +15,7 @@ pub use text::{render_html, render_password_message, render_text};
 
 use chrono::{DateTime, Utc};
 
-use crate::schedule::{ScheduleError, ScheduledMeeting};
+use conclave_protocol::schedule::{ScheduleError, ScheduledMeeting};
 
 /// The invitation's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use super::i18n::Strings;
 use super::{InvitationInput, InviteError, Language, https_join_link, join_link};
-use crate::schedule::{ScheduledMeeting, WeeklyRecurrence};
+use conclave_protocol::schedule::{ScheduledMeeting, WeeklyRecurrence};
 
 /// The invitation's localised parts, before plain-text or HTML layout.
 struct Lines {

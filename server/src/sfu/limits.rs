@@ -4,11 +4,11 @@
 //!
 //! The caps are far above any legitimate rung: the client's audio is Opus at 32 kbit/s
 //! (`AudioEncoderConfig`), its video at most 300 kbit/s (the top of the rate ladder,
-//! `core/src/media/rate.rs`, at the default `VideoEncoderConfig`). See docs/security.md.
+//! `media/src/rate.rs`, at the default `VideoEncoderConfig`). See docs/security.md.
 
 use std::time::{Duration, Instant};
 
-use conclave_core::protocol::ParticipantId;
+use conclave_protocol::ParticipantId;
 
 /// Audio cap: 256 kbit/s (8 times the client's Opus rate, half of Opus's own maximum).
 pub const AUDIO_BYTES_PER_SECOND: u64 = 32_000;

@@ -15,11 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use conclave_core::media::transport::{
-    TransportError, answer_from_text, opus_track, set_local_and_gather,
-};
-use conclave_core::media::video_link::{Feedback, h264_track, watch_feedback};
-use conclave_core::protocol::{ParticipantId, ServerMessage};
+use conclave_protocol::{ParticipantId, ServerMessage};
+use conclave_rtc::transport::{TransportError, answer_from_text, opus_track, set_local_and_gather};
+use conclave_rtc::video_link::{Feedback, h264_track, watch_feedback};
 use tokio::sync::oneshot;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::peer_connection::RTCPeerConnectionState;
@@ -409,7 +407,7 @@ impl Sfu {
         publisher: ParticipantId,
         connection: &Arc<dyn webrtc::peer_connection::PeerConnection>,
         video_downstream: &tokio::sync::mpsc::Sender<Downstream<super::AccessUnit>>,
-        events: &Arc<conclave_core::media::transport::LinkEvents>,
+        events: &Arc<conclave_rtc::transport::LinkEvents>,
     ) -> Result<VideoTrack, TransportError> {
         let ssrc = rand::random();
         let track = h264_track(&format!("{publisher}"), ssrc);

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use conclave_core::media::video::starts_keyframe;
-use conclave_core::protocol::ParticipantId;
+use conclave_protocol::ParticipantId;
+use conclave_rtc::nal::starts_keyframe;
 use tokio::sync::mpsc;
 
 use super::{AccessUnit, Downstream};

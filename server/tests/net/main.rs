@@ -14,9 +14,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use conclave_core::client::tls::{TlsTrust, owned_client_config};
-use conclave_core::group::{GroupMember, generate_signature_keys, validate_key_package};
-use conclave_core::identity::OrgPublicKey;
-use conclave_core::protocol::{
+use conclave_e2ee::group::{GroupMember, generate_signature_keys, validate_key_package};
+use conclave_protocol::identity::OrgPublicKey;
+use conclave_protocol::{
     ClientMessage, DisplayName, EndReason, ErrorCode, MAX_MESSAGE_BYTES, MeetingNumber,
     MeetingPassword, MlsBlob, Role, ServerMessage,
 };
@@ -682,8 +682,7 @@ async fn a_client_that_never_reads_is_dropped_while_others_are_served() {
     let (mut deaf_sink, deaf_stream) = futures_util::StreamExt::split(deaf);
     let flood = tokio::spawn(async move {
         for nonce in 0u64.. {
-            let text =
-                conclave_core::protocol::encode_client(&ClientMessage::Ping { nonce }).unwrap();
+            let text = conclave_protocol::encode_client(&ClientMessage::Ping { nonce }).unwrap();
             if deaf_sink.send(Message::Text(text.into())).await.is_err() {
                 break;
             }

@@ -2,9 +2,9 @@
 //! admitted but not yet added to the MLS group, gets no peer connection (each costs the server
 //! sockets, tasks and memory); a member's offer is answered.
 
-use conclave_core::group::{GroupMember, validate_key_package};
-use conclave_core::media::transport::MediaLink;
-use conclave_core::protocol::{ClientMessage, ErrorCode, MlsBlob, ServerMessage};
+use conclave_e2ee::group::{GroupMember, validate_key_package};
+use conclave_protocol::{ClientMessage, ErrorCode, MlsBlob, ServerMessage};
+use conclave_rtc::transport::MediaLink;
 use serde_json::json;
 
 use crate::support::*;

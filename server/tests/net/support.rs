@@ -6,9 +6,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use conclave_core::client::tls::{TlsTrust, client_config, owned_client_config};
-use conclave_core::group::{GroupMember, generate_signature_keys};
-use conclave_core::identity::{CredentialPayload, MemberCertificate};
-use conclave_core::protocol::{
+use conclave_e2ee::group::{GroupMember, generate_signature_keys};
+use conclave_protocol::identity::{CredentialPayload, MemberCertificate};
+use conclave_protocol::{
     ClientMessage, DisplayName, ErrorCode, MeetingNumber, MeetingPassword, MlsBlob, ServerMessage,
     decode_server, encode_client,
 };

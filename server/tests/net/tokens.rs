@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use conclave_core::group::{GroupMember, generate_signature_keys};
-use conclave_core::identity::CredentialPayload;
-use conclave_core::protocol::{ErrorCode, ServerMessage};
+use conclave_e2ee::group::{GroupMember, generate_signature_keys};
+use conclave_protocol::identity::CredentialPayload;
+use conclave_protocol::{ErrorCode, ServerMessage};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -276,7 +276,7 @@ async fn a_disabled_users_live_connection_is_closed() {
     // The host stays; the disabled account cannot come back.
     send(
         &mut host_socket,
-        &conclave_core::protocol::ClientMessage::Ping { nonce: 1 },
+        &conclave_protocol::ClientMessage::Ping { nonce: 1 },
     )
     .await;
     recv_kind(&mut host_socket, "pong").await;
@@ -299,11 +299,7 @@ async fn a_revoked_host_cannot_end_the_meeting() {
         .await
         .unwrap();
     // The default check period is 30 s: only the per-action check can answer this fast.
-    send(
-        &mut socket,
-        &conclave_core::protocol::ClientMessage::EndMeeting,
-    )
-    .await;
+    send(&mut socket, &conclave_protocol::ClientMessage::EndMeeting).await;
     expect_revoked(&mut socket).await;
     expect_closed(&mut socket).await;
     let record = server

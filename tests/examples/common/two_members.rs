@@ -1,7 +1,7 @@
 //! Shared by the load bots that need real MLS epoch keys for SFrame (included with `#[path]`;
 //! a folder without `main.rs` is not an example of its own).
 
-use conclave_core::group::{GroupMember, validate_key_package};
+use conclave_e2ee::group::{GroupMember, validate_key_package};
 
 /// A group of two: the first creates it and adds the second, who joins by the Welcome.
 pub fn two_members(first: &str, second: &str) -> (GroupMember, GroupMember) {

@@ -3,7 +3,7 @@
 
 use crate::controls::button;
 use conclave_core::client::LeftReason;
-use conclave_core::protocol::{DenyReason, EndReason, ErrorCode};
+use conclave_protocol::{DenyReason, EndReason, ErrorCode};
 use iced::Element;
 use iced::widget::{column, text};
 

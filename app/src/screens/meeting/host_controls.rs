@@ -3,7 +3,7 @@
 //! control becomes one `ClientMessage`; the server and the committer enforce them.
 
 use crate::controls::{button, toggler};
-use conclave_core::protocol::{ClientMessage, ParticipantId};
+use conclave_protocol::{ClientMessage, ParticipantId};
 use iced::widget::{column, container, row, text, text_input};
 use iced::{Element, Length};
 

@@ -1,7 +1,7 @@
 //! The lobby knock while the window is in the background: an OS notification (notify-rust)
 //! and the knock sound (`assets/knock.wav`, see `assets/README.md`) on the chosen speaker.
 
-use conclave_core::media::{AudioSink, FRAME_SAMPLES};
+use conclave_media::{AudioSink, FRAME_SAMPLES};
 
 use crate::devices::Speaker;
 use crate::fl;

@@ -16,7 +16,7 @@ pub mod verification;
 
 use crate::controls::button;
 use conclave_core::client::{Event, LeftReason, Phase};
-use conclave_core::protocol::{ClientMessage, ErrorCode};
+use conclave_protocol::{ClientMessage, ErrorCode};
 use iced::widget::{column, container, row, scrollable, space, text, tooltip};
 use iced::{Element, Length, Subscription, Task, event, keyboard, window};
 

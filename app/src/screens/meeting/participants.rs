@@ -3,8 +3,8 @@
 
 use crate::controls::button;
 use conclave_core::client::{Presence, RosterView};
-use conclave_core::identity::TrustState;
-use conclave_core::protocol::{ParticipantId, Role};
+use conclave_protocol::identity::TrustState;
+use conclave_protocol::{ParticipantId, Role};
 use iced::widget::{column, row, space, text};
 use iced::{Element, Length};
 

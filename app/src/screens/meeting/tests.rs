@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use conclave_core::client::{Presence, RosterView, TlsTrust};
-use conclave_core::identity::TrustState;
-use conclave_core::protocol::{
+use conclave_protocol::identity::TrustState;
+use conclave_protocol::verification::VerificationCode;
+use conclave_protocol::{
     DenyReason, DisplayName, EndReason, LobbyEntry, MeetingNumber, MeetingState, MlsBlob,
     ParticipantId, Role,
 };
-use conclave_core::verification::VerificationCode;
 use iced::keyboard::key::Named;
 use iced_test::simulator;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -356,7 +356,7 @@ fn the_password_for_guests_is_offered_as_a_copy_never_shown() {
     let mut key = key();
     let mut request = (*key.request).clone();
     request.password =
-        Some(conclave_core::protocol::MeetingPassword::new("Kiwi-Tango-42").expect("password"));
+        Some(conclave_protocol::MeetingPassword::new("Kiwi-Tango-42").expect("password"));
     key.request = Arc::new(request);
     let mut state = State::new(key);
     state.update(Message::Link(LinkEvent::View(Box::new(in_meeting(
@@ -430,8 +430,8 @@ fn a_congested_uplink_is_told_to_the_member_and_the_notice_goes_when_it_recovers
 
 #[test]
 fn the_network_notice_follows_the_senders_statistics() {
-    use conclave_core::media::pipeline::PipelineStats;
-    use conclave_core::media::video_pipeline::VideoStats;
+    use conclave_media::pipeline::PipelineStats;
+    use conclave_media::video_pipeline::VideoStats;
     let clean = PipelineStats {
         expected_loss_percent: 5,
         ..PipelineStats::default()

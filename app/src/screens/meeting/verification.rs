@@ -2,7 +2,7 @@
 //! "code changed — verify again" banner after every membership change, until dismissed.
 
 use crate::controls::button;
-use conclave_core::verification::VerificationCode;
+use conclave_protocol::verification::VerificationCode;
 use iced::widget::{column, container, row, text};
 use iced::{Element, Font, Length, font};
 
