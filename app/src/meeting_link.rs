@@ -5,10 +5,10 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use conclave_core::client::account::fetch_org_key;
 use conclave_core::client::media_session;
+use conclave_core::client::media_start::MediaStartError;
 use conclave_core::client::{
     ConnectError, ConnectOptions, Event, MeetingClient, Phase, RosterView, Snapshot,
 };
@@ -20,17 +20,17 @@ use conclave_media::pipeline::{AudioPipeline, PipelineStats};
 use conclave_media::video_pipeline::{VideoPipeline, VideoStats};
 use conclave_protocol::verification::VerificationCode;
 use conclave_protocol::{ClientMessage, LobbyEntry, MeetingState, ParticipantId, Role};
-use conclave_rtc::transport::MediaLink;
+use conclave_rtc::transport::{LinkOptions, MediaLink};
 use iced::Subscription;
 use iced::futures::SinkExt as _;
 use iced::futures::channel::mpsc as ui_channel;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::devices::camera::{CameraCapture, CameraControl, CameraSource, CameraStatus};
-use crate::devices::{Camera, DeviceChoice, MuteSwitch};
+use crate::devices::{Camera, DeviceChoice};
 use crate::join::JoinRequest;
 use crate::video::FrameBoard;
 
@@ -275,8 +275,6 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
                 }
             },
             Some(note) = notes.recv() => match note {
-                MediaNote::Offer(sdp) => client.send(ClientMessage::SdpOffer { sdp }),
-                MediaNote::Attach(link) => client.attach_media(link),
                 MediaNote::State(state) => {
                     if output.send(LinkEvent::Audio(state)).await.is_err() {
                         break;
@@ -300,7 +298,9 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
             },
             command = commands.recv() => match command {
                 Some(LinkCommand::Send(message)) => client.send(message),
-                Some(LinkCommand::SetMuted(muted)) => media.mute.set(muted),
+                Some(LinkCommand::SetMuted(muted)) => {
+                    media.mute.send_replace(muted);
+                }
                 Some(LinkCommand::SetCamera(on)) => {
                     media.camera.send_replace(on);
                 }
@@ -326,10 +326,6 @@ const MEDIA_BIND: &str = "0.0.0.0:0";
 
 /// From the media task to the meeting loop.
 enum MediaNote {
-    /// Send this SDP offer to the SFU.
-    Offer(String),
-    /// The link is up: the connection answers the SFU's renegotiation offers on it.
-    Attach(Arc<MediaLink>),
     State(AudioState),
     Speaker(Option<u32>),
     CameraFailed(String),
@@ -370,12 +366,12 @@ impl NetworkNotice {
 /// SFU's answer, stop when the meeting ends.
 struct Media {
     choice: DeviceChoice,
-    mute: MuteSwitch,
+    /// Muted: nothing is sent (the pipeline's mute, the same as the CLI's).
+    mute: watch::Sender<bool>,
     /// Camera on; starts off.
     camera: watch::Sender<bool>,
     board: FrameBoard,
     notes: mpsc::UnboundedSender<MediaNote>,
-    answer: Option<oneshot::Sender<String>>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -384,11 +380,10 @@ impl Media {
     fn new(choice: DeviceChoice, notes: mpsc::UnboundedSender<MediaNote>) -> Self {
         Self {
             choice,
-            mute: MuteSwitch(Arc::new(AtomicBool::new(false))),
+            mute: watch::channel(false).0,
             camera: watch::channel(false).0,
             board: FrameBoard::default(),
             notes,
-            answer: None,
             stop: watch::channel(false).0,
             task: None,
         }
@@ -397,25 +392,19 @@ impl Media {
     fn on_event(&mut self, event: &Event, client: &MeetingClient) {
         match event {
             Event::Phase(Phase::InMeeting) if self.task.is_none() => {
-                let (answer_tx, answer_rx) = oneshot::channel();
-                self.answer = Some(answer_tx);
+                let link = client.start_media(&LinkOptions::udp(MEDIA_BIND));
                 self.task = Some(tokio::spawn(run_media(
                     MediaParts {
                         choice: self.choice.clone(),
-                        mute: self.mute.clone(),
+                        mute: self.mute.subscribe(),
                         camera: self.camera.subscribe(),
                         board: self.board.clone(),
                     },
                     client.snapshot_watch(),
                     self.notes.clone(),
-                    answer_rx,
+                    link,
                     self.stop.subscribe(),
                 )));
-            }
-            Event::MediaAnswer(answer) => {
-                if let Some(tx) = self.answer.take() {
-                    let _ = tx.send(answer.clone());
-                }
             }
             _ => {}
         }
@@ -436,7 +425,7 @@ impl Media {
 /// What the media task plays, captures and shows.
 struct MediaParts {
     choice: DeviceChoice,
-    mute: MuteSwitch,
+    mute: watch::Receiver<bool>,
     camera: watch::Receiver<bool>,
     board: FrameBoard,
 }
@@ -472,44 +461,33 @@ async fn run_media(
     parts: MediaParts,
     snapshot: watch::Receiver<Snapshot>,
     notes: mpsc::UnboundedSender<MediaNote>,
-    answer: oneshot::Receiver<String>,
+    link: impl Future<Output = Result<Arc<MediaLink>, MediaStartError>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let failed = |detail: String| {
         let _ = notes.send(MediaNote::State(AudioState::Failed(detail)));
     };
-    let (link, offer) = match MediaLink::offer(MEDIA_BIND).await {
-        Ok(pair) => pair,
-        Err(e) => return failed(e.to_string()),
+    let link = tokio::select! {
+        result = link => match result {
+            Ok(link) => link,
+            Err(MediaStartError::NoAnswer | MediaStartError::Closed) => {
+                return failed(crate::fl!("meeting-media-no-answer"));
+            }
+            Err(e) => return failed(e.to_string()),
+        },
+        // Leaving before media is up: the half-made link is dropped with the start.
+        _ = stop.changed() => return,
     };
-    let _ = notes.send(MediaNote::Offer(offer));
-    let connected = async {
-        let answer = answer
-            .await
-            .map_err(|_| crate::fl!("meeting-media-no-answer"))?;
-        link.accept_answer(&answer).await.map_err(|e| e.to_string())
-    };
-    let result = tokio::select! {
-        result = connected => result,
-        _ = stop.changed() => {
-            link.close().await;
-            return;
-        }
-    };
-    if let Err(detail) = result {
-        link.close().await;
-        return failed(detail);
-    }
     let MediaParts {
         choice,
-        mute,
+        mut mute,
         mut camera,
         board,
     } = parts;
     let choice_camera = choice.camera.clone();
     // Opening devices may block for a moment (driver start-up).
     let opened = tokio::task::spawn_blocking(move || {
-        let devices = crate::devices::open_audio(&choice, mute);
+        let devices = crate::devices::open_audio(&choice);
         tracing::info!(
             echo_cancellation = devices.processed,
             "audio devices opened"
@@ -537,8 +515,8 @@ async fn run_media(
         }
     };
     let mut camera_failure_told = false;
-    let link = Arc::new(link);
-    let _ = notes.send(MediaNote::Attach(Arc::clone(&link)));
+    let mut pipeline = pipeline;
+    pipeline.set_muted(*mute.borrow_and_update());
     let session = media_session::start_with_video(link, snapshot, pipeline, video);
     let _ = notes.send(MediaNote::State(AudioState::Connected { source }));
     let mut speaker = None;
@@ -547,6 +525,12 @@ async fn run_media(
     loop {
         tokio::select! {
             _ = stop.changed() => break,
+            changed = mute.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                session.set_muted(*mute.borrow_and_update());
+            }
             changed = camera.changed() => {
                 if changed.is_err() {
                     break;
@@ -580,10 +564,4 @@ async fn run_media(
         }
     }
     drop(session.stop().await);
-}
-
-impl MuteSwitch {
-    fn set(&self, muted: bool) {
-        self.0.store(muted, Ordering::Relaxed);
-    }
 }

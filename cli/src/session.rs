@@ -12,6 +12,7 @@ use anyhow::{Result, anyhow, bail};
 use std::sync::Arc;
 
 use conclave_core::client::media_session::{self, MediaSession};
+use conclave_core::client::media_start::MediaStartError;
 use conclave_core::client::{Event, LeftReason, MeetingClient, Phase, Presence, Snapshot};
 use conclave_media::h264::VideoEncoderConfig;
 use conclave_media::pattern::TestPattern;
@@ -28,6 +29,7 @@ use conclave_rtc::lossy::LossRate;
 use conclave_rtc::transport::{LinkOptions, MediaLink};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::task::JoinHandle;
 
 /// Parses one stdin line into a request; `Ok(None)` for `status`.
 pub fn parse_command(line: &str) -> Result<Option<ClientMessage>> {
@@ -211,7 +213,6 @@ fn print_event(event: &Event, as_json: bool) {
             "retry_after_secs": retry_after_secs
         }),
         Event::SecurityWarning(text) => json!({"event": "security_warning", "message": text}),
-        Event::MediaAnswer(_) => json!({"event": "media_answer"}),
     };
     if as_json {
         println!("{value}");
@@ -404,6 +405,34 @@ impl MediaOptions {
     }
 }
 
+/// The outcome of the media start under way (pending while there is none).
+async fn media_started(
+    starting: &mut Option<JoinHandle<Result<Arc<MediaLink>, MediaStartError>>>,
+) -> Result<Arc<MediaLink>> {
+    match starting {
+        Some(task) => Ok(task.await??),
+        None => std::future::pending().await,
+    }
+}
+
+/// Starts sending and playing on a connected link, muted if the user asked before.
+fn start_session(
+    media: &MediaOptions,
+    link: Arc<MediaLink>,
+    client: &MeetingClient,
+    muted: bool,
+) -> Result<MediaSession> {
+    let mut pipeline = media.pipeline()?;
+    pipeline.set_muted(muted);
+    let video = media.video_pipeline()?;
+    Ok(media_session::start_with_video(
+        link,
+        client.snapshot_watch(),
+        pipeline,
+        video,
+    ))
+}
+
 /// Runs the session until it ends (or `stay` elapses after joining, if given).
 pub async fn run(
     mut client: MeetingClient,
@@ -411,7 +440,7 @@ pub async fn run(
     stay: Option<Duration>,
     media: MediaOptions,
 ) -> Result<u8> {
-    let mut pending_link: Option<MediaLink> = None;
+    let mut starting: Option<JoinHandle<Result<Arc<MediaLink>, MediaStartError>>> = None;
     let mut media_session: Option<MediaSession> = None;
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
@@ -443,34 +472,21 @@ pub async fn run(
                 }
                 if matches!(event, Event::Phase(Phase::InMeeting))
                     && media.wanted()
-                    && pending_link.is_none()
+                    && starting.is_none()
                     && media_session.is_none()
                 {
-                    let (link, offer) = MediaLink::offer_with(&media.link_options()?).await?;
-                    client.send(ClientMessage::SdpOffer { sdp: offer });
-                    pending_link = Some(link);
+                    // In its own task: the meeting's events keep flowing while ICE connects.
+                    starting = Some(tokio::spawn(client.start_media(&media.link_options()?)));
                 }
-                if let Event::MediaAnswer(answer) = &event
-                    && let Some(link) = pending_link.take()
-                {
-                    link.accept_answer(answer).await?;
-                    let link = Arc::new(link);
-                    client.attach_media(Arc::clone(&link));
-                    let mut pipeline = media.pipeline()?;
-                    pipeline.set_muted(muted);
-                    let video = media.video_pipeline()?;
-                    let with_video = video.is_some();
-                    media_session = Some(media_session::start_with_video(
-                        link,
-                        client.snapshot_watch(),
-                        pipeline,
-                        video,
-                    ));
-                    if !as_json {
-                        let what = if with_video { "audio and video" } else { "audio" };
-                        println!("{what} connected (end-to-end encrypted)");
-                    }
+            }
+            started = media_started(&mut starting), if starting.is_some() => {
+                starting = None;
+                let session = start_session(&media, started?, &client, muted)?;
+                if !as_json {
+                    let what = if media.video_wanted() { "audio and video" } else { "audio" };
+                    println!("{what} connected (end-to-end encrypted)");
                 }
+                media_session = Some(session);
             }
             line = stdin.next_line(), if stdin_open => match line {
                 Ok(Some(line)) if parse_local_command(&line).is_some() => {

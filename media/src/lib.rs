@@ -44,6 +44,9 @@ pub enum MediaPipelineError {
     FrameSize(usize),
     #[error("echo cancellation / noise suppression failed: {0}")]
     Processing(String),
+    /// SFrame refused to encrypt (no key for this epoch, the counter ran out).
+    #[error("cannot encrypt the audio frame: {0}")]
+    Encryption(#[from] conclave_e2ee::media_keys::MediaError),
 }
 
 /// Where outgoing audio comes from (a microphone, a tone, a WAV file), one 20 ms frame at a

@@ -180,9 +180,7 @@ impl AudioPipeline {
         self.clear.push(level.to_byte());
         self.clear.extend_from_slice(packet);
         let mut wire = Vec::with_capacity(self.clear.len() + 32);
-        sender
-            .encrypt_into(&sequence.to_be_bytes(), &self.clear, &mut wire)
-            .map_err(|e| MediaPipelineError::Codec(e.to_string()))?;
+        sender.encrypt_into(&sequence.to_be_bytes(), &self.clear, &mut wire)?;
         self.stats.frames_sent += 1;
         Ok(Some(wire))
     }

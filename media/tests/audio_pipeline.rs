@@ -239,3 +239,56 @@ fn the_fec_plan_follows_the_reported_loss_up_at_once_and_down_slowly() {
     assert_eq!(planned(&pipeline), MAX_EXPECTED_LOSS_PERCENT);
     assert_eq!(pipeline.stats().loss_reports, 14);
 }
+
+/// A source that counts the frames read from it (a microphone that must keep being read).
+struct CountingTone {
+    tone: ToneSource,
+    read: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl AudioSource for CountingTone {
+    fn next_frame(
+        &mut self,
+        frame: &mut [i16],
+    ) -> Result<bool, conclave_media::MediaPipelineError> {
+        self.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.tone.next_frame(frame)
+    }
+}
+
+/// One mute everywhere (app and CLI): a muted member sends nothing at all, not encoded
+/// silence, while its microphone keeps being read so that unmuting sends live audio rather
+/// than what was captured while muted.
+#[test]
+fn a_muted_member_sends_nothing_and_keeps_reading_the_microphone() {
+    let members = group_of_three();
+    let keys = members[0].epoch_keys().unwrap();
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let source = CountingTone {
+        tone: ToneSource::new(vec![(440.0, 200)]),
+        read: std::sync::Arc::clone(&read),
+    };
+    let mut pipeline =
+        conclave_media::pipeline::AudioPipeline::new(Some(Box::new(source)), None).unwrap();
+    pipeline
+        .update_keys(&keys, members[0].own_leaf_index().unwrap(), Instant::now())
+        .unwrap();
+    let sent_unmuted = (0..10)
+        .filter(|_| pipeline.next_outgoing().unwrap().is_some())
+        .count();
+    assert!(sent_unmuted >= 9, "a tone is sent: {sent_unmuted} of 10");
+
+    pipeline.set_muted(true);
+    let sent_muted = (0..50)
+        .filter(|_| pipeline.next_outgoing().unwrap().is_some())
+        .count();
+    assert_eq!(sent_muted, 0, "nothing leaves a muted member");
+    assert_eq!(read.load(std::sync::atomic::Ordering::Relaxed), 60);
+    assert_eq!(pipeline.stats().frames_sent as usize, sent_unmuted);
+
+    pipeline.set_muted(false);
+    assert!(
+        pipeline.next_outgoing().unwrap().is_some(),
+        "unmuted sends again"
+    );
+}

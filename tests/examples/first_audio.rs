@@ -12,14 +12,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use conclave_core::client::MeetingClient;
 use conclave_core::client::account::NewMeeting;
+use conclave_core::client::connection::ConnectionSignalling;
 use conclave_core::client::media_session::{self, MediaSession};
-use conclave_core::client::{Event, MeetingClient};
+use conclave_core::client::media_start::{MediaSignalling, MediaStartError, connect_media};
 use conclave_media::pipeline::AudioPipeline;
 use conclave_media::signal::ToneSource;
 use conclave_media::{AudioSink, MediaPipelineError};
 use conclave_protocol::ClientMessage;
-use conclave_rtc::transport::MediaLink;
+use conclave_rtc::transport::{LinkOptions, MediaLink};
 use conclave_tests::{TestServer, in_meeting, wait};
 use tokio::sync::watch;
 
@@ -44,20 +46,37 @@ impl AudioSink for FirstSound {
 /// Offers media over signaling; returns the link once the SFU's answer is in and applied,
 /// with the instant the answer arrived.
 async fn media_link(client: &mut MeetingClient) -> (Arc<MediaLink>, Instant) {
-    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-    client.send(ClientMessage::SdpOffer { sdp: offer });
-    let answer = loop {
-        match client.next_event().await.expect("connection closed") {
-            Event::MediaAnswer(sdp) => break sdp,
-            _ => continue,
-        }
+    let (answered_tx, answered) = watch::channel(None);
+    let signalling = TimedSignalling {
+        inner: client.media_signalling(),
+        answered: answered_tx,
     };
-    let answered = Instant::now();
-    link.accept_answer(&answer).await.unwrap();
-    let link = Arc::new(link);
-    // The others' tracks come in the SFU's renegotiation offer, answered by the connection.
-    client.attach_media(Arc::clone(&link));
+    let link = connect_media(&LinkOptions::udp("127.0.0.1:0"), signalling)
+        .await
+        .unwrap();
+    let answered = answered
+        .borrow()
+        .expect("the answer came before the link connected");
     (link, answered)
+}
+
+/// The meeting connection's signalling, noting when the SFU's answer arrived.
+struct TimedSignalling {
+    inner: ConnectionSignalling,
+    answered: watch::Sender<Option<Instant>>,
+}
+
+impl MediaSignalling for TimedSignalling {
+    async fn exchange(&mut self, offer: String) -> Result<String, MediaStartError> {
+        let answer = self.inner.exchange(offer).await;
+        self.answered.send_replace(Some(Instant::now()));
+        answer
+    }
+
+    fn attach(self, link: Arc<MediaLink>) {
+        // The others' tracks come in the SFU's renegotiation offer, answered by the connection.
+        self.inner.attach(link);
+    }
 }
 
 fn report(label: &str, mut values: Vec<Duration>) {

@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use conclave_core::client::media_start::{MediaSignalling, MediaStartError, connect_media};
 use conclave_protocol::{ParticipantId, ServerMessage};
-use conclave_rtc::transport::MediaLink;
+use conclave_rtc::transport::{LinkOptions, MediaLink};
 use conclave_server::sfu::{Sfu, Signal};
 
 const USAGE: &str = "\
@@ -192,6 +193,30 @@ impl SfuProcess {
     }
 }
 
+/// One bot's media signalling over the SFU process's pipe; once its link is up, the
+/// process's renegotiation offers for this bot are answered on it.
+struct BotSignalling<'a> {
+    sfu: &'a mut SfuProcess,
+    id: u64,
+}
+
+impl MediaSignalling for BotSignalling<'_> {
+    async fn exchange(&mut self, offer: String) -> Result<String, MediaStartError> {
+        let reply = self
+            .sfu
+            .request(serde_json::json!({"id": self.id, "offer": offer}))
+            .await;
+        reply["answer"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(MediaStartError::NoAnswer)
+    }
+
+    fn attach(self, link: Arc<MediaLink>) {
+        self.sfu.links.lock().unwrap().insert(self.id, link);
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -213,15 +238,10 @@ async fn main() {
     println!("SFU process pid {}", sfu.child.id());
     let mut links = Vec::new();
     for id in 1..=participants {
-        let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-        let reply = sfu
-            .request(serde_json::json!({"id": id, "offer": offer}))
-            .await;
-        link.accept_answer(reply["answer"].as_str().unwrap())
+        let signalling = BotSignalling { sfu: &mut sfu, id };
+        let link = connect_media(&LinkOptions::udp("127.0.0.1:0"), signalling)
             .await
             .unwrap();
-        let link = Arc::new(link);
-        sfu.links.lock().unwrap().insert(id, Arc::clone(&link));
         links.push(link);
     }
     sfu.request(serde_json::json!({"start": true})).await;

@@ -6,9 +6,12 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use conclave_core::client::MeetingClient;
 use conclave_core::client::account::{CreatedMeeting, NewMeeting};
 use conclave_core::client::media_session::{self, MediaSession};
-use conclave_core::client::{Event, MeetingClient};
+use conclave_core::client::media_start::{
+    MediaSignalling, MediaStartError, answer_offers, connect_media,
+};
 use conclave_media::pipeline::AudioPipeline;
 use conclave_media::video_pipeline::VideoPipeline;
 use conclave_media::{
@@ -37,21 +40,10 @@ pub async fn start_media(
     video: Option<VideoPipeline>,
     options: &LinkOptions,
 ) -> (MediaSession, Arc<MediaLink>) {
-    let (link, offer) = MediaLink::offer_with(options).await.unwrap();
-    client.send(ClientMessage::SdpOffer { sdp: offer });
-    let answer = loop {
-        match tokio::time::timeout(crate::PATIENCE, client.next_event()).await {
-            Ok(Some(Event::MediaAnswer(sdp))) => break sdp,
-            Ok(Some(Event::Error { code, message, .. })) => {
-                panic!("the media offer was refused: {code:?} {message}")
-            }
-            Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => panic!("no answer to the media offer"),
-        }
+    let link = match client.start_media(options).await {
+        Ok(link) => link,
+        Err(e) => panic!("media did not start: {e}"),
     };
-    link.accept_answer(&answer).await.unwrap();
-    let link = Arc::new(link);
-    client.attach_media(Arc::clone(&link));
     let session =
         media_session::start_with_video(link.clone(), client.snapshot_watch(), audio, video);
     (session, link)
@@ -64,30 +56,49 @@ pub async fn connect_to_sfu(
     participant: ParticipantId,
     meeting: &str,
 ) -> Arc<MediaLink> {
-    let (link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-    let (offers_tx, mut offers) = tokio::sync::mpsc::unbounded_channel();
-    let signal: Signal = Box::new(move |message| {
-        if let ServerMessage::SdpOffer { sdp } = message {
-            let _ = offers_tx.send(sdp);
-        }
-    });
-    let answer = sfu
-        .answer(participant, meeting, &offer, signal)
+    let signalling = SfuSignalling {
+        sfu: Arc::clone(sfu),
+        participant,
+        meeting: meeting.to_owned(),
+        offers: None,
+    };
+    connect_media(&LinkOptions::udp("127.0.0.1:0"), signalling)
         .await
-        .unwrap();
-    link.accept_answer(&answer).await.unwrap();
-    let link = Arc::new(link);
-    let (sfu, answering) = (Arc::downgrade(sfu), Arc::clone(&link));
-    tokio::spawn(async move {
-        while let Some(offer) = offers.recv().await {
-            let Ok(answer) = answering.accept_offer(&offer).await else {
-                break;
-            };
-            let Some(sfu) = sfu.upgrade() else { break };
-            let _ = sfu.accept_answer(participant, answer);
-        }
-    });
-    link
+        .unwrap()
+}
+
+/// Media signalling straight with an in-process SFU: its renegotiation offers arrive through
+/// the `Signal` callback and its answers go back by call.
+struct SfuSignalling {
+    sfu: Arc<Sfu>,
+    participant: ParticipantId,
+    meeting: String,
+    offers: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+}
+
+impl MediaSignalling for SfuSignalling {
+    async fn exchange(&mut self, offer: String) -> Result<String, MediaStartError> {
+        let (offers_tx, offers) = tokio::sync::mpsc::unbounded_channel();
+        self.offers = Some(offers);
+        let signal: Signal = Box::new(move |message| {
+            if let ServerMessage::SdpOffer { sdp } = message {
+                let _ = offers_tx.send(sdp);
+            }
+        });
+        Ok(self
+            .sfu
+            .answer(self.participant, &self.meeting, &offer, signal)
+            .await?)
+    }
+
+    fn attach(self, link: Arc<MediaLink>) {
+        let Some(offers) = self.offers else { return };
+        let (sfu, participant) = (Arc::downgrade(&self.sfu), self.participant);
+        answer_offers(link, offers, move |answer| {
+            sfu.upgrade()
+                .is_some_and(|sfu| sfu.accept_answer(participant, answer).is_ok())
+        });
+    }
 }
 
 /// A running meeting for media tests.

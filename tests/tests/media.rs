@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use conclave_core::client::media_start::MediaStartError;
 use conclave_e2ee::group::{GroupMember, validate_key_package};
 use conclave_e2ee::media_keys::{MediaKeyConfig, MediaReceiver, MediaSender};
 use conclave_media::audio::{AudioDecoder, AudioEncoder, AudioEncoderConfig};
@@ -262,19 +263,11 @@ async fn a_meeting_hears_its_host_through_the_real_server_and_the_lobby_hears_no
     .await;
     let mut waiting = server.guest_joins("Waiting", &meeting).await;
     let lobby = wait(&mut waiting, "lobby", |s| s.phase == Some(Phase::InLobby)).await;
-    let (_link, offer) = MediaLink::offer("127.0.0.1:0").await.unwrap();
-    waiting.send(conclave_protocol::ClientMessage::SdpOffer { sdp: offer });
-    let refused = loop {
-        match tokio::time::timeout(conclave_tests::PATIENCE, waiting.next_event()).await {
-            Ok(Some(conclave_core::client::Event::Error { code, .. })) => break code,
-            Ok(Some(conclave_core::client::Event::MediaAnswer(_))) => {
-                panic!("the lobby got a media answer")
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("the lobby's media offer was neither answered nor refused"),
-        }
-    };
-    assert_eq!(refused, conclave_protocol::ErrorCode::NotAllowed);
+    match waiting.start_media(&udp(None)).await {
+        Err(MediaStartError::Refused(conclave_protocol::ErrorCode::NotAllowed)) => {}
+        Err(other) => panic!("the lobby's media offer must be refused as not allowed: {other}"),
+        Ok(_) => panic!("the lobby got media"),
+    }
     assert!(
         !server
             .running

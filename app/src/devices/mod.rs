@@ -7,12 +7,9 @@ pub mod audio;
 pub mod camera;
 pub mod pattern;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use conclave_media::processing::{AudioProcessingConfig, AudioProcessor, with_processor};
 use conclave_media::signal::ToneSource;
-use conclave_media::{AudioSink, AudioSource, MediaPipelineError};
+use conclave_media::{AudioSink, AudioSource};
 
 /// What to send.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -149,27 +146,6 @@ impl DeviceLists {
     }
 }
 
-/// Shared mute flag between the meeting screen and the running source.
-#[derive(Debug, Clone, Default)]
-pub struct MuteSwitch(pub Arc<AtomicBool>);
-
-/// A source that sends silence while muted (Opus DTX then sends almost nothing).
-struct Mutable {
-    inner: Box<dyn AudioSource + Send>,
-    muted: MuteSwitch,
-}
-
-impl AudioSource for Mutable {
-    fn next_frame(&mut self, frame: &mut [i16]) -> Result<bool, MediaPipelineError> {
-        // Keep reading the device while muted so unmuting doesn't play back stale audio.
-        let more = self.inner.next_frame(frame)?;
-        if self.muted.0.load(Ordering::Relaxed) {
-            frame.fill(0);
-        }
-        Ok(more)
-    }
-}
-
 /// The test tone: 440, 660 and 880 Hz, half a second each, for about an hour.
 pub fn test_tone() -> ToneSource {
     ToneSource::new(
@@ -195,12 +171,12 @@ pub struct OpenedAudio {
 /// speaker → silence) with a warning in the log, so a meeting never fails for want of audio.
 /// A real microphone is cleaned (see [`microphone_chain`]); the test tone carries no room echo
 /// or noise and is sent as it is.
-pub fn open_audio(choice: &DeviceChoice, muted: MuteSwitch) -> OpenedAudio {
+pub fn open_audio(choice: &DeviceChoice) -> OpenedAudio {
     let sink = open_sink(&choice.speaker);
     let (source, description): (Box<dyn AudioSource + Send>, String) = match &choice.microphone {
         Microphone::Device(name) => match audio::Microphone::open(name) {
             Ok(mic) => {
-                let (source, sink, processed) = microphone_chain(Box::new(mic), sink, muted);
+                let (source, sink, processed) = microphone_chain(Box::new(mic), sink);
                 return OpenedAudio {
                     source: Some(source),
                     sink,
@@ -224,10 +200,7 @@ pub fn open_audio(choice: &DeviceChoice, muted: MuteSwitch) -> OpenedAudio {
         }
     };
     OpenedAudio {
-        source: Some(Box::new(Mutable {
-            inner: source,
-            muted,
-        })),
+        source: Some(source),
         sink,
         description,
         processed: false,
@@ -235,14 +208,14 @@ pub fn open_audio(choice: &DeviceChoice, muted: MuteSwitch) -> OpenedAudio {
 }
 
 /// A real microphone's way out: WebRTC's echo cancellation, noise suppression and gain
-/// control, with what the speakers play as the echo canceller's reference, then the mute
-/// switch (after the processing, so the canceller keeps learning the room while muted). A
+/// control, with what the speakers play as the echo canceller's reference. Mute is the
+/// pipeline's (nothing is sent), which keeps reading this chain, so the canceller keeps
+/// learning the room while muted. A
 /// processing module that cannot start leaves the microphone as it is, with a warning.
 #[allow(clippy::type_complexity)]
 fn microphone_chain(
     microphone: Box<dyn AudioSource + Send>,
     speakers: Option<Box<dyn AudioSink + Send>>,
-    muted: MuteSwitch,
 ) -> (
     Box<dyn AudioSource + Send>,
     Option<Box<dyn AudioSink + Send>>,
@@ -258,10 +231,6 @@ fn microphone_chain(
             (microphone, speakers, false)
         }
     };
-    let source = Box::new(Mutable {
-        inner: source,
-        muted,
-    });
     (source, sink, processed)
 }
 
@@ -290,7 +259,8 @@ pub fn level(frame: &[i16]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conclave_media::FRAME_SAMPLES;
+    use conclave_media::{FRAME_SAMPLES, MediaPipelineError};
+    use std::sync::Arc;
 
     #[test]
     fn preferred_devices_are_chosen_when_present_and_remembered_by_name() {
@@ -339,7 +309,7 @@ mod tests {
         assert_eq!(choice.microphone, Microphone::TestTone);
         assert_eq!(choice.speaker, Speaker::Silent);
         assert_eq!(choice.camera, Camera::TestPattern);
-        let opened = open_audio(&choice, MuteSwitch::default());
+        let opened = open_audio(&choice);
         assert!(opened.source.is_some());
         assert!(opened.sink.is_none());
     }
@@ -406,9 +376,8 @@ mod tests {
     }
 
     #[test]
-    fn a_real_microphone_loses_the_speakers_echo_and_mute_still_silences_it() {
+    fn a_real_microphone_loses_the_speakers_echo() {
         let room = Room::default();
-        let mute = MuteSwitch::default();
         let microphone = RoomMicrophone {
             room: room.clone(),
             captured: 0,
@@ -416,7 +385,6 @@ mod tests {
         let (mut source, sink, processed) = microphone_chain(
             Box::new(microphone),
             Some(Box::new(RoomSpeakers(room.clone()))),
-            mute.clone(),
         );
         assert!(processed, "the processing module started");
         let mut speakers = sink.expect("the speakers are kept");
@@ -441,18 +409,6 @@ mod tests {
             cancelled >= 15.0 && cancelled >= without_reference + 10.0,
             "the echo dropped {cancelled:.1} dB, {without_reference:.1} dB without the reference"
         );
-
-        mute.0.store(true, Ordering::Relaxed);
-        let mut sent = vec![0i16; FRAME_SAMPLES];
-        speakers.play(&test_tone_frame()).expect("play");
-        assert!(source.next_frame(&mut sent).expect("capture"));
-        assert_eq!(level(&sent), 0.0, "muted sends silence");
-    }
-
-    fn test_tone_frame() -> Vec<i16> {
-        let mut frame = vec![0i16; FRAME_SAMPLES];
-        assert!(test_tone().next_frame(&mut frame).expect("tone"));
-        frame
     }
 
     #[test]
@@ -463,7 +419,7 @@ mod tests {
             speaker: Speaker::Silent,
             camera: Camera::TestPattern,
         };
-        let opened = open_audio(&choice, MuteSwitch::default());
+        let opened = open_audio(&choice);
         assert!(!opened.processed);
         let mut frame = vec![0i16; FRAME_SAMPLES];
         let mut tone = test_tone();
@@ -477,22 +433,18 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_device_falls_back_to_the_tone_and_mute_silences_it() {
+    fn a_missing_device_falls_back_to_the_tone() {
         let _language = crate::test_language(crate::i18n::Language::English);
         let choice = DeviceChoice {
             microphone: Microphone::Device("no such microphone".into()),
             speaker: Speaker::Device("no such speaker".into()),
             camera: Camera::TestPattern,
         };
-        let mute = MuteSwitch::default();
-        let opened = open_audio(&choice, mute.clone());
+        let opened = open_audio(&choice);
         assert_eq!(opened.description, crate::fl!("prejoin-mic-test-tone"));
         let mut source = opened.source.expect("a source");
         let mut frame = vec![0i16; FRAME_SAMPLES];
         assert!(source.next_frame(&mut frame).expect("frame"));
         assert!(level(&frame) > 0.1, "the tone is audible");
-        mute.0.store(true, Ordering::Relaxed);
-        assert!(source.next_frame(&mut frame).expect("frame"));
-        assert_eq!(level(&frame), 0.0, "muted sends silence");
     }
 }

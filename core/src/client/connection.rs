@@ -5,22 +5,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::engine::{Engine, Event, Output, Phase, RosterView};
+use super::media_start::{MediaSignalling, MediaStartError, answer_offers, connect_media};
 use super::tls::{TlsError, TlsTrust, client_config};
 use conclave_e2ee::group::GroupMember;
+use conclave_protocol::ErrorCode;
 use conclave_protocol::identity::OrgPublicKey;
 use conclave_protocol::verification::VerificationCode;
 use conclave_protocol::{
     ClientMessage, DisplayName, LobbyEntry, MAX_MESSAGE_BYTES, MeetingNumber, MeetingPassword,
     MeetingState, ParticipantId, Role, ServerMessage, decode_server, encode_client,
 };
-use conclave_rtc::transport::MediaLink;
+use conclave_rtc::transport::{LinkOptions, MediaLink};
 
 /// Keep-alive period; the server closes connections idle for much longer.
 const PING_EVERY: Duration = Duration::from_secs(15);
@@ -76,6 +78,11 @@ enum Command {
         display_name: DisplayName,
     },
     Send(ClientMessage),
+    /// Send this media offer; the SFU's answer (or the server's refusal) goes to `answer`.
+    OfferMedia {
+        offer: String,
+        answer: oneshot::Sender<Result<String, MediaStartError>>,
+    },
     AttachMedia(Arc<MediaLink>),
 }
 
@@ -186,11 +193,25 @@ impl MeetingClient {
         let _ = self.commands.send(Command::Send(message));
     }
 
-    /// Hands the media link (after its answer was accepted) to the connection, which from
-    /// now on answers the SFU's renegotiation offers on it by itself: the SFU offers whenever
-    /// a publisher's tracks are added (someone joined, started video) or removed (left).
-    pub fn attach_media(&self, link: Arc<MediaLink>) {
-        let _ = self.commands.send(Command::AttachMedia(link));
+    /// The media signalling over this connection, for [`super::media_start::connect_media`]
+    /// (or a wrapper around it, e.g. one that times the answer).
+    pub fn media_signalling(&self) -> ConnectionSignalling {
+        ConnectionSignalling {
+            commands: self.commands.clone(),
+        }
+    }
+
+    /// Starts this member's media link to the SFU over this connection (see
+    /// [`super::media_start`]): offer, answer, connection, and from then on the SFU's
+    /// renegotiation offers answered by the connection itself. The future does not borrow the
+    /// client, so the meeting's events can keep flowing while it runs.
+    pub fn start_media(
+        &self,
+        options: &LinkOptions,
+    ) -> impl Future<Output = Result<Arc<MediaLink>, MediaStartError>> + Send + 'static {
+        let signalling = self.media_signalling();
+        let options = options.clone();
+        async move { connect_media(&options, signalling).await }
     }
 
     /// The next event; `None` once the connection is gone and every event was read.
@@ -241,15 +262,34 @@ async fn run<S>(
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut nonce = 0u64;
     let mut renegotiation = Renegotiation::new();
+    let mut pending_answer: Option<oneshot::Sender<Result<String, MediaStartError>>> = None;
     loop {
         let output = tokio::select! {
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => match decode_server(&text) {
+                    // Media signalling stays here, beside the link; the engine sees none of it.
                     Ok(ServerMessage::SdpOffer { sdp }) => {
                         renegotiation.offer(sdp);
                         Output::default()
                     }
-                    Ok(message) => engine.handle(message, unix_now()),
+                    Ok(ServerMessage::SdpAnswer { sdp }) => {
+                        match pending_answer.take() {
+                            Some(waiting) => {
+                                let _ = waiting.send(Ok(sdp));
+                            }
+                            None => tracing::warn!("an SDP answer nobody asked for was dropped"),
+                        }
+                        Output::default()
+                    }
+                    Ok(message) => {
+                        if let ServerMessage::Error { code, .. } = &message
+                            && refuses_media_offer(*code)
+                            && let Some(waiting) = pending_answer.take()
+                        {
+                            let _ = waiting.send(Err(MediaStartError::Refused(*code)));
+                        }
+                        engine.handle(message, unix_now())
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "undecodable server message dropped");
                         Output::default()
@@ -269,6 +309,11 @@ async fn run<S>(
                     }
                 }
                 Some(Command::Send(message)) => engine.request(message),
+                Some(Command::OfferMedia { offer, answer }) => {
+                    // A newer offer replaces an unanswered one, whose caller sees `Closed`.
+                    pending_answer = Some(answer);
+                    Output { send: vec![ClientMessage::SdpOffer { sdp: offer }], events: Vec::new() }
+                }
                 Some(Command::AttachMedia(link)) => {
                     renegotiation.attach(link);
                     Output::default()
@@ -336,22 +381,43 @@ impl Renegotiation {
     }
 
     fn attach(&mut self, link: Arc<MediaLink>) {
-        let (offers, mut pending) = mpsc::unbounded_channel::<String>();
+        let (offers, pending) = mpsc::unbounded_channel::<String>();
         let answers = self.answers_out.clone();
-        tokio::spawn(async move {
-            while let Some(offer) = pending.recv().await {
-                match link.accept_offer(&offer).await {
-                    Ok(answer) => {
-                        let _ = answers.send(answer);
-                    }
-                    // The SFU gives up on an unanswered offer and tries again later.
-                    Err(e) => tracing::warn!(error = %e, "cannot apply the SFU's media offer"),
-                }
-            }
-        });
+        answer_offers(link, pending, move |answer| answers.send(answer).is_ok());
         if let Some(sdp) = self.early.take() {
             let _ = offers.send(sdp);
         }
         self.offers = Some(offers);
+    }
+}
+
+/// The refusals the server gives a media offer (`docs/protocol.md`): not a member yet (the
+/// lobby), too many offers, or an offer it cannot parse. While an offer waits for its answer,
+/// such an error is taken as the answer: the client sends one offer at a time, and a wrongly
+/// matched refusal costs only this attempt, where waiting would cost the whole patience.
+fn refuses_media_offer(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::NotAllowed | ErrorCode::Throttled | ErrorCode::BadRequest
+    )
+}
+
+/// Media signalling over the meeting connection: the offer and its answer travel through the
+/// connection task, which also answers renegotiation offers once the link is attached.
+pub struct ConnectionSignalling {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl MediaSignalling for ConnectionSignalling {
+    async fn exchange(&mut self, offer: String) -> Result<String, MediaStartError> {
+        let (answer, answered) = oneshot::channel();
+        self.commands
+            .send(Command::OfferMedia { offer, answer })
+            .map_err(|_| MediaStartError::Closed)?;
+        answered.await.map_err(|_| MediaStartError::Closed)?
+    }
+
+    fn attach(self, link: Arc<MediaLink>) {
+        let _ = self.commands.send(Command::AttachMedia(link));
     }
 }

@@ -50,46 +50,9 @@ pub enum LeftReason {
     Left,
 }
 
-/// How a participant-list row relates to the MLS group and the server's roster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presence {
-    /// In this client's MLS group and on the server's roster.
-    Present,
-    /// On the server's roster; their leaf is not in this client's group (yet).
-    Joining,
-    /// In the MLS group, but the server says they left: their removal is not committed yet,
-    /// so they still hold the keys.
-    Leaving,
-    /// In the MLS group, and the server never announced them: someone who holds the meeting's
-    /// keys while the server hides them. Shown prominently, with a warning.
-    Unannounced,
-}
+mod roster;
 
-/// One participant-list row. The list is the MLS group's: one row per leaf, named and badged
-/// from the leaf's credential (the certified name for signed-in users, the self-asserted one
-/// for guests), whatever the server's roster says; the server only adds its ids and roles,
-/// and the people it announced whose leaf this client does not hold yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RosterView {
-    /// The server's id for them; `None` for a leaf the server did not announce.
-    pub participant: Option<ParticipantId>,
-    /// From the MLS credential when they are in the group, else the server's roster.
-    pub display_name: String,
-    /// The role the server gives them (a guest's for leaves it does not list).
-    pub role: Role,
-    /// From the MLS credential; `None` until the member's leaf is in this client's group.
-    pub trust: Option<TrustState>,
-    /// The member's leaf in the MLS tree, which is also the sender id of their media frames.
-    pub leaf: Option<u32>,
-    pub presence: Presence,
-}
-
-impl RosterView {
-    /// Whether this row is a leaf the server did not announce.
-    pub fn is_unannounced(&self) -> bool {
-        self.presence == Presence::Unannounced
-    }
-}
+pub use roster::{Presence, RosterView};
 
 /// Something the UI or a script should know about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +77,6 @@ pub enum Event {
     },
     /// A handshake message was refused (forged, unauthorized, stale). The meeting goes on.
     SecurityWarning(String),
-    /// The SFU's answer to this client's media offer.
-    MediaAnswer(String),
 }
 
 /// The engine's output for one input.
@@ -246,155 +207,6 @@ impl Engine {
     /// The MLS group (for media keys and the roster).
     pub fn group(&self) -> &GroupMember {
         &self.member
-    }
-
-    /// The participant list: every leaf of the MLS group (see [`RosterView`]), then the
-    /// people the server announced whose leaf this client does not hold yet.
-    pub fn roster(&self) -> Vec<RosterView> {
-        let leaves = self.mls_roster();
-        let own_key = self.member.signature_key();
-        let mut rows: Vec<RosterView> = leaves
-            .iter()
-            .map(|leaf| {
-                let key = leaf.signature_key.as_slice();
-                let listed = self
-                    .roster
-                    .iter()
-                    .find(|e| e.signature_key.as_bytes() == key);
-                let departed = self
-                    .departed
-                    .iter()
-                    .find(|(_, k)| k.as_slice() == key)
-                    .map(|(p, _)| *p);
-                let fallback_role = if leaf.trust.is_verified() {
-                    Role::Participant
-                } else {
-                    Role::Guest
-                };
-                let (participant, role, presence) = if key == own_key {
-                    (
-                        self.participant,
-                        self.role.unwrap_or(fallback_role),
-                        Presence::Present,
-                    )
-                } else if let Some(entry) = listed {
-                    (Some(entry.participant), entry.role, Presence::Present)
-                } else if let Some(participant) = departed {
-                    (Some(participant), fallback_role, Presence::Leaving)
-                } else {
-                    (None, fallback_role, Presence::Unannounced)
-                };
-                let display_name = leaf
-                    .trust
-                    .display_name()
-                    .map(str::to_string)
-                    .or_else(|| listed.map(|e| e.display_name.as_str().to_string()))
-                    .unwrap_or_else(|| format!("#{}", leaf.leaf_index));
-                RosterView {
-                    participant,
-                    display_name,
-                    role,
-                    trust: Some(leaf.trust.clone()),
-                    leaf: Some(leaf.leaf_index),
-                    presence,
-                }
-            })
-            .collect();
-        for entry in &self.roster {
-            let in_group = leaves
-                .iter()
-                .any(|l| l.signature_key == entry.signature_key.as_bytes());
-            let is_me = Some(entry.participant) == self.participant && !leaves.is_empty();
-            if !in_group && !is_me {
-                rows.push(RosterView {
-                    participant: Some(entry.participant),
-                    display_name: entry.display_name.as_str().to_string(),
-                    role: entry.role,
-                    trust: None,
-                    leaf: None,
-                    presence: Presence::Joining,
-                });
-            }
-        }
-        rows
-    }
-
-    /// How many leaves of the MLS group the server did not announce.
-    pub fn unannounced(&self) -> usize {
-        self.roster().iter().filter(|r| r.is_unannounced()).count()
-    }
-
-    /// Raises a warning when leaves the server did not announce appear (or more of them).
-    fn check_unannounced(&mut self, out: &mut Output) {
-        let count = self.unannounced();
-        if count > self.unannounced_seen {
-            out.events.push(Event::SecurityWarning(format!(
-                "the meeting's keys are held by {count} participant(s) the server did not announce"
-            )));
-        }
-        self.unannounced_seen = count;
-    }
-
-    /// The MLS group's members straight from the tree (empty outside a group).
-    pub fn mls_roster(&self) -> Vec<conclave_e2ee::group::RosterEntry> {
-        self.member
-            .roster(self.org.as_ref(), self.now_unix)
-            .unwrap_or_default()
-    }
-
-    fn leaf_of(&self, participant: ParticipantId) -> Option<u32> {
-        let key = self.key_of(participant)?;
-        self.leaf_with_key(&key)
-    }
-
-    fn leaf_with_key(&self, key: &[u8]) -> Option<u32> {
-        self.member
-            .roster(None, self.now_unix)
-            .ok()?
-            .into_iter()
-            .find(|l| l.signature_key == key)
-            .map(|l| l.leaf_index)
-    }
-
-    /// The signature key of a participant in the roster, or of one who recently left it.
-    fn key_of(&self, participant: ParticipantId) -> Option<Vec<u8>> {
-        self.roster
-            .iter()
-            .find(|e| e.participant == participant)
-            .map(|e| e.signature_key.as_bytes().to_vec())
-            .or_else(|| self.departed.get(&participant).cloned())
-    }
-
-    /// Takes a new server roster: remembers who left it and tells the MLS layer whose leaves
-    /// the delivery service may not propose to remove.
-    fn set_roster(&mut self, participants: Vec<RosterEntry>) {
-        for old in &self.roster {
-            if !participants
-                .iter()
-                .any(|p| p.participant == old.participant)
-            {
-                self.departed
-                    .insert(old.participant, old.signature_key.as_bytes().to_vec());
-            }
-        }
-        for new in &participants {
-            self.departed.remove(&new.participant);
-        }
-        self.roster = participants;
-        self.member.set_present_keys(
-            self.roster
-                .iter()
-                .map(|e| e.signature_key.as_bytes().to_vec()),
-        );
-    }
-
-    /// Forgets departed participants whose leaves are gone from the group.
-    fn prune_departed(&mut self) {
-        let Ok(leaves) = self.member.roster(None, self.now_unix) else {
-            return;
-        };
-        self.departed
-            .retain(|_, key| leaves.iter().any(|l| &l.signature_key == key));
     }
 
     fn set_phase(&mut self, phase: Phase, out: &mut Output) {
@@ -547,50 +359,7 @@ impl Engine {
                 self.participant = Some(participant);
                 self.set_phase(Phase::InLobby, &mut out);
             }
-            ServerMessage::Admitted {
-                participant,
-                role,
-                meeting,
-                create_group,
-                external_sender,
-                group_id,
-            } => {
-                self.participant = Some(participant);
-                self.role = Some(role);
-                self.meeting = Some(meeting);
-                self.announced_external_sender = Some(external_sender.as_bytes().to_vec());
-                if create_group && !self.member.in_group() {
-                    // The server names the group (it builds its Remove proposals for this id)
-                    // and is the group's only external sender. Without a usable one the group
-                    // still works; removals are then committed by value.
-                    let senders = match external_sender_from_bytes(external_sender.as_bytes()) {
-                        Ok(sender) => vec![sender],
-                        Err(e) => {
-                            out.events.push(Event::SecurityWarning(format!(
-                                "the server's external sender is unusable: {e}"
-                            )));
-                            Vec::new()
-                        }
-                    };
-                    let group_id = match group_id {
-                        Some(id) => id.as_bytes().to_vec(),
-                        None => {
-                            let mut id = vec![0u8; 16];
-                            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
-                            id
-                        }
-                    };
-                    match self.member.create_group(&group_id, senders) {
-                        Ok(()) => {
-                            self.set_phase(Phase::InMeeting, &mut out);
-                            self.keys_changed(&mut out);
-                        }
-                        Err(e) => out.events.push(Event::SecurityWarning(e.to_string())),
-                    }
-                } else {
-                    self.set_phase(Phase::Admitted, &mut out);
-                }
-            }
+            message @ ServerMessage::Admitted { .. } => self.on_admitted(message, &mut out),
             ServerMessage::Denied { reason } => {
                 self.set_phase(Phase::Left(LeftReason::Denied(reason)), &mut out);
             }
@@ -619,29 +388,7 @@ impl Engine {
                 self.commit_requested = true;
                 self.commit_queued(&mut out);
             }
-            ServerMessage::MlsWelcome { welcome } => match self.member.join(welcome.as_bytes()) {
-                Ok(()) => {
-                    let announced = self.announced_external_sender.clone().unwrap_or_default();
-                    if self.member.external_senders_match(&announced) != Ok(true) {
-                        // Another external sender could propose removals the server did not
-                        // announce; a group without ours cannot be what the server said.
-                        self.member.forget_group();
-                        out.events.push(Event::SecurityWarning(
-                            GroupError::ExternalSendersMismatch.to_string(),
-                        ));
-                        out.send.push(ClientMessage::Leave);
-                        self.set_phase(Phase::Left(LeftReason::RemovedFromGroup), &mut out);
-                        return out;
-                    }
-                    self.set_phase(Phase::InMeeting, &mut out);
-                    self.refresh_committers();
-                    self.keys_changed(&mut out);
-                    self.check_unannounced(&mut out);
-                }
-                Err(e) => out.events.push(Event::SecurityWarning(format!(
-                    "could not process the Welcome: {e}"
-                ))),
-            },
+            ServerMessage::MlsWelcome { welcome } => self.on_welcome(welcome.as_bytes(), &mut out),
             ServerMessage::MlsCommit { commit, .. } => {
                 self.refresh_committers();
                 self.member.set_join_rules(self.join_rules());
@@ -723,11 +470,92 @@ impl Engine {
                 message,
                 retry_after_secs,
             }),
-            ServerMessage::SdpAnswer { sdp } => out.events.push(Event::MediaAnswer(sdp)),
-            // The SFU never offers and candidates travel inside the descriptions.
-            ServerMessage::SdpOffer { .. } | ServerMessage::IceCandidate { .. } => {}
+            // Media signalling is the connection's (`media_start`), beside the media link;
+            // candidates travel inside the descriptions.
+            ServerMessage::SdpAnswer { .. }
+            | ServerMessage::SdpOffer { .. }
+            | ServerMessage::IceCandidate { .. } => {}
         }
         out
+    }
+
+    /// Admitted to the meeting: the first member creates the group, the others wait for
+    /// their Welcome.
+    fn on_admitted(&mut self, message: ServerMessage, out: &mut Output) {
+        let ServerMessage::Admitted {
+            participant,
+            role,
+            meeting,
+            create_group,
+            external_sender,
+            group_id,
+        } = message
+        else {
+            return;
+        };
+        self.participant = Some(participant);
+        self.role = Some(role);
+        self.meeting = Some(meeting);
+        self.announced_external_sender = Some(external_sender.as_bytes().to_vec());
+        if create_group && !self.member.in_group() {
+            // The server names the group (it builds its Remove proposals for this id)
+            // and is the group's only external sender. Without a usable one the group
+            // still works; removals are then committed by value.
+            let senders = match external_sender_from_bytes(external_sender.as_bytes()) {
+                Ok(sender) => vec![sender],
+                Err(e) => {
+                    out.events.push(Event::SecurityWarning(format!(
+                        "the server's external sender is unusable: {e}"
+                    )));
+                    Vec::new()
+                }
+            };
+            let group_id = match group_id {
+                Some(id) => id.as_bytes().to_vec(),
+                None => {
+                    let mut id = vec![0u8; 16];
+                    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+                    id
+                }
+            };
+            match self.member.create_group(&group_id, senders) {
+                Ok(()) => {
+                    self.set_phase(Phase::InMeeting, out);
+                    self.keys_changed(out);
+                }
+                Err(e) => out.events.push(Event::SecurityWarning(e.to_string())),
+            }
+        } else {
+            self.set_phase(Phase::Admitted, out);
+        }
+    }
+
+    /// The Welcome into the group: refused unless the group's external sender is the one the
+    /// server announced.
+    fn on_welcome(&mut self, welcome: &[u8], out: &mut Output) {
+        match self.member.join(welcome) {
+            Ok(()) => {
+                let announced = self.announced_external_sender.clone().unwrap_or_default();
+                if self.member.external_senders_match(&announced) != Ok(true) {
+                    // Another external sender could propose removals the server did not
+                    // announce; a group without ours cannot be what the server said.
+                    self.member.forget_group();
+                    out.events.push(Event::SecurityWarning(
+                        GroupError::ExternalSendersMismatch.to_string(),
+                    ));
+                    out.send.push(ClientMessage::Leave);
+                    self.set_phase(Phase::Left(LeftReason::RemovedFromGroup), out);
+                    return;
+                }
+                self.set_phase(Phase::InMeeting, out);
+                self.refresh_committers();
+                self.keys_changed(out);
+                self.check_unannounced(out);
+            }
+            Err(e) => out.events.push(Event::SecurityWarning(format!(
+                "could not process the Welcome: {e}"
+            ))),
+        }
     }
 
     fn queue_adds(&mut self, requests: Vec<AddRequest>) {
@@ -874,310 +702,10 @@ impl Engine {
             }
         }
     }
-
-    /// Who a removed leaf's signature key belonged to: a participant this commit removes on
-    /// request, or one who left the roster.
-    fn participant_with_key(
-        &self,
-        key: &[u8],
-        requested: &BTreeMap<ParticipantId, Vec<u8>>,
-    ) -> Option<ParticipantId> {
-        requested
-            .iter()
-            .chain(self.departed.iter())
-            .find(|(_, k)| k.as_slice() == key)
-            .map(|(p, _)| *p)
-    }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use conclave_protocol::MeetingNumber;
-
-    fn state() -> MeetingState {
-        MeetingState {
-            locked: false,
-            auto_lock_minutes: None,
-            lobby_enabled: false,
-            lobby_after_expulsion: false,
-            require_sign_in: false,
-            join_before_host: false,
-            host_present: true,
-            epoch: 0,
-        }
-    }
-
-    fn host_engine() -> Engine {
-        host_engine_with(&conclave_e2ee::group::ExternalSenderKey::generate("test server").unwrap())
-    }
-
-    fn host_engine_with(server: &conclave_e2ee::group::ExternalSenderKey) -> Engine {
-        let mut host = Engine::new(GroupMember::guest("Host").unwrap(), None);
-        let out = host.handle(
-            ServerMessage::Admitted {
-                participant: ParticipantId(1),
-                role: Role::Host,
-                meeting: state(),
-                create_group: true,
-                external_sender: MlsBlob::new(server.external_sender_bytes().unwrap()),
-                group_id: Some(MlsBlob::new(b"engine-test-group".to_vec())),
-            },
-            0,
-        );
-        assert!(out.events.contains(&Event::Phase(Phase::InMeeting)));
-        assert!(host.is_end_to_end_encrypted());
-        host
-    }
-
-    fn join_request(engine: &mut Engine) -> MlsBlob {
-        match engine
-            .join(
-                MeetingNumber::parse("123456789").unwrap(),
-                None,
-                DisplayName::new("Aiko").unwrap(),
-            )
-            .unwrap()
-        {
-            ClientMessage::Join { key_package, .. } => key_package,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    fn welcome_aiko(announced: Vec<u8>) -> (Engine, Engine, Output) {
-        let server = conclave_e2ee::group::ExternalSenderKey::generate("test server").unwrap();
-        let mut host = host_engine_with(&server);
-        let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
-        let key_package = join_request(&mut aiko);
-        let out = host.handle(
-            ServerMessage::AddMembers {
-                epoch: 0,
-                requests: vec![AddRequest {
-                    participant: ParticipantId(2),
-                    key_package,
-                    role: Role::Guest,
-                    admission: None,
-                }],
-            },
-            0,
-        );
-        let [
-            ClientMessage::Commit {
-                welcome: Some(welcome),
-                ..
-            },
-        ] = out.send.as_slice()
-        else {
-            panic!("expected one commit, got {:?}", out.send);
-        };
-        let welcome = welcome.clone();
-        host.handle(ServerMessage::CommitAccepted { epoch: 0 }, 0);
-        let announced = if announced.is_empty() {
-            server.external_sender_bytes().unwrap()
-        } else {
-            announced
-        };
-        aiko.handle(
-            ServerMessage::Admitted {
-                participant: ParticipantId(2),
-                role: Role::Guest,
-                meeting: state(),
-                create_group: false,
-                external_sender: MlsBlob::new(announced),
-                group_id: None,
-            },
-            0,
-        );
-        let out = aiko.handle(ServerMessage::MlsWelcome { welcome }, 0);
-        (host, aiko, out)
-    }
-
-    #[test]
-    fn a_joiner_refuses_a_group_whose_external_sender_is_not_the_announced_one() {
-        let (_, honest, _) = welcome_aiko(Vec::new());
-        assert_eq!(honest.phase(), &Phase::InMeeting);
-        // The group lists the server's key; the server announced another one.
-        let other = conclave_e2ee::group::ExternalSenderKey::generate("other").unwrap();
-        let (_, aiko, out) = welcome_aiko(other.external_sender_bytes().unwrap());
-        assert_eq!(aiko.phase(), &Phase::Left(LeftReason::RemovedFromGroup));
-        assert!(!aiko.is_end_to_end_encrypted());
-        assert!(out.send.contains(&ClientMessage::Leave));
-        assert!(
-            out.events
-                .iter()
-                .any(|e| matches!(e, Event::SecurityWarning(w) if w.contains("external senders")))
-        );
-    }
-
-    #[test]
-    fn committer_batches_adds_and_the_joiner_gets_the_same_code() {
-        let server = conclave_e2ee::group::ExternalSenderKey::generate("test server").unwrap();
-        let mut host = host_engine_with(&server);
-        let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
-        let key_package = join_request(&mut aiko);
-        let out = host.handle(
-            ServerMessage::AddMembers {
-                epoch: 0,
-                requests: vec![AddRequest {
-                    participant: ParticipantId(2),
-                    key_package,
-                    role: Role::Guest,
-                    admission: None,
-                }],
-            },
-            0,
-        );
-        let [
-            ClientMessage::Commit {
-                epoch: 0,
-                welcome: Some(welcome),
-                added,
-                ..
-            },
-        ] = out.send.as_slice()
-        else {
-            panic!("expected one commit, got {:?}", out.send);
-        };
-        assert_eq!(added, &vec![ParticipantId(2)]);
-        // Nothing changes until the server accepts.
-        assert_eq!(host.group().epoch().unwrap(), 0);
-        let out = host.handle(ServerMessage::CommitAccepted { epoch: 0 }, 0);
-        assert!(
-            out.events
-                .iter()
-                .any(|e| matches!(e, Event::KeysChanged(code) if code.epoch() == 1))
-        );
-
-        aiko.handle(
-            ServerMessage::Admitted {
-                participant: ParticipantId(2),
-                role: Role::Guest,
-                meeting: state(),
-                create_group: false,
-                external_sender: MlsBlob::new(server.external_sender_bytes().unwrap()),
-                group_id: None,
-            },
-            0,
-        );
-        assert_eq!(aiko.phase(), &Phase::Admitted);
-        aiko.handle(
-            ServerMessage::MlsWelcome {
-                welcome: welcome.clone(),
-            },
-            0,
-        );
-        assert_eq!(aiko.phase(), &Phase::InMeeting);
-        assert_eq!(aiko.verification_code(), host.verification_code());
-    }
-
-    #[test]
-    fn invalid_or_barred_key_packages_are_not_added_but_expelled() {
-        let mut host = host_engine();
-        let out = host.handle(
-            ServerMessage::AddMembers {
-                epoch: 0,
-                requests: vec![AddRequest {
-                    participant: ParticipantId(5),
-                    key_package: MlsBlob::new(vec![1, 2, 3]),
-                    role: Role::Guest,
-                    admission: None,
-                }],
-            },
-            0,
-        );
-        assert_eq!(
-            out.send,
-            vec![ClientMessage::Expel {
-                participant: ParticipantId(5)
-            }]
-        );
-        assert!(matches!(out.events.as_slice(), [Event::SecurityWarning(_)]));
-        assert_eq!(host.group().epoch().unwrap(), 0);
-    }
-
-    #[test]
-    fn rejected_commit_is_retried_after_the_winner() {
-        let mut host = host_engine();
-        let mut aiko = Engine::new(GroupMember::guest("Aiko").unwrap(), None);
-        let key_package = join_request(&mut aiko);
-        let request = AddRequest {
-            participant: ParticipantId(2),
-            key_package,
-            role: Role::Guest,
-            admission: None,
-        };
-        let out = host.handle(
-            ServerMessage::AddMembers {
-                epoch: 0,
-                requests: vec![request],
-            },
-            0,
-        );
-        assert_eq!(out.send.len(), 1);
-        let out = host.handle(
-            ServerMessage::CommitRejected {
-                epoch: 0,
-                current_epoch: 0,
-                reason: Reason::truncated("try again"),
-            },
-            0,
-        );
-        assert!(out.send.is_empty());
-        // The queued work goes out again with the next trigger (here: a removal request).
-        let out = host.handle(
-            ServerMessage::RemoveMembers {
-                epoch: 0,
-                participants: Vec::new(),
-            },
-            0,
-        );
-        assert!(matches!(
-            out.send.as_slice(),
-            [ClientMessage::Commit { added, .. }] if added == &vec![ParticipantId(2)]
-        ));
-    }
-
-    #[test]
-    fn a_knock_puts_the_knocker_on_the_lobby_list() {
-        let mut host = host_engine();
-        let entry = LobbyEntry {
-            participant: ParticipantId(4),
-            display_name: DisplayName::new("Kenji").unwrap(),
-            signed_in: false,
-            signature_key: MlsBlob::new(vec![7; 32]),
-        };
-        let out = host.handle(
-            ServerMessage::Knock {
-                entry: entry.clone(),
-            },
-            0,
-        );
-        assert_eq!(out.events, vec![Event::Knock(entry.clone())]);
-        assert_eq!(host.lobby(), std::slice::from_ref(&entry));
-        // A repeated knock does not list them twice; the server's list replaces ours.
-        host.handle(ServerMessage::Knock { entry }, 0);
-        assert_eq!(host.lobby().len(), 1);
-        host.handle(ServerMessage::Lobby { entries: vec![] }, 0);
-        assert!(host.lobby().is_empty());
-    }
-
-    #[test]
-    fn leaving_and_being_expelled_are_reported() {
-        let mut host = host_engine();
-        let out = host.request(ClientMessage::Leave);
-        assert_eq!(out.send, vec![ClientMessage::Leave]);
-        assert_eq!(host.phase(), &Phase::Left(LeftReason::Left));
-
-        let mut guest = Engine::new(GroupMember::guest("G").unwrap(), None);
-        let out = guest.handle(ServerMessage::Expelled { reason: None }, 0);
-        assert_eq!(
-            out.events,
-            vec![Event::Phase(Phase::Left(LeftReason::Expelled(None)))]
-        );
-        assert!(!guest.is_end_to_end_encrypted());
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod departure_tests;

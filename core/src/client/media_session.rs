@@ -2,9 +2,9 @@
 //! [`MediaLink`] to the SFU, and optionally a [`VideoPipeline`] at its frame rate on the same
 //! link, with keys following the meeting's MLS epochs.
 //!
-//! Setup, by whoever owns the meeting's event stream: once in the meeting, create the link
-//! with [`MediaLink::offer`] and send its offer as `sdp_offer`; when `Event::MediaAnswer`
-//! arrives, [`MediaLink::accept_answer`] it and [`start`] the session.
+//! Set-up: once in the meeting, start the link with
+//! [`super::MeetingClient::start_media`] (or [`super::media_start::connect_media`]), then
+//! [`start`] the session on it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -11,6 +11,7 @@ pub mod account;
 pub mod connection;
 pub mod engine;
 pub mod media_session;
+pub mod media_start;
 pub mod schedule_api;
 pub mod tls;
 
