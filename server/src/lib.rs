@@ -16,6 +16,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod org_key;
+mod private_files;
 pub mod room;
 pub mod schedule_http;
 pub mod server;

@@ -655,5 +655,4 @@ mod delivery;
 mod host_controls;
 
 #[cfg(test)]
-#[path = "room_tests.rs"]
 mod tests;

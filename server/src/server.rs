@@ -83,7 +83,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     config.validate()?;
     // Owner-only: it holds the database (password and token hashes) and the org key.
-    org_key::create_private_dir(&config.data_dir).map_err(io(format!(
+    crate::private_files::create_private_dir(&config.data_dir).map_err(io(format!(
         "cannot create the data directory {}",
         config.data_dir.display()
     )))?;

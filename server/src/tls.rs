@@ -15,7 +15,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest as _, Sha256};
 
-use crate::org_key::{create_private_dir, ensure_private, write_new_file};
+use crate::private_files::{create_private_dir, ensure_private, write_new_file};
 
 /// File name of the development certificate inside the data directory.
 pub const DEV_CERT_FILE: &str = "cert.pem";
