@@ -29,11 +29,11 @@ use conclave_core::protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
 use conclave_core::schedule::PasswordPolicy;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::authenticate;
 use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};
 use crate::org_key::issue_member_certificate;
 use crate::store::{MAX_TITLE_CHARS, RefreshOutcome, StoreError, unix_now as store_now};
 use crate::throttle::{Guess, ThrottleError};
-use crate::ws::authenticate;
 
 /// Length of generated meeting passwords.
 pub const GENERATED_PASSWORD_CHARS: usize = 12;
@@ -306,7 +306,7 @@ pub async fn refresh(
         Ok(RefreshOutcome::Rotated(issued)) => issued,
         Ok(RefreshOutcome::Refused) => return error(StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN),
         Ok(RefreshOutcome::Reused { user_id, session }) => {
-            hub.close_signed_in(&user_id, Some(&session), crate::ws::SIGN_IN_REVOKED);
+            hub.close_signed_in(&user_id, Some(&session), crate::auth::SIGN_IN_REVOKED);
             return error(StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN);
         }
         Err(e) => return internal("token refresh", &e),
@@ -351,7 +351,7 @@ pub async fn sign_out(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Byt
             }
         }
     };
-    let token = crate::ws::bearer(
+    let token = crate::auth::bearer(
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
@@ -373,7 +373,7 @@ pub async fn sign_out(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Byt
         return error(StatusCode::UNAUTHORIZED, "unknown token");
     }
     for (user_id, session) in &signed_out {
-        hub.close_signed_in(user_id, Some(session), crate::ws::SIGN_IN_REVOKED);
+        hub.close_signed_in(user_id, Some(session), crate::auth::SIGN_IN_REVOKED);
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -12,6 +12,7 @@
 //!   [`accounts_cli`] is `conclaved user …`.
 
 pub mod accounts_cli;
+mod auth;
 pub mod config;
 pub mod http;
 pub mod hub;

@@ -22,9 +22,9 @@ use conclave_core::schedule::{
 };
 use serde::Serialize;
 
+use crate::auth::authenticate;
 use crate::hub::{Hub, StoredOptions as _};
 use crate::store::{SchedulePatch, ScheduleRecord, StoreError, UserRecord};
-use crate::ws::authenticate;
 
 /// What the scheduling endpoints need besides the hub.
 #[derive(Debug, Clone)]
