@@ -35,8 +35,6 @@ use crate::org_key::issue_member_certificate;
 use crate::store::{MAX_TITLE_CHARS, RefreshOutcome, StoreError, unix_now as store_now};
 use crate::throttle::{Guess, ThrottleError};
 
-/// Length of generated meeting passwords.
-pub const GENERATED_PASSWORD_CHARS: usize = 12;
 /// Ed25519 public key length: the only MLS signature scheme of the ciphersuite.
 const SIGNATURE_KEY_BYTES: usize = 32;
 
@@ -514,6 +512,9 @@ pub async fn create_meeting(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Length of generated meeting passwords (the default policy's).
+    const GENERATED_PASSWORD_CHARS: usize = 12;
 
     #[test]
     fn generated_passwords_mix_classes_and_avoid_look_alikes() {
