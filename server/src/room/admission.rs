@@ -75,3 +75,80 @@ pub fn ban_keys(signature_key: &[u8], user_id: Option<&str>) -> Vec<Ban> {
     }
     keys
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn record(host: Option<&str>, ended: bool) -> MeetingRecord {
+        MeetingRecord {
+            number: "12345678901".into(),
+            host_user_id: host.map(str::to_owned),
+            title: String::new(),
+            options_json: "{}".into(),
+            created_at: 0,
+            ended_at: ended.then_some(1),
+        }
+    }
+
+    #[test]
+    fn only_the_host_account_skips_the_password() {
+        let meeting = record(Some("host"), false);
+        assert!(!needs_password(Some("host"), Some(&meeting)));
+        assert!(needs_password(Some("guest"), Some(&meeting)));
+        assert!(needs_password(None, Some(&meeting)));
+        assert!(needs_password(Some("host"), None));
+        assert!(needs_password(None, Some(&record(None, false))));
+    }
+
+    #[test]
+    fn unknown_and_ended_meetings_answer_differently_only_after_the_password() {
+        assert!(live_meeting(Some(record(None, false))).is_ok());
+        assert_eq!(
+            live_meeting(Some(record(None, true))).unwrap_err(),
+            (ErrorCode::MeetingNotFound, MEETING_ENDED)
+        );
+        assert_eq!(
+            live_meeting(None).unwrap_err(),
+            (ErrorCode::WrongPassword, WRONG_NUMBER_OR_PASSWORD)
+        );
+    }
+
+    #[test]
+    fn the_credential_must_match_how_the_connection_signed_in() {
+        let user = TrustState::VerifiedUser {
+            user_id: "u1".into(),
+            display_name: "Ann".into(),
+        };
+        let guest = TrustState::UnverifiedGuest {
+            display_name: "Gil".into(),
+        };
+        assert!(check_credential(Some("u1"), &user).is_ok());
+        assert_eq!(
+            check_credential(Some("u2"), &user).unwrap_err().0,
+            ErrorCode::InvalidMls
+        );
+        assert_eq!(
+            check_credential(Some("u1"), &guest).unwrap_err().0,
+            ErrorCode::InvalidMls
+        );
+        assert!(check_credential(None, &guest).is_ok());
+        assert_eq!(
+            check_credential(None, &user).unwrap_err().0,
+            ErrorCode::Unauthorized
+        );
+    }
+
+    #[test]
+    fn signed_in_joiners_use_their_account_name_and_are_banned_by_account_too() {
+        let asked = DisplayName::new("Asked").unwrap();
+        assert_eq!(display_name(Some("Ann"), asked.clone()).as_str(), "Ann");
+        assert_eq!(display_name(None, asked).as_str(), "Asked");
+        assert_eq!(ban_keys(b"key", None), [Ban::Device(b"key".to_vec())]);
+        assert_eq!(
+            ban_keys(b"key", Some("u1")),
+            [Ban::Device(b"key".to_vec()), Ban::Account("u1".into())]
+        );
+    }
+}
