@@ -13,7 +13,7 @@ use conclave_core::client::TlsTrust;
 use conclave_core::client::account::{AccountError, sign_in};
 use conclave_e2ee::group::{generate_signature_keys, signature_keys_to_bytes};
 use conclave_server::config::ServerConfig;
-use conclave_server::server::{RunningServer, ServerError, start};
+use conclave_server::server::{LocalAccount, RunningServer, ServerError, start};
 use conclave_server::store::StoreError;
 use rand::Rng as _;
 use rand::distributions::Alphanumeric;
@@ -163,12 +163,11 @@ async fn host_account(
     running: &RunningServer,
     options: &HostOptions,
 ) -> Result<(String, String), EmbeddedError> {
-    let store = running.hub().store();
     let username = options
         .username
         .clone()
         .unwrap_or_else(|| HOST_USERNAME.to_owned());
-    let exists = store.user_by_username(&username).await?.is_some();
+    let exists = running.has_local_account(&username).await?;
     let account = secrets::host_password_account(&username);
     let known = secrets::blocking(move || secrets::get(&account)).await?;
     if let (true, Some(password)) = (exists, &known) {
@@ -179,17 +178,17 @@ async fn host_account(
     let account = secrets::host_password_account(&username);
     let secret = password.clone();
     secrets::blocking(move || secrets::set(&account, &secret)).await?;
-    if exists {
-        // The keychain lost the password (e.g. a new login session's keyring). This app owns
-        // the embedded server's database, so it resets the password — the account keeps its
-        // scheduled meetings — and the old tokens are revoked.
-        store.set_user_password(&username, &password).await?;
-        tracing::info!(%username, "reset the local host account's password");
-    } else {
-        store
-            .add_user(&username, &options.display_name, &password)
-            .await?;
-        tracing::info!(%username, "created the local host account");
+    // When it exists, the keychain lost the password (e.g. a new login session's keyring).
+    // This app owns the embedded server's database, so it resets the password — the account
+    // keeps its scheduled meetings — and the old tokens are revoked.
+    match running
+        .ensure_local_account(&username, &options.display_name, &password)
+        .await?
+    {
+        LocalAccount::PasswordReset => {
+            tracing::info!(%username, "reset the local host account's password");
+        }
+        LocalAccount::Created => tracing::info!(%username, "created the local host account"),
     }
     Ok((username, password))
 }

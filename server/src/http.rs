@@ -29,14 +29,12 @@ use conclave_protocol::schedule::PasswordPolicy;
 use conclave_protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::authenticate;
 use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};
 use crate::org_key::issue_member_certificate;
 use crate::store::{MAX_TITLE_CHARS, RefreshOutcome, StoreError, unix_now as store_now};
 use crate::throttle::{Guess, ThrottleError};
-use crate::ws::authenticate;
 
-/// Length of generated meeting passwords.
-pub const GENERATED_PASSWORD_CHARS: usize = 12;
 /// Ed25519 public key length: the only MLS signature scheme of the ciphersuite.
 const SIGNATURE_KEY_BYTES: usize = 32;
 
@@ -306,7 +304,7 @@ pub async fn refresh(
         Ok(RefreshOutcome::Rotated(issued)) => issued,
         Ok(RefreshOutcome::Refused) => return error(StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN),
         Ok(RefreshOutcome::Reused { user_id, session }) => {
-            hub.close_signed_in(&user_id, Some(&session), crate::ws::SIGN_IN_REVOKED);
+            hub.close_signed_in(&user_id, Some(&session), crate::auth::SIGN_IN_REVOKED);
             return error(StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN);
         }
         Err(e) => return internal("token refresh", &e),
@@ -351,7 +349,7 @@ pub async fn sign_out(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Byt
             }
         }
     };
-    let token = crate::ws::bearer(
+    let token = crate::auth::bearer(
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
@@ -373,7 +371,7 @@ pub async fn sign_out(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Byt
         return error(StatusCode::UNAUTHORIZED, "unknown token");
     }
     for (user_id, session) in &signed_out {
-        hub.close_signed_in(user_id, Some(session), crate::ws::SIGN_IN_REVOKED);
+        hub.close_signed_in(user_id, Some(session), crate::auth::SIGN_IN_REVOKED);
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -514,6 +512,9 @@ pub async fn create_meeting(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Length of generated meeting passwords (the default policy's).
+    const GENERATED_PASSWORD_CHARS: usize = 12;
 
     #[test]
     fn generated_passwords_mix_classes_and_avoid_look_alikes() {

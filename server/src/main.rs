@@ -14,12 +14,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use conclave_server::accounts_cli::{CLI_ACTOR, UserCommand, run_user_command};
 use conclave_server::config::ServeArgs;
-use conclave_server::http::prepare_meeting;
-use conclave_server::hub::{MeetingOptions, StoredOptions as _};
 use conclave_server::server::start;
 use conclave_server::store::Store;
+use conclave_server::{
+    CLI_ACTOR, MeetingOptions, StoredOptions as _, UserCommand, prepare_meeting, run_user_command,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]

@@ -1,5 +1,7 @@
 //! One meeting's authoritative state on the server: who is in the lobby or the room, host
-//! controls (`room/host_controls.rs`), and the ordering of MLS commits (`room/delivery.rs`).
+//! controls (`room/host_controls.rs`), and the ordering of MLS commits (`room/delivery.rs`);
+//! and the rules checked around it: who may ask to join (`room/admission.rs`) and who may
+//! open a media connection, how often (`room/media.rs`).
 //! Pure logic with the clock passed in, so every rule is tested without sockets; the
 //! connection layer turns [`Outgoing`] into frames.
 //!
@@ -651,9 +653,13 @@ impl Room {
     }
 }
 
+pub mod admission;
 mod delivery;
 mod host_controls;
+mod media;
+
+pub use admission::Refused;
+pub use media::OfferBudget;
 
 #[cfg(test)]
-#[path = "room_tests.rs"]
 mod tests;

@@ -22,9 +22,9 @@ use conclave_protocol::schedule::{
 };
 use serde::Serialize;
 
+use crate::auth::authenticate;
 use crate::hub::{Hub, StoredOptions as _};
 use crate::store::{SchedulePatch, ScheduleRecord, StoreError, UserRecord};
-use crate::ws::authenticate;
 
 /// What the scheduling endpoints need besides the hub.
 #[derive(Debug, Clone)]

@@ -47,6 +47,13 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError 
     move |source| ServerError::Io { context, source }
 }
 
+/// What [`RunningServer::ensure_local_account`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalAccount {
+    Created,
+    PasswordReset,
+}
+
 /// A server that is accepting connections.
 #[derive(Debug)]
 pub struct RunningServer {
@@ -83,7 +90,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     config.validate()?;
     // Owner-only: it holds the database (password and token hashes) and the org key.
-    org_key::create_private_dir(&config.data_dir).map_err(io(format!(
+    crate::private_files::create_private_dir(&config.data_dir).map_err(io(format!(
         "cannot create the data directory {}",
         config.data_dir.display()
     )))?;
@@ -192,6 +199,31 @@ impl RunningServer {
     /// The shared state (store, rooms), e.g. for an embedding app or a test.
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// Whether a local account `username` exists (an embedding app asks before it looks up
+    /// the account's password in its own keychain).
+    pub async fn has_local_account(&self, username: &str) -> Result<bool, store::StoreError> {
+        Ok(self.hub.store().user_by_username(username).await?.is_some())
+    }
+
+    /// Makes account `username` sign in with `password`: creates it as `display_name`, or,
+    /// when it exists, resets its password (its scheduled meetings stay; its tokens are
+    /// revoked). For an app that owns this server's database, e.g. the desktop app's host.
+    pub async fn ensure_local_account(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<LocalAccount, store::StoreError> {
+        let store = self.hub.store();
+        if store.user_by_username(username).await?.is_some() {
+            store.set_user_password(username, password).await?;
+            Ok(LocalAccount::PasswordReset)
+        } else {
+            store.add_user(username, display_name, password).await?;
+            Ok(LocalAccount::Created)
+        }
     }
 
     /// Whether the HTTPS server stopped on its own (e.g. the listener failed).

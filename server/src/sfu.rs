@@ -22,7 +22,7 @@
 
 pub mod limits;
 mod negotiation;
-pub mod queue;
+mod queue;
 
 pub use negotiation::Signal;
 

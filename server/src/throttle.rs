@@ -289,5 +289,4 @@ impl GuessThrottle {
 }
 
 #[cfg(test)]
-#[path = "throttle_tests.rs"]
 mod tests;

@@ -15,7 +15,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest as _, Sha256};
 
-use crate::org_key::{create_private_dir, ensure_private, write_new_file};
+use crate::private_files::{create_private_dir, ensure_private, write_new_file};
 
 /// File name of the development certificate inside the data directory.
 pub const DEV_CERT_FILE: &str = "cert.pem";
@@ -62,6 +62,8 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
 #[derive(Clone)]
 pub struct TlsMaterial {
     server_config: Arc<ServerConfig>,
+    // Only the tests read the chain back (the server serves it through `server_config`).
+    #[cfg(test)]
     certificate_chain: Vec<CertificateDer<'static>>,
     fingerprint: String,
 }
@@ -91,6 +93,7 @@ impl TlsMaterial {
             .with_single_cert(certificate_chain.clone(), key)?;
         Ok(Self {
             server_config: Arc::new(server_config),
+            #[cfg(test)]
             certificate_chain,
             fingerprint,
         })
@@ -102,6 +105,7 @@ impl TlsMaterial {
     }
 
     /// The certificate chain served, leaf first (DER).
+    #[cfg(test)]
     pub fn certificate_chain(&self) -> &[CertificateDer<'static>] {
         &self.certificate_chain
     }

@@ -15,9 +15,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use conclave_e2ee::group::validate_key_package;
-use conclave_protocol::identity::TrustState;
 use conclave_protocol::{
-    BearerToken, ClientMessage, DisplayName, ErrorCode, MAX_ERROR_MESSAGE_BYTES, MAX_MESSAGE_BYTES,
+    ClientMessage, DisplayName, ErrorCode, MAX_ERROR_MESSAGE_BYTES, MAX_MESSAGE_BYTES,
     MeetingNumber, MeetingPassword, MlsBlob, ParticipantId, ServerMessage, decode_client,
     encode_server,
 };
@@ -25,18 +24,12 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
+use crate::auth::{SIGN_IN_REVOKED, authenticate_session};
 use crate::hub::{Hub, OUTBOX_CAPACITY, SERVER_VERSION, unix_now};
-use crate::room::{Ban, JoinRequest, Outgoing, Room, RoomError};
+use crate::room::{JoinRequest, OfferBudget, Outgoing, Room, RoomError, admission};
 use crate::store::{SessionKey, StoreError, TokenSession, UserRecord};
 use crate::throttle::{Guess, ThrottleError};
 
-/// The one answer for an unknown meeting number, an ended meeting (to whoever does not know
-/// its password) and a wrong password, so meeting numbers cannot be probed.
-pub const WRONG_NUMBER_OR_PASSWORD: &str = "wrong meeting number or password";
-/// The answer, after the right password, for a meeting that has ended.
-pub const MEETING_ENDED: &str = "this meeting has ended";
-/// Why a signed-in connection is closed when its session ends under it.
-pub const SIGN_IN_REVOKED: &str = "your sign-in was revoked or has expired; sign in again";
 /// `retry_after_secs` when every password-hashing slot is busy.
 pub const BUSY_RETRY_SECS: u32 = 2;
 
@@ -71,33 +64,6 @@ pub async fn handler(
         .max_message_size(WS_MESSAGE_LIMIT)
         .max_frame_size(WS_MESSAGE_LIMIT)
         .on_upgrade(move |socket| run(hub, socket, user, address))
-}
-
-/// The account behind an `Authorization` header value.
-pub async fn authenticate(hub: &Hub, value: Option<&str>) -> Result<UserRecord, StatusCode> {
-    authenticate_session(hub, value).await.map(|s| s.user)
-}
-
-/// The bearer token of an `Authorization` header value, if it is one.
-pub fn bearer(value: Option<&str>) -> Option<BearerToken> {
-    value.and_then(|v| BearerToken::from_authorization_header(v).ok())
-}
-
-/// The sign-in session behind an `Authorization` header value: 401 for a missing, unknown,
-/// expired or revoked token or a disabled account.
-pub async fn authenticate_session(
-    hub: &Hub,
-    value: Option<&str>,
-) -> Result<TokenSession, StatusCode> {
-    let token = bearer(value).ok_or(StatusCode::UNAUTHORIZED)?;
-    match hub.store().session_for_token(token.expose()).await {
-        Ok(Some(session)) => Ok(session),
-        Ok(None) => Err(StatusCode::UNAUTHORIZED),
-        Err(e) => {
-            tracing::error!(error = %e, "token lookup failed");
-            Err(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    }
 }
 
 /// An `error` message, its text cut to the protocol's limit.
@@ -150,44 +116,8 @@ struct Session {
     /// Set once a join reached the room; a connection joins at most once.
     joined: bool,
     bad_messages: u32,
-    /// Each media offer makes the SFU build a peer connection (sockets, tasks, DTLS): a member
-    /// re-offering in a loop is refused beyond this budget.
+    /// Media offers left to this connection (see [`OfferBudget`]).
     media_offers: OfferBudget,
-}
-
-/// Media offers one connection may make at once, and how fast the budget comes back.
-const MEDIA_OFFER_BURST: f64 = 5.0;
-const MEDIA_OFFER_REFILL: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// A token bucket of media offers (a reconnect or two is normal; a loop is not).
-#[derive(Debug)]
-struct OfferBudget {
-    tokens: f64,
-    last: std::time::Instant,
-}
-
-impl OfferBudget {
-    fn new(now: std::time::Instant) -> Self {
-        Self {
-            tokens: MEDIA_OFFER_BURST,
-            last: now,
-        }
-    }
-
-    /// Takes one offer; `Err` carries the seconds until the next one is allowed.
-    fn take(&mut self, now: std::time::Instant) -> Result<(), u32> {
-        let refill = now.saturating_duration_since(self.last).as_secs_f64()
-            / MEDIA_OFFER_REFILL.as_secs_f64();
-        self.tokens = (self.tokens + refill).min(MEDIA_OFFER_BURST);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - self.tokens) * MEDIA_OFFER_REFILL.as_secs_f64();
-            Err(wait.ceil().clamp(1.0, 3600.0) as u32)
-        }
-    }
 }
 
 async fn run(hub: Arc<Hub>, socket: WebSocket, token: Option<TokenSession>, address: IpAddr) {
@@ -443,126 +373,20 @@ impl Session {
                 return self.error(ErrorCode::Internal, "internal error");
             }
         };
-
-        // The meeting's host account needs no password (and is not throttled); everyone
-        // else does. Unknown and ended meetings answer like a wrong password, after the same
-        // work, so meeting numbers cannot be probed.
-        let is_host_account = matches!(
-            (&self.user, record.as_ref().and_then(|r| r.host_user_id.as_ref())),
-            (Some(user), Some(host)) if user.id == *host
-        );
-        if !is_host_account {
-            let guess = match &self.user {
-                Some(user) => Guess::join_member(self.address, &user.id, &number),
-                None => Guess::join_guest(self.address, &number),
-            };
-            match hub
-                .throttle()
-                .reserve(&guess, crate::store::unix_now())
-                .await
-            {
-                Ok(()) => {}
-                Err(ThrottleError::Wait(wait)) => {
-                    let secs = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
-                    tracing::info!(participant = %self.id, meeting = %number, "join throttled");
-                    return self.reply(error_message(
-                        ErrorCode::Throttled,
-                        "too many attempts; try again later",
-                        Some(secs),
-                    ));
-                }
-                Err(ThrottleError::Store(e)) => {
-                    tracing::error!(error = %e, "guess throttle failed");
-                    return self.error(ErrorCode::Internal, "internal error");
-                }
-            }
-            let right = match password {
-                // The store checks unknown numbers against a dummy hash (same time).
-                Some(password) => {
-                    hub.store()
-                        .verify_meeting_password(&number, password.expose())
-                        .await
-                }
-                None => Ok(false),
-            };
-            match right {
-                Ok(true) => {
-                    if let Err(e) = hub.throttle().succeeded(&guess).await {
-                        tracing::warn!(error = %e, "could not clear the guess record");
-                    }
-                }
-                Ok(false) => {
-                    tracing::info!(participant = %self.id, meeting = %number, "wrong meeting number or password");
-                    return self.error(ErrorCode::WrongPassword, WRONG_NUMBER_OR_PASSWORD);
-                }
-                Err(StoreError::Busy) => {
-                    if let Err(e) = hub.throttle().cancel(&guess).await {
-                        tracing::warn!(error = %e, "could not cancel the guess record");
-                    }
-                    tracing::info!(participant = %self.id, "join refused: password checks busy");
-                    return self.reply(error_message(
-                        ErrorCode::Throttled,
-                        "the server is busy; try again shortly",
-                        Some(BUSY_RETRY_SECS),
-                    ));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "password check failed");
-                    return self.error(ErrorCode::Internal, "internal error");
-                }
-            }
+        // Unknown and ended meetings answer like a wrong password, after the same work, so
+        // meeting numbers cannot be probed.
+        let user_id = self.user.as_ref().map(|u| u.id.as_str());
+        if admission::needs_password(user_id, record.as_ref())
+            && !self.check_password(&number, password).await
+        {
+            return;
         }
-        // Only someone who knows the password (or the host) learns that a meeting ended.
-        let record = match record {
-            Some(record) if record.ended_at.is_none() => record,
-            Some(_) => return self.error(ErrorCode::MeetingNotFound, MEETING_ENDED),
-            None => return self.error(ErrorCode::WrongPassword, WRONG_NUMBER_OR_PASSWORD),
+        let record = match admission::live_meeting(record) {
+            Ok(record) => record,
+            Err((code, why)) => return self.error(code, why),
         };
-
-        let validated = match validate_key_package(
-            key_package.as_bytes(),
-            Some(&hub.org_public_key()),
-            unix_now(),
-        ) {
-            Ok(validated) => validated,
-            Err(e) => {
-                return self.error(ErrorCode::InvalidMls, &format!("invalid KeyPackage: {e}"));
-            }
-        };
-        if let Err((code, why)) = self.check_credential(&validated.trust) {
-            return self.error(code, why);
-        }
-        let display_name = match &self.user {
-            Some(user) => DisplayName::new(&user.display_name).unwrap_or(display_name),
-            None => display_name,
-        };
-        let mut ban_keys = vec![Ban::Device(validated.signature_key.clone())];
-        if let Some(user) = &self.user {
-            ban_keys.push(Ban::Account(user.id.clone()));
-        }
-        match hub.store().is_banned(&number, &ban_keys).await {
-            Ok(false) => {}
-            Ok(true) => {
-                tracing::info!(participant = %self.id, meeting = %number, "banned joiner refused");
-                self.hub.send(
-                    self.id,
-                    ServerMessage::Denied {
-                        reason: conclave_protocol::DenyReason::Expelled,
-                    },
-                    true,
-                );
-                return;
-            }
-            Err(e) => {
-                tracing::error!(meeting = %number, error = %e, "ban lookup failed");
-                return self.error(ErrorCode::Internal, "internal error");
-            }
-        }
-        let request = JoinRequest {
-            display_name,
-            user_id: self.user.as_ref().map(|u| u.id.clone()),
-            signature_key: validated.signature_key,
-            key_package,
+        let Some(request) = self.join_request(&number, display_name, key_package).await else {
+            return;
         };
         tracing::info!(
             participant = %self.id,
@@ -580,37 +404,213 @@ impl Session {
         if hub.join(self.id, &record, &co_hosts, request) {
             self.joined = true;
         } else {
-            self.error(ErrorCode::MeetingNotFound, MEETING_ENDED);
+            self.error(ErrorCode::MeetingNotFound, admission::MEETING_ENDED);
         }
     }
 
-    /// The KeyPackage's credential must match how the connection authenticated: a signed-in
-    /// user's must be certified by this server's organization key for that account, a
-    /// guest's must be a guest credential. So the server's roster and the MLS roster agree.
-    fn check_credential(&self, trust: &TrustState) -> Result<(), (ErrorCode, &'static str)> {
-        match (&self.user, trust) {
-            (_, TrustState::Invalid { .. }) => Err((
-                ErrorCode::InvalidMls,
-                "the KeyPackage's credential does not verify",
-            )),
-            (Some(user), TrustState::VerifiedUser { user_id, .. }) if *user_id == user.id => Ok(()),
-            (Some(_), _) => Err((
-                ErrorCode::InvalidMls,
-                "the KeyPackage's credential is not certified for this account",
-            )),
-            (None, TrustState::UnverifiedGuest { .. }) => Ok(()),
-            (None, TrustState::VerifiedUser { .. }) => Err((
-                ErrorCode::Unauthorized,
-                "a certified credential needs its account's bearer token",
-            )),
+    /// The password check of a join, throttled per address (and account); `false` once the
+    /// refusal is queued.
+    async fn check_password(&self, number: &str, password: Option<MeetingPassword>) -> bool {
+        let hub = &self.hub;
+        let guess = match &self.user {
+            Some(user) => Guess::join_member(self.address, &user.id, number),
+            None => Guess::join_guest(self.address, number),
+        };
+        match hub
+            .throttle()
+            .reserve(&guess, crate::store::unix_now())
+            .await
+        {
+            Ok(()) => {}
+            Err(ThrottleError::Wait(wait)) => {
+                let secs = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
+                tracing::info!(participant = %self.id, meeting = %number, "join throttled");
+                self.reply(error_message(
+                    ErrorCode::Throttled,
+                    "too many attempts; try again later",
+                    Some(secs),
+                ));
+                return false;
+            }
+            Err(ThrottleError::Store(e)) => {
+                tracing::error!(error = %e, "guess throttle failed");
+                self.error(ErrorCode::Internal, "internal error");
+                return false;
+            }
         }
+        let right = match password {
+            // The store checks unknown numbers against a dummy hash (same time).
+            Some(password) => {
+                hub.store()
+                    .verify_meeting_password(number, password.expose())
+                    .await
+            }
+            None => Ok(false),
+        };
+        match right {
+            Ok(true) => {
+                if let Err(e) = hub.throttle().succeeded(&guess).await {
+                    tracing::warn!(error = %e, "could not clear the guess record");
+                }
+                true
+            }
+            Ok(false) => {
+                tracing::info!(participant = %self.id, meeting = %number, "wrong meeting number or password");
+                self.error(
+                    ErrorCode::WrongPassword,
+                    admission::WRONG_NUMBER_OR_PASSWORD,
+                );
+                false
+            }
+            Err(StoreError::Busy) => {
+                if let Err(e) = hub.throttle().cancel(&guess).await {
+                    tracing::warn!(error = %e, "could not cancel the guess record");
+                }
+                tracing::info!(participant = %self.id, "join refused: password checks busy");
+                self.reply(error_message(
+                    ErrorCode::Throttled,
+                    "the server is busy; try again shortly",
+                    Some(BUSY_RETRY_SECS),
+                ));
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "password check failed");
+                self.error(ErrorCode::Internal, "internal error");
+                false
+            }
+        }
+    }
+
+    /// The joiner's request once its KeyPackage, credential and bans are checked; `None` once
+    /// the refusal is queued.
+    async fn join_request(
+        &self,
+        number: &str,
+        display_name: DisplayName,
+        key_package: MlsBlob,
+    ) -> Option<JoinRequest> {
+        let validated = match validate_key_package(
+            key_package.as_bytes(),
+            Some(&self.hub.org_public_key()),
+            unix_now(),
+        ) {
+            Ok(validated) => validated,
+            Err(e) => {
+                self.error(ErrorCode::InvalidMls, &format!("invalid KeyPackage: {e}"));
+                return None;
+            }
+        };
+        let user_id = self.user.as_ref().map(|u| u.id.as_str());
+        if let Err((code, why)) = admission::check_credential(user_id, &validated.trust) {
+            self.error(code, why);
+            return None;
+        }
+        let ban_keys = admission::ban_keys(&validated.signature_key, user_id);
+        match self.hub.store().is_banned(number, &ban_keys).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!(participant = %self.id, meeting = %number, "banned joiner refused");
+                self.hub.send(
+                    self.id,
+                    ServerMessage::Denied {
+                        reason: conclave_protocol::DenyReason::Expelled,
+                    },
+                    true,
+                );
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(meeting = %number, error = %e, "ban lookup failed");
+                self.error(ErrorCode::Internal, "internal error");
+                return None;
+            }
+        }
+        let account_name = self.user.as_ref().map(|u| u.display_name.as_str());
+        Some(JoinRequest {
+            display_name: admission::display_name(account_name, display_name),
+            user_id: user_id.map(str::to_owned),
+            signature_key: validated.signature_key,
+            key_package,
+        })
     }
 
     /// Every message of a joined connection other than `join`, `leave` and `ping`.
     async fn in_meeting(&mut self, message: ClientMessage) {
         let actor = self.id;
-        let now = std::time::Instant::now();
         let result: Result<(), Refusal> = match message {
+            control @ (ClientMessage::Admit { .. }
+            | ClientMessage::Deny { .. }
+            | ClientMessage::AdmitAll
+            | ClientMessage::Lock
+            | ClientMessage::Unlock
+            | ClientMessage::SetAutoLock { .. }
+            | ClientMessage::SetRequireSignIn { .. }
+            | ClientMessage::SetLobby { .. }
+            | ClientMessage::Expel { .. }
+            | ClientMessage::ExpelUnverified
+            | ClientMessage::AssignCoHost { .. }
+            | ClientMessage::EndMeeting) => self.host_control(control).await,
+            ClientMessage::Commit {
+                epoch,
+                commit,
+                welcome,
+                added,
+                removed,
+            } => self.hub.with_room(actor, |r: &mut Room| {
+                Ok::<_, Refusal>(r.commit(actor, epoch, commit, welcome, &added, &removed))
+            }),
+            ClientMessage::Proposal { epoch, proposal } => self
+                .hub
+                .with_room(actor, |r: &mut Room| {
+                    r.relay_proposal(actor, epoch, proposal)
+                })
+                .map_err(Refusal::from),
+            ClientMessage::ReturnToLobby { participants } => self
+                .hub
+                .with_room(actor, |r: &mut Room| {
+                    r.return_to_lobby(actor, &participants)
+                })
+                .map_err(Refusal::from),
+            ClientMessage::KeyPackageRefresh { .. } => Err(Refusal::Code(
+                ErrorCode::BadRequest,
+                "key_package_refresh is not supported yet",
+            )),
+            ClientMessage::SdpOffer { sdp } => self.media_offer(&sdp).await,
+            ClientMessage::SdpAnswer { sdp } => match self.hub.sfu().accept_answer(self.id, sdp) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    tracing::info!(participant = %self.id, error = %e, "media answer refused");
+                    Err(Refusal::Code(
+                        ErrorCode::BadRequest,
+                        "no media offer is waiting for this answer",
+                    ))
+                }
+            },
+            // Candidates travel inside the descriptions (no trickle).
+            ClientMessage::IceCandidate { .. } => Err(Refusal::Code(
+                ErrorCode::BadRequest,
+                "send candidates inside sdp_offer",
+            )),
+            // Handled by `handle_text`.
+            ClientMessage::Join { .. } | ClientMessage::Leave | ClientMessage::Ping { .. } => {
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => {}
+            Err(Refusal::Room(e)) => self.error(e.code(), &e.to_string()),
+            Err(Refusal::Code(code, message)) => self.error(code, message),
+            Err(Refusal::Revoked) => {}
+        }
+    }
+
+    /// A host control: the room decides whether the sender may (see `room/host_controls.rs`);
+    /// the name given here is what the audit log records.
+    async fn host_control(&mut self, message: ClientMessage) -> Result<(), Refusal> {
+        let actor = self.id;
+        let now = std::time::Instant::now();
+        match message {
             ClientMessage::Admit {
                 participant,
                 admission,
@@ -678,114 +678,53 @@ impl Session {
                 .await
             }
             ClientMessage::EndMeeting => self.end_meeting().await,
-            ClientMessage::Commit {
-                epoch,
-                commit,
-                welcome,
-                added,
-                removed,
-            } => self.hub.with_room(actor, |r: &mut Room| {
-                Ok::<_, Refusal>(r.commit(actor, epoch, commit, welcome, &added, &removed))
-            }),
-            ClientMessage::Proposal { epoch, proposal } => self
-                .hub
-                .with_room(actor, |r: &mut Room| {
-                    r.relay_proposal(actor, epoch, proposal)
-                })
-                .map_err(Refusal::from),
-            ClientMessage::ReturnToLobby { participants } => self
-                .hub
-                .with_room(actor, |r: &mut Room| {
-                    r.return_to_lobby(actor, &participants)
-                })
-                .map_err(Refusal::from),
-            ClientMessage::KeyPackageRefresh { .. } => Err(Refusal::Code(
-                ErrorCode::BadRequest,
-                "key_package_refresh is not supported yet",
-            )),
-            ClientMessage::SdpOffer { sdp } => {
-                // Only MLS members may connect (clients offer once in the meeting): a
-                // participant in the lobby or waiting for its Add gets no media connection,
-                // and so no SFU resources. The SFU forwards only to and from members anyway.
-                let id = self.id;
-                let member = self.hub.with_room(id, |room: &mut Room| {
-                    if room.members().contains(&id) {
-                        Ok(Vec::new())
-                    } else {
-                        Err(Refusal::Code(
-                            ErrorCode::NotAllowed,
-                            "join the meeting first",
-                        ))
-                    }
-                });
-                let throttled = if member.is_ok() {
-                    self.media_offers.take(std::time::Instant::now()).err()
-                } else {
-                    None
-                };
-                match self.hub.meeting_of(self.id) {
-                    _ if member.is_err() => member,
-                    _ if throttled.is_some() => {
-                        tracing::info!(participant = %self.id, "media offers throttled");
-                        self.reply(error_message(
-                            ErrorCode::Throttled,
-                            "too many media offers; try again later",
-                            throttled,
-                        ));
-                        Ok(())
-                    }
-                    Some(meeting) => {
-                        let (hub, id) = (Arc::downgrade(&self.hub), self.id);
-                        let signal: crate::sfu::Signal = Box::new(move |message| {
-                            if let Some(hub) = hub.upgrade() {
-                                hub.send(id, message, false);
-                            }
-                        });
-                        match self.hub.sfu().answer(self.id, &meeting, &sdp, signal).await {
-                            Ok(answer) => {
-                                // The answer first: the SFU's offers (the others' tracks)
-                                // follow it on this connection.
-                                self.reply(ServerMessage::SdpAnswer { sdp: answer });
-                                self.hub.refresh_media(&meeting);
-                                Ok(())
-                            }
-                            Err(e) => {
-                                tracing::info!(participant = %self.id, error = %e, "media offer refused");
-                                Err(Refusal::Code(
-                                    ErrorCode::BadRequest,
-                                    "the media offer was refused",
-                                ))
-                            }
-                        }
-                    }
-                    None => Err(Refusal::Code(ErrorCode::NotAllowed, "join a meeting first")),
-                }
+            // Everything else is dispatched by `in_meeting`.
+            _ => Ok(()),
+        }
+    }
+
+    /// A media offer: the room decides who may connect (see `room/media.rs`), the SFU
+    /// answers.
+    async fn media_offer(&mut self, sdp: &str) -> Result<(), Refusal> {
+        let id = self.id;
+        self.hub.with_room(id, |room: &mut Room| {
+            room.may_offer_media(id)
+                .map(|()| Vec::new())
+                .map_err(|(code, why)| Refusal::Code(code, why))
+        })?;
+        if let Err(wait) = self.media_offers.take(std::time::Instant::now()) {
+            tracing::info!(participant = %id, "media offers throttled");
+            self.reply(error_message(
+                ErrorCode::Throttled,
+                "too many media offers; try again later",
+                Some(wait),
+            ));
+            return Ok(());
+        }
+        let Some(meeting) = self.hub.meeting_of(id) else {
+            return Err(Refusal::Code(ErrorCode::NotAllowed, "join a meeting first"));
+        };
+        let hub = Arc::downgrade(&self.hub);
+        let signal: crate::sfu::Signal = Box::new(move |message| {
+            if let Some(hub) = hub.upgrade() {
+                hub.send(id, message, false);
             }
-            ClientMessage::SdpAnswer { sdp } => match self.hub.sfu().accept_answer(self.id, sdp) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    tracing::info!(participant = %self.id, error = %e, "media answer refused");
-                    Err(Refusal::Code(
-                        ErrorCode::BadRequest,
-                        "no media offer is waiting for this answer",
-                    ))
-                }
-            },
-            // Candidates travel inside the descriptions (no trickle).
-            ClientMessage::IceCandidate { .. } => Err(Refusal::Code(
-                ErrorCode::BadRequest,
-                "send candidates inside sdp_offer",
-            )),
-            // Handled by `handle_text`.
-            ClientMessage::Join { .. } | ClientMessage::Leave | ClientMessage::Ping { .. } => {
+        });
+        match self.hub.sfu().answer(id, &meeting, sdp, signal).await {
+            Ok(answer) => {
+                // The answer first: the SFU's offers (the others' tracks) follow it on this
+                // connection.
+                self.reply(ServerMessage::SdpAnswer { sdp: answer });
+                self.hub.refresh_media(&meeting);
                 Ok(())
             }
-        };
-        match result {
-            Ok(()) => {}
-            Err(Refusal::Room(e)) => self.error(e.code(), &e.to_string()),
-            Err(Refusal::Code(code, message)) => self.error(code, message),
-            Err(Refusal::Revoked) => {}
+            Err(e) => {
+                tracing::info!(participant = %id, error = %e, "media offer refused");
+                Err(Refusal::Code(
+                    ErrorCode::BadRequest,
+                    "the media offer was refused",
+                ))
+            }
         }
     }
 

@@ -9,8 +9,7 @@
 use std::path::Path;
 
 use bolero::check;
-use conclave_server::http::{CreateMeetingRequest, SignInRequest, prepare_meeting};
-use conclave_server::hub::MeetingOptions;
+use conclave_server::{CreateMeetingRequest, MeetingOptions, SignInRequest, prepare_meeting};
 
 fn create_meeting(request: CreateMeetingRequest) -> Result<String, String> {
     let options = MeetingOptions {

@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use conclave_protocol::{ParticipantId, ServerMessage};
-use conclave_rtc::transport::{TransportError, answer_from_text, opus_track, set_local_and_gather};
+use conclave_rtc::transport::{
+    LinkEvents, TransportError, answer_from_text, opus_track, set_local_and_gather,
+};
 use conclave_rtc::video_link::{Feedback, h264_track, watch_feedback};
 use tokio::sync::oneshot;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -294,8 +296,29 @@ impl Sfu {
                 new_video.push(*publisher);
             }
         }
+        self.offer_and_apply(subscriber, generation, &connection, &events, &signal)
+            .await?;
+        self.renegotiations.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(participant = %subscriber, tracks = wanted.len(), "media renegotiated");
+        // The new video tracks need a picture to start from.
+        for publisher in new_video {
+            self.request_keyframe_from(publisher);
+        }
+        Ok(())
+    }
+
+    /// Sends the connection's new offer over the subscriber's signaling and applies the
+    /// answer; a failed or timed-out round leaves `unanswered` set so the next one offers.
+    async fn offer_and_apply(
+        &self,
+        subscriber: ParticipantId,
+        generation: u64,
+        connection: &Arc<dyn webrtc::peer_connection::PeerConnection>,
+        events: &Arc<LinkEvents>,
+        signal: &Signal,
+    ) -> Result<(), TransportError> {
         let offer = connection.create_offer(None).await.map_err(webrtc_error)?;
-        let offer = set_local_and_gather(connection.as_ref(), &events, offer).await?;
+        let offer = set_local_and_gather(connection.as_ref(), events, offer).await?;
         let (answer_tx, answer_rx) = oneshot::channel();
         self.with_peer(subscriber, generation, |peer| {
             peer.negotiation.answer = Some(answer_tx);
@@ -321,12 +344,6 @@ impl Sfu {
         self.with_peer(subscriber, generation, |peer| {
             peer.negotiation.unanswered = false;
         });
-        self.renegotiations.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(participant = %subscriber, tracks = wanted.len(), "media renegotiated");
-        // The new video tracks need a picture to start from.
-        for publisher in new_video {
-            self.request_keyframe_from(publisher);
-        }
         Ok(())
     }
 

@@ -602,7 +602,7 @@ async fn strangers_cannot_lock_the_host_or_signed_in_users_out() {
     // 30 strangers (other addresses) guess wrong.
     for n in 0..30u8 {
         let stranger = std::net::IpAddr::from([192, 0, 2, n]);
-        let guess = conclave_server::throttle::Guess::join_guest(stranger, &number);
+        let guess = conclave_server::Guess::join_guest(stranger, &number);
         let _ = hub.throttle().reserve(&guess, unix_now() as i64).await;
     }
     // Guests are throttled on this meeting now…
@@ -730,7 +730,7 @@ async fn a_panicking_connection_task_leaves_no_ghost() {
                 guard.id(),
                 &record,
                 &[],
-                conclave_server::room::JoinRequest {
+                conclave_server::JoinRequest {
                     display_name: DisplayName::new("Ghost").unwrap(),
                     user_id: None,
                     signature_key: validated.signature_key,
