@@ -346,8 +346,22 @@ async fn run(cli: Cli) -> Result<u8> {
     }
 }
 
+/// Warnings from the client engine and the media stack (refused commits, undecodable
+/// messages, a failing source) go to stderr, so stdout stays the session's output (JSON lines
+/// with `--json`). `RUST_LOG` sets the level (`RUST_LOG=debug`, `RUST_LOG=conclave_core=info`);
+/// warnings by default.
+fn install_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    install_logging();
     // One thread: a headless client's work is small, and a single thread spares the
     // cross-thread wakeups a worker pool costs on every packet (about 15 % of a listening
     // bot's CPU, see docs/performance.md).

@@ -101,6 +101,7 @@ async fn host_session(host: &mut MeetingClient) -> MediaSession {
 
 #[tokio::main]
 async fn main() {
+    conclave_tests::log_to_stderr();
     let argument = std::env::args().nth(1);
     if argument
         .as_deref()

@@ -33,6 +33,7 @@ async fn all_at_epoch(clients: &mut [MeetingClient], epoch: u64) {
 
 #[tokio::main]
 async fn main() {
+    conclave_tests::log_to_stderr();
     let members: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

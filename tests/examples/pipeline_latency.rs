@@ -100,6 +100,7 @@ fn stats(label: &str, mut values: Vec<f64>, unit: &str) {
 }
 
 fn main() {
+    conclave_tests::log_to_stderr();
     let argument = std::env::args().nth(1);
     if argument
         .as_deref()

@@ -219,6 +219,7 @@ impl MediaSignalling for BotSignalling<'_> {
 
 #[tokio::main]
 async fn main() {
+    conclave_tests::log_to_stderr();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--serve") {
         serve().await;

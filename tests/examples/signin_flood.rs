@@ -114,6 +114,7 @@ fn summary(samples: &[Second]) -> String {
 
 #[tokio::main]
 async fn main() {
+    conclave_tests::log_to_stderr();
     let mut args = std::env::args().skip(1).map(|a| {
         a.parse::<usize>()
             .expect("numbers: requests parallel addresses seconds")

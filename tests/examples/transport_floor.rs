@@ -213,6 +213,7 @@ fn forward(
 }
 
 fn main() {
+    conclave_tests::log_to_stderr();
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     match arguments.first().map(String::as_str) {
         Some("sfu") => sfu(&arguments[1..]),

@@ -31,6 +31,7 @@ narrows the camera's uplink to N kbit/s (200 ms queue) and sends a noisy pattern
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    conclave_tests::log_to_stderr();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");

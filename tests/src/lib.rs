@@ -218,3 +218,14 @@ pub async fn codes_at(clients: &mut [&mut MeetingClient], epoch: u64) -> Vec<Str
     }
     codes
 }
+
+/// For the load bots (`tests/examples/`): the client's and the server's warnings on stderr,
+/// at the level `RUST_LOG` names (warnings by default), so a bot's trouble is not silent.
+pub fn log_to_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
