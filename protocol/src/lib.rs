@@ -33,6 +33,7 @@ pub mod verification;
 
 mod fields;
 mod messages;
+mod validate;
 
 pub use fields::{
     BearerToken, DisplayName, MeetingNumber, MeetingPassword, MlsBlob, ParticipantId, Reason,
