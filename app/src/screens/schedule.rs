@@ -21,7 +21,7 @@ use iced::{Alignment, Element, Length, Task};
 
 use super::{Session, UiError, error_line, page};
 use crate::fl;
-use crate::secrets;
+use crate::service::secrets;
 
 pub const TITLE_INPUT: &str = "schedule-title";
 pub const START_INPUT: &str = "schedule-start";
