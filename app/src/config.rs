@@ -1,7 +1,7 @@
 //! Command-line flags and the user's settings (language, theme, LAN hosting, last server).
 //!
 //! Settings hold no secrets (tokens, keys and passwords live in the OS keychain, see
-//! [`crate::secrets`]); they are a small TOML file in the app's data directory.
+//! [`crate::service::secrets`]); they are a small TOML file in the app's data directory.
 
 use std::path::{Path, PathBuf};
 

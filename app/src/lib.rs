@@ -9,12 +9,14 @@ pub mod embedded;
 pub mod focus;
 pub mod fonts;
 pub mod i18n;
-pub mod join;
 pub mod meeting_link;
 pub mod screens;
-pub mod secrets;
+pub mod service;
 pub mod shell;
 pub mod video;
+
+// `embedded.rs` still names these at the crate root.
+pub use service::{join, secrets};
 
 /// When the process started (set first thing in `main`), for the cold-start figure.
 pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();

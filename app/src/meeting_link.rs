@@ -16,8 +16,8 @@ use conclave_e2ee::group::GroupMember;
 use conclave_media::VideoSource;
 use conclave_media::h264::VideoEncoderConfig;
 use conclave_media::pattern::TestPattern;
-use conclave_media::pipeline::{AudioPipeline, PipelineStats};
-use conclave_media::video_pipeline::{VideoPipeline, VideoStats};
+use conclave_media::pipeline::AudioPipeline;
+use conclave_media::video_pipeline::VideoPipeline;
 use conclave_protocol::verification::VerificationCode;
 use conclave_protocol::{ClientMessage, LobbyEntry, MeetingState, ParticipantId, Role};
 use conclave_rtc::transport::{LinkOptions, MediaLink};
@@ -31,7 +31,8 @@ use tokio::task::JoinHandle;
 
 use crate::devices::camera::{CameraCapture, CameraControl, CameraSource, CameraStatus};
 use crate::devices::{Camera, DeviceChoice};
-use crate::join::JoinRequest;
+use crate::service::join::JoinRequest;
+use crate::service::network_notice::NetworkNotice;
 use crate::video::FrameBoard;
 
 /// What the meeting screens show: the engine's snapshot without the key material.
@@ -330,35 +331,6 @@ enum MediaNote {
     Speaker(Option<u32>),
     CameraFailed(String),
     Network(NetworkNotice),
-}
-
-/// What a member should know about their own uplink, from the SFU's receiver reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NetworkNotice {
-    #[default]
-    Fine,
-    /// The SFU keeps reporting heavy loss on our audio: others may hear us break up.
-    AudioLossy,
-    /// Our video is sent below the chosen quality until the path recovers.
-    VideoReduced,
-}
-
-/// Opus FEC planned for this much loss or more means the SFU keeps reporting heavy loss (the
-/// plan falls two points a report once the path is clean, so the notice lasts a few seconds
-/// beyond the trouble).
-const AUDIO_LOSSY_PERCENT: i32 = 20;
-
-impl NetworkNotice {
-    /// From the session's statistics; broken audio matters more than smaller video.
-    pub fn of(audio: &PipelineStats, video: &VideoStats, sending_video: bool) -> Self {
-        if audio.expected_loss_percent >= AUDIO_LOSSY_PERCENT {
-            Self::AudioLossy
-        } else if sending_video && video.send_rung > 0 {
-            Self::VideoReduced
-        } else {
-            Self::Fine
-        }
-    }
 }
 
 /// The audio part: set up in its own task (ICE gathering and connecting take time, and the

@@ -11,11 +11,12 @@ use crate::diagnostics::{self, LogBuffer};
 use crate::embedded::Hosted;
 use crate::fl;
 use crate::i18n::{self, Language};
-use crate::join::JoinRequest;
 use crate::meeting_link::LinkKey;
 use crate::screens::{
     Account, Session, UiError, home, meeting, prejoin, schedule, settings, signin,
 };
+use crate::service::account;
+use crate::service::join::JoinRequest;
 
 pub enum Screen {
     SignIn(signin::State),
@@ -100,7 +101,7 @@ impl Shell {
         let restore = if shell.args.server.is_some() {
             Task::none()
         } else {
-            Task::perform(signin::restore(), Message::Restored)
+            Task::perform(account::restore(), Message::Restored)
         };
         let focus = shell.focus_first_field();
         (shell, Task::batch([restore, focus]))
@@ -195,7 +196,7 @@ impl Shell {
         if !due {
             return self.renewed(Ok(session), after);
         }
-        Task::perform(signin::renew(session), move |result| {
+        Task::perform(account::renew(session), move |result| {
             Message::Renewed(result, after.clone())
         })
     }
@@ -476,7 +477,7 @@ impl Shell {
             None => Task::none(),
         };
         let forget = if was_signed_in {
-            Task::perform(signin::forget(session), Message::SignedOut)
+            Task::perform(account::forget(session), Message::SignedOut)
         } else {
             Task::none()
         };

@@ -9,8 +9,8 @@ mod common;
 use std::sync::Arc;
 
 use conclave_app::devices::{Camera, DeviceChoice, Microphone, Speaker};
-use conclave_app::join::{JoinRequest, SignedInIdentity};
 use conclave_app::meeting_link::{self, LinkCommand, LinkEvent, LinkHandle, LinkKey, MeetingView};
+use conclave_app::service::join::{JoinRequest, SignedInIdentity};
 use conclave_core::client::account::NewMeeting;
 use conclave_core::client::{Event, Phase};
 use conclave_protocol::{ClientMessage, DisplayName, MeetingNumber, MeetingPassword};

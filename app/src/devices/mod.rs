@@ -247,18 +247,10 @@ fn open_sink(speaker: &Speaker) -> Option<Box<dyn AudioSink + Send>> {
     }
 }
 
-/// Root-mean-square level of a frame, 0.0 (silence) to 1.0 (full scale), for the level meter.
-pub fn level(frame: &[i16]) -> f32 {
-    if frame.is_empty() {
-        return 0.0;
-    }
-    let sum: f64 = frame.iter().map(|s| f64::from(*s).powi(2)).sum();
-    ((sum / frame.len() as f64).sqrt() / f64::from(i16::MAX)) as f32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::level::level;
     use conclave_media::{FRAME_SAMPLES, MediaPipelineError};
     use std::sync::Arc;
 

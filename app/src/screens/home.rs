@@ -12,8 +12,8 @@ use iced::{Alignment, Element, Length, Task};
 
 use super::{Session, UiError, error_line, page};
 use crate::fl;
-use crate::join::JoinRequest;
-use crate::secrets;
+use crate::service::join::JoinRequest;
+use crate::service::secrets;
 
 pub const NUMBER_INPUT: &str = "home-number";
 pub const PASSWORD_INPUT: &str = "home-password";

@@ -14,8 +14,9 @@ use crate::devices::{
     self, Camera, DeviceChoice, DeviceLists, DevicePreference, Microphone, Speaker, pattern,
 };
 use crate::fl;
-use crate::join::JoinRequest;
 use crate::screens::page;
+use crate::service::join::JoinRequest;
+use crate::service::level::LevelMeter;
 
 pub const NAME_INPUT: &str = "prejoin-name";
 /// Preview frame rate: enough to see it move, cheap to render.
@@ -263,8 +264,16 @@ impl State {
             Microphone::Off => Subscription::none(),
             microphone => Subscription::run_with(microphone.clone(), |microphone| {
                 let microphone = microphone.clone();
-                iced::stream::channel(4, async move |output| {
-                    level_meter(microphone, output).await;
+                iced::stream::channel(4, async move |mut output| {
+                    use iced::futures::SinkExt as _;
+                    let Some(mut meter) = LevelMeter::open(microphone).await else {
+                        return;
+                    };
+                    while let Some(peak) = meter.next_peak().await {
+                        if output.send(Message::Level(peak)).await.is_err() {
+                            return;
+                        }
+                    }
                 })
             }),
         };
@@ -348,49 +357,6 @@ impl State {
             .spacing(8),
         );
         page(form)
-    }
-}
-
-/// Reports the microphone's level about 10 times a second while the picker shows it.
-async fn level_meter(
-    microphone: Microphone,
-    mut output: iced::futures::channel::mpsc::Sender<Message>,
-) {
-    use conclave_media::{AudioSource, FRAME_SAMPLES};
-    use iced::futures::SinkExt as _;
-
-    let opened = tokio::task::spawn_blocking(move || -> Option<Box<dyn AudioSource + Send>> {
-        match microphone {
-            Microphone::Device(name) => match devices::audio::Microphone::open(&name) {
-                Ok(mic) => Some(Box::new(mic)),
-                Err(error) => {
-                    tracing::warn!(%error, "cannot open the microphone for the level meter");
-                    None
-                }
-            },
-            Microphone::TestTone => Some(Box::new(devices::test_tone())),
-            Microphone::Off => None,
-        }
-    })
-    .await;
-    let Ok(Some(mut source)) = opened else {
-        return;
-    };
-    let mut frame = vec![0i16; FRAME_SAMPLES];
-    let mut ticker = tokio::time::interval(Duration::from_millis(20));
-    let mut peak = 0f32;
-    for count in 1u64.. {
-        ticker.tick().await;
-        match source.next_frame(&mut frame) {
-            Ok(true) => peak = peak.max(devices::level(&frame)),
-            _ => return,
-        }
-        if count % 5 == 0 {
-            if output.send(Message::Level(peak)).await.is_err() {
-                return;
-            }
-            peak = 0.0;
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Shared by the app's integration tests: a host account on the in-process test server and
 //! the app's sign-in for it, as the sign-in screen would have made it.
 
-use conclave_app::join::SignedInIdentity;
+use conclave_app::service::join::SignedInIdentity;
 use conclave_core::client::account::sign_in;
 use conclave_e2ee::group::{generate_signature_keys, signature_keys_to_bytes};
 use conclave_tests::TestServer;

@@ -24,9 +24,9 @@ use crate::devices::Camera;
 use crate::fl;
 use crate::meeting_link::{
     self, AudioState, LinkCommand, LinkError, LinkEvent, LinkHandle, LinkKey, MeetingView,
-    NetworkNotice,
 };
 use crate::screens::lobby;
+use crate::service::network_notice::NetworkNotice;
 
 pub struct State {
     key: LinkKey,

@@ -17,7 +17,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::*;
 use crate::devices::DeviceChoice;
 use crate::i18n::Language;
-use crate::join::JoinRequest;
+use crate::service::join::JoinRequest;
 
 fn key() -> LinkKey {
     LinkKey {
@@ -426,40 +426,6 @@ fn a_congested_uplink_is_told_to_the_member_and_the_notice_goes_when_it_recovers
         state.update(Message::Link(LinkEvent::Network(NetworkNotice::Fine)));
         assert!(!shows(&state, &video) && !shows(&state, &audio));
     }
-}
-
-#[test]
-fn the_network_notice_follows_the_senders_statistics() {
-    use conclave_media::pipeline::PipelineStats;
-    use conclave_media::video_pipeline::VideoStats;
-    let clean = PipelineStats {
-        expected_loss_percent: 5,
-        ..PipelineStats::default()
-    };
-    let lossy = PipelineStats {
-        expected_loss_percent: 40,
-        ..clean
-    };
-    let full = VideoStats::default();
-    let reduced = VideoStats {
-        send_rung: 2,
-        ..VideoStats::default()
-    };
-    assert_eq!(NetworkNotice::of(&clean, &full, true), NetworkNotice::Fine);
-    assert_eq!(
-        NetworkNotice::of(&clean, &reduced, true),
-        NetworkNotice::VideoReduced
-    );
-    assert_eq!(
-        NetworkNotice::of(&clean, &reduced, false),
-        NetworkNotice::Fine,
-        "a camera that is off sends nothing to reduce"
-    );
-    assert_eq!(
-        NetworkNotice::of(&lossy, &reduced, true),
-        NetworkNotice::AudioLossy,
-        "breaking audio matters more"
-    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use conclave_core::client::TlsTrust;
 use conclave_protocol::identity::{MemberCertificate, OrgPublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::join::SignedInIdentity;
+use super::join::SignedInIdentity;
 
 const SERVICE: &str = "conclave-app";
 const IDENTITY_ACCOUNT: &str = "signed-in-identity";
