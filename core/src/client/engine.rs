@@ -389,21 +389,7 @@ impl Engine {
                 self.commit_queued(&mut out);
             }
             ServerMessage::MlsWelcome { welcome } => self.on_welcome(welcome.as_bytes(), &mut out),
-            ServerMessage::MlsCommit { commit, .. } => {
-                self.refresh_committers();
-                self.member.set_join_rules(self.join_rules());
-                match self.member.process(commit.as_bytes()) {
-                    Ok(Incoming::Commit(change)) => self.after_commit(&change, &mut out),
-                    Ok(Incoming::Proposal { .. }) => {}
-                    Err(e) => out
-                        .events
-                        .push(Event::SecurityWarning(format!("refused a commit: {e}"))),
-                }
-                // A commit of ours that lost the race is retried on top of the winner.
-                if self.in_flight.is_none() {
-                    self.commit_queued(&mut out);
-                }
-            }
+            ServerMessage::MlsCommit { commit, .. } => self.on_commit(commit.as_bytes(), &mut out),
             ServerMessage::MlsProposal { proposal, .. } => {
                 match self.member.process(proposal.as_bytes()) {
                     Ok(Incoming::Proposal { removes }) => {
@@ -555,6 +541,23 @@ impl Engine {
             Err(e) => out.events.push(Event::SecurityWarning(format!(
                 "could not process the Welcome: {e}"
             ))),
+        }
+    }
+
+    /// Another member's commit, checked against this meeting's rules before it is merged.
+    fn on_commit(&mut self, commit: &[u8], out: &mut Output) {
+        self.refresh_committers();
+        self.member.set_join_rules(self.join_rules());
+        match self.member.process(commit) {
+            Ok(Incoming::Commit(change)) => self.after_commit(&change, out),
+            Ok(Incoming::Proposal { .. }) => {}
+            Err(e) => out
+                .events
+                .push(Event::SecurityWarning(format!("refused a commit: {e}"))),
+        }
+        // A commit of ours that lost the race is retried on top of the winner.
+        if self.in_flight.is_none() {
+            self.commit_queued(out);
         }
     }
 
