@@ -158,17 +158,7 @@ impl State {
             Message::PasswordChanged(value) => self.password = value,
             Message::DisplayNameChanged(value) => self.display_name = value,
             Message::Join => return self.join(),
-            Message::JoinScheduled(number) => {
-                let account = secrets::meeting_password_account(&self.session.server, &number);
-                return Action::Run(Task::perform(
-                    async move {
-                        secrets::blocking(move || secrets::get(&account))
-                            .await
-                            .map_err(UiError::from)
-                    },
-                    move |result| Message::KeptPassword(number.clone(), result),
-                ));
-            }
+            Message::JoinScheduled(number) => return self.join_scheduled(number),
             Message::KeptPassword(number, result) => {
                 self.number = number;
                 match result {
@@ -181,21 +171,7 @@ impl State {
                     Err(error) => self.join_error = Some(error),
                 }
             }
-            Message::Refresh => {
-                let Some(token) = self.session.token().map(str::to_owned) else {
-                    return Action::None;
-                };
-                self.loading = true;
-                let server = self.session.server.clone();
-                let trust = self.session.trust.clone();
-                return Action::Run(Task::perform(
-                    async move {
-                        let scheduler = Scheduler::new(&server, &trust, &token)?;
-                        scheduler.list().await.map_err(UiError::from)
-                    },
-                    Message::Listed,
-                ));
-            }
+            Message::Refresh => return self.refresh(),
             Message::Listed(result) => {
                 self.loading = false;
                 match result {
@@ -208,27 +184,7 @@ impl State {
                     Err(error) => self.list_error = Some(error),
                 }
             }
-            Message::InstantMeeting => {
-                let Some(token) = self.session.token().map(str::to_owned) else {
-                    return Action::None;
-                };
-                self.creating = true;
-                let server = self.session.server.clone();
-                let trust = self.session.trust.clone();
-                let options = NewMeeting {
-                    title: Some(fl!("home-instant-title")),
-                    lobby: true,
-                    ..NewMeeting::default()
-                };
-                return Action::Run(Task::perform(
-                    async move {
-                        let created =
-                            account::create_meeting(&server, &trust, &token, &options).await?;
-                        Ok((created.number, created.password))
-                    },
-                    Message::InstantCreated,
-                ));
-            }
+            Message::InstantMeeting => return self.instant_meeting(),
             Message::InstantCreated(result) => {
                 self.creating = false;
                 match result {
@@ -252,25 +208,7 @@ impl State {
                     return Action::Run(iced::clipboard::write(details));
                 }
             }
-            Message::ConfirmCancel => {
-                let (Some(number), Some(token)) = (
-                    self.confirm_cancel.take(),
-                    self.session.token().map(str::to_owned),
-                ) else {
-                    return Action::None;
-                };
-                self.cancelling = Some(number.clone());
-                let server = self.session.server.clone();
-                let trust = self.session.trust.clone();
-                return Action::Run(Task::perform(
-                    async move {
-                        let scheduler = Scheduler::new(&server, &trust, &token)?;
-                        scheduler.cancel(&number).await?;
-                        Ok(())
-                    },
-                    Message::Cancelled,
-                ));
-            }
+            Message::ConfirmCancel => return self.confirm_cancel(),
             Message::Cancelled(result) => {
                 self.cancelling = None;
                 match result {
@@ -283,6 +221,79 @@ impl State {
             Message::SignOut => return Action::SignOut,
         }
         Action::None
+    }
+
+    /// Joins one of the listed meetings with the password kept on this device for it.
+    fn join_scheduled(&self, number: String) -> Action {
+        let account = secrets::meeting_password_account(&self.session.server, &number);
+        Action::Run(Task::perform(
+            async move {
+                secrets::blocking(move || secrets::get(&account))
+                    .await
+                    .map_err(UiError::from)
+            },
+            move |result| Message::KeptPassword(number.clone(), result),
+        ))
+    }
+
+    /// Asks the server for the scheduled meetings again.
+    fn refresh(&mut self) -> Action {
+        let Some(token) = self.session.token().map(str::to_owned) else {
+            return Action::None;
+        };
+        self.loading = true;
+        let server = self.session.server.clone();
+        let trust = self.session.trust.clone();
+        Action::Run(Task::perform(
+            async move {
+                let scheduler = Scheduler::new(&server, &trust, &token)?;
+                scheduler.list().await.map_err(UiError::from)
+            },
+            Message::Listed,
+        ))
+    }
+
+    /// Creates a meeting now (lobby on) and joins it once created.
+    fn instant_meeting(&mut self) -> Action {
+        let Some(token) = self.session.token().map(str::to_owned) else {
+            return Action::None;
+        };
+        self.creating = true;
+        let server = self.session.server.clone();
+        let trust = self.session.trust.clone();
+        let options = NewMeeting {
+            title: Some(fl!("home-instant-title")),
+            lobby: true,
+            ..NewMeeting::default()
+        };
+        Action::Run(Task::perform(
+            async move {
+                let created = account::create_meeting(&server, &trust, &token, &options).await?;
+                Ok((created.number, created.password))
+            },
+            Message::InstantCreated,
+        ))
+    }
+
+    /// Cancels the meeting the user confirmed cancelling.
+    fn confirm_cancel(&mut self) -> Action {
+        let (Some(number), Some(token)) = (
+            self.confirm_cancel.take(),
+            self.session.token().map(str::to_owned),
+        ) else {
+            return Action::None;
+        };
+        self.cancelling = Some(number.clone());
+        let server = self.session.server.clone();
+        let trust = self.session.trust.clone();
+        Action::Run(Task::perform(
+            async move {
+                let scheduler = Scheduler::new(&server, &trust, &token)?;
+                scheduler.cancel(&number).await?;
+                Ok(())
+            },
+            Message::Cancelled,
+        ))
     }
 
     fn meeting_row<'a>(&self, meeting: &'a ScheduledMeeting) -> Element<'a, Message> {

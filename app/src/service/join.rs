@@ -1,7 +1,8 @@
 //! What the shell hands the meeting screens when the user asks to join: where the server is,
-//! how to trust it, which meeting, and who is joining.
+//! how to trust it, which meeting, and who is joining; and the connection that asks to join.
 
-use conclave_core::client::TlsTrust;
+use conclave_core::client::account::fetch_org_key;
+use conclave_core::client::{ConnectError, ConnectOptions, MeetingClient, TlsTrust};
 use conclave_core::group::{GroupError, GroupMember, signature_keys_from_bytes};
 use conclave_core::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
 use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
@@ -65,4 +66,58 @@ impl std::fmt::Debug for JoinRequest {
             .field("identity", &self.identity)
             .finish()
     }
+}
+
+/// Why the link could not be set up or broke, in words the screens translate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkError {
+    /// TCP/TLS/WebSocket failure (or a refused certificate).
+    Connect(String),
+    /// The sign-in token was refused.
+    Unauthorized,
+    /// The local MLS identity could not be created.
+    Identity(String),
+}
+
+/// This device's MLS member: the certified credential when signed in, a guest's otherwise.
+fn member_for(request: &JoinRequest) -> Result<GroupMember, LinkError> {
+    let member = match &request.identity {
+        Some(identity) => identity.member(),
+        None => GroupMember::guest(request.display_name.as_str()),
+    };
+    member.map_err(|e| LinkError::Identity(e.to_string()))
+}
+
+/// Connects to the request's server as this device's member and asks to join its meeting.
+pub async fn connect_and_join(request: &JoinRequest) -> Result<MeetingClient, LinkError> {
+    let member = member_for(request)?;
+    // Guests verify signed-in members with the organization key; without it everyone shows
+    // as not verifiable, which is safe (never wrongly "verified").
+    let org = match &request.identity {
+        Some(identity) => Some(identity.org),
+        None => match fetch_org_key(&request.server, &request.trust).await {
+            Ok(key) => Some(key),
+            Err(error) => {
+                tracing::warn!(%error, "cannot fetch the organization key");
+                None
+            }
+        },
+    };
+    let options = ConnectOptions {
+        server: request.server.clone(),
+        trust: request.trust.clone(),
+        token: request.identity.as_ref().map(|i| i.token.clone()),
+    };
+    let client = MeetingClient::connect(options, member, org)
+        .await
+        .map_err(|e| match e {
+            ConnectError::Unauthorized => LinkError::Unauthorized,
+            other => LinkError::Connect(other.to_string()),
+        })?;
+    client.join(
+        request.meeting.clone(),
+        request.password.clone(),
+        request.display_name.clone(),
+    );
+    Ok(client)
 }
