@@ -5,14 +5,13 @@ use crate::controls::button;
 use conclave_core::client::TlsTrust;
 use conclave_core::client::account::{self, NewMeeting};
 use conclave_core::client::schedule_api::Scheduler;
-use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use conclave_core::schedule::ScheduledMeeting;
 use iced::widget::{Id, column, container, row, rule, scrollable, text, text_input};
 use iced::{Alignment, Element, Length, Task};
 
 use super::{Session, UiError, error_line, page};
 use crate::fl;
-use crate::service::join::JoinRequest;
+use crate::service::join::{FormProblem, JoinRequest};
 use crate::service::secrets;
 
 pub const NUMBER_INPUT: &str = "home-number";
@@ -72,14 +71,6 @@ pub enum Action {
     SignOut,
 }
 
-/// Why a join form can't be sent yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormProblem {
-    Number,
-    Password,
-    Name,
-}
-
 impl State {
     pub fn new(session: Session) -> Self {
         Self {
@@ -116,23 +107,12 @@ impl State {
 
     /// Checks the join form and builds the request.
     pub fn join_request(&self) -> Result<JoinRequest, FormProblem> {
-        let meeting = MeetingNumber::parse(&self.number.replace([' ', '-'], ""))
-            .map_err(|_| FormProblem::Number)?;
-        let password = if self.password.is_empty() {
-            None
-        } else {
-            Some(MeetingPassword::new(self.password.clone()).map_err(|_| FormProblem::Password)?)
-        };
-        let display_name =
-            DisplayName::new(self.display_name.trim()).map_err(|_| FormProblem::Name)?;
-        Ok(JoinRequest {
-            server: self.session.server.clone(),
-            trust: self.session.trust.clone(),
-            meeting,
-            password,
-            display_name,
-            identity: self.session.account.as_ref().map(|a| a.identity.clone()),
-        })
+        JoinRequest::from_typed(
+            &self.session,
+            &self.number,
+            &self.password,
+            &self.display_name,
+        )
     }
 
     fn join(&mut self) -> Action {

@@ -7,6 +7,8 @@ use conclave_core::group::{GroupError, GroupMember, signature_keys_from_bytes};
 use conclave_core::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
 use conclave_core::protocol::{DisplayName, MeetingNumber, MeetingPassword};
 
+use super::session::Session;
+
 /// A signed-in user's identity for the join: their bearer token and certified MLS credential.
 #[derive(Clone)]
 pub struct SignedInIdentity {
@@ -54,6 +56,42 @@ pub struct JoinRequest {
     pub display_name: DisplayName,
     /// `None` joins as a guest (shown to others as unverified).
     pub identity: Option<SignedInIdentity>,
+}
+
+/// Why a join form can't be sent yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormProblem {
+    Number,
+    Password,
+    Name,
+}
+
+impl JoinRequest {
+    /// The request for what the user typed, on `session`'s server as `session`'s user: the
+    /// number may carry spaces or dashes, and an empty password means none.
+    pub fn from_typed(
+        session: &Session,
+        number: &str,
+        password: &str,
+        display_name: &str,
+    ) -> Result<Self, FormProblem> {
+        let meeting = MeetingNumber::parse(&number.replace([' ', '-'], ""))
+            .map_err(|_| FormProblem::Number)?;
+        let password = if password.is_empty() {
+            None
+        } else {
+            Some(MeetingPassword::new(password.to_owned()).map_err(|_| FormProblem::Password)?)
+        };
+        let display_name = DisplayName::new(display_name.trim()).map_err(|_| FormProblem::Name)?;
+        Ok(JoinRequest {
+            server: session.server.clone(),
+            trust: session.trust.clone(),
+            meeting,
+            password,
+            display_name,
+            identity: session.account.as_ref().map(|a| a.identity.clone()),
+        })
+    }
 }
 
 impl std::fmt::Debug for JoinRequest {
@@ -120,4 +158,27 @@ pub async fn connect_and_join(request: &JoinRequest) -> Result<MeetingClient, Li
         request.display_name.clone(),
     );
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_join_form_becomes_a_request_or_names_the_wrong_field() {
+        let session = Session::test_guest();
+        let request =
+            JoinRequest::from_typed(&session, "123-456 789", "", " Aiko ").expect("a valid form");
+        assert_eq!(
+            request.meeting,
+            MeetingNumber::parse("123456789").expect("number")
+        );
+        assert!(request.password.is_none(), "an empty password is none");
+        assert_eq!(request.display_name.as_str(), "Aiko");
+        assert_eq!(request.server, session.server);
+        assert!(request.identity.is_none(), "a guest joins as a guest");
+        let problem = |number, name| JoinRequest::from_typed(&session, number, "", name).err();
+        assert_eq!(problem("12", "Aiko"), Some(FormProblem::Number));
+        assert_eq!(problem("123456789", "  "), Some(FormProblem::Name));
+    }
 }
