@@ -6,13 +6,9 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use conclave_core::client::account::fetch_org_key;
 use conclave_core::client::media_session;
 use conclave_core::client::media_start::MediaStartError;
-use conclave_core::client::{
-    ConnectError, ConnectOptions, Event, MeetingClient, Phase, RosterView, Snapshot,
-};
-use conclave_e2ee::group::GroupMember;
+use conclave_core::client::{Event, MeetingClient, Phase, RosterView, Snapshot};
 use conclave_media::VideoSource;
 use conclave_media::h264::VideoEncoderConfig;
 use conclave_media::pattern::TestPattern;
@@ -31,7 +27,9 @@ use tokio::task::JoinHandle;
 
 use crate::devices::camera::{CameraCapture, CameraControl, CameraSource, CameraStatus};
 use crate::devices::{Camera, DeviceChoice};
-use crate::service::join::JoinRequest;
+use crate::service::join::{self, JoinRequest};
+// Defined with the join logic; the screens name it from here.
+pub use crate::service::join::LinkError;
 use crate::service::network_notice::NetworkNotice;
 use crate::video::FrameBoard;
 
@@ -108,17 +106,6 @@ impl LinkHandle {
     }
 }
 
-/// Why the link could not be set up or broke, in words the screens translate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkError {
-    /// TCP/TLS/WebSocket failure (or a refused certificate).
-    Connect(String),
-    /// The sign-in token was refused.
-    Unauthorized,
-    /// The local MLS identity could not be created.
-    Identity(String),
-}
-
 /// The state of this client's audio.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AudioState {
@@ -177,58 +164,15 @@ pub fn stream(key: LinkKey) -> impl iced::futures::Stream<Item = LinkEvent> + Se
     iced::stream::channel(64, async move |output| drive(key, output).await)
 }
 
-/// This device's MLS member: the certified credential when signed in, a guest's otherwise.
-fn member_for(request: &JoinRequest) -> Result<GroupMember, LinkError> {
-    let member = match &request.identity {
-        Some(identity) => identity.member(),
-        None => GroupMember::guest(request.display_name.as_str()),
-    };
-    member.map_err(|e| LinkError::Identity(e.to_string()))
-}
-
 /// Connects, joins and relays until the meeting is over for this client.
 async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
-    let request = &key.request;
-    let member = match member_for(request) {
-        Ok(member) => member,
+    let mut client = match join::connect_and_join(&key.request).await {
+        Ok(client) => client,
         Err(e) => {
             let _ = output.send(LinkEvent::Failed(e)).await;
             return;
         }
     };
-    // Guests verify signed-in members with the organization key; without it everyone shows
-    // as not verifiable, which is safe (never wrongly "verified").
-    let org = match &request.identity {
-        Some(identity) => Some(identity.org),
-        None => match fetch_org_key(&request.server, &request.trust).await {
-            Ok(key) => Some(key),
-            Err(error) => {
-                tracing::warn!(%error, "cannot fetch the organization key");
-                None
-            }
-        },
-    };
-    let options = ConnectOptions {
-        server: request.server.clone(),
-        trust: request.trust.clone(),
-        token: request.identity.as_ref().map(|i| i.token.clone()),
-    };
-    let mut client = match MeetingClient::connect(options, member, org).await {
-        Ok(client) => client,
-        Err(e) => {
-            let error = match e {
-                ConnectError::Unauthorized => LinkError::Unauthorized,
-                other => LinkError::Connect(other.to_string()),
-            };
-            let _ = output.send(LinkEvent::Failed(error)).await;
-            return;
-        }
-    };
-    client.join(
-        request.meeting.clone(),
-        request.password.clone(),
-        request.display_name.clone(),
-    );
     let (commands_tx, mut commands) = mpsc::unbounded_channel();
     if output
         .send(LinkEvent::Ready(LinkHandle(commands_tx)))
@@ -275,26 +219,9 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
                     break;
                 }
             },
-            Some(note) = notes.recv() => match note {
-                MediaNote::State(state) => {
-                    if output.send(LinkEvent::Audio(state)).await.is_err() {
-                        break;
-                    }
-                }
-                MediaNote::Speaker(speaker) => {
-                    if output.send(LinkEvent::Speaker(speaker)).await.is_err() {
-                        break;
-                    }
-                }
-                MediaNote::CameraFailed(detail) => {
-                    if output.send(LinkEvent::CameraFailed(detail)).await.is_err() {
-                        break;
-                    }
-                }
-                MediaNote::Network(notice) => {
-                    if output.send(LinkEvent::Network(notice)).await.is_err() {
-                        break;
-                    }
+            Some(note) = notes.recv() => {
+                if output.send(relay_note(note)).await.is_err() {
+                    break;
                 }
             },
             command = commands.recv() => match command {
@@ -317,6 +244,17 @@ async fn drive(key: LinkKey, mut output: ui_channel::Sender<LinkEvent>) {
     // Let a final `leave` reach the server before the socket closes.
     tokio::time::sleep(Duration::from_millis(100)).await;
     client.close();
+}
+
+/// Acts on a note from the media task: what goes to the server or the connection, or `Some`
+/// event for the screen.
+fn relay_note(note: MediaNote) -> LinkEvent {
+    match note {
+        MediaNote::State(state) => LinkEvent::Audio(state),
+        MediaNote::Speaker(speaker) => LinkEvent::Speaker(speaker),
+        MediaNote::CameraFailed(detail) => LinkEvent::CameraFailed(detail),
+        MediaNote::Network(notice) => LinkEvent::Network(notice),
+    }
 }
 
 /// How often the speaking indicator follows the audio (it changes on speech, not per frame).

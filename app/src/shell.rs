@@ -274,16 +274,7 @@ impl Shell {
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
-            Message::Frame(at) => {
-                if std::mem::replace(&mut self.first_frame_seen, true) {
-                    return Task::none();
-                }
-                if let Some(started) = crate::STARTED.get() {
-                    let millis = at.saturating_duration_since(*started).as_secs_f64() * 1000.0;
-                    tracing::info!(millis = format!("{millis:.1}"), "first frame");
-                }
-                Task::none()
-            }
+            Message::Frame(at) => self.first_frame(at),
             Message::SettingsSaved(result) => {
                 if let Err(error) = result {
                     tracing::warn!(%error, "could not save settings");
@@ -306,89 +297,10 @@ impl Shell {
                 }
                 Task::none()
             }
-            Message::SignedOut(result) => {
-                match result {
-                    Ok(None) => {}
-                    Ok(Some(detail)) => {
-                        tracing::warn!(%detail, "sign-out could not reach the server");
-                        self.problem = Some(fl!(
-                            "shell-sign-out-server-unreachable",
-                            detail = detail.as_str()
-                        ));
-                    }
-                    Err(error) => {
-                        tracing::warn!(error = %error.text(), "sign-out could not clear the keychain");
-                        let detail = error.text();
-                        self.problem =
-                            Some(fl!("shell-sign-out-not-cleared", detail = detail.as_str()));
-                    }
-                }
-                Task::none()
-            }
+            Message::SignedOut(result) => self.signed_out(result),
             Message::Renewed(result, after) => self.renewed(result, after),
-            Message::SignIn(message) => {
-                let Screen::SignIn(state) = &mut self.screen else {
-                    return Task::none();
-                };
-                match state.update(message) {
-                    signin::Action::None => Task::none(),
-                    signin::Action::Run(task) => task.map(Message::SignIn),
-                    signin::Action::SignedIn(session) => {
-                        if session.account.is_none() {
-                            self.settings.display_name = Some(session.display_name.clone());
-                        }
-                        self.settings.last_server = Some(session.server.clone());
-                        self.settings.last_pin = match &session.trust {
-                            conclave_core::client::TlsTrust::PinnedSha256(pin) => Some(pin.clone()),
-                            conclave_core::client::TlsTrust::PublicRoots => None,
-                        };
-                        Task::batch([self.save_settings(), self.go_home(session)])
-                    }
-                    signin::Action::OpenSettings => self.open_settings(),
-                    signin::Action::Hosted(hosted) => {
-                        self.settings.local_host_username = Some(hosted.username.clone());
-                        let session = Session {
-                            server: hosted.address.clone(),
-                            trust: hosted.trust(),
-                            display_name: hosted.display_name.clone(),
-                            account: Some(Account {
-                                username: hosted.username.clone(),
-                                identity: hosted.identity.clone(),
-                            }),
-                            hosting_locally: true,
-                            not_kept: None,
-                        };
-                        self.hosted = Some(hosted);
-                        Task::batch([self.save_settings(), self.go_home(session)])
-                    }
-                }
-            }
-            Message::Home(message) => {
-                let Screen::Home(state) = &mut self.screen else {
-                    return Task::none();
-                };
-                match state.update(message) {
-                    home::Action::None => Task::none(),
-                    home::Action::Run(task) => task.map(Message::Home),
-                    home::Action::Join(request) => self.renew_then(AfterRenewal::Join(request)),
-                    home::Action::OpenSchedule => {
-                        if let Some(session) = self.session.clone() {
-                            self.screen = Screen::Schedule(Box::new(schedule::State::new(session)));
-                        }
-                        Task::none()
-                    }
-                    home::Action::EditMeeting(meeting) => {
-                        if let Some(session) = self.session.clone() {
-                            self.screen = Screen::Schedule(Box::new(schedule::State::edit(
-                                session, *meeting,
-                            )));
-                        }
-                        Task::none()
-                    }
-                    home::Action::OpenSettings => self.open_settings(),
-                    home::Action::SignOut => self.sign_out(),
-                }
-            }
+            Message::SignIn(message) => self.signin_update(message),
+            Message::Home(message) => self.home_update(message),
             Message::Schedule(message) => {
                 let Screen::Schedule(state) = &mut self.screen else {
                     return Task::none();
@@ -399,51 +311,8 @@ impl Shell {
                     schedule::Action::Back => self.home_or_signin(),
                 }
             }
-            Message::Settings(message) => {
-                let Screen::Settings(state) = &mut self.screen else {
-                    return Task::none();
-                };
-                match state.update(message) {
-                    settings::Action::None => Task::none(),
-                    settings::Action::Run(task) => task.map(Message::Settings),
-                    settings::Action::Changed(settings, language) => {
-                        self.settings = settings;
-                        if language != self.language {
-                            self.language = language;
-                            i18n::set_language(language);
-                        }
-                        self.save_settings()
-                    }
-                    settings::Action::Back => self.home_or_signin(),
-                }
-            }
-            Message::PreJoin(message) => {
-                let Screen::PreJoin(state) = &mut self.screen else {
-                    return Task::none();
-                };
-                match state.update(message) {
-                    prejoin::Action::None => Task::none(),
-                    prejoin::Action::Run(task) => task.map(Message::PreJoin),
-                    prejoin::Action::Join(request, audio) => {
-                        self.join_attempts += 1;
-                        // The devices joined with are the ones offered next time.
-                        let remember = if audio.preference() == self.settings.devices() {
-                            Task::none()
-                        } else {
-                            self.settings.set_devices(audio.preference());
-                            self.save_settings()
-                        };
-                        let key = LinkKey {
-                            attempt: self.join_attempts,
-                            request: std::sync::Arc::new(*request),
-                            devices: audio,
-                        };
-                        self.screen = Screen::Meeting(Box::new(meeting::State::new(key)));
-                        remember
-                    }
-                    prejoin::Action::Cancel => self.home_or_signin(),
-                }
-            }
+            Message::Settings(message) => self.settings_update(message),
+            Message::PreJoin(message) => self.prejoin_update(message),
             Message::Meeting(message) => {
                 let Screen::Meeting(state) = &mut self.screen else {
                     return Task::none();
@@ -454,6 +323,153 @@ impl Shell {
                     meeting::Action::Closed => self.home_or_signin(),
                 }
             }
+        }
+    }
+
+    /// Logs the cold-start figure once, at the first frame drawn.
+    fn first_frame(&mut self, at: std::time::Instant) -> Task<Message> {
+        if std::mem::replace(&mut self.first_frame_seen, true) {
+            return Task::none();
+        }
+        if let Some(started) = crate::STARTED.get() {
+            let millis = at.saturating_duration_since(*started).as_secs_f64() * 1000.0;
+            tracing::info!(millis = format!("{millis:.1}"), "first frame");
+        }
+        Task::none()
+    }
+
+    /// Says what sign-out could not do (tell the server, or clear the keychain).
+    fn signed_out(&mut self, result: Result<Option<String>, UiError>) -> Task<Message> {
+        match result {
+            Ok(None) => {}
+            Ok(Some(detail)) => {
+                tracing::warn!(%detail, "sign-out could not reach the server");
+                self.problem = Some(fl!(
+                    "shell-sign-out-server-unreachable",
+                    detail = detail.as_str()
+                ));
+            }
+            Err(error) => {
+                tracing::warn!(error = %error.text(), "sign-out could not clear the keychain");
+                let detail = error.text();
+                self.problem = Some(fl!("shell-sign-out-not-cleared", detail = detail.as_str()));
+            }
+        }
+        Task::none()
+    }
+
+    /// The sign-in screen's message, and where its outcome leads (settings are remembered).
+    fn signin_update(&mut self, message: signin::Message) -> Task<Message> {
+        let Screen::SignIn(state) = &mut self.screen else {
+            return Task::none();
+        };
+        match state.update(message) {
+            signin::Action::None => Task::none(),
+            signin::Action::Run(task) => task.map(Message::SignIn),
+            signin::Action::SignedIn(session) => {
+                if session.account.is_none() {
+                    self.settings.display_name = Some(session.display_name.clone());
+                }
+                self.settings.last_server = Some(session.server.clone());
+                self.settings.last_pin = match &session.trust {
+                    conclave_core::client::TlsTrust::PinnedSha256(pin) => Some(pin.clone()),
+                    conclave_core::client::TlsTrust::PublicRoots => None,
+                };
+                Task::batch([self.save_settings(), self.go_home(session)])
+            }
+            signin::Action::OpenSettings => self.open_settings(),
+            signin::Action::Hosted(hosted) => {
+                self.settings.local_host_username = Some(hosted.username.clone());
+                let session = Session {
+                    server: hosted.address.clone(),
+                    trust: hosted.trust(),
+                    display_name: hosted.display_name.clone(),
+                    account: Some(Account {
+                        username: hosted.username.clone(),
+                        identity: hosted.identity.clone(),
+                    }),
+                    hosting_locally: true,
+                    not_kept: None,
+                };
+                self.hosted = Some(hosted);
+                Task::batch([self.save_settings(), self.go_home(session)])
+            }
+        }
+    }
+
+    /// The home screen's message: join, schedule or edit a meeting, settings, sign-out.
+    fn home_update(&mut self, message: home::Message) -> Task<Message> {
+        let Screen::Home(state) = &mut self.screen else {
+            return Task::none();
+        };
+        match state.update(message) {
+            home::Action::None => Task::none(),
+            home::Action::Run(task) => task.map(Message::Home),
+            home::Action::Join(request) => self.renew_then(AfterRenewal::Join(request)),
+            home::Action::OpenSchedule => {
+                if let Some(session) = self.session.clone() {
+                    self.screen = Screen::Schedule(Box::new(schedule::State::new(session)));
+                }
+                Task::none()
+            }
+            home::Action::EditMeeting(meeting) => {
+                if let Some(session) = self.session.clone() {
+                    self.screen =
+                        Screen::Schedule(Box::new(schedule::State::edit(session, *meeting)));
+                }
+                Task::none()
+            }
+            home::Action::OpenSettings => self.open_settings(),
+            home::Action::SignOut => self.sign_out(),
+        }
+    }
+
+    /// The settings screen's message; changed settings are applied and saved.
+    fn settings_update(&mut self, message: settings::Message) -> Task<Message> {
+        let Screen::Settings(state) = &mut self.screen else {
+            return Task::none();
+        };
+        match state.update(message) {
+            settings::Action::None => Task::none(),
+            settings::Action::Run(task) => task.map(Message::Settings),
+            settings::Action::Changed(settings, language) => {
+                self.settings = settings;
+                if language != self.language {
+                    self.language = language;
+                    i18n::set_language(language);
+                }
+                self.save_settings()
+            }
+            settings::Action::Back => self.home_or_signin(),
+        }
+    }
+
+    /// The pre-join screen's message; Join opens the meeting with the chosen devices.
+    fn prejoin_update(&mut self, message: prejoin::Message) -> Task<Message> {
+        let Screen::PreJoin(state) = &mut self.screen else {
+            return Task::none();
+        };
+        match state.update(message) {
+            prejoin::Action::None => Task::none(),
+            prejoin::Action::Run(task) => task.map(Message::PreJoin),
+            prejoin::Action::Join(request, audio) => {
+                self.join_attempts += 1;
+                // The devices joined with are the ones offered next time.
+                let remember = if audio.preference() == self.settings.devices() {
+                    Task::none()
+                } else {
+                    self.settings.set_devices(audio.preference());
+                    self.save_settings()
+                };
+                let key = LinkKey {
+                    attempt: self.join_attempts,
+                    request: std::sync::Arc::new(*request),
+                    devices: audio,
+                };
+                self.screen = Screen::Meeting(Box::new(meeting::State::new(key)));
+                remember
+            }
+            prejoin::Action::Cancel => self.home_or_signin(),
         }
     }
 

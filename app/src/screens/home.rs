@@ -6,13 +6,12 @@ use conclave_core::client::TlsTrust;
 use conclave_core::client::account::{self, NewMeeting};
 use conclave_core::client::schedule_api::Scheduler;
 use conclave_protocol::schedule::ScheduledMeeting;
-use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use iced::widget::{Id, column, container, row, rule, scrollable, text, text_input};
 use iced::{Alignment, Element, Length, Task};
 
 use super::{Session, UiError, error_line, page};
 use crate::fl;
-use crate::service::join::JoinRequest;
+use crate::service::join::{FormProblem, JoinRequest};
 use crate::service::secrets;
 
 pub const NUMBER_INPUT: &str = "home-number";
@@ -72,14 +71,6 @@ pub enum Action {
     SignOut,
 }
 
-/// Why a join form can't be sent yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormProblem {
-    Number,
-    Password,
-    Name,
-}
-
 impl State {
     pub fn new(session: Session) -> Self {
         Self {
@@ -116,23 +107,12 @@ impl State {
 
     /// Checks the join form and builds the request.
     pub fn join_request(&self) -> Result<JoinRequest, FormProblem> {
-        let meeting = MeetingNumber::parse(&self.number.replace([' ', '-'], ""))
-            .map_err(|_| FormProblem::Number)?;
-        let password = if self.password.is_empty() {
-            None
-        } else {
-            Some(MeetingPassword::new(self.password.clone()).map_err(|_| FormProblem::Password)?)
-        };
-        let display_name =
-            DisplayName::new(self.display_name.trim()).map_err(|_| FormProblem::Name)?;
-        Ok(JoinRequest {
-            server: self.session.server.clone(),
-            trust: self.session.trust.clone(),
-            meeting,
-            password,
-            display_name,
-            identity: self.session.account.as_ref().map(|a| a.identity.clone()),
-        })
+        JoinRequest::from_typed(
+            &self.session,
+            &self.number,
+            &self.password,
+            &self.display_name,
+        )
     }
 
     fn join(&mut self) -> Action {
@@ -158,17 +138,7 @@ impl State {
             Message::PasswordChanged(value) => self.password = value,
             Message::DisplayNameChanged(value) => self.display_name = value,
             Message::Join => return self.join(),
-            Message::JoinScheduled(number) => {
-                let account = secrets::meeting_password_account(&self.session.server, &number);
-                return Action::Run(Task::perform(
-                    async move {
-                        secrets::blocking(move || secrets::get(&account))
-                            .await
-                            .map_err(UiError::from)
-                    },
-                    move |result| Message::KeptPassword(number.clone(), result),
-                ));
-            }
+            Message::JoinScheduled(number) => return self.join_scheduled(number),
             Message::KeptPassword(number, result) => {
                 self.number = number;
                 match result {
@@ -181,21 +151,7 @@ impl State {
                     Err(error) => self.join_error = Some(error),
                 }
             }
-            Message::Refresh => {
-                let Some(token) = self.session.token().map(str::to_owned) else {
-                    return Action::None;
-                };
-                self.loading = true;
-                let server = self.session.server.clone();
-                let trust = self.session.trust.clone();
-                return Action::Run(Task::perform(
-                    async move {
-                        let scheduler = Scheduler::new(&server, &trust, &token)?;
-                        scheduler.list().await.map_err(UiError::from)
-                    },
-                    Message::Listed,
-                ));
-            }
+            Message::Refresh => return self.refresh(),
             Message::Listed(result) => {
                 self.loading = false;
                 match result {
@@ -208,27 +164,7 @@ impl State {
                     Err(error) => self.list_error = Some(error),
                 }
             }
-            Message::InstantMeeting => {
-                let Some(token) = self.session.token().map(str::to_owned) else {
-                    return Action::None;
-                };
-                self.creating = true;
-                let server = self.session.server.clone();
-                let trust = self.session.trust.clone();
-                let options = NewMeeting {
-                    title: Some(fl!("home-instant-title")),
-                    lobby: true,
-                    ..NewMeeting::default()
-                };
-                return Action::Run(Task::perform(
-                    async move {
-                        let created =
-                            account::create_meeting(&server, &trust, &token, &options).await?;
-                        Ok((created.number, created.password))
-                    },
-                    Message::InstantCreated,
-                ));
-            }
+            Message::InstantMeeting => return self.instant_meeting(),
             Message::InstantCreated(result) => {
                 self.creating = false;
                 match result {
@@ -252,25 +188,7 @@ impl State {
                     return Action::Run(iced::clipboard::write(details));
                 }
             }
-            Message::ConfirmCancel => {
-                let (Some(number), Some(token)) = (
-                    self.confirm_cancel.take(),
-                    self.session.token().map(str::to_owned),
-                ) else {
-                    return Action::None;
-                };
-                self.cancelling = Some(number.clone());
-                let server = self.session.server.clone();
-                let trust = self.session.trust.clone();
-                return Action::Run(Task::perform(
-                    async move {
-                        let scheduler = Scheduler::new(&server, &trust, &token)?;
-                        scheduler.cancel(&number).await?;
-                        Ok(())
-                    },
-                    Message::Cancelled,
-                ));
-            }
+            Message::ConfirmCancel => return self.confirm_cancel(),
             Message::Cancelled(result) => {
                 self.cancelling = None;
                 match result {
@@ -283,6 +201,79 @@ impl State {
             Message::SignOut => return Action::SignOut,
         }
         Action::None
+    }
+
+    /// Joins one of the listed meetings with the password kept on this device for it.
+    fn join_scheduled(&self, number: String) -> Action {
+        let account = secrets::meeting_password_account(&self.session.server, &number);
+        Action::Run(Task::perform(
+            async move {
+                secrets::blocking(move || secrets::get(&account))
+                    .await
+                    .map_err(UiError::from)
+            },
+            move |result| Message::KeptPassword(number.clone(), result),
+        ))
+    }
+
+    /// Asks the server for the scheduled meetings again.
+    fn refresh(&mut self) -> Action {
+        let Some(token) = self.session.token().map(str::to_owned) else {
+            return Action::None;
+        };
+        self.loading = true;
+        let server = self.session.server.clone();
+        let trust = self.session.trust.clone();
+        Action::Run(Task::perform(
+            async move {
+                let scheduler = Scheduler::new(&server, &trust, &token)?;
+                scheduler.list().await.map_err(UiError::from)
+            },
+            Message::Listed,
+        ))
+    }
+
+    /// Creates a meeting now (lobby on) and joins it once created.
+    fn instant_meeting(&mut self) -> Action {
+        let Some(token) = self.session.token().map(str::to_owned) else {
+            return Action::None;
+        };
+        self.creating = true;
+        let server = self.session.server.clone();
+        let trust = self.session.trust.clone();
+        let options = NewMeeting {
+            title: Some(fl!("home-instant-title")),
+            lobby: true,
+            ..NewMeeting::default()
+        };
+        Action::Run(Task::perform(
+            async move {
+                let created = account::create_meeting(&server, &trust, &token, &options).await?;
+                Ok((created.number, created.password))
+            },
+            Message::InstantCreated,
+        ))
+    }
+
+    /// Cancels the meeting the user confirmed cancelling.
+    fn confirm_cancel(&mut self) -> Action {
+        let (Some(number), Some(token)) = (
+            self.confirm_cancel.take(),
+            self.session.token().map(str::to_owned),
+        ) else {
+            return Action::None;
+        };
+        self.cancelling = Some(number.clone());
+        let server = self.session.server.clone();
+        let trust = self.session.trust.clone();
+        Action::Run(Task::perform(
+            async move {
+                let scheduler = Scheduler::new(&server, &trust, &token)?;
+                scheduler.cancel(&number).await?;
+                Ok(())
+            },
+            Message::Cancelled,
+        ))
     }
 
     fn meeting_row<'a>(&self, meeting: &'a ScheduledMeeting) -> Element<'a, Message> {

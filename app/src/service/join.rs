@@ -1,10 +1,13 @@
 //! What the shell hands the meeting screens when the user asks to join: where the server is,
-//! how to trust it, which meeting, and who is joining.
+//! how to trust it, which meeting, and who is joining; and the connection that asks to join.
 
-use conclave_core::client::TlsTrust;
+use conclave_core::client::account::fetch_org_key;
+use conclave_core::client::{ConnectError, ConnectOptions, MeetingClient, TlsTrust};
 use conclave_e2ee::group::{GroupError, GroupMember, signature_keys_from_bytes};
 use conclave_protocol::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
 use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
+
+use super::session::Session;
 
 /// A signed-in user's identity for the join: their bearer token and certified MLS credential.
 #[derive(Clone)]
@@ -55,6 +58,42 @@ pub struct JoinRequest {
     pub identity: Option<SignedInIdentity>,
 }
 
+/// Why a join form can't be sent yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormProblem {
+    Number,
+    Password,
+    Name,
+}
+
+impl JoinRequest {
+    /// The request for what the user typed, on `session`'s server as `session`'s user: the
+    /// number may carry spaces or dashes, and an empty password means none.
+    pub fn from_typed(
+        session: &Session,
+        number: &str,
+        password: &str,
+        display_name: &str,
+    ) -> Result<Self, FormProblem> {
+        let meeting = MeetingNumber::parse(&number.replace([' ', '-'], ""))
+            .map_err(|_| FormProblem::Number)?;
+        let password = if password.is_empty() {
+            None
+        } else {
+            Some(MeetingPassword::new(password.to_owned()).map_err(|_| FormProblem::Password)?)
+        };
+        let display_name = DisplayName::new(display_name.trim()).map_err(|_| FormProblem::Name)?;
+        Ok(JoinRequest {
+            server: session.server.clone(),
+            trust: session.trust.clone(),
+            meeting,
+            password,
+            display_name,
+            identity: session.account.as_ref().map(|a| a.identity.clone()),
+        })
+    }
+}
+
 impl std::fmt::Debug for JoinRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JoinRequest")
@@ -64,5 +103,82 @@ impl std::fmt::Debug for JoinRequest {
             .field("display_name", &self.display_name)
             .field("identity", &self.identity)
             .finish()
+    }
+}
+
+/// Why the link could not be set up or broke, in words the screens translate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkError {
+    /// TCP/TLS/WebSocket failure (or a refused certificate).
+    Connect(String),
+    /// The sign-in token was refused.
+    Unauthorized,
+    /// The local MLS identity could not be created.
+    Identity(String),
+}
+
+/// This device's MLS member: the certified credential when signed in, a guest's otherwise.
+fn member_for(request: &JoinRequest) -> Result<GroupMember, LinkError> {
+    let member = match &request.identity {
+        Some(identity) => identity.member(),
+        None => GroupMember::guest(request.display_name.as_str()),
+    };
+    member.map_err(|e| LinkError::Identity(e.to_string()))
+}
+
+/// Connects to the request's server as this device's member and asks to join its meeting.
+pub async fn connect_and_join(request: &JoinRequest) -> Result<MeetingClient, LinkError> {
+    let member = member_for(request)?;
+    // Guests verify signed-in members with the organization key; without it everyone shows
+    // as not verifiable, which is safe (never wrongly "verified").
+    let org = match &request.identity {
+        Some(identity) => Some(identity.org),
+        None => match fetch_org_key(&request.server, &request.trust).await {
+            Ok(key) => Some(key),
+            Err(error) => {
+                tracing::warn!(%error, "cannot fetch the organization key");
+                None
+            }
+        },
+    };
+    let options = ConnectOptions {
+        server: request.server.clone(),
+        trust: request.trust.clone(),
+        token: request.identity.as_ref().map(|i| i.token.clone()),
+    };
+    let client = MeetingClient::connect(options, member, org)
+        .await
+        .map_err(|e| match e {
+            ConnectError::Unauthorized => LinkError::Unauthorized,
+            other => LinkError::Connect(other.to_string()),
+        })?;
+    client.join(
+        request.meeting.clone(),
+        request.password.clone(),
+        request.display_name.clone(),
+    );
+    Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_join_form_becomes_a_request_or_names_the_wrong_field() {
+        let session = Session::test_guest();
+        let request =
+            JoinRequest::from_typed(&session, "123-456 789", "", " Aiko ").expect("a valid form");
+        assert_eq!(
+            request.meeting,
+            MeetingNumber::parse("123456789").expect("number")
+        );
+        assert!(request.password.is_none(), "an empty password is none");
+        assert_eq!(request.display_name.as_str(), "Aiko");
+        assert_eq!(request.server, session.server);
+        assert!(request.identity.is_none(), "a guest joins as a guest");
+        let problem = |number, name| JoinRequest::from_typed(&session, number, "", name).err();
+        assert_eq!(problem("12", "Aiko"), Some(FormProblem::Number));
+        assert_eq!(problem("123456789", "  "), Some(FormProblem::Name));
     }
 }

@@ -324,7 +324,29 @@ impl State {
     }
 
     fn meeting_view(&self) -> Element<'_, Message> {
-        let top = row![
+        let body = row![
+            container(grid::view(&grid::Tiles {
+                view: &self.view,
+                muted: self.muted,
+                camera_on: self.camera_on,
+                pictures: &self.pictures,
+                speaker: self.speaker,
+            }))
+            .width(Length::Fill),
+            scrollable(self.side_panel()).width(420),
+        ]
+        .spacing(12)
+        .height(Length::Fill);
+
+        column![self.top_bar(), self.banners(), body, self.controls_bar()]
+            .spacing(12)
+            .padding(16)
+            .into()
+    }
+
+    /// The meeting number and the padlock button.
+    fn top_bar(&self) -> Element<'_, Message> {
+        row![
             text(fl!(
                 "lobby-meeting",
                 number = self.lobby.meeting_number.as_str()
@@ -339,8 +361,12 @@ impl State {
             .padding(0)
             .on_press(Message::TogglePadlock),
         ]
-        .spacing(12);
+        .spacing(12)
+        .into()
+    }
 
+    /// Mute, camera (its device in a tooltip) and Leave.
+    fn controls_bar(&self) -> Element<'_, Message> {
         let mute_label = if self.muted {
             fl!("meeting-unmute")
         } else {
@@ -351,7 +377,7 @@ impl State {
         } else {
             fl!("meeting-camera-start")
         };
-        let controls = row![
+        row![
             button(text(mute_label)).on_press(Message::ToggleMute),
             tooltip(
                 button(text(camera_label)).on_press(Message::ToggleCamera),
@@ -370,8 +396,13 @@ impl State {
                 .style(button::danger)
                 .on_press(Message::Leave),
         ]
-        .spacing(8);
+        .spacing(8)
+        .into()
+    }
 
+    /// The lines above the tiles: the padlock panel, knocks and notices (dismissable), the
+    /// audio state, the network notice and a camera problem.
+    fn banners(&self) -> Element<'_, Message> {
         let mut banners = column![].spacing(6);
         if self.padlock_open {
             banners = banners.push(padlock::panel(
@@ -418,7 +449,12 @@ impl State {
                     .style(text::danger),
             );
         }
+        banners.into()
+    }
 
+    /// The side panel: the lobby for moderators, verification, the invitation, participants
+    /// and host controls.
+    fn side_panel(&self) -> Element<'_, Message> {
         let mut side = column![].spacing(12).padding(iced::Padding::ZERO.right(14));
         if self.view.is_moderator() && !self.view.lobby.is_empty() {
             side = side.push(
@@ -440,25 +476,7 @@ impl State {
             side = side.push(self.host.view(&self.view).map(Message::Host));
         }
         side = side.push(text(fl!("meeting-shortcuts")).size(12));
-
-        let body = row![
-            container(grid::view(&grid::Tiles {
-                view: &self.view,
-                muted: self.muted,
-                camera_on: self.camera_on,
-                pictures: &self.pictures,
-                speaker: self.speaker,
-            }))
-            .width(Length::Fill),
-            scrollable(side).width(420),
-        ]
-        .spacing(12)
-        .height(Length::Fill);
-
-        column![top, banners, body, controls]
-            .spacing(12)
-            .padding(16)
-            .into()
+        side.into()
     }
 }
 
