@@ -215,15 +215,9 @@ pub async fn host_on_this_computer(options: HostOptions) -> Result<Hosted, Embed
             signer.public(),
         )
         .await?;
-        let identity = SignedInIdentity {
-            token: signed_in.token.clone(),
-            expires_at: signed_in.expires_at,
-            refresh_token: signed_in.refresh_token.clone(),
-            signature_keys: signature_keys_to_bytes(&signer)
-                .map_err(|e| EmbeddedError::SignIn(e.to_string()))?,
-            certificate: signed_in.certificate.clone(),
-            org: signed_in.org_key,
-        };
+        let signature_keys =
+            signature_keys_to_bytes(&signer).map_err(|e| EmbeddedError::SignIn(e.to_string()))?;
+        let identity = SignedInIdentity::from_sign_in(&signed_in, signature_keys);
         Ok::<_, EmbeddedError>((username, signed_in.display_name, identity))
     }
     .await;

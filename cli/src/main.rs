@@ -212,7 +212,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 Ok(stored) => sign_out(
                     &server.server,
                     &server.trust(),
-                    &stored.token,
+                    stored.token(),
                     stored.refresh_token(),
                 )
                 .await
@@ -252,7 +252,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 join_before_host,
             };
             let created =
-                create_meeting(&server.server, &server.trust(), &stored.token, &options).await?;
+                create_meeting(&server.server, &server.trust(), stored.token(), &options).await?;
             if json {
                 println!(
                     "{}",
@@ -312,10 +312,10 @@ async fn run(cli: Cli) -> Result<u8> {
                     let stored = StoredIdentity::load(&vault)?
                         .fresh(&vault, &server.trust())
                         .await?;
-                    let name = DisplayName::new(&stored.display_name)?;
+                    let name = DisplayName::new(&stored.sign_in.display_name)?;
                     (
                         stored.member()?,
-                        Some(stored.token.clone()),
+                        Some(stored.token().to_owned()),
                         Some(stored.org_key()?),
                         name,
                     )

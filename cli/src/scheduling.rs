@@ -264,7 +264,7 @@ async fn session(server: &ServerArgs, identity: &IdentityArgs) -> Result<Session
     let stored = StoredIdentity::load(&vault)?
         .fresh(&vault, &server.trust())
         .await?;
-    let scheduler = Scheduler::new(&server.server, &server.trust(), &stored.token)?;
+    let scheduler = Scheduler::new(&server.server, &server.trust(), stored.token())?;
     Ok(Session {
         vault,
         stored,
