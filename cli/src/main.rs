@@ -30,7 +30,11 @@ use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use credentials::{StoredIdentity, Vault};
 
 #[derive(Parser)]
-#[command(name = "conclave-cli", version, about = "Headless Conclave client")]
+#[command(
+    name = "conclave-cli",
+    version = conclave_build_info::VERSION_LINE,
+    about = "Headless Conclave client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -159,6 +159,7 @@ settings-device-automatic = Automatic (the first one found)
 settings-devices-note = Pre-join starts with these; the devices you join with become the new choice.
 settings-diagnostics = Diagnostics
 settings-diagnostics-note = The report holds recent log lines and settings; tokens, passwords and keys are removed.
+settings-about = Conclave { $version }
 settings-export-diagnostics = Export diagnostics…
 
 ## ---- Helper B (meeting): prejoin-, lobby-, meeting- ----
