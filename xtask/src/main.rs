@@ -1,8 +1,10 @@
 //! `cargo xtask <task>`: Conclave's build tasks, in Rust so they run the same everywhere.
 //!
 //! - `icons [DIR]`: every icon size and format from `assets/icon/conclave.svg` into DIR
-//!   (default `target/icons`), and the app's window icon into `assets/icon/`.
+//!   (default `target/icons`), and the app's window icon into `assets/icon/`;
+//! - `dist deb|windows|macos [--profile P] [--no-build]`: the packages (`dist.rs`).
 
+mod dist;
 mod icons;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +16,10 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   icons [DIR]     render every icon size and format from assets/icon/conclave.svg
-                  into DIR (default target/icons) and refresh the app's window icon";
+                  into DIR (default target/icons) and refresh the app's window icon
+  dist deb [--profile P] [--no-build]
+                  conclave and conclaved .deb packages into target/debian/
+                  (profile dist by default; --no-build packages what is built)";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,6 +42,11 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", window.display());
             Ok(())
         }
+        Some("dist") => match args.get(1).map(String::as_str) {
+            Some("deb") => dist::deb(&root, &dist::BuildChoice::parse(&args[2..])?),
+            Some(other) => bail!("unknown package kind {other:?}\n\n{USAGE}"),
+            None => bail!("which package? deb\n\n{USAGE}"),
+        },
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
