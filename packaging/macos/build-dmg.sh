@@ -60,6 +60,7 @@ esac
 echo "== Conclave $version (bundle version $bundle_version), cargo profile $profile"
 
 mkdir -p "$out"
+out="$(cd "$out" && pwd)" # later steps run cargo from the repository root
 work="$out/work"
 rm -rf "$work"
 mkdir -p "$work"
@@ -163,7 +164,7 @@ else
 fi
 
 bytes="$(wc -c <"$dmg" | tr -d ' ')"
-echo "== $dmg: $bytes bytes ($((bytes / 1048576)) MiB)"
+awk -v d="$dmg" -v b="$bytes" 'BEGIN { printf "== %s: %d bytes (%.1f MiB)\n", d, b, b / 1048576 }'
 if [[ -z "$identity" ]]; then
     echo "WARNING: UNSIGNED build (ad-hoc signature only). Gatekeeper blocks it on any Mac that"
     echo "downloads it; set MACOS_SIGN_IDENTITY and MACOS_NOTARY_PROFILE for a release."

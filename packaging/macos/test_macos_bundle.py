@@ -8,6 +8,7 @@ check.sh does. The bundle is assembled by lib.sh, the same code build-dmg.sh run
 
 import os
 import plistlib
+import shutil
 import re
 import struct
 import subprocess
@@ -175,6 +176,7 @@ class Strings(unittest.TestCase):
         for key in ("NSMicrophoneUsageDescription", "NSCameraUsageDescription"):
             self.assertTrue(en[key].isascii() and len(en[key]) > 20, key)
             self.assertRegex(ja[key], JAPANESE, key)
+            self.assertNotEqual(ja[key], en[key], key)
 
     def test_english_matches_the_info_plist_and_every_key_exists_there(self):
         plist = plistlib.loads((HERE / "Info.plist").read_bytes())
@@ -226,9 +228,111 @@ class Bundle(unittest.TestCase):
 
     @unittest.skipUnless(os.environ.get("CONCLAVE_ICNS"), "CONCLAVE_ICNS not set")
     def test_the_icon_has_the_retina_sizes(self):
-        types = icns_types(Path(os.environ["CONCLAVE_ICNS"]).read_bytes())
-        # 128, 256, 512 and 1024 px (512@2x): what Finder and the Dock draw on a Retina screen.
-        self.assertLessEqual({"ic07", "ic08", "ic09", "ic10"}, set(types), types)
+        types = set(icns_types(Path(os.environ["CONCLAVE_ICNS"]).read_bytes()))
+        # 256, 512 and 1024 px (512@2x), what Finder and the Dock draw on a Retina screen, and
+        # 128 px either as PNG (ic07) or in the classic RLE form with its mask (it32 + t8mk).
+        self.assertLessEqual({"ic08", "ic09", "ic10"}, types, types)
+        self.assertTrue("ic07" in types or {"it32", "t8mk"} <= types, types)
+
+
+# Stand-ins for the Mac's tools: each logs its arguments, and does just enough (files created,
+# answers printed) for build-dmg.sh to run its whole sequence on Linux.
+STUBS = {
+    "uname": 'echo Darwin',
+    "rustup": ':',
+    "cargo": """
+if [ "$1" = xtask ]; then mkdir -p "$3"; printf 'icns\\0\\0\\0\\10' >"$3/conclave.icns"; exit 0; fi
+while [ $# -gt 0 ]; do case "$1" in --profile) p=$2;; --target) t=$2;; esac; shift; done
+mkdir -p "$CARGO_TARGET_DIR/$t/$p"
+printf '#!/bin/sh\\necho "conclave 0.0.0 (stub)"\\n' >"$CARGO_TARGET_DIR/$t/$p/conclave"
+chmod +x "$CARGO_TARGET_DIR/$t/$p/conclave"
+""",
+    "lipo": """
+if [ "$1" = -archs ]; then echo "x86_64 arm64"; exit 0; fi
+cp "$4" "$3"
+""",
+    "plutil": """
+case "$1 $2" in "-extract status") echo Accepted;; "-extract id") echo 0000-stub;; esac
+""",
+    "codesign": ':',
+    "hdiutil": 'for a; do last=$a; done; echo stub-dmg >"$last"',
+    "xcrun": ':',
+    "spctl": ':',
+}
+
+
+class BuildScriptDryRun(unittest.TestCase):
+    """build-dmg.sh's sequence, run against stand-ins that log instead of signing."""
+
+    def run_script(self, **env: str) -> tuple[list[str], str]:
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp)
+        bin_dir, log = tmp / "bin", tmp / "calls.log"
+        bin_dir.mkdir()
+        for name, body in STUBS.items():
+            stub = bin_dir / name
+            stub.write_text(f'#!/bin/sh\necho "{name} $*" >>"{log}"\n{body}\n')
+            stub.chmod(0o755)
+        done = subprocess.run(
+            [str(HERE / "build-dmg.sh"), "--out", str(tmp / "out")],
+            env={
+                "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                "HOME": str(tmp),
+                "CARGO_TARGET_DIR": str(tmp / "target"),
+                "CARGO_PROFILE": "dist",
+                **env,
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        version = lib('conclave_workspace_version "$1"', str(ROOT))
+        self.assertTrue((tmp / "out" / f"Conclave-{version}-universal.dmg").is_file())
+        return log.read_text().splitlines(), done.stdout
+
+    @staticmethod
+    def first(calls: list[str], *needles: str, end: str = "") -> int:
+        """The index of the first call holding every needle and ending with `end`."""
+        return next(
+            i for i, c in enumerate(calls) if all(n in c for n in needles) and c.endswith(end)
+        )
+
+    def test_signed_and_notarized_in_order(self):
+        calls, out = self.run_script(
+            MACOS_SIGN_IDENTITY="Developer ID Application: Test (TEAM123456)",
+            MACOS_NOTARY_PROFILE="conclave-notary",
+        )
+        order = [
+            self.first(calls, "cargo build", "aarch64-apple-darwin"),
+            self.first(calls, "cargo build", "x86_64-apple-darwin"),
+            self.first(calls, "lipo -create"),
+            self.first(calls, "codesign", "--sign", end="Contents/MacOS/conclave"),
+            self.first(calls, "codesign", "--sign", end="Conclave.app"),
+            self.first(calls, "codesign --verify --deep --strict"),
+            self.first(calls, "hdiutil create", "-format UDZO"),
+            self.first(calls, "codesign", "--sign", ".dmg"),
+            self.first(calls, "xcrun notarytool submit", "--keychain-profile conclave-notary"),
+            self.first(calls, "xcrun stapler staple", ".dmg"),
+            self.first(calls, "spctl", "--type exec"),
+        ]
+        self.assertEqual(order, sorted(set(order)), calls)
+        for end in ("Contents/MacOS/conclave", "Conclave.app"):
+            sign = calls[self.first(calls, "codesign", "--sign", end=end)]
+            for flag in ("--options runtime", "--timestamp", "conclave.entitlements"):
+                self.assertIn(flag, sign)
+        self.assertNotIn("WARNING", out)
+
+    def test_without_an_identity_it_is_ad_hoc_and_says_so(self):
+        calls, out = self.run_script()
+        self.assertIn("--sign -", calls[self.first(calls, "codesign", "--sign", end="Conclave.app")])
+        self.assertFalse(any("notarytool" in c or "stapler" in c for c in calls), calls)
+        self.assertIn("UNSIGNED", out)
+
+    def test_signed_without_a_notary_profile_warns(self):
+        calls, out = self.run_script(MACOS_SIGN_IDENTITY="Developer ID Application: Test")
+        self.assertFalse(any("notarytool" in c for c in calls), calls)
+        self.assertIn("NOT notarized", out)
 
 
 if __name__ == "__main__":
