@@ -2,7 +2,8 @@
 # shellcheck source-path=SCRIPTDIR
 # What of the macOS packaging can be checked on Linux, with each step's wall time: shellcheck
 # of these scripts, the plists, .strings and entitlements (test_macos_bundle.py, on a bundle
-# that lib.sh assembles as build-dmg.sh does), the real .icns, and `cargo check` of the
+# that lib.sh assembles as build-dmg.sh does), the real .icns, a dry run of build-dmg.sh
+# against stand-ins for Apple's tools, and `cargo check` of the
 # platform-neutral crates for aarch64-apple-darwin. See docs/packaging.md, "macOS".
 #
 # Usage: packaging/macos/check.sh [--no-cargo]
