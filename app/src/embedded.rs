@@ -264,7 +264,7 @@ mod tests {
     async fn hosting_creates_the_host_account_and_signs_in_on_loopback() {
         // Unit tests use keyring's mock store: it keeps nothing between entries, which is
         // exactly a keychain that lost the host password.
-        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        crate::service::secrets::use_mock_store();
         let dir = tempfile::tempdir().expect("temp dir");
         let hosted = host_on_this_computer(options(dir.path(), None))
             .await
@@ -304,7 +304,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_network_reaches_the_host_only_when_it_opts_in() {
-        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        crate::service::secrets::use_mock_store();
         let network_ip = lan_address().filter(|ip| !ip.is_loopback());
         let dir = tempfile::tempdir().expect("temp dir");
         let mut for_the_network = options(dir.path(), None);

@@ -14,6 +14,22 @@ use serde::{Deserialize, Serialize};
 
 const KEYRING_SERVICE: &str = "conclave";
 
+/// The CLI keeps its sign-ins in the kernel keyring on Linux (gone at logout; scripts and
+/// servers have no Secret Service), whatever store the keyring crate would default to when
+/// the app's features are built in the same workspace.
+fn keychain_entry(account: &str) -> keyring::Result<keyring::Entry> {
+    #[cfg(target_os = "linux")]
+    {
+        static CHOSEN: std::sync::Once = std::sync::Once::new();
+        CHOSEN.call_once(|| {
+            keyring::set_default_credential_builder(
+                keyring::keyutils::default_credential_builder(),
+            );
+        });
+    }
+    keyring::Entry::new(KEYRING_SERVICE, account)
+}
+
 /// A signed-in identity for one server: core's record plus what the CLI keeps beside it.
 #[derive(Serialize, Deserialize)]
 pub struct StoredIdentity {
@@ -120,7 +136,7 @@ impl StoredIdentity {
     pub fn save(&self, vault: &Vault) -> Result<()> {
         let json = serde_json::to_string(self)?;
         match vault {
-            Vault::Keychain { account } => keyring::Entry::new(KEYRING_SERVICE, account)
+            Vault::Keychain { account } => keychain_entry(account)
                 .and_then(|entry| entry.set_password(&json))
                 .map_err(|e| {
                     anyhow!("the OS keychain is not available ({e}); pass --credentials-file")
@@ -132,7 +148,7 @@ impl StoredIdentity {
     /// Loads from the vault.
     pub fn load(vault: &Vault) -> Result<Self> {
         let json = match vault {
-            Vault::Keychain { account } => keyring::Entry::new(KEYRING_SERVICE, account)
+            Vault::Keychain { account } => keychain_entry(account)
                 .and_then(|entry| entry.get_password())
                 .map_err(|e| {
                     anyhow!("not signed in as {account} ({e}); run `conclave-cli signin`")
@@ -146,7 +162,7 @@ impl StoredIdentity {
     /// Removes the stored identity (sign-out).
     pub fn delete(vault: &Vault) -> Result<()> {
         match vault {
-            Vault::Keychain { account } => keyring::Entry::new(KEYRING_SERVICE, account)
+            Vault::Keychain { account } => keychain_entry(account)
                 .and_then(|entry| entry.delete_credential())
                 .map_err(|e| anyhow!("could not remove the keychain entry: {e}")),
             Vault::File(path) => std::fs::remove_file(path)

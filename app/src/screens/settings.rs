@@ -2,6 +2,7 @@
 //! the diagnostics export (secrets redacted).
 
 use crate::controls::{button, pick_list, toggler};
+use crate::service::secrets::SecretStore;
 use iced::widget::{column, row, rule, text};
 use iced::{Alignment, Element, Length, Task};
 
@@ -262,6 +263,13 @@ impl State {
                 button(text(fl!("settings-export-diagnostics")))
                     .on_press(Message::ExportDiagnostics),
                 status,
+                text(match crate::service::secrets::chosen_store() {
+                    Some(SecretStore::SecretService) => fl!("settings-secrets-secret-service"),
+                    Some(SecretStore::KernelKeyring) => fl!("settings-secrets-kernel-keyring"),
+                    Some(SecretStore::SystemKeychain) => fl!("settings-secrets-system-keychain"),
+                    None => String::new(),
+                })
+                .size(12),
                 rule::horizontal(1),
                 text(fl!(
                     "settings-about",

@@ -161,7 +161,7 @@ mod tests {
     use crate::embedded::{HostOptions, host_on_this_computer};
 
     async fn hosted_session(dir: &std::path::Path) -> (crate::embedded::Hosted, Session) {
-        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        crate::service::secrets::use_mock_store();
         let hosted = host_on_this_computer(HostOptions {
             data_dir: dir.to_path_buf(),
             lan: false,

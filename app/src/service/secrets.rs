@@ -1,7 +1,9 @@
 //! Secrets on this device — the sign-in token, the MLS signature key with its certificate, the
 //! embedded server's host password and the clear passwords of meetings the user scheduled —
-//! live only in the OS keychain (`keyring`: Keychain on macOS, Credential Manager on Windows,
-//! the kernel keyutils store on Linux). When there is no keychain the caller gets
+//! live only in the OS keychain (`keyring`: Keychain on macOS, Credential Manager on Windows;
+//! on Linux the desktop's Secret Service — GNOME Keyring, KWallet, KeePassXC — when one
+//! answers, which keeps the sign-in across logins and reboots, else the kernel keyring, which
+//! forgets it at logout: [`choose_store`]). When there is no keychain the caller gets
 //! [`SecretsError::Unavailable`] and shows it; nothing falls back to a plain file.
 //!
 //! Keychain calls can block (a D-Bus or security-daemon round trip), so the UI runs the async
@@ -24,7 +26,75 @@ pub enum SecretsError {
     Damaged(String),
 }
 
+/// Which store keeps this computer's secrets (Settings says which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretStore {
+    /// The desktop's Secret Service (GNOME Keyring, KWallet, KeePassXC): kept across logins.
+    SecretService,
+    /// The Linux kernel keyring: kept until the user logs out.
+    KernelKeyring,
+    /// The system keychain (macOS Keychain, Windows Credential Manager).
+    SystemKeychain,
+}
+
+static STORE: std::sync::OnceLock<SecretStore> = std::sync::OnceLock::new();
+
+/// Picks the store once, before the first secret is touched: on Linux the Secret Service if
+/// one answers on the session bus, else the kernel keyring. A D-Bus round trip at most.
+pub fn choose_store() -> SecretStore {
+    *STORE.get_or_init(|| {
+        let store = pick_store();
+        tracing::info!(?store, "secrets are kept in this store");
+        store
+    })
+}
+
+/// The store chosen so far (`None` before the first secret was touched).
+pub fn chosen_store() -> Option<SecretStore> {
+    STORE.get().copied()
+}
+
+#[cfg(target_os = "linux")]
+fn pick_store() -> SecretStore {
+    if secret_service_answers() {
+        keyring::set_default_credential_builder(
+            keyring::secret_service::default_credential_builder(),
+        );
+        SecretStore::SecretService
+    } else {
+        keyring::set_default_credential_builder(keyring::keyutils::default_credential_builder());
+        SecretStore::KernelKeyring
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pick_store() -> SecretStore {
+    SecretStore::SystemKeychain
+}
+
+/// Whether a Secret Service answers: a lookup of an entry that need not exist comes back
+/// with a value or "no entry" (no session bus, or no service on it, is an error).
+#[cfg(target_os = "linux")]
+fn secret_service_answers() -> bool {
+    use keyring::credential::CredentialApi as _;
+    match keyring::secret_service::SsCredential::new_with_target(None, SERVICE, "store-probe") {
+        Ok(credential) => matches!(
+            credential.get_password(),
+            Ok(_) | Err(keyring::Error::NoEntry)
+        ),
+        Err(_) => false,
+    }
+}
+
+/// Tests: secrets go to keyring's in-memory mock, and no real store is chosen afterwards.
+#[cfg(test)]
+pub fn use_mock_store() {
+    keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+    let _ = STORE.set(SecretStore::SystemKeychain);
+}
+
 fn entry(account: &str) -> Result<keyring::Entry, SecretsError> {
+    choose_store();
     keyring::Entry::new(SERVICE, account).map_err(|e| SecretsError::Unavailable(e.to_string()))
 }
 
@@ -189,7 +259,7 @@ mod tests {
     #[test]
     fn keychain_round_trip_with_the_mock_store() {
         // keyring's mock keeps a secret per entry object, so one entry is used throughout.
-        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        use_mock_store();
         let entry = keyring::Entry::new(SERVICE, "test").expect("entry");
         entry.set_password("s3cret").expect("set");
         assert_eq!(entry.get_password().expect("get"), "s3cret");
