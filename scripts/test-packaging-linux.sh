@@ -49,7 +49,8 @@ data="$(mktemp -d)"
 conclaved serve --config /etc/conclave/conclaved.toml --data-dir "$data" \
     --listen 127.0.0.1:0 >"$data/log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+# The server is normally stopped below already; the trap only cleans up after a failure.
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do grep -q "SHA-256" "$data/log" && break; sleep 0.1; done
 grep -q "SHA-256" "$data/log" || fail "the installed conclaved did not start: $(cat "$data/log")"
 kill "$pid"; wait "$pid" 2>/dev/null || true
