@@ -18,6 +18,14 @@ for _ in $(seq 100); do grep -q "SHA-256" "$data/log" && break; sleep 0.1; done
 pin="$(sed -n 's/^TLS certificate SHA-256: //p' "$data/log")"
 fail() { echo "cli-smoke: $*" >&2; exit 1; }
 
+# --version names the workspace version and the commit the binary was built from.
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
+for program in conclave-cli conclave; do
+    line="$("$bin/$program" --version)"
+    [[ "$line" =~ ^$program\ $version\ \((commit\ [0-9a-f]{12}|unknown\ commit)\)$ ]] ||
+        fail "$program --version printed: $line"
+done
+
 echo "Host-pass-123" | "$bin/conclaved" user add --data-dir "$data" hana "Hana" --password-stdin >/dev/null
 c=(--server "$server" --pin "$pin" --user hana --credentials-file "$data/cred")
 echo "Host-pass-123" | "$bin/conclave-cli" signin "${c[@]}" >/dev/null

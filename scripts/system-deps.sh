@@ -3,7 +3,10 @@
 # Sourced by scripts/run.sh and scripts/test-all.sh.
 set -euo pipefail
 
-CONCLAVE_APT_PACKAGES=(build-essential pkg-config cmake libclang-dev libasound2-dev libopus-dev libwebrtc-audio-processing-dev nasm libxkbcommon-x11-0 fonts-noto-cjk)
+CONCLAVE_APT_PACKAGES=(build-essential pkg-config cmake libclang-dev libasound2-dev libopus-dev libwebrtc-audio-processing-dev libdbus-1-dev nasm libxkbcommon-x11-0 fonts-noto-cjk)
+# What the packaging tests use (scripts/test-all.sh installs them too): the .deb checks, the
+# Secret Service test and the macOS checks that run on Linux.
+CONCLAVE_PACKAGING_APT_PACKAGES=(lintian appstream desktop-file-utils systemd xdg-utils shellcheck dbus gnome-keyring libsecret-tools python3)
 
 conclave_missing_packages() {
   local missing=()

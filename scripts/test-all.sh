@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: formatting, clippy (warnings are errors) and all tests.
+# Runs every check CI runs: formatting, clippy (warnings are errors), all tests, and the
+# packaging tests (the .deb installed and removed, the macOS bundle files checked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # CI runs from scratch on a small disk: incremental caches would only cost space there.
 export CARGO_INCREMENTAL=0
 . scripts/system-deps.sh
+CONCLAVE_APT_PACKAGES+=("${CONCLAVE_PACKAGING_APT_PACKAGES[@]}")
 conclave_install_system_deps
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "== installing cargo-deb (builds the .deb packages)"
+    cargo install --locked cargo-deb --version 3.8.0
+fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
@@ -16,4 +22,10 @@ echo "== cargo test"
 cargo test --locked --workspace --tests
 echo "== CLI against a real server"
 ./scripts/cli-smoke.sh
+echo "== a sign-in kept in the desktop's Secret Service survives a restart"
+./scripts/test-secret-service.sh
+echo "== Linux packages: build, lint, install, remove"
+./scripts/test-packaging-linux.sh
+echo "== macOS packaging: what can be checked on Linux"
+./packaging/macos/check.sh --no-cargo
 echo "All checks passed."

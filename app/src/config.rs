@@ -13,7 +13,7 @@ use crate::i18n::Language;
 #[derive(Debug, Clone, Default, clap::Parser)]
 #[command(
     name = "conclave",
-    version,
+    version = conclave_build_info::VERSION_LINE,
     about = "Conclave: always end-to-end encrypted meetings"
 )]
 pub struct Args {

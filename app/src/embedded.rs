@@ -215,15 +215,9 @@ pub async fn host_on_this_computer(options: HostOptions) -> Result<Hosted, Embed
             signer.public(),
         )
         .await?;
-        let identity = SignedInIdentity {
-            token: signed_in.token.clone(),
-            expires_at: signed_in.expires_at,
-            refresh_token: signed_in.refresh_token.clone(),
-            signature_keys: signature_keys_to_bytes(&signer)
-                .map_err(|e| EmbeddedError::SignIn(e.to_string()))?,
-            certificate: signed_in.certificate.clone(),
-            org: signed_in.org_key,
-        };
+        let signature_keys =
+            signature_keys_to_bytes(&signer).map_err(|e| EmbeddedError::SignIn(e.to_string()))?;
+        let identity = SignedInIdentity::from_sign_in(&signed_in, signature_keys);
         Ok::<_, EmbeddedError>((username, signed_in.display_name, identity))
     }
     .await;
@@ -270,7 +264,7 @@ mod tests {
     async fn hosting_creates_the_host_account_and_signs_in_on_loopback() {
         // Unit tests use keyring's mock store: it keeps nothing between entries, which is
         // exactly a keychain that lost the host password.
-        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        crate::service::secrets::use_mock_store();
         let dir = tempfile::tempdir().expect("temp dir");
         let hosted = host_on_this_computer(options(dir.path(), None))
             .await
@@ -310,7 +304,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_network_reaches_the_host_only_when_it_opts_in() {
-        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        crate::service::secrets::use_mock_store();
         let network_ip = lan_address().filter(|ip| !ip.is_loopback());
         let dir = tempfile::tempdir().expect("temp dir");
         let mut for_the_network = options(dir.path(), None);

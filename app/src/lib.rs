@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod focus;
 pub mod fonts;
 pub mod i18n;
+pub mod icon;
 pub mod meeting_link;
 pub mod screens;
 pub mod service;

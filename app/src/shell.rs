@@ -557,7 +557,11 @@ pub fn run(args: Args, settings: Settings, log: LogBuffer) -> iced::Result {
     .title(Shell::title)
     .theme(Shell::theme)
     .subscription(Shell::subscription)
-    .window_size((1024.0, 720.0))
+    .window(iced::window::Settings {
+        size: iced::Size::new(1024.0, 720.0),
+        icon: crate::icon::window_icon(),
+        ..iced::window::Settings::default()
+    })
     .default_font(crate::fonts::DEFAULT)
     .run()
 }

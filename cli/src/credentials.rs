@@ -6,35 +6,36 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use conclave_core::client::TlsTrust;
-use conclave_core::client::account::{AccountError, needs_refresh, refresh, unix_now};
-use conclave_e2ee::group::{
-    GroupMember, SignatureKeyPair, signature_keys_from_bytes, signature_keys_to_bytes,
-};
-use conclave_protocol::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
+use conclave_core::client::account::{AccountError, SignIn, refresh, unix_now};
+use conclave_core::client::{KeptSignIn, SignedInIdentity, TlsTrust};
+use conclave_e2ee::group::{GroupMember, SignatureKeyPair, signature_keys_to_bytes};
+use conclave_protocol::identity::OrgPublicKey;
 use serde::{Deserialize, Serialize};
 
 const KEYRING_SERVICE: &str = "conclave";
 
-/// A signed-in identity for one server.
+/// The CLI keeps its sign-ins in the kernel keyring on Linux (gone at logout; scripts and
+/// servers have no Secret Service), whatever store the keyring crate would default to when
+/// the app's features are built in the same workspace.
+fn keychain_entry(account: &str) -> keyring::Result<keyring::Entry> {
+    #[cfg(target_os = "linux")]
+    {
+        static CHOSEN: std::sync::Once = std::sync::Once::new();
+        CHOSEN.call_once(|| {
+            keyring::set_default_credential_builder(
+                keyring::keyutils::default_credential_builder(),
+            );
+        });
+    }
+    keyring::Entry::new(KEYRING_SERVICE, account)
+}
+
+/// A signed-in identity for one server: core's record plus what the CLI keeps beside it.
 #[derive(Serialize, Deserialize)]
 pub struct StoredIdentity {
-    pub server: String,
+    #[serde(flatten)]
+    pub sign_in: KeptSignIn,
     pub user_id: String,
-    pub display_name: String,
-    pub token: String,
-    /// Unix seconds after which `token` is refused; 0 when unknown (older sign-ins).
-    #[serde(default)]
-    pub expires_at: i64,
-    /// Single-use token that renews `token`; absent in sign-ins stored before refresh tokens
-    /// (those sign in again when their token expires).
-    #[serde(default)]
-    refresh_token: Option<String>,
-    signature_keys: String,
-    certificate: String,
-    org_key: String,
     /// Clear passwords of meetings this user scheduled, by meeting number: the server keeps
     /// only hashes, and the password message is rendered from here.
     #[serde(default)]
@@ -62,51 +63,49 @@ impl Vault {
 
 impl StoredIdentity {
     /// Bundles what sign-in produced.
-    pub fn new(
-        server: &str,
-        sign_in: &conclave_core::client::account::SignIn,
-        signature_keys: &SignatureKeyPair,
-    ) -> Result<Self> {
+    pub fn new(server: &str, sign_in: &SignIn, signature_keys: &SignatureKeyPair) -> Result<Self> {
+        let identity =
+            SignedInIdentity::from_sign_in(sign_in, signature_keys_to_bytes(signature_keys)?);
         Ok(Self {
-            server: server.to_string(),
+            sign_in: KeptSignIn::new(server, &sign_in.display_name, &identity)?,
             user_id: sign_in.user_id.clone(),
-            display_name: sign_in.display_name.clone(),
-            token: sign_in.token.clone(),
-            expires_at: sign_in.expires_at,
-            refresh_token: sign_in.refresh_token.clone(),
-            signature_keys: STANDARD.encode(signature_keys_to_bytes(signature_keys)?),
-            certificate: STANDARD.encode(sign_in.certificate.to_bytes()?),
-            org_key: STANDARD.encode(sign_in.org_key.0),
             meeting_passwords: std::collections::BTreeMap::new(),
         })
     }
 
     /// The refresh token, if this sign-in has one.
     pub fn refresh_token(&self) -> Option<&str> {
-        self.refresh_token.as_deref()
+        self.sign_in.refresh_token()
+    }
+
+    /// The bearer token, as kept (see [`Self::fresh`] before using it).
+    pub fn token(&self) -> &str {
+        self.sign_in.token()
+    }
+
+    /// The identity this record keeps.
+    pub fn identity(&self) -> Result<SignedInIdentity> {
+        Ok(self.sign_in.identity()?)
     }
 
     /// This sign-in with an access token that is good for a while: when it has expired or is
     /// about to, the refresh token buys a new one (and a new refresh token and certificate),
     /// saved into `vault` at once since the old refresh token is spent.
     pub async fn fresh(mut self, vault: &Vault, trust: &TlsTrust) -> Result<Self> {
-        if !needs_refresh(self.expires_at, unix_now()) {
+        if !self.sign_in.needs_refresh(unix_now()) {
             return Ok(self);
         }
-        let Some(refresh_token) = self.refresh_token.as_deref() else {
+        let Some(refresh_token) = self.sign_in.refresh_token() else {
             bail!("your sign-in has expired; run `conclave-cli signin` again");
         };
-        let refreshed = match refresh(&self.server, trust, refresh_token).await {
+        let refreshed = match refresh(&self.sign_in.server, trust, refresh_token).await {
             Ok(refreshed) => refreshed,
             Err(AccountError::SignInAgain) => {
                 bail!("your sign-in has expired or was revoked; run `conclave-cli signin` again")
             }
             Err(e) => return Err(e).context("could not renew the sign-in"),
         };
-        self.token = refreshed.token;
-        self.expires_at = refreshed.expires_at;
-        self.refresh_token = Some(refreshed.refresh_token);
-        self.certificate = STANDARD.encode(refreshed.certificate.to_bytes()?);
+        self.sign_in.renew(refreshed)?;
         self.save(vault)
             .context("the sign-in was renewed but could not be saved; sign in again")?;
         Ok(self)
@@ -125,24 +124,19 @@ impl StoredIdentity {
 
     /// The organization key learnt at sign-in.
     pub fn org_key(&self) -> Result<OrgPublicKey> {
-        Ok(OrgPublicKey::from_bytes(&STANDARD.decode(&self.org_key)?)?)
+        Ok(self.identity()?.org)
     }
 
     /// An MLS member carrying the certified credential.
     pub fn member(&self) -> Result<GroupMember> {
-        let signer = signature_keys_from_bytes(&STANDARD.decode(&self.signature_keys)?)?;
-        let certificate = MemberCertificate::from_bytes(&STANDARD.decode(&self.certificate)?)?;
-        Ok(GroupMember::new(
-            signer,
-            &CredentialPayload::user(certificate),
-        )?)
+        Ok(self.identity()?.member()?)
     }
 
     /// Saves into the vault.
     pub fn save(&self, vault: &Vault) -> Result<()> {
         let json = serde_json::to_string(self)?;
         match vault {
-            Vault::Keychain { account } => keyring::Entry::new(KEYRING_SERVICE, account)
+            Vault::Keychain { account } => keychain_entry(account)
                 .and_then(|entry| entry.set_password(&json))
                 .map_err(|e| {
                     anyhow!("the OS keychain is not available ({e}); pass --credentials-file")
@@ -154,7 +148,7 @@ impl StoredIdentity {
     /// Loads from the vault.
     pub fn load(vault: &Vault) -> Result<Self> {
         let json = match vault {
-            Vault::Keychain { account } => keyring::Entry::new(KEYRING_SERVICE, account)
+            Vault::Keychain { account } => keychain_entry(account)
                 .and_then(|entry| entry.get_password())
                 .map_err(|e| {
                     anyhow!("not signed in as {account} ({e}); run `conclave-cli signin`")
@@ -168,7 +162,7 @@ impl StoredIdentity {
     /// Removes the stored identity (sign-out).
     pub fn delete(vault: &Vault) -> Result<()> {
         match vault {
-            Vault::Keychain { account } => keyring::Entry::new(KEYRING_SERVICE, account)
+            Vault::Keychain { account } => keychain_entry(account)
                 .and_then(|entry| entry.delete_credential())
                 .map_err(|e| anyhow!("could not remove the keychain entry: {e}")),
             Vault::File(path) => std::fs::remove_file(path)
@@ -219,9 +213,12 @@ mod compat_tests {
         let json = r#"{"server":"s:1","user_id":"u","display_name":"U","token":"t",
             "signature_keys":"","certificate":"","org_key":""}"#;
         let stored: StoredIdentity = serde_json::from_str(json).unwrap();
-        assert_eq!(stored.expires_at, 0);
-        assert_eq!(stored.refresh_token(), None);
-        assert!(!needs_refresh(stored.expires_at, unix_now()));
+        assert_eq!((stored.token(), stored.user_id.as_str()), ("t", "u"));
+        let again = serde_json::to_value(&stored).unwrap();
+        assert_eq!(
+            (&again["server"], &again["user_id"]),
+            (&"s:1".into(), &"u".into())
+        );
     }
 
     #[tokio::test]

@@ -30,7 +30,11 @@ use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use credentials::{StoredIdentity, Vault};
 
 #[derive(Parser)]
-#[command(name = "conclave-cli", version, about = "Headless Conclave client")]
+#[command(
+    name = "conclave-cli",
+    version = conclave_build_info::VERSION_LINE,
+    about = "Headless Conclave client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,6 +72,85 @@ pub(crate) struct IdentityArgs {
     pub credentials_file: Option<PathBuf>,
 }
 
+// The flags of `conclave-cli create-meeting` (a struct keeps `run` short).
+#[derive(Args)]
+struct CreateMeetingArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long)]
+    pub require_sign_in: bool,
+    #[arg(long)]
+    pub lobby: bool,
+    #[arg(long)]
+    pub auto_lock_minutes: Option<u32>,
+    #[arg(long)]
+    pub join_before_host: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+// The flags of `conclave-cli join`.
+#[derive(Args)]
+struct JoinArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Meeting number.
+    pub meeting: String,
+    /// Display name (guests; signed-in users use their account's name).
+    #[arg(long, default_value = "Guest")]
+    pub name: String,
+    /// Join as this signed-in user (see `signin`).
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub credentials_file: Option<PathBuf>,
+    /// Read the meeting password from the first line of stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Leave after this many seconds (for scripts).
+    #[arg(long)]
+    pub stay_secs: Option<u64>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Send a test tone sequence (440/660/880 Hz) as this participant's audio.
+    #[arg(long)]
+    pub tone: bool,
+    /// Send this 48 kHz mono 16-bit WAV file as this participant's audio.
+    #[arg(long, value_name = "FILE", conflicts_with = "tone")]
+    pub send_audio: Option<PathBuf>,
+    /// Record what this participant hears to a WAV file.
+    #[arg(long, value_name = "FILE")]
+    pub record_audio: Option<PathBuf>,
+    /// Clean the sent audio with echo cancellation, noise suppression and gain control,
+    /// as the desktop app does for a microphone (tones and WAV files need none).
+    #[arg(long)]
+    pub audio_processing: bool,
+    /// Send video from this source (headless: only the test pattern).
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub send_video: Option<session::VideoSourceKind>,
+    /// Save every picture received as DIR/leaf<sender>-<index>.png.
+    #[arg(long, value_name = "DIR")]
+    pub save_frames: Option<PathBuf>,
+    /// Start with the microphone muted (`unmute` on stdin turns it on).
+    #[arg(long)]
+    pub muted: bool,
+    /// Diagnostic: drop this percentage of the media link's UDP datagrams, both ways.
+    #[arg(long, value_name = "PERCENT")]
+    pub simulate_loss: Option<f64>,
+    /// Diagnostic: send media through a narrow uplink of this many kbit/s (200 ms queue;
+    /// what overflows is dropped), to watch quality adapt to congestion.
+    #[arg(long, value_name = "KBPS")]
+    pub simulate_uplink_kbps: Option<f64>,
+    /// Diagnostic: reach the SFU over ICE-TCP only, as if UDP were blocked.
+    #[arg(long)]
+    pub media_tcp_only: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a local E2EE demo meeting of headless members in this process.
@@ -89,80 +172,9 @@ enum Command {
         identity: IdentityArgs,
     },
     /// Create a meeting hosted by the signed-in user; prints its number and password.
-    CreateMeeting {
-        #[command(flatten)]
-        server: ServerArgs,
-        #[command(flatten)]
-        identity: IdentityArgs,
-        #[arg(long)]
-        title: Option<String>,
-        #[arg(long)]
-        require_sign_in: bool,
-        #[arg(long)]
-        lobby: bool,
-        #[arg(long)]
-        auto_lock_minutes: Option<u32>,
-        #[arg(long)]
-        join_before_host: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    CreateMeeting(CreateMeetingArgs),
     /// Join a meeting; the password is read from the first stdin line when --password-stdin.
-    Join {
-        #[command(flatten)]
-        server: ServerArgs,
-        /// Meeting number.
-        meeting: String,
-        /// Display name (guests; signed-in users use their account's name).
-        #[arg(long, default_value = "Guest")]
-        name: String,
-        /// Join as this signed-in user (see `signin`).
-        #[arg(long)]
-        user: Option<String>,
-        #[arg(long)]
-        credentials_file: Option<PathBuf>,
-        /// Read the meeting password from the first line of stdin.
-        #[arg(long)]
-        password_stdin: bool,
-        /// Leave after this many seconds (for scripts).
-        #[arg(long)]
-        stay_secs: Option<u64>,
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
-        /// Send a test tone sequence (440/660/880 Hz) as this participant's audio.
-        #[arg(long)]
-        tone: bool,
-        /// Send this 48 kHz mono 16-bit WAV file as this participant's audio.
-        #[arg(long, value_name = "FILE", conflicts_with = "tone")]
-        send_audio: Option<PathBuf>,
-        /// Record what this participant hears to a WAV file.
-        #[arg(long, value_name = "FILE")]
-        record_audio: Option<PathBuf>,
-        /// Clean the sent audio with echo cancellation, noise suppression and gain control,
-        /// as the desktop app does for a microphone (tones and WAV files need none).
-        #[arg(long)]
-        audio_processing: bool,
-        /// Send video from this source (headless: only the test pattern).
-        #[arg(long, value_enum, value_name = "SOURCE")]
-        send_video: Option<session::VideoSourceKind>,
-        /// Save every picture received as DIR/leaf<sender>-<index>.png.
-        #[arg(long, value_name = "DIR")]
-        save_frames: Option<PathBuf>,
-        /// Start with the microphone muted (`unmute` on stdin turns it on).
-        #[arg(long)]
-        muted: bool,
-        /// Diagnostic: drop this percentage of the media link's UDP datagrams, both ways.
-        #[arg(long, value_name = "PERCENT")]
-        simulate_loss: Option<f64>,
-        /// Diagnostic: send media through a narrow uplink of this many kbit/s (200 ms queue;
-        /// what overflows is dropped), to watch quality adapt to congestion.
-        #[arg(long, value_name = "KBPS")]
-        simulate_uplink_kbps: Option<f64>,
-        /// Diagnostic: reach the SFU over ICE-TCP only, as if UDP were blocked.
-        #[arg(long)]
-        media_tcp_only: bool,
-    },
+    Join(JoinArgs),
     #[command(flatten)]
     Scheduling(scheduling::ScheduleCommand),
 }
@@ -180,170 +192,161 @@ async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Demo(args) => demo::run(&args).map(|()| 0),
         Command::Scheduling(command) => scheduling::run(command).await,
-        Command::Signin { server, identity } => {
-            let password = read_secret_line("password")?;
-            let signer = generate_signature_keys()?;
-            let result = sign_in(
-                &server.server,
-                &server.trust(),
-                &identity.user,
-                &password,
-                signer.public(),
-            )
-            .await?;
-            let stored = StoredIdentity::new(&server.server, &result, &signer)?;
-            stored.save(&Vault::new(
-                identity.credentials_file,
-                &identity.user,
-                &server.server,
-            ))?;
-            println!(
-                "signed in as {} ({}); organization key {}",
-                result.display_name,
-                result.user_id,
-                result.org_key.fingerprint()
-            );
-            Ok(0)
+        Command::Signin { server, identity } => signin(&server, identity).await.map(|()| 0),
+        Command::Signout { server, identity } => signout(&server, identity).await.map(|()| 0),
+        Command::CreateMeeting(args) => create_instant_meeting(args).await.map(|()| 0),
+        Command::Join(args) => join(args).await,
+    }
+}
+
+async fn signin(server: &ServerArgs, identity: IdentityArgs) -> Result<()> {
+    let password = read_secret_line("password")?;
+    let signer = generate_signature_keys()?;
+    let result = sign_in(
+        &server.server,
+        &server.trust(),
+        &identity.user,
+        &password,
+        signer.public(),
+    )
+    .await?;
+    let stored = StoredIdentity::new(&server.server, &result, &signer)?;
+    stored.save(&Vault::new(
+        identity.credentials_file,
+        &identity.user,
+        &server.server,
+    ))?;
+    println!(
+        "signed in as {} ({}); organization key {}",
+        result.display_name,
+        result.user_id,
+        result.org_key.fingerprint()
+    );
+    Ok(())
+}
+
+async fn signout(server: &ServerArgs, identity: IdentityArgs) -> Result<()> {
+    let vault = Vault::new(identity.credentials_file, &identity.user, &server.server);
+    // Best effort on the server; the local copy goes whatever happens there.
+    let revoked = match StoredIdentity::load(&vault) {
+        Ok(stored) => sign_out(
+            &server.server,
+            &server.trust(),
+            stored.token(),
+            stored.refresh_token(),
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    StoredIdentity::delete(&vault)?;
+    match revoked {
+        Ok(()) => println!("signed out (the sign-in was revoked on the server)"),
+        Err(why) => {
+            eprintln!("warning: could not revoke the sign-in on the server: {why}");
+            println!("signed out on this computer only");
         }
-        Command::Signout { server, identity } => {
-            let vault = Vault::new(identity.credentials_file, &identity.user, &server.server);
-            // Best effort on the server; the local copy goes whatever happens there.
-            let revoked = match StoredIdentity::load(&vault) {
-                Ok(stored) => sign_out(
-                    &server.server,
-                    &server.trust(),
-                    &stored.token,
-                    stored.refresh_token(),
-                )
-                .await
-                .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            StoredIdentity::delete(&vault)?;
-            match revoked {
-                Ok(()) => println!("signed out (the sign-in was revoked on the server)"),
-                Err(why) => {
-                    eprintln!("warning: could not revoke the sign-in on the server: {why}");
-                    println!("signed out on this computer only");
-                }
-            }
-            Ok(0)
-        }
-        Command::CreateMeeting {
-            server,
-            identity,
-            title,
-            require_sign_in,
-            lobby,
-            auto_lock_minutes,
-            join_before_host,
-            json,
-        } => {
-            let vault = Vault::new(identity.credentials_file, &identity.user, &server.server);
+    }
+    Ok(())
+}
+
+async fn create_instant_meeting(args: CreateMeetingArgs) -> Result<()> {
+    let server = &args.server;
+    let vault = Vault::new(
+        args.identity.credentials_file,
+        &args.identity.user,
+        &server.server,
+    );
+    let stored = StoredIdentity::load(&vault)?
+        .fresh(&vault, &server.trust())
+        .await?;
+    let options = NewMeeting {
+        title: args.title,
+        password: None,
+        require_sign_in: args.require_sign_in,
+        lobby: args.lobby,
+        auto_lock_minutes: args.auto_lock_minutes,
+        join_before_host: args.join_before_host,
+    };
+    let created = create_meeting(&server.server, &server.trust(), stored.token(), &options).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"number": created.number, "password": created.password})
+        );
+    } else {
+        println!("meeting number: {}", created.number);
+        println!(
+            "password (send it by another channel): {}",
+            created.password
+        );
+    }
+    Ok(())
+}
+
+async fn join(args: JoinArgs) -> Result<u8> {
+    let media = session::MediaOptions {
+        tone: args.tone,
+        send_audio: args.send_audio,
+        record_audio: args.record_audio,
+        audio_processing: args.audio_processing,
+        send_video: args.send_video,
+        save_frames: args.save_frames,
+        muted: args.muted,
+        simulate_loss: args.simulate_loss,
+        simulate_uplink_kbps: args.simulate_uplink_kbps,
+        tcp_only: args.media_tcp_only,
+    };
+    let server = &args.server;
+    let meeting = MeetingNumber::parse(&args.meeting).context("not a meeting number")?;
+    let password = if args.password_stdin {
+        Some(MeetingPassword::new(read_secret_line("meeting password")?)?)
+    } else {
+        None
+    };
+    let (member, token, org, display_name) = match args.user {
+        Some(user) => {
+            // Renewed before connecting: the upgrade needs a valid access token.
+            let vault = Vault::new(args.credentials_file, &user, &server.server);
             let stored = StoredIdentity::load(&vault)?
                 .fresh(&vault, &server.trust())
                 .await?;
-            let options = NewMeeting {
-                title,
-                password: None,
-                require_sign_in,
-                lobby,
-                auto_lock_minutes,
-                join_before_host,
-            };
-            let created =
-                create_meeting(&server.server, &server.trust(), &stored.token, &options).await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"number": created.number, "password": created.password})
-                );
-            } else {
-                println!("meeting number: {}", created.number);
-                println!(
-                    "password (send it by another channel): {}",
-                    created.password
-                );
-            }
-            Ok(0)
+            let name = DisplayName::new(&stored.sign_in.display_name)?;
+            (
+                stored.member()?,
+                Some(stored.token().to_owned()),
+                Some(stored.org_key()?),
+                name,
+            )
         }
-        Command::Join {
-            server,
-            meeting,
-            name,
-            user,
-            credentials_file,
-            password_stdin,
-            stay_secs,
-            json,
-            tone,
-            send_audio,
-            record_audio,
-            audio_processing,
-            send_video,
-            save_frames,
-            muted,
-            simulate_loss,
-            simulate_uplink_kbps,
-            media_tcp_only,
-        } => {
-            let media = session::MediaOptions {
-                tone,
-                send_audio,
-                record_audio,
-                audio_processing,
-                send_video,
-                save_frames,
-                muted,
-                simulate_loss,
-                simulate_uplink_kbps,
-                tcp_only: media_tcp_only,
-            };
-            let meeting = MeetingNumber::parse(&meeting).context("not a meeting number")?;
-            let password = if password_stdin {
-                Some(MeetingPassword::new(read_secret_line("meeting password")?)?)
-            } else {
-                None
-            };
-            let (member, token, org, display_name) = match user {
-                Some(user) => {
-                    // Renewed before connecting: the upgrade needs a valid access token.
-                    let vault = Vault::new(credentials_file, &user, &server.server);
-                    let stored = StoredIdentity::load(&vault)?
-                        .fresh(&vault, &server.trust())
-                        .await?;
-                    let name = DisplayName::new(&stored.display_name)?;
-                    (
-                        stored.member()?,
-                        Some(stored.token.clone()),
-                        Some(stored.org_key()?),
-                        name,
-                    )
-                }
-                None => {
-                    let name = DisplayName::new(&name)?;
-                    // Without the organization key a guest could not tell verified members
-                    // from impostors; without it they are shown as not verifiable.
-                    let org = match fetch_org_key(&server.server, &server.trust()).await {
-                        Ok(key) => Some(key),
-                        Err(e) => {
-                            eprintln!("warning: cannot fetch the organization key ({e})");
-                            None
-                        }
-                    };
-                    (GroupMember::guest(name.as_str())?, None, org, name)
+        None => {
+            let name = DisplayName::new(&args.name)?;
+            // Without the organization key a guest could not tell verified members from
+            // impostors; without it they are shown as not verifiable.
+            let org = match fetch_org_key(&server.server, &server.trust()).await {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    eprintln!("warning: cannot fetch the organization key ({e})");
+                    None
                 }
             };
-            let options = ConnectOptions {
-                server: server.server.clone(),
-                trust: server.trust(),
-                token,
-            };
-            let client = MeetingClient::connect(options, member, org).await?;
-            client.join(meeting, password, display_name);
-            session::run(client, json, stay_secs.map(Duration::from_secs), media).await
+            (GroupMember::guest(name.as_str())?, None, org, name)
         }
-    }
+    };
+    let options = ConnectOptions {
+        server: server.server.clone(),
+        trust: server.trust(),
+        token,
+    };
+    let client = MeetingClient::connect(options, member, org).await?;
+    client.join(meeting, password, display_name);
+    session::run(
+        client,
+        args.json,
+        args.stay_secs.map(Duration::from_secs),
+        media,
+    )
+    .await
 }
 
 /// Warnings from the client engine and the media stack (refused commits, undecodable

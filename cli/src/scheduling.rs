@@ -129,39 +129,85 @@ impl From<Lang> for Language {
     }
 }
 
+// The flags of `conclave-cli schedule` (a struct keeps `run` short).
+#[derive(Args)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    #[arg(long)]
+    pub title: String,
+    #[command(flatten)]
+    pub when: WhenArgs,
+    #[arg(long)]
+    pub require_sign_in: bool,
+    #[arg(long)]
+    pub lobby: bool,
+    #[arg(long)]
+    pub auto_lock_minutes: Option<u32>,
+    #[arg(long)]
+    pub join_before_host: bool,
+    /// Put the password into the invitation (off by default: it goes by another channel).
+    #[arg(long)]
+    pub include_password_in_invitation: bool,
+    /// A co-host's username (repeatable); co-hosts see the meeting in their list.
+    #[arg(long = "co-host")]
+    pub co_hosts: Vec<String>,
+    /// Read a host-chosen password from stdin instead of generating one.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+// The flags of `conclave-cli update`.
+#[derive(Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    pub number: String,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub when: WhenArgs,
+    #[arg(long)]
+    pub require_sign_in: Option<bool>,
+    #[arg(long)]
+    pub lobby: Option<bool>,
+    /// Minutes, or 0 to turn auto-lock off.
+    #[arg(long)]
+    pub auto_lock_minutes: Option<u32>,
+    #[arg(long)]
+    pub join_before_host: Option<bool>,
+    #[arg(long)]
+    pub exclude_password_from_invitation: Option<bool>,
+    /// Replace the co-hosts with these usernames (repeatable).
+    #[arg(long = "co-host")]
+    pub co_hosts: Vec<String>,
+    /// Remove every co-host.
+    #[arg(long, conflicts_with = "co_hosts")]
+    pub no_co_hosts: bool,
+    /// Have the server generate a new password.
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub regenerate_password: bool,
+    /// Read a new host-chosen password from stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Refuse the update if someone changed the meeting since this sequence.
+    #[arg(long)]
+    pub if_sequence: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// The scheduling subcommands.
 #[derive(Subcommand)]
 pub enum ScheduleCommand {
     /// Schedule a meeting; the password is generated unless --password-stdin.
-    Schedule {
-        #[command(flatten)]
-        server: ServerArgs,
-        #[command(flatten)]
-        identity: IdentityArgs,
-        #[arg(long)]
-        title: String,
-        #[command(flatten)]
-        when: WhenArgs,
-        #[arg(long)]
-        require_sign_in: bool,
-        #[arg(long)]
-        lobby: bool,
-        #[arg(long)]
-        auto_lock_minutes: Option<u32>,
-        #[arg(long)]
-        join_before_host: bool,
-        /// Put the password into the invitation (off by default: it goes by another channel).
-        #[arg(long)]
-        include_password_in_invitation: bool,
-        /// A co-host's username (repeatable); co-hosts see the meeting in their list.
-        #[arg(long = "co-host")]
-        co_hosts: Vec<String>,
-        /// Read a host-chosen password from stdin instead of generating one.
-        #[arg(long)]
-        password_stdin: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Schedule(ScheduleArgs),
     /// List your scheduled meetings.
     List {
         #[command(flatten)]
@@ -172,45 +218,7 @@ pub enum ScheduleCommand {
         json: bool,
     },
     /// Change a scheduled meeting; only the options given change.
-    Update {
-        #[command(flatten)]
-        server: ServerArgs,
-        #[command(flatten)]
-        identity: IdentityArgs,
-        number: String,
-        #[arg(long)]
-        title: Option<String>,
-        #[command(flatten)]
-        when: WhenArgs,
-        #[arg(long)]
-        require_sign_in: Option<bool>,
-        #[arg(long)]
-        lobby: Option<bool>,
-        /// Minutes, or 0 to turn auto-lock off.
-        #[arg(long)]
-        auto_lock_minutes: Option<u32>,
-        #[arg(long)]
-        join_before_host: Option<bool>,
-        #[arg(long)]
-        exclude_password_from_invitation: Option<bool>,
-        /// Replace the co-hosts with these usernames (repeatable).
-        #[arg(long = "co-host")]
-        co_hosts: Vec<String>,
-        /// Remove every co-host.
-        #[arg(long, conflicts_with = "co_hosts")]
-        no_co_hosts: bool,
-        /// Have the server generate a new password.
-        #[arg(long, conflicts_with = "password_stdin")]
-        regenerate_password: bool,
-        /// Read a new host-chosen password from stdin.
-        #[arg(long)]
-        password_stdin: bool,
-        /// Refuse the update if someone changed the meeting since this sequence.
-        #[arg(long)]
-        if_sequence: Option<u32>,
-        #[arg(long)]
-        json: bool,
-    },
+    Update(UpdateArgs),
     /// Cancel a scheduled meeting; writes the cancellation (.ics) when --out is given.
     Cancel {
         #[command(flatten)]
@@ -264,7 +272,7 @@ async fn session(server: &ServerArgs, identity: &IdentityArgs) -> Result<Session
     let stored = StoredIdentity::load(&vault)?
         .fresh(&vault, &server.trust())
         .await?;
-    let scheduler = Scheduler::new(&server.server, &server.trust(), &stored.token)?;
+    let scheduler = Scheduler::new(&server.server, &server.trust(), stored.token())?;
     Ok(Session {
         vault,
         stored,
@@ -327,135 +335,13 @@ fn input<'a>(
 /// Runs one scheduling subcommand; returns the exit code.
 pub async fn run(command: ScheduleCommand) -> Result<u8> {
     match command {
-        ScheduleCommand::Schedule {
-            server,
-            identity,
-            title,
-            when,
-            require_sign_in,
-            lobby,
-            auto_lock_minutes,
-            join_before_host,
-            include_password_in_invitation,
-            co_hosts,
-            password_stdin,
-            json,
-        } => {
-            let mut session = session(&server, &identity).await?;
-            let password = if password_stdin {
-                Some(read_secret_line("meeting password")?)
-            } else {
-                None
-            };
-            let request = ScheduleRequest {
-                title,
-                when: when.resolve(None)?,
-                options: MeetingOptions {
-                    require_sign_in,
-                    lobby,
-                    auto_lock_minutes,
-                    join_before_host,
-                    exclude_password_from_invitation: !include_password_in_invitation,
-                },
-                co_hosts,
-                password,
-            };
-            let response = session.scheduler.schedule(&request).await?;
-            let meeting = response.meeting;
-            if let Some(password) = &response.password {
-                session.remember_password(&meeting.number, password)?;
-            }
-            if json {
-                println!("{}", serde_json::to_string(&meeting)?);
-            } else {
-                println!("scheduled: {}", summary(&meeting));
-                println!(
-                    "the password is kept on this device; send it separately with \
-                     `conclave-cli password-message {}`",
-                    meeting.number
-                );
-            }
-            Ok(0)
-        }
+        ScheduleCommand::Schedule(args) => schedule(args).await?,
         ScheduleCommand::List {
             server,
             identity,
             json,
-        } => {
-            let session = session(&server, &identity).await?;
-            let meetings = session.scheduler.list().await?;
-            if json {
-                println!("{}", serde_json::to_string(&meetings)?);
-            } else if meetings.is_empty() {
-                println!("no scheduled meetings");
-            } else {
-                for meeting in &meetings {
-                    println!("{}", summary(meeting));
-                }
-            }
-            Ok(0)
-        }
-        ScheduleCommand::Update {
-            server,
-            identity,
-            number,
-            title,
-            when,
-            require_sign_in,
-            lobby,
-            auto_lock_minutes,
-            join_before_host,
-            exclude_password_from_invitation,
-            co_hosts,
-            no_co_hosts,
-            regenerate_password,
-            password_stdin,
-            if_sequence,
-            json,
-        } => {
-            let mut session = session(&server, &identity).await?;
-            let when = if when.is_empty() {
-                None
-            } else {
-                let current = session.scheduler.get(&number).await?;
-                Some(when.resolve(Some(&current.when))?)
-            };
-            let password = if password_stdin {
-                Some(read_secret_line("new meeting password")?)
-            } else {
-                None
-            };
-            let update = MeetingUpdate {
-                title,
-                when,
-                require_sign_in,
-                lobby,
-                auto_lock_minutes: auto_lock_minutes.map(|m| (m > 0).then_some(m)),
-                join_before_host,
-                exclude_password_from_invitation,
-                co_hosts: (no_co_hosts || !co_hosts.is_empty()).then_some(co_hosts),
-                password,
-                regenerate_password,
-                if_sequence,
-            };
-            let response = session.scheduler.update(&number, &update).await?;
-            if let Some(password) = &response.password {
-                session.remember_password(&number, password)?;
-            }
-            if json {
-                println!("{}", serde_json::to_string(&response.meeting)?);
-            } else {
-                println!(
-                    "updated (sequence {}): {}",
-                    response.meeting.sequence,
-                    summary(&response.meeting)
-                );
-                if response.password.is_some() {
-                    println!("new password kept on this device; send the new password message");
-                }
-            }
-            Ok(0)
-        }
+        } => list(&session(&server, &identity).await?, json).await?,
+        ScheduleCommand::Update(args) => update(args).await?,
         ScheduleCommand::Cancel {
             server,
             identity,
@@ -463,16 +349,13 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             out,
             lang,
         } => {
-            let session = session(&server, &identity).await?;
-            let meeting = session.scheduler.cancel(&number).await?;
-            if let Some(path) = &out {
-                write_out(
-                    Some(path),
-                    &render_ics_cancel(&input(&meeting, None, lang))?,
-                )?;
-            }
-            println!("cancelled: {}", summary(&meeting));
-            Ok(0)
+            cancel(
+                &session(&server, &identity).await?,
+                &number,
+                out.as_ref(),
+                lang,
+            )
+            .await?
         }
         ScheduleCommand::ExportInvite {
             server,
@@ -483,43 +366,164 @@ pub async fn run(command: ScheduleCommand) -> Result<u8> {
             out,
         } => {
             let session = session(&server, &identity).await?;
-            let meeting = session.scheduler.get(&number).await?;
-            let password = session.stored.meeting_password(&number);
-            if !meeting.options.exclude_password_from_invitation && password.is_none() {
-                bail!(
-                    "this meeting's invitation should include the password, but this device \
-                     does not hold it; run `conclave-cli update {number} --regenerate-password`"
-                );
-            }
-            let input = input(&meeting, password, lang);
-            let text = match (format, meeting.cancelled) {
-                (InviteFormat::Ics, true) => render_ics_cancel(&input)?,
-                (InviteFormat::Ics, false) => render_ics(&input)?,
-                (InviteFormat::Text, _) => render_text(&input)?,
-                (InviteFormat::Html, _) => render_html(&input)?,
-            };
-            write_out(out.as_ref(), &text)?;
-            Ok(0)
+            export_invite(&session, &number, format, lang, out.as_ref()).await?;
         }
         ScheduleCommand::PasswordMessage {
             server,
             identity,
             number,
             lang,
-        } => {
-            let session = session(&server, &identity).await?;
-            let meeting = session.scheduler.get(&number).await?;
-            let Some(password) = session.stored.meeting_password(&number) else {
-                bail!(
-                    "this device does not hold the password of meeting {number}; run \
-                     `conclave-cli update {number} --regenerate-password` to set a new one"
-                );
-            };
-            print!(
-                "{}",
-                render_password_message(&meeting, password, lang.into())?
-            );
-            Ok(0)
+        } => password_message(&session(&server, &identity).await?, &number, lang).await?,
+    }
+    Ok(0)
+}
+
+async fn schedule(args: ScheduleArgs) -> Result<()> {
+    let mut session = session(&args.server, &args.identity).await?;
+    let password = if args.password_stdin {
+        Some(read_secret_line("meeting password")?)
+    } else {
+        None
+    };
+    let request = ScheduleRequest {
+        title: args.title,
+        when: args.when.resolve(None)?,
+        options: MeetingOptions {
+            require_sign_in: args.require_sign_in,
+            lobby: args.lobby,
+            auto_lock_minutes: args.auto_lock_minutes,
+            join_before_host: args.join_before_host,
+            exclude_password_from_invitation: !args.include_password_in_invitation,
+        },
+        co_hosts: args.co_hosts,
+        password,
+    };
+    let response = session.scheduler.schedule(&request).await?;
+    let meeting = response.meeting;
+    if let Some(password) = &response.password {
+        session.remember_password(&meeting.number, password)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&meeting)?);
+    } else {
+        println!("scheduled: {}", summary(&meeting));
+        println!(
+            "the password is kept on this device; send it separately with \
+             `conclave-cli password-message {}`",
+            meeting.number
+        );
+    }
+    Ok(())
+}
+
+async fn list(session: &Session, json: bool) -> Result<()> {
+    let meetings = session.scheduler.list().await?;
+    if json {
+        println!("{}", serde_json::to_string(&meetings)?);
+    } else if meetings.is_empty() {
+        println!("no scheduled meetings");
+    } else {
+        for meeting in &meetings {
+            println!("{}", summary(meeting));
         }
     }
+    Ok(())
+}
+
+async fn update(args: UpdateArgs) -> Result<()> {
+    let mut session = session(&args.server, &args.identity).await?;
+    let number = args.number;
+    let when = if args.when.is_empty() {
+        None
+    } else {
+        let current = session.scheduler.get(&number).await?;
+        Some(args.when.resolve(Some(&current.when))?)
+    };
+    let password = if args.password_stdin {
+        Some(read_secret_line("new meeting password")?)
+    } else {
+        None
+    };
+    let update = MeetingUpdate {
+        title: args.title,
+        when,
+        require_sign_in: args.require_sign_in,
+        lobby: args.lobby,
+        auto_lock_minutes: args.auto_lock_minutes.map(|m| (m > 0).then_some(m)),
+        join_before_host: args.join_before_host,
+        exclude_password_from_invitation: args.exclude_password_from_invitation,
+        co_hosts: (args.no_co_hosts || !args.co_hosts.is_empty()).then_some(args.co_hosts),
+        password,
+        regenerate_password: args.regenerate_password,
+        if_sequence: args.if_sequence,
+    };
+    let response = session.scheduler.update(&number, &update).await?;
+    if let Some(password) = &response.password {
+        session.remember_password(&number, password)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&response.meeting)?);
+    } else {
+        println!(
+            "updated (sequence {}): {}",
+            response.meeting.sequence,
+            summary(&response.meeting)
+        );
+        if response.password.is_some() {
+            println!("new password kept on this device; send the new password message");
+        }
+    }
+    Ok(())
+}
+
+async fn cancel(session: &Session, number: &str, out: Option<&PathBuf>, lang: Lang) -> Result<()> {
+    let meeting = session.scheduler.cancel(number).await?;
+    if let Some(path) = out {
+        write_out(
+            Some(path),
+            &render_ics_cancel(&input(&meeting, None, lang))?,
+        )?;
+    }
+    println!("cancelled: {}", summary(&meeting));
+    Ok(())
+}
+
+async fn export_invite(
+    session: &Session,
+    number: &str,
+    format: InviteFormat,
+    lang: Lang,
+    out: Option<&PathBuf>,
+) -> Result<()> {
+    let meeting = session.scheduler.get(number).await?;
+    let password = session.stored.meeting_password(number);
+    if !meeting.options.exclude_password_from_invitation && password.is_none() {
+        bail!(
+            "this meeting's invitation should include the password, but this device \
+             does not hold it; run `conclave-cli update {number} --regenerate-password`"
+        );
+    }
+    let input = input(&meeting, password, lang);
+    let text = match (format, meeting.cancelled) {
+        (InviteFormat::Ics, true) => render_ics_cancel(&input)?,
+        (InviteFormat::Ics, false) => render_ics(&input)?,
+        (InviteFormat::Text, _) => render_text(&input)?,
+        (InviteFormat::Html, _) => render_html(&input)?,
+    };
+    write_out(out, &text)
+}
+
+async fn password_message(session: &Session, number: &str, lang: Lang) -> Result<()> {
+    let meeting = session.scheduler.get(number).await?;
+    let Some(password) = session.stored.meeting_password(number) else {
+        bail!(
+            "this device does not hold the password of meeting {number}; run \
+             `conclave-cli update {number} --regenerate-password` to set a new one"
+        );
+    };
+    print!(
+        "{}",
+        render_password_message(&meeting, password, lang.into())?
+    );
+    Ok(())
 }

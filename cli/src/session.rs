@@ -515,53 +515,58 @@ pub async fn run(
         }
     }
     if let Some(session) = media_session {
-        let stats = session.stats();
-        let video = session.video_stats();
-        if media.video_wanted() {
-            if as_json {
-                println!(
-                    "{}",
-                    json!({"event": "video", "sent": video.frames_sent,
-                        "keyframes_sent": video.keyframes_sent,
-                        "keyframes_on_request": video.keyframes_on_request,
-                        "received": video.frames_received, "decoded": video.frames_decoded,
-                        "refused": video.frames_refused, "damaged": video.frames_damaged,
-                        "keyframe_requests": video.keyframe_requests})
-                );
-            } else {
-                println!(
-                    "video: {} pictures sent ({} keyframes, {} on request), {} received, \
-                     {} decoded, {} refused, {} damaged",
-                    video.frames_sent,
-                    video.keyframes_sent,
-                    video.keyframes_on_request,
-                    video.frames_received,
-                    video.frames_decoded,
-                    video.frames_refused,
-                    video.frames_damaged
-                );
-            }
-        }
-        // Dropping the pipeline finishes the WAV recording.
-        drop(session.stop().await);
-        if as_json {
-            println!(
-                "{}",
-                json!({"event": "audio", "sent": stats.frames_sent,
-                    "received": stats.frames_received, "refused": stats.frames_refused})
-            );
-        } else {
-            println!(
-                "audio: {} frames sent, {} received, {} refused",
-                stats.frames_sent, stats.frames_received, stats.frames_refused
-            );
-        }
+        finish_media(session, media.video_wanted(), as_json).await;
     }
     let snapshot = client.snapshot();
     print_status(&snapshot, as_json);
     let code = exit_code(snapshot.phase.as_ref(), refused);
     client.close();
     Ok(code)
+}
+
+/// Stops the media and prints what it carried (the WAV recording ends here).
+async fn finish_media(session: MediaSession, video_wanted: bool, as_json: bool) {
+    let stats = session.stats();
+    let video = session.video_stats();
+    if video_wanted {
+        if as_json {
+            println!(
+                "{}",
+                json!({"event": "video", "sent": video.frames_sent,
+                    "keyframes_sent": video.keyframes_sent,
+                    "keyframes_on_request": video.keyframes_on_request,
+                    "received": video.frames_received, "decoded": video.frames_decoded,
+                    "refused": video.frames_refused, "damaged": video.frames_damaged,
+                    "keyframe_requests": video.keyframe_requests})
+            );
+        } else {
+            println!(
+                "video: {} pictures sent ({} keyframes, {} on request), {} received, \
+                 {} decoded, {} refused, {} damaged",
+                video.frames_sent,
+                video.keyframes_sent,
+                video.keyframes_on_request,
+                video.frames_received,
+                video.frames_decoded,
+                video.frames_refused,
+                video.frames_damaged
+            );
+        }
+    }
+    // Dropping the pipeline finishes the WAV recording.
+    drop(session.stop().await);
+    if as_json {
+        println!(
+            "{}",
+            json!({"event": "audio", "sent": stats.frames_sent,
+                "received": stats.frames_received, "refused": stats.frames_refused})
+        );
+    } else {
+        println!(
+            "audio: {} frames sent, {} received, {} refused",
+            stats.frames_sent, stats.frames_received, stats.frames_refused
+        );
+    }
 }
 
 #[cfg(test)]

@@ -159,6 +159,10 @@ settings-device-automatic = Automatic (the first one found)
 settings-devices-note = Pre-join starts with these; the devices you join with become the new choice.
 settings-diagnostics = Diagnostics
 settings-diagnostics-note = The report holds recent log lines and settings; tokens, passwords and keys are removed.
+settings-secrets-secret-service = Your sign-in is kept in the desktop's keyring (Secret Service): it stays after you log out or restart.
+settings-secrets-kernel-keyring = No desktop keyring is running, so your sign-in is kept in the kernel keyring: you sign in again after you log out.
+settings-secrets-system-keychain = Your sign-in is kept in the system keychain.
+settings-about = Conclave { $version }
 settings-export-diagnostics = Export diagnostics…
 
 ## ---- Helper B (meeting): prejoin-, lobby-, meeting- ----

@@ -159,6 +159,10 @@ settings-device-automatic = 自動 (最初に見つかったもの)
 settings-devices-note = 参加前の画面はこの選択から始まります。参加に使ったデバイスが次回の選択になります。
 settings-diagnostics = 診断情報
 settings-diagnostics-note = 最近のログと設定を含みます。トークン、パスワード、鍵は削除されます。
+settings-secrets-secret-service = サインイン情報はデスクトップのキーリング（Secret Service）に保存されます。ログアウトや再起動の後も残ります。
+settings-secrets-kernel-keyring = デスクトップのキーリングが動いていないため、サインイン情報はカーネルのキーリングに保存されます。ログアウトすると再度サインインが必要です。
+settings-secrets-system-keychain = サインイン情報はシステムのキーチェーンに保存されます。
+settings-about = Conclave { $version }
 settings-export-diagnostics = 診断情報をエクスポート…
 
 ## ---- Helper B (meeting): prejoin-, lobby-, meeting- ----

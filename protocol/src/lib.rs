@@ -26,6 +26,7 @@
 //!
 //! The human-readable description of the protocol is `docs/protocol.md`.
 
+pub mod http;
 pub mod identity;
 pub mod password_policy;
 pub mod schedule;

@@ -240,6 +240,17 @@ impl ServeArgs {
 mod tests {
     use super::*;
 
+    /// The `/etc/conclave/conclaved.toml` the .deb installs parses, passes validation and
+    /// listens on loopback only, so installing the package exposes nothing.
+    #[test]
+    fn the_packaged_configuration_is_valid_and_exposes_nothing() {
+        let text = include_str!("../../packaging/linux/conclaved.toml");
+        let config = ServerConfig::from_toml(text).unwrap();
+        config.validate().unwrap();
+        assert!(config.listen.ip().is_loopback());
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/conclaved"));
+    }
+
     #[test]
     fn file_values_override_defaults_and_flags_override_the_file() {
         let temp = tempfile::tempdir().unwrap();

@@ -24,10 +24,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use conclave_protocol::http::{
+    CreateMeetingRequest, CreateMeetingResponse, ErrorResponse, OrgKeyResponse, RefreshRequest,
+    RefreshResponse, SignInRequest, SignInResponse, SignOutRequest,
+};
 use conclave_protocol::password_policy::PolicyViolation;
 use conclave_protocol::schedule::PasswordPolicy;
 use conclave_protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
-use serde::{Deserialize, Serialize};
 
 use crate::auth::authenticate;
 use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};
@@ -46,11 +49,11 @@ pub fn generate_meeting_password() -> String {
 
 /// A JSON error response.
 fn error(status: StatusCode, message: &str) -> Response {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        error: &'a str,
-    }
-    (status, Json(Body { error: message })).into_response()
+    let body = ErrorResponse {
+        error: message.to_owned(),
+        rule: None,
+    };
+    (status, Json(body)).into_response()
 }
 
 fn bad_json(rejection: &JsonRejection) -> Response {
@@ -97,14 +100,6 @@ pub async fn health() -> &'static str {
     "ok"
 }
 
-/// Answer to `GET /v1/org-key`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct OrgKeyResponse {
-    /// The organization's 32-byte public key, standard base64.
-    pub org_key: String,
-    pub fingerprint: String,
-}
-
 /// `GET /v1/org-key`: lets guests check signed-in members' certified credentials. It is only
 /// as trustworthy as the TLS connection it came over; an organization pins it by policy.
 pub async fn org_key(State(hub): State<Arc<Hub>>) -> Json<OrgKeyResponse> {
@@ -113,36 +108,6 @@ pub async fn org_key(State(hub): State<Arc<Hub>>) -> Json<OrgKeyResponse> {
         org_key: BASE64.encode(key.0),
         fingerprint: key.fingerprint(),
     })
-}
-
-/// Body of `POST /v1/signin`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignInRequest {
-    pub username: String,
-    pub password: String,
-    /// The device's MLS signature public key, standard base64.
-    pub device_signature_key: String,
-}
-
-/// Answer to `POST /v1/signin`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SignInResponse {
-    /// Bearer (access) token for `Authorization: Bearer …`.
-    pub token: String,
-    /// Unix seconds.
-    pub expires_at: i64,
-    /// Single-use token for `POST /v1/token/refresh`.
-    pub refresh_token: String,
-    /// Unix seconds.
-    pub refresh_expires_at: i64,
-    pub user_id: String,
-    pub display_name: String,
-    /// `MemberCertificate::to_bytes()`, standard base64.
-    pub certificate: String,
-    /// The organization's 32-byte public key, standard base64.
-    pub org_key: String,
-    pub org_key_fingerprint: String,
 }
 
 /// `POST /v1/signin`.
@@ -224,7 +189,7 @@ pub async fn signin(
     Json(SignInResponse {
         token: issued.access.token,
         expires_at: issued.access.expires_at,
-        refresh_token: issued.refresh_token,
+        refresh_token: Some(issued.refresh_token),
         refresh_expires_at: issued.refresh_expires_at,
         user_id: user.id,
         display_name: user.display_name,
@@ -257,28 +222,6 @@ fn certify(
 
 /// The answer to a refresh token that no longer buys anything.
 pub const SIGN_IN_AGAIN: &str = "the sign-in has expired or was revoked; sign in again";
-
-/// Body of `POST /v1/token/refresh`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
-    pub refresh_token: String,
-}
-
-/// Answer to `POST /v1/token/refresh`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RefreshResponse {
-    /// The new bearer (access) token; the session's earlier ones are revoked.
-    pub token: String,
-    /// Unix seconds.
-    pub expires_at: i64,
-    /// The next refresh token; the one sent is spent.
-    pub refresh_token: String,
-    /// Unix seconds.
-    pub refresh_expires_at: i64,
-    /// A fresh `MemberCertificate::to_bytes()` for the session's device, standard base64.
-    pub certificate: String,
-}
 
 /// `POST /v1/token/refresh`: rotates the session's tokens. 401 for an unknown, expired or
 /// revoked refresh token or a disabled account; a refresh token presented a second time
@@ -321,15 +264,6 @@ pub async fn refresh(
         certificate,
     })
     .into_response()
-}
-
-/// Optional body of `POST /v1/sign-out`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignOutRequest {
-    /// The session's refresh token: lets a client whose access token is gone end it too.
-    #[serde(default)]
-    pub refresh_token: Option<String>,
 }
 
 /// `POST /v1/sign-out`: revokes the session of the bearer token (expired or not) and of the
@@ -376,48 +310,14 @@ pub async fn sign_out(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Byt
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// Body of `POST /v1/meetings`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateMeetingRequest {
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub require_sign_in: bool,
-    #[serde(default)]
-    pub lobby: bool,
-    #[serde(default)]
-    pub auto_lock_minutes: Option<u32>,
-    #[serde(default)]
-    pub join_before_host: bool,
-}
-
 /// 400 naming the password-policy rule the chosen password breaks (`rule`, for clients to
 /// localise) and what the policy needs, in words.
 fn policy_refusal(violation: &PolicyViolation) -> Response {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        error: &'a str,
-        rule: &'a str,
-    }
-    let message = format!("the password does not meet the policy: {violation}");
-    (
-        StatusCode::BAD_REQUEST,
-        Json(Body {
-            error: &message,
-            rule: violation.code(),
-        }),
-    )
-        .into_response()
-}
-
-/// Answer to `POST /v1/meetings`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CreateMeetingResponse {
-    pub number: String,
-    pub password: String,
+    let body = ErrorResponse {
+        error: format!("the password does not meet the policy: {violation}"),
+        rule: Some(violation.code().to_owned()),
+    };
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 /// Checks a meeting request and returns its password (the given one or a generated one) and

@@ -33,7 +33,7 @@ mod ws;
 
 // `conclaved user …` and `conclaved meeting create` (main.rs).
 pub use accounts_cli::{CLI_ACTOR, UserCommand, run_user_command};
-pub use http::{CreateMeetingRequest, SignInRequest, prepare_meeting};
+pub use http::prepare_meeting;
 // The shared state a running server hands to tests and embedders.
 pub use hub::{ConnectionGuard, Hub, HubSettings, MeetingOptions, StoredOptions};
 // What the integration tests drive the hub with directly.

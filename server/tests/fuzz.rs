@@ -9,7 +9,8 @@
 use std::path::Path;
 
 use bolero::check;
-use conclave_server::{CreateMeetingRequest, MeetingOptions, SignInRequest, prepare_meeting};
+use conclave_protocol::http::{CreateMeetingRequest, SignInRequest};
+use conclave_server::{MeetingOptions, prepare_meeting};
 
 fn create_meeting(request: CreateMeetingRequest) -> Result<String, String> {
     let options = MeetingOptions {

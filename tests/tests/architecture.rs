@@ -29,6 +29,7 @@ const NOT_IN_SERVER: &[&str] = &[
 /// The workspace's crates, each with the workspace crates it may depend on (normal edges).
 /// Lower layers first; a crate may use only crates listed before it, so none depends upward.
 const LAYERS: &[(&str, &[&str])] = &[
+    ("conclave-build-info", &[]),
     ("conclave-protocol", &[]),
     ("conclave-rtc", &[]),
     ("conclave-e2ee", &["conclave-protocol"]),

@@ -2,6 +2,7 @@
 //! the diagnostics export (secrets redacted).
 
 use crate::controls::{button, pick_list, toggler};
+use crate::service::secrets::SecretStore;
 use iced::widget::{column, row, rule, text};
 use iced::{Alignment, Element, Length, Task};
 
@@ -262,6 +263,19 @@ impl State {
                 button(text(fl!("settings-export-diagnostics")))
                     .on_press(Message::ExportDiagnostics),
                 status,
+                text(match crate::service::secrets::chosen_store() {
+                    Some(SecretStore::SecretService) => fl!("settings-secrets-secret-service"),
+                    Some(SecretStore::KernelKeyring) => fl!("settings-secrets-kernel-keyring"),
+                    Some(SecretStore::SystemKeychain) => fl!("settings-secrets-system-keychain"),
+                    None => String::new(),
+                })
+                .size(12),
+                rule::horizontal(1),
+                text(fl!(
+                    "settings-about",
+                    version = conclave_build_info::VERSION_LINE
+                ))
+                .size(12),
                 button(text(fl!("common-back"))).on_press(Message::Back),
             ]
             .spacing(12),
@@ -288,6 +302,14 @@ mod tests {
             panic!("the shell must be told to switch language");
         };
         assert_eq!(settings.language.as_deref(), Some("ja"));
+        {
+            let mut ui = simulator(state.view());
+            assert!(
+                ui.find(format!("Conclave {}", conclave_build_info::VERSION_LINE).as_str())
+                    .is_ok(),
+                "the About line names the version and commit"
+            );
+        }
         // What the shell does with it:
         crate::i18n::set_language(language);
         let mut ui = simulator(state.view());

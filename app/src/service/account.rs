@@ -21,15 +21,9 @@ pub async fn sign_in(
     let signer = generate_signature_keys().map_err(|e| UiError::BadAnswer(e.to_string()))?;
     let signed_in =
         account::sign_in(&server, &trust, &username, &password, signer.public()).await?;
-    let identity = SignedInIdentity {
-        token: signed_in.token.clone(),
-        expires_at: signed_in.expires_at,
-        refresh_token: signed_in.refresh_token.clone(),
-        signature_keys: signature_keys_to_bytes(&signer)
-            .map_err(|e| UiError::BadAnswer(e.to_string()))?,
-        certificate: signed_in.certificate.clone(),
-        org: signed_in.org_key,
-    };
+    let signature_keys =
+        signature_keys_to_bytes(&signer).map_err(|e| UiError::BadAnswer(e.to_string()))?;
+    let identity = SignedInIdentity::from_sign_in(&signed_in, signature_keys);
     let stored = StoredIdentity::new(
         &server,
         &trust,
@@ -65,9 +59,9 @@ pub async fn restore() -> Result<Option<Session>, UiError> {
     };
     let identity = stored.identity()?;
     let session = Session {
-        server: stored.server.clone(),
+        server: stored.sign_in.server.clone(),
         trust: stored.trust(),
-        display_name: stored.display_name.clone(),
+        display_name: stored.sign_in.display_name.clone(),
         account: Some(Account {
             username: stored.username.clone(),
             identity,
@@ -95,7 +89,7 @@ pub async fn renew(mut session: Session) -> Result<Session, UiError> {
     let Some(account) = session.account.as_mut() else {
         return Ok(session);
     };
-    if !account::needs_refresh(account.identity.expires_at, account::unix_now()) {
+    if !account.identity.needs_refresh(account::unix_now()) {
         return Ok(session);
     }
     let refreshed = match account.identity.refresh_token.as_deref() {
@@ -114,11 +108,8 @@ pub async fn renew(mut session: Session) -> Result<Session, UiError> {
         }
         Err(other) => return Err(other),
     };
-    let identity = &mut account.identity;
-    identity.token = refreshed.token;
-    identity.expires_at = refreshed.expires_at;
-    identity.refresh_token = Some(refreshed.refresh_token);
-    identity.certificate = refreshed.certificate;
+    account.identity.renew(refreshed);
+    let identity = &account.identity;
     if keep {
         let stored = StoredIdentity::new(
             &session.server,
@@ -170,7 +161,7 @@ mod tests {
     use crate::embedded::{HostOptions, host_on_this_computer};
 
     async fn hosted_session(dir: &std::path::Path) -> (crate::embedded::Hosted, Session) {
-        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        crate::service::secrets::use_mock_store();
         let hosted = host_on_this_computer(HostOptions {
             data_dir: dir.to_path_buf(),
             lan: false,

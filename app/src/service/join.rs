@@ -3,45 +3,13 @@
 
 use conclave_core::client::account::fetch_org_key;
 use conclave_core::client::{ConnectError, ConnectOptions, MeetingClient, TlsTrust};
-use conclave_e2ee::group::{GroupError, GroupMember, signature_keys_from_bytes};
-use conclave_protocol::identity::{CredentialPayload, MemberCertificate, OrgPublicKey};
+use conclave_e2ee::group::GroupMember;
 use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 
 use super::session::Session;
 
-/// A signed-in user's identity for the join: their bearer token and certified MLS credential.
-#[derive(Clone)]
-pub struct SignedInIdentity {
-    /// Bearer token for the WebSocket upgrade (never logged: `Debug` redacts it).
-    pub token: String,
-    /// Unix seconds after which `token` is refused; 0 when unknown (older kept sign-ins).
-    pub expires_at: i64,
-    /// Single-use token that renews `token` (secret: `Debug` redacts it); `None` for sign-ins
-    /// kept before refresh tokens, which sign in again when their token expires.
-    pub refresh_token: Option<String>,
-    /// The device's MLS signature key pair, serialized (secret: `Debug` redacts it).
-    pub signature_keys: Vec<u8>,
-    /// The organization's certificate for this user's signature key.
-    pub certificate: MemberCertificate,
-    /// The organization key that certifies signed-in members, to verify the others.
-    pub org: OrgPublicKey,
-}
-
-impl SignedInIdentity {
-    /// The MLS member carrying the certified credential.
-    pub fn member(&self) -> Result<GroupMember, GroupError> {
-        let signer = signature_keys_from_bytes(&self.signature_keys)?;
-        GroupMember::new(signer, &CredentialPayload::user(self.certificate.clone()))
-    }
-}
-
-impl std::fmt::Debug for SignedInIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedInIdentity")
-            .field("token", &"<redacted>")
-            .finish_non_exhaustive()
-    }
-}
+/// A signed-in user's identity for the join (defined in core, shared with the CLI).
+pub use conclave_core::client::SignedInIdentity;
 
 /// Everything needed to connect and join one meeting.
 #[derive(Clone)]

@@ -8,9 +8,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Serialize};
 
 use super::tls::{TlsError, TlsTrust, owned_client_config};
+use conclave_protocol::http::{
+    ErrorResponse, OrgKeyResponse, RefreshRequest, RefreshResponse, SignInRequest, SignInResponse,
+    SignOutRequest,
+};
 use conclave_protocol::identity::{MemberCertificate, OrgPublicKey};
 
 /// Errors of account calls, in words a user can act on.
@@ -63,52 +66,10 @@ impl std::fmt::Debug for SignIn {
     }
 }
 
-#[derive(Serialize)]
-struct SignInRequest<'a> {
-    username: &'a str,
-    password: &'a str,
-    device_signature_key: String,
-}
-
-#[derive(Deserialize)]
-struct SignInResponse {
-    token: String,
-    #[serde(default)]
-    expires_at: i64,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    user_id: String,
-    display_name: String,
-    certificate: String,
-    org_key: String,
-}
-
-/// Options of a new meeting.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct NewMeeting {
-    pub title: Option<String>,
-    pub password: Option<String>,
-    pub require_sign_in: bool,
-    pub lobby: bool,
-    pub auto_lock_minutes: Option<u32>,
-    pub join_before_host: bool,
-}
-
+/// Options of a new meeting (the body of `POST /v1/meetings`).
+pub use conclave_protocol::http::CreateMeetingRequest as NewMeeting;
 /// A created meeting: its number and password (to be sent by another channel).
-#[derive(Deserialize)]
-pub struct CreatedMeeting {
-    pub number: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for CreatedMeeting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedMeeting")
-            .field("number", &self.number)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+pub use conclave_protocol::http::CreateMeetingResponse as CreatedMeeting;
 
 pub(super) fn http_client(trust: &TlsTrust) -> Result<reqwest::Client, AccountError> {
     reqwest::Client::builder()
@@ -133,13 +94,7 @@ async fn refusal(response: reqwest::Response) -> AccountError {
     }
     let text = response.text().await.unwrap_or_default();
     // The server answers `{"error": "...", "rule": "..."}`; show its words, not the JSON.
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        error: String,
-        #[serde(default)]
-        rule: Option<String>,
-    }
-    let (message, rule) = match serde_json::from_str::<ErrorBody>(&text) {
+    let (message, rule) = match serde_json::from_str::<ErrorResponse>(&text) {
         Ok(body) => (body.error, body.rule),
         Err(_) => (text, None),
     };
@@ -193,8 +148,8 @@ pub async fn sign_in(
     let request = http_client(trust)?
         .post(format!("https://{server}/v1/signin"))
         .json(&SignInRequest {
-            username,
-            password,
+            username: username.to_owned(),
+            password: password.to_owned(),
             device_signature_key: STANDARD.encode(device_signature_key),
         });
     let body: SignInResponse = send_json(request).await?;
@@ -231,12 +186,8 @@ pub async fn create_meeting(
 /// verified members from impostors. Trust in it is trust in the TLS connection (pinned
 /// certificate or public roots); an organization that needs more pins the key by policy.
 pub async fn fetch_org_key(server: &str, trust: &TlsTrust) -> Result<OrgPublicKey, AccountError> {
-    #[derive(Deserialize)]
-    struct Body {
-        org_key: String,
-    }
     let request = http_client(trust)?.get(format!("https://{server}/v1/org-key"));
-    let body: Body = send_json(request).await?;
+    let body: OrgKeyResponse = send_json(request).await?;
     OrgPublicKey::from_bytes(&decode("org_key", &body.org_key)?)
         .map_err(|e| AccountError::BadResponse(e.to_string()))
 }
@@ -288,21 +239,12 @@ pub async fn refresh(
     trust: &TlsTrust,
     refresh_token: &str,
 ) -> Result<Refreshed, AccountError> {
-    #[derive(Serialize)]
-    struct Request<'a> {
-        refresh_token: &'a str,
-    }
-    #[derive(Deserialize)]
-    struct Body {
-        token: String,
-        expires_at: i64,
-        refresh_token: String,
-        certificate: String,
-    }
     let request = http_client(trust)?
         .post(format!("https://{server}/v1/token/refresh"))
-        .json(&Request { refresh_token });
-    let body: Body = match send_json(request).await {
+        .json(&RefreshRequest {
+            refresh_token: refresh_token.to_owned(),
+        });
+    let body: RefreshResponse = match send_json(request).await {
         Err(AccountError::BadCredentials) => return Err(AccountError::SignInAgain),
         other => other?,
     };
@@ -325,15 +267,12 @@ pub async fn sign_out(
     token: &str,
     refresh_token: Option<&str>,
 ) -> Result<(), AccountError> {
-    #[derive(Serialize)]
-    struct Request<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        refresh_token: Option<&'a str>,
-    }
     let response = http_client(trust)?
         .post(format!("https://{server}/v1/sign-out"))
         .bearer_auth(token)
-        .json(&Request { refresh_token })
+        .json(&SignOutRequest {
+            refresh_token: refresh_token.map(str::to_owned),
+        })
         .send()
         .await
         .map_err(|e| AccountError::Network(e.to_string()))?;

@@ -580,27 +580,18 @@ impl Engine {
         }
     }
 
-    /// As committer: commits everything queued in one batch, together with the proposals
-    /// waiting in the group's proposal store (the server's Removes), unless a commit is
-    /// under way.
-    fn commit_queued(&mut self, out: &mut Output) {
-        if self.in_flight.is_some() || !self.member.in_group() {
-            return;
-        }
-        let mut work = std::mem::take(&mut self.queued);
-        // Departed members whose leaf is already gone need nothing more.
-        work.removes
-            .retain(|_, key| self.leaf_with_key(key).is_some());
-        let pending = self.member.pending_removals();
-        let commit_pending = self.commit_requested && !pending.is_empty();
-        self.commit_requested = false;
-        if work.adds.is_empty() && work.removes.is_empty() && !commit_pending {
-            return;
-        }
+    /// The KeyPackages of `adds` that may go into the next commit, with whom they add. Those
+    /// the meeting's rules refuse go back to the lobby; the expelled, denied and malformed are
+    /// expelled for good.
+    fn screen_adds(
+        &self,
+        adds: &BTreeMap<ParticipantId, AddRequest>,
+        out: &mut Output,
+    ) -> (Vec<ValidatedKeyPackage>, Vec<ParticipantId>) {
         let mut key_packages = Vec::new();
         let mut added = Vec::new();
         let mut refused = Vec::new();
-        for (participant, request) in &work.adds {
+        for (participant, request) in adds {
             let validated = validate_key_package(
                 request.key_package.as_bytes(),
                 self.org.as_ref(),
@@ -653,6 +644,27 @@ impl Engine {
                 participants: refused,
             });
         }
+        (key_packages, added)
+    }
+
+    /// As committer: commits everything queued in one batch, together with the proposals
+    /// waiting in the group's proposal store (the server's Removes), unless a commit is
+    /// under way.
+    fn commit_queued(&mut self, out: &mut Output) {
+        if self.in_flight.is_some() || !self.member.in_group() {
+            return;
+        }
+        let mut work = std::mem::take(&mut self.queued);
+        // Departed members whose leaf is already gone need nothing more.
+        work.removes
+            .retain(|_, key| self.leaf_with_key(key).is_some());
+        let pending = self.member.pending_removals();
+        let commit_pending = self.commit_requested && !pending.is_empty();
+        self.commit_requested = false;
+        if work.adds.is_empty() && work.removes.is_empty() && !commit_pending {
+            return;
+        }
+        let (key_packages, added) = self.screen_adds(&work.adds, out);
         // A leaf the server's stored proposal already removes goes in by reference; removing
         // it by value as well would name it twice.
         let by_value: Vec<u32> = work

@@ -3,6 +3,7 @@
 //! - [`engine`]: the sans-I/O state machine (server messages in, client messages and events out);
 //! - [`connection`]: the engine on a live WebSocket, driven by a tokio task;
 //! - [`account`]: HTTPS sign-in and meeting creation;
+//! - [`identity`]: the signed-in identity, in memory and as kept between runs;
 //! - [`schedule_api`]: scheduling, listing, updating and cancelling meetings over HTTPS;
 //! - [`media_session`]: live audio over WebRTC to the SFU, keyed by the MLS epochs;
 //! - [`tls`]: trusting the server (public roots, or a pinned self-signed certificate).
@@ -10,6 +11,7 @@
 pub mod account;
 pub mod connection;
 pub mod engine;
+pub mod identity;
 pub mod media_session;
 pub mod media_start;
 pub mod schedule_api;
@@ -17,4 +19,5 @@ pub mod tls;
 
 pub use connection::{ConnectError, ConnectOptions, MeetingClient, Snapshot};
 pub use engine::{Engine, Event, LeftReason, Phase, Presence, RosterView};
+pub use identity::{KeptSignIn, SignedInIdentity};
 pub use tls::TlsTrust;

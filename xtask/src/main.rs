@@ -1,0 +1,67 @@
+//! `cargo xtask <task>`: Conclave's build tasks, in Rust so they run the same everywhere.
+//!
+//! - `icons [DIR]`: every icon size and format from `assets/icon/conclave.svg` into DIR
+//!   (default `target/icons`), and the app's window icon into `assets/icon/`;
+//! - `dist deb|windows|macos [--profile P] [--no-build]`: the packages (`dist.rs`).
+
+mod dist;
+mod icons;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  icons [DIR]     render every icon size and format from assets/icon/conclave.svg
+                  into DIR (default target/icons) and refresh the app's window icon
+  dist deb [--profile P] [--no-build]
+                  conclave and conclaved .deb packages into target/debian/
+                  (profile dist by default; --no-build packages what is built)";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("icons") => {
+            let out = args
+                .get(1)
+                .map_or_else(|| root.join("target/icons"), PathBuf::from);
+            for path in icons::write_all(&root, &out)? {
+                println!("{}", path.display());
+            }
+            let window = root.join(icons::WINDOW_ICON);
+            std::fs::write(&window, icons::png(&icons::load(&root)?, 64)?)?;
+            println!("{}", window.display());
+            Ok(())
+        }
+        Some("dist") => match args.get(1).map(String::as_str) {
+            Some("deb") => dist::deb(&root, &dist::BuildChoice::parse(&args[2..])?),
+            Some(other) => bail!("unknown package kind {other:?}\n\n{USAGE}"),
+            None => bail!("which package? deb\n\n{USAGE}"),
+        },
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown task {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
