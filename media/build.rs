@@ -1,8 +1,7 @@
-//! Windows (MinGW) link settings for the C and C++ libraries this crate builds; nothing on
-//! other targets. See docs/packaging.md, Windows.
+//! Windows (MinGW) link settings for the C++ libraries this crate builds; nothing on other
+//! targets. See docs/packaging.md, Windows (libssp for Opus is in .cargo/config.toml: it must
+//! come last on the link line, where only link-arg puts it).
 //!
-//! - Opus is compiled with the stack protector, whose `__stack_chk_*` helpers live in MinGW's
-//!   libssp: linked statically so the app ships no libssp-0.dll.
 //! - WebRTC audio processing and OpenH264 are C++ and ask for `-lstdc++`, which MinGW resolves to
 //!   libstdc++-6.dll. A link-search directory holding only the static libstdc++.a comes before
 //!   the compiler's own, so the same request links the archive and the .exe stands alone.
@@ -17,7 +16,6 @@ fn main() {
     if target_os != "windows" || target_env != "gnu" {
         return;
     }
-    println!("cargo:rustc-link-lib=static:-bundle=ssp");
     match static_libstdcxx_dir() {
         Ok(dir) => println!("cargo:rustc-link-search=native={}", dir.display()),
         Err(why) => println!(
