@@ -123,6 +123,15 @@ check "conclave.exe --version names $version" grep -q "$version" <<<"$out"
 
 echo "== the installed app opens its window (Wine on Xvfb, software rendering)"
 if command -v Xvfb >/dev/null && command -v xwininfo >/dev/null; then
+  # Windows always has Arial and Segoe UI in C:\Windows\Fonts, where the app's font library
+  # looks; a fresh Wine prefix has none there (Wine's own fonts live elsewhere), and the app
+  # would draw its controls without a word. Liberation Sans (metric-compatible with Arial) and,
+  # when installed, Noto Sans CJK stand in.
+  for font in /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf \
+    /usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf \
+    /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; do
+    if [ -f "$font" ]; then cp "$font" "$WINEPREFIX/drive_c/windows/Fonts/"; fi
+  done
   Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$work/display" 2>"$work/xvfb.log" &
   xvfb_pid=$!
   for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
@@ -140,9 +149,14 @@ if command -v Xvfb >/dev/null && command -v xwininfo >/dev/null; then
   check "a window called Conclave opens" test -n "$window"
   sleep 3 # the first frames
   check "the app is still running" kill -0 "$app_pid"
-  if [ -n "${CONCLAVE_TEST_MSI_KEEP:-}" ] && command -v import >/dev/null; then
-    import -display "$display" -window root "$CONCLAVE_TEST_MSI_KEEP/conclave-wine.png" &&
-      echo "screenshot: $CONCLAVE_TEST_MSI_KEEP/conclave-wine.png"
+  if command -v import >/dev/null; then
+    shot="${CONCLAVE_TEST_MSI_KEEP:-$work}/conclave-wine.png"
+    import -display "$display" -window root "$shot"
+    echo "screenshot: $shot"
+    # Anti-aliased text brings hundreds of colours; the same screen without a font had ~100
+    # (white, the accent blue and the edges of the controls).
+    colours=$(convert "$shot" -format %k info:)
+    check "the window shows text ($colours colours on screen)" test "$colours" -gt 250
   fi
   # Ends the app (its Wine processes belong to this prefix alone) and the X server we started.
   wineserver -k || true
