@@ -147,6 +147,56 @@ pub fn deb(root: &Path, choice: &BuildChoice) -> Result<()> {
     Ok(())
 }
 
+/// `conclave-<version>-x86_64.msi` into `target/dist/`: the app cross-built for
+/// `x86_64-pc-windows-gnu` with mingw-w64 (`.cargo/config.toml`), packaged with wixl by
+/// `packaging/windows/build-msi.sh`, signed there when a certificate is given.
+pub fn windows(root: &Path, choice: &BuildChoice) -> Result<()> {
+    const TARGET: &str = "x86_64-pc-windows-gnu";
+    crate::icons::write_all(root, &root.join("target/icons"))?;
+    if !choice.no_build {
+        run(cargo().current_dir(root).args([
+            "build",
+            "--locked",
+            "--profile",
+            &choice.profile,
+            "--target",
+            TARGET,
+            "-p",
+            "conclave-app",
+            "--bin",
+            "conclave",
+        ]))?;
+    }
+    let profile_dir = if choice.profile == "dev" {
+        "debug"
+    } else {
+        choice.profile.as_str()
+    };
+    let exe = root.join(format!("target/{TARGET}/{profile_dir}/conclave.exe"));
+    let version = workspace_version(root)?;
+    let out = root.join(format!("target/dist/conclave-{version}-x86_64.msi"));
+    std::fs::create_dir_all(root.join("target/dist"))?;
+    run(Command::new(root.join("packaging/windows/build-msi.sh"))
+        .current_dir(root)
+        .arg(&exe)
+        .arg(&version)
+        .arg(&out)
+        .arg(root.join("target/icons/conclave.ico")))?;
+    println!("{}", out.display());
+    Ok(())
+}
+
+/// The DMG is built on a Mac only (Apple's `lipo`, `codesign`, `hdiutil`, `notarytool`).
+pub fn macos(root: &Path) -> Result<()> {
+    if !cfg!(target_os = "macos") {
+        bail!(
+            "the macOS package can only be built on a Mac: run packaging/macos/build-dmg.sh \
+             there (docs/packaging.md); here, packaging/macos/check.sh checks what it can"
+        );
+    }
+    run(&mut Command::new(root.join("packaging/macos/build-dmg.sh")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

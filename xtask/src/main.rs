@@ -2,7 +2,8 @@
 //!
 //! - `icons [DIR]`: every icon size and format from `assets/icon/conclave.svg` into DIR
 //!   (default `target/icons`), and the app's window icon into `assets/icon/`;
-//! - `dist deb|windows|macos [--profile P] [--no-build]`: the packages (`dist.rs`).
+//! - `dist deb|windows|macos [--profile P] [--no-build]`: the packages (`dist.rs`,
+//!   `docs/packaging.md`).
 
 mod dist;
 mod icons;
@@ -19,7 +20,11 @@ tasks:
                   into DIR (default target/icons) and refresh the app's window icon
   dist deb [--profile P] [--no-build]
                   conclave and conclaved .deb packages into target/debian/
-                  (profile dist by default; --no-build packages what is built)";
+                  (profile dist by default; --no-build packages what is built)
+  dist windows [--profile P] [--no-build]
+                  the MSI, cross-built with mingw-w64, into target/dist/
+                  (signed when CONCLAVE_SIGN_* is set: packaging/windows/build-msi.sh)
+  dist macos      on a Mac: packaging/macos/build-dmg.sh";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,8 +49,10 @@ fn run(args: &[String]) -> Result<()> {
         }
         Some("dist") => match args.get(1).map(String::as_str) {
             Some("deb") => dist::deb(&root, &dist::BuildChoice::parse(&args[2..])?),
+            Some("windows") => dist::windows(&root, &dist::BuildChoice::parse(&args[2..])?),
+            Some("macos") => dist::macos(&root),
             Some(other) => bail!("unknown package kind {other:?}\n\n{USAGE}"),
-            None => bail!("which package? deb\n\n{USAGE}"),
+            None => bail!("which package? deb, windows or macos\n\n{USAGE}"),
         },
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
