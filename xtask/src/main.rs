@@ -43,7 +43,8 @@ fn run(args: &[String]) -> Result<()> {
                 println!("{}", path.display());
             }
             let window = root.join(icons::WINDOW_ICON);
-            std::fs::write(&window, icons::png(&icons::load(&root)?, 64)?)?;
+            // The 64 px PNG was just rendered into `out`: the same bytes, not a second render.
+            std::fs::copy(out.join("conclave-64.png"), &window)?;
             println!("{}", window.display());
             Ok(())
         }
