@@ -3,7 +3,9 @@
 //! - `icons [DIR]`: every icon size and format from `assets/icon/conclave.svg` into DIR
 //!   (default `target/icons`), and the app's window icon into `assets/icon/`;
 //! - `dist deb|windows|macos [--profile P] [--no-build]`: the packages (`dist.rs`,
-//!   `docs/packaging.md`).
+//!   `docs/packaging.md`);
+//! - `policy`: the policy templates (ADMX/ADML, `.mobileconfig`, JSON schemas) and the table
+//!   of `docs/it-deployment.md`, from `policy/src/schema.rs`.
 
 mod dist;
 mod icons;
@@ -24,7 +26,9 @@ tasks:
   dist windows [--profile P] [--no-build]
                   the MSI, cross-built with mingw-w64, into target/dist/
                   (signed when CONCLAVE_SIGN_* is set: packaging/windows/build-msi.sh)
-  dist macos      on a Mac: packaging/macos/build-dmg.sh";
+  dist macos      on a Mac: packaging/macos/build-dmg.sh
+  policy          regenerate packaging/policy/ (ADMX/ADML, .mobileconfig, JSON schemas)
+                  and the policy table of docs/it-deployment.md from policy/src/schema.rs";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,12 +59,39 @@ fn run(args: &[String]) -> Result<()> {
             Some(other) => bail!("unknown package kind {other:?}\n\n{USAGE}"),
             None => bail!("which package? deb, windows or macos\n\n{USAGE}"),
         },
+        Some("policy") => write_policy_files(&root),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
         }
         Some(other) => bail!("unknown task {other:?}\n\n{USAGE}"),
     }
+}
+
+/// Writes every generated policy template and splices the table into the IT guide.
+fn write_policy_files(root: &Path) -> Result<()> {
+    use conclave_policy::generate;
+    for file in generate::templates() {
+        let path = root.join(file.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, file.contents)?;
+        println!("{}", path.display());
+    }
+    let docs = root.join(generate::DOCS_FILE);
+    let text = std::fs::read_to_string(&docs)?;
+    let Some(updated) = generate::splice_docs_table(&text) else {
+        bail!(
+            "{} lacks the marks {:?} … {:?}",
+            docs.display(),
+            generate::DOCS_TABLE_START,
+            generate::DOCS_TABLE_END
+        );
+    };
+    std::fs::write(&docs, updated)?;
+    println!("{}", docs.display());
+    Ok(())
 }
 
 fn main() -> ExitCode {
