@@ -33,6 +33,33 @@ pub struct Args {
     /// password is typed, never passed on the command line.
     #[arg(long, value_name = "NUMBER")]
     pub join: Option<String>,
+    /// Print the organisation's policy as it applies here (each value and where it came
+    /// from, then any ignored value), and exit.
+    #[arg(long)]
+    pub print_policy: bool,
+    /// A meeting link, `conclave://join/<server>/<number>`, as the system passes it when one
+    /// is opened; a running Conclave takes it instead of a second window opening.
+    #[arg(value_name = "LINK")]
+    pub link: Option<String>,
+    /// Reads the Linux policy files from this directory instead of /etc/conclave/policies
+    /// (debug builds only: tests use it; a release build always reads the system's policy).
+    #[cfg(debug_assertions)]
+    #[arg(long, hide = true)]
+    pub policy_dir: Option<PathBuf>,
+}
+
+impl Args {
+    /// The policy directory a test asked for (always `None` in a release build).
+    pub fn policy_dir(&self) -> Option<&Path> {
+        #[cfg(debug_assertions)]
+        {
+            self.policy_dir.as_deref()
+        }
+        #[cfg(not(debug_assertions))]
+        {
+            None
+        }
+    }
 }
 
 /// Light, dark or whatever the OS uses.

@@ -3,6 +3,7 @@
 use clap::Parser as _;
 use conclave_app::config::{Args, Settings, default_data_dir};
 use conclave_app::diagnostics::LogBuffer;
+use conclave_app::service::policy::{self, AppPolicy};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -11,6 +12,9 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 fn main() -> iced::Result {
     conclave_app::STARTED.get_or_init(std::time::Instant::now);
     let args = Args::parse();
+    if args.print_policy {
+        return print_policy(&args);
+    }
     let log = LogBuffer::default();
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::registry()
@@ -32,5 +36,15 @@ fn main() -> iced::Result {
         tracing::warn!(%error, "using default settings");
         Settings::default()
     });
-    conclave_app::shell::run(args, settings, log)
+    let policy = policy::install(AppPolicy::load(args.policy_dir()));
+    conclave_app::shell::run(args, settings, log, policy)
+}
+
+/// `--print-policy`: the effective policy and where each value came from (what IT checks on
+/// a machine, and what the installer tests read), then exit.
+fn print_policy(args: &Args) -> iced::Result {
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let settings = Settings::load(&data_dir).unwrap_or_default();
+    print!("{}", AppPolicy::load(args.policy_dir()).describe(&settings));
+    Ok(())
 }

@@ -17,6 +17,7 @@ use crate::screens::{
 };
 use crate::service::account;
 use crate::service::join::JoinRequest;
+use crate::service::policy::AppPolicy;
 
 pub enum Screen {
     SignIn(signin::State),
@@ -48,6 +49,8 @@ pub enum Message {
     /// The sign-in was renewed (or could not be) before going on.
     Renewed(Result<Session, UiError>, AfterRenewal),
     SettingsSaved(Result<(), String>),
+    /// A meeting link opened while the app runs (passed on by a second launch).
+    LinkOpened(String),
     /// Hides the problem banner.
     DismissProblem,
     /// The window is about to draw a frame (only listened to until the first one).
@@ -60,6 +63,8 @@ pub struct Shell {
     settings: Settings,
     language: Language,
     log: LogBuffer,
+    /// The organisation's policy, read once at start.
+    policy: AppPolicy,
     screen: Screen,
     session: Option<Session>,
     hosted: Option<Hosted>,
@@ -74,14 +79,35 @@ pub struct Shell {
 }
 
 impl Shell {
-    /// The first state and the task that restores an earlier sign-in from the keychain.
+    /// The first state and the task that restores an earlier sign-in from the keychain, with
+    /// no organisation policy.
     pub fn boot(args: Args, settings: Settings, log: LogBuffer) -> (Self, Task<Message>) {
+        Self::boot_with_policy(args, settings, log, AppPolicy::none())
+    }
+
+    /// As [`Shell::boot`], under the organisation's `policy`: a `--server` or meeting link
+    /// that the policy refuses is dropped, and the user is told why.
+    pub fn boot_with_policy(
+        mut args: Args,
+        settings: Settings,
+        log: LogBuffer,
+        policy: AppPolicy,
+    ) -> (Self, Task<Message>) {
         let data_dir = args
             .data_dir
             .clone()
             .unwrap_or_else(crate::config::default_data_dir);
-        let language = settings.language(args.lang.as_deref());
+        // An enforced language beats the --lang flag too.
+        let language = match (policy.language_enforced(), args.lang.as_deref()) {
+            (false, Some(flag)) => Language::from_tag(flag),
+            _ => policy
+                .language(settings.language.as_deref())
+                .text()
+                .map(Language::from_tag)
+                .unwrap_or_else(Language::from_os_locale),
+        };
         i18n::set_language(language);
+        let problem = Self::apply_link_and_server(&mut args, &policy);
         let mut shell = Self {
             screen: Screen::SignIn(signin::State::new(signin::Context::default())),
             args,
@@ -89,12 +115,13 @@ impl Shell {
             settings,
             language,
             log,
+            policy,
             session: None,
             hosted: None,
             join_attempts: 0,
             prefilled_join: false,
             first_frame_seen: false,
-            problem: None,
+            problem,
         };
         shell.screen = Screen::SignIn(shell.signin_state());
         // An explicit --server means "this server now", not the identity kept from before.
@@ -107,23 +134,74 @@ impl Shell {
         (shell, Task::batch([restore, focus]))
     }
 
+    /// Turns a meeting link into `--server` and `--join`, and drops a server the policy
+    /// refuses; returns what the user must be told.
+    fn apply_link_and_server(args: &mut Args, policy: &AppPolicy) -> Option<String> {
+        let mut problem = None;
+        if let Some(link) = args.link.take() {
+            match conclave_core::invite::parse_join_link(&link) {
+                Ok((server, number)) => {
+                    args.server = Some(server);
+                    args.join = Some(number);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "meeting link not opened");
+                    problem = Some(fl!("link-invalid"));
+                }
+            }
+        }
+        if let Some(server) = &args.server
+            && let Err(refusal) = policy.check_server(server)
+        {
+            tracing::warn!(server = %server, "server refused by policy");
+            args.server = None;
+            args.join = None;
+            problem = Some(refusal);
+        }
+        problem
+    }
+
     fn signin_state(&self) -> signin::State {
+        let locked = self.policy.locked_server();
+        let server = self.policy.server(
+            self.args
+                .server
+                .as_deref()
+                .or(self.settings.last_server.as_deref()),
+        );
         signin::State::new(signin::Context {
             data_dir: self.data_dir.clone(),
-            host_on_lan: self.settings.host_on_lan,
+            host_on_lan: self.settings.host_on_lan && self.policy.allows_lan_hosting(),
             local_host_username: self.settings.local_host_username.clone(),
-            server: self
-                .args
-                .server
-                .clone()
-                .or_else(|| self.settings.last_server.clone()),
+            server: server.text().map(str::to_owned),
             pin: self
-                .args
-                .pin
-                .clone()
+                .policy
+                .server_pin()
+                .or_else(|| self.args.pin.clone())
                 .or_else(|| self.settings.last_pin.clone()),
             display_name: self.settings.display_name.clone(),
+            server_locked: locked.is_some(),
+            pin_locked: self.policy.server_pin().is_some(),
+            guests_forbidden: !self.policy.allows_guests(),
+            // The lock names the one server to use: this computer's is another.
+            local_hosting_forbidden: !self.policy.allows_local_hosting() || locked.is_some(),
         })
+    }
+
+    /// A kept or new session on a server the policy refuses goes back to sign-in, saying why.
+    fn refuse_session(&mut self, session: &Session) -> Option<Task<Message>> {
+        let refusal = if session.hosting_locally {
+            self.policy
+                .locked_server()
+                .map(|_| fl!("policy-hosting-not-allowed"))
+        } else {
+            self.policy.check_server(&session.server).err()
+        }?;
+        self.session = None;
+        let mut state = self.signin_state();
+        state.set_error(UiError::Refused(refusal));
+        self.screen = Screen::SignIn(state);
+        Some(self.focus_first_field())
     }
 
     pub fn title(&self) -> String {
@@ -165,6 +243,9 @@ impl Shell {
     }
 
     fn go_home(&mut self, session: Session) -> Task<Message> {
+        if let Some(refused) = self.refuse_session(&session) {
+            return refused;
+        }
         self.session = Some(session.clone());
         let mut home = home::State::new(session);
         // `--join` opens the join form for that meeting once, right after sign-in.
@@ -286,6 +367,7 @@ impl Shell {
                 self.problem = None;
                 Task::none()
             }
+            Message::LinkOpened(link) => self.link_opened(link),
             Message::Restored(result) => {
                 match (result, &mut self.screen) {
                     (Ok(Some(session)), Screen::SignIn(_)) => return self.go_home(session),
@@ -473,12 +555,45 @@ impl Shell {
         }
     }
 
+    /// A link opened while the app runs: outside a meeting, it opens that meeting's join
+    /// form (signing in to its server when it is another); in a meeting, it waits for the
+    /// user to leave, with a notice, rather than dropping them out of the meeting.
+    fn link_opened(&mut self, link: String) -> Task<Message> {
+        let mut args = Args {
+            link: Some(link),
+            ..Args::default()
+        };
+        if let Some(problem) = Self::apply_link_and_server(&mut args, &self.policy) {
+            self.problem = Some(problem);
+            return Task::none();
+        }
+        let (Some(server), Some(number)) = (args.server, args.join) else {
+            return Task::none();
+        };
+        if matches!(self.screen, Screen::Meeting(_) | Screen::PreJoin(_)) {
+            self.problem = Some(fl!("link-after-meeting", number = number.as_str()));
+            self.args.join = Some(number);
+            return Task::none();
+        }
+        self.args.join = Some(number);
+        match self.session.clone() {
+            Some(session) if session.server == server => self.go_home(session),
+            _ => {
+                self.args.server = Some(server);
+                self.session = None;
+                self.screen = Screen::SignIn(self.signin_state());
+                self.focus_first_field()
+            }
+        }
+    }
+
     fn open_settings(&mut self) -> Task<Message> {
         let diagnostics = self.diagnostics();
         self.screen = Screen::Settings(settings::State::new(
             self.settings.clone(),
             self.language,
             diagnostics,
+            self.policy.clone(),
         ));
         settings::State::list_devices().map(Message::Settings)
     }
@@ -548,9 +663,11 @@ impl Shell {
 }
 
 /// Window and font settings, then the event loop.
-pub fn run(args: Args, settings: Settings, log: LogBuffer) -> iced::Result {
+pub fn run(args: Args, settings: Settings, log: LogBuffer, policy: AppPolicy) -> iced::Result {
     iced::application(
-        move || Shell::boot(args.clone(), settings.clone(), log.clone()),
+        move || {
+            Shell::boot_with_policy(args.clone(), settings.clone(), log.clone(), policy.clone())
+        },
         Shell::update,
         Shell::view,
     )
@@ -567,143 +684,4 @@ pub fn run(args: Args, settings: Settings, log: LogBuffer) -> iced::Result {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use iced_test::simulator;
-
-    fn shell(dir: &std::path::Path) -> Shell {
-        let args = Args {
-            lang: Some("en".into()),
-            server: Some("127.0.0.1:8443".into()),
-            data_dir: Some(dir.to_path_buf()),
-            ..Args::default()
-        };
-        let (shell, _restore) = Shell::boot(args, Settings::default(), LogBuffer::default());
-        shell
-    }
-
-    fn click(shell: &mut Shell, label: &str) {
-        let messages: Vec<Message> = {
-            let mut ui = simulator(shell.view());
-            ui.click(label).expect("button on screen");
-            ui.into_messages().collect()
-        };
-        for message in messages {
-            let _ = shell.update(message);
-        }
-    }
-
-    #[test]
-    fn guest_reaches_home_settings_and_signs_out_back_to_sign_in() {
-        let _language = crate::test_language(Language::English);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut shell = shell(dir.path());
-        assert!(matches!(shell.screen(), Screen::SignIn(_)));
-        click(&mut shell, &fl!("signin-continue-as-guest"));
-        assert!(matches!(shell.screen(), Screen::Home(_)));
-        click(&mut shell, &fl!("home-settings"));
-        assert!(matches!(shell.screen(), Screen::Settings(_)));
-        click(&mut shell, &fl!("common-back"));
-        assert!(matches!(shell.screen(), Screen::Home(_)));
-        click(&mut shell, &fl!("home-sign-out"));
-        assert!(matches!(shell.screen(), Screen::SignIn(_)));
-    }
-
-    #[test]
-    fn joining_goes_through_pre_join_to_the_meeting_and_cancel_returns_home() {
-        use conclave_core::client::TlsTrust;
-        use conclave_protocol::{DisplayName, MeetingNumber};
-        let _language = crate::test_language(Language::English);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut shell = shell(dir.path());
-        click(&mut shell, &fl!("signin-continue-as-guest"));
-        let request = JoinRequest {
-            server: "127.0.0.1:8443".into(),
-            trust: TlsTrust::PublicRoots,
-            meeting: MeetingNumber::parse("123456789").expect("number"),
-            password: None,
-            display_name: DisplayName::new("Aiko").expect("name"),
-            identity: None,
-        };
-        let _ = shell.join(request.clone());
-        assert!(matches!(shell.screen(), Screen::PreJoin(_)));
-        click(&mut shell, &fl!("prejoin-cancel"));
-        assert!(matches!(shell.screen(), Screen::Home(_)));
-        let _ = shell.join(request);
-        // A machine with a headset: joining with it makes it the device offered next time.
-        let _ = shell.update(Message::PreJoin(prejoin::Message::DevicesListed(
-            crate::devices::DeviceLists {
-                microphones: vec!["USB headset".into()],
-                speakers: vec!["USB headset".into()],
-                cameras: Vec::new(),
-            },
-        )));
-        click(&mut shell, &fl!("prejoin-join"));
-        assert_eq!(shell.settings.microphone.as_deref(), Some("USB headset"));
-        assert_eq!(shell.settings.speaker.as_deref(), Some("USB headset"));
-        assert_eq!(
-            shell.settings.camera, None,
-            "the test pattern is not remembered"
-        );
-        let Screen::Meeting(_) = shell.screen() else {
-            panic!("Join on the pre-join screen opens the meeting screen");
-        };
-        // The waiting room is part of the meeting screen: it says we are connecting.
-        let mut ui = simulator(shell.view());
-        assert!(ui.find(fl!("lobby-connecting")).is_ok());
-    }
-
-    #[test]
-    fn the_lang_flag_picks_the_language_and_the_screens_follow_it() {
-        let _language = crate::test_language(Language::English);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let args = Args {
-            lang: Some("ja".into()),
-            data_dir: Some(dir.path().to_path_buf()),
-            ..Args::default()
-        };
-        let (shell, _restore) = Shell::boot(args, Settings::default(), LogBuffer::default());
-        let mut ui = simulator(shell.view());
-        assert!(ui.find("Conclave へようこそ").is_ok());
-        assert!(ui.find("このコンピュータで開催").is_ok());
-    }
-
-    #[test]
-    fn the_join_flag_fills_in_the_number_once_and_the_password_comes_next() {
-        let _language = crate::test_language(Language::English);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let args = Args {
-            lang: Some("en".into()),
-            server: Some("127.0.0.1:8443".into()),
-            data_dir: Some(dir.path().to_path_buf()),
-            join: Some("123456789".into()),
-            ..Args::default()
-        };
-        let (mut shell, _) = Shell::boot(args, Settings::default(), LogBuffer::default());
-        let session = Session::test_guest();
-        let _ = shell.go_home(session.clone());
-        assert!(shell.prefilled_join, "the keyboard goes to the password");
-        let Screen::Home(home) = shell.screen() else {
-            panic!("home after sign-in");
-        };
-        assert_eq!(
-            home.join_request().map(|r| r.meeting.to_string()).ok(),
-            Some("123 456 789".to_owned())
-        );
-        // Back home after the meeting: the number is not filled in again.
-        let _ = shell.go_home(session);
-        assert!(!shell.prefilled_join);
-    }
-
-    #[test]
-    fn settings_that_could_not_be_saved_are_reported_until_dismissed() {
-        let _language = crate::test_language(Language::English);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut shell = shell(dir.path());
-        let _ = shell.update(Message::SettingsSaved(Err("disk full".into())));
-        let shown = fl!("shell-settings-not-saved", detail = "disk full");
-        assert!(simulator(shell.view()).find(shown.as_str()).is_ok());
-        click(&mut shell, &fl!("shell-dismiss"));
-        assert!(simulator(shell.view()).find(shown.as_str()).is_err());
-    }
-}
+mod tests;

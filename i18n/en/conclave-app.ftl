@@ -294,3 +294,14 @@ meeting-padlock-unannounced = Encrypted, also to { $count } unannounced
 meeting-padlock-unannounced-tooltip = Media is end-to-end encrypted, but the meeting's keys are also held by participants the server did not announce. See the participant list.
 meeting-code-unannounced = Warning: { $count } participant(s) the server did not announce hold these keys too. A matching code does not rule them out.
 meeting-lobby-after-expulsion = Someone was removed, so the lobby stays on for the rest of this meeting: newcomers wait until a host admits them.
+
+## Managed policy (set by the organisation's IT department)
+policy-managed = Managed by your organisation
+policy-server-refused = Your organisation allows Conclave to use only the server { $locked }; { $server } cannot be used.
+policy-org-key-refused = This server's organisation key ({ $fingerprint }) is not the one your organisation trusts, so Conclave will not use this server. Please tell your IT department.
+policy-problems-heading = Policy problems (these values were ignored)
+policy-guests-not-allowed = Your organisation does not allow joining as a guest: please sign in.
+policy-hosting-not-allowed = Your organisation does not allow hosting meetings on this computer.
+policy-lan-not-allowed = Hosting for the local network is turned off by your organisation.
+link-invalid = This meeting link cannot be opened: it is not a Conclave link (conclave://join/<server>/<number>).
+link-after-meeting = A link to meeting { $number } was opened: its join form opens when you leave this meeting.

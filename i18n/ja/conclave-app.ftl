@@ -294,3 +294,14 @@ meeting-padlock-unannounced = 暗号化中（通知されていない { $count }
 meeting-padlock-unannounced-tooltip = メディアはエンドツーエンドで暗号化されていますが、サーバから通知されていない参加者もミーティングの鍵を持っています。参加者一覧を確認してください。
 meeting-code-unannounced = 警告: サーバから通知されていない { $count } 人もこの鍵を持っています。確認コードが一致しても、その参加者がいないことにはなりません。
 meeting-lobby-after-expulsion = 参加者が削除されたため、このミーティングの残りの間は待機室が有効です。新しい参加者はホストが許可するまで待機します。
+
+## 組織のポリシー（IT 部門が設定）
+policy-managed = 組織によって管理されています
+policy-server-refused = 組織の設定により、Conclave はサーバ { $locked } だけを使えます。{ $server } は使えません。
+policy-org-key-refused = このサーバの組織の鍵（{ $fingerprint }）は、組織が信頼している鍵ではありません。Conclave はこのサーバを使いません。IT 部門に連絡してください。
+policy-problems-heading = ポリシーの問題（次の値は無視されました）
+policy-guests-not-allowed = 組織の設定により、ゲストとしては参加できません。サインインしてください。
+policy-hosting-not-allowed = 組織の設定により、このコンピューターで会議を開催することはできません。
+policy-lan-not-allowed = ローカルネットワーク向けの開催は、組織の設定によりオフになっています。
+link-invalid = この会議リンクは開けません。Conclave のリンク（conclave://join/<サーバ>/<番号>）ではありません。
+link-after-meeting = 会議 { $number } へのリンクが開かれました。この会議から退出すると参加画面が開きます。

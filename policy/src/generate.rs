@@ -567,7 +567,7 @@ mod tests {
                 }
             }
         }
-        assert!(adml(Language::Japanese).contains("会議サーバー"));
+        assert!(adml(Language::Japanese).contains("会議サーバ"));
     }
 
     #[test]

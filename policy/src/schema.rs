@@ -116,8 +116,8 @@ pub const POLICIES: &[PolicyDef] = &[
             explain: "The meeting server the app signs in to, as host:port or https://host:port. Enforced, it is the only server offered; recommended, it is filled in and the user may change it.",
         },
         ja: Text {
-            title: "会議サーバー",
-            explain: "アプリがサインインする会議サーバー（host:port または https://host:port）。強制するとこのサーバーだけが表示され、推奨にすると初期値として入力され、利用者が変更できます。",
+            title: "会議サーバ",
+            explain: "アプリがサインインする会議サーバ（host:port または https://host:port）。強制するとこのサーバだけが表示され、推奨にすると初期値として入力され、利用者が変更できます。",
         },
         example: "https://meet.example.com:8443",
     },
@@ -137,8 +137,8 @@ pub const POLICIES: &[PolicyDef] = &[
             explain: "SHA-256 fingerprint of the meeting server's certificate, for a server whose certificate is not issued by a public authority. Without it the system's trusted authorities are used.",
         },
         ja: Text {
-            title: "会議サーバー証明書のピン",
-            explain: "会議サーバーの証明書の SHA-256 フィンガープリント。公的な認証局が発行していない証明書のサーバーに使います。設定しない場合は OS が信頼する認証局で検証します。",
+            title: "会議サーバ証明書のピン",
+            explain: "会議サーバの証明書の SHA-256 フィンガープリント。公的な認証局が発行していない証明書のサーバに使います。設定しない場合は OS が信頼する認証局で検証します。",
         },
         example: "5F:0A:6B:1C:2D:3E:4F:50:61:72:83:94:A5:B6:C7:D8:E9:FA:0B:1C:2D:3E:4F:50:61:72:83:94:A5:B6:C7:D8",
     },
@@ -155,8 +155,8 @@ pub const POLICIES: &[PolicyDef] = &[
             explain: "When enabled, the app uses only the server set by ServerUrl: no other server can be typed in, and meeting links or the --server option that name another server are refused.",
         },
         ja: Text {
-            title: "組織のサーバーだけを使う",
-            explain: "有効にすると、ServerUrl で指定したサーバーだけを使います。別のサーバーを入力できず、別のサーバーを指す会議リンクや --server オプションは拒否されます。",
+            title: "組織のサーバだけを使う",
+            explain: "有効にすると、ServerUrl で指定したサーバだけを使います。別のサーバを入力できず、別のサーバを指す会議リンクや --server オプションは拒否されます。",
         },
         example: "true",
     },
@@ -192,7 +192,7 @@ pub const POLICIES: &[PolicyDef] = &[
         },
         ja: Text {
             title: "このコンピューターでの開催を許可する",
-            explain: "無効にすると、このコンピューター上で会議サーバーを動かせなくなります（「このコンピューターで開催」が表示されなくなります）。",
+            explain: "無効にすると、このコンピューター上で会議サーバを動かせなくなります（「このコンピューターで開催」が表示されなくなります）。",
         },
         example: "false",
     },
@@ -202,15 +202,15 @@ pub const POLICIES: &[PolicyDef] = &[
         kind: Kind::Bool,
         default: Default::Bool(true),
         scope: Scope::MachineOrUser,
-        recommendable: true,
+        recommendable: false,
         msi_property: None,
         en: Text {
             title: "Allow hosting for the local network",
-            explain: "When disabled, a meeting hosted on this computer is reachable only from this computer, never from the local network. Recommended, it sets the initial state of the setting.",
+            explain: "When disabled, a meeting hosted on this computer is reachable only from this computer, never from the local network.",
         },
         ja: Text {
             title: "ローカルネットワーク向けの開催を許可する",
-            explain: "無効にすると、このコンピューターで開催した会議にはこのコンピューターからしか接続できず、ローカルネットワークからは接続できません。推奨にすると設定の初期状態になります。",
+            explain: "無効にすると、このコンピューターで開催した会議にはこのコンピューターからしか接続できず、ローカルネットワークからは接続できません。",
         },
         example: "false",
     },
@@ -231,7 +231,7 @@ pub const POLICIES: &[PolicyDef] = &[
         },
         ja: Text {
             title: "信頼する組織の鍵",
-            explain: "参加者のアカウントを証明する組織の鍵の SHA-256 フィンガープリント。別の鍵を示すサーバーは拒否し、別の鍵で証明された参加者は「未確認」と表示します。",
+            explain: "参加者のアカウントを証明する組織の鍵の SHA-256 フィンガープリント。別の鍵を示すサーバは拒否し、別の鍵で証明された参加者は「未確認」と表示します。",
         },
         example: "9C:41:0E:7A:55:12:B3:8D:6F:20:C4:91:AE:37:5B:08:D2:6E:1F:94:3A:C7:80:5D:E2:19:4B:A6:73:0F:CE:58",
     },
@@ -267,7 +267,7 @@ pub const POLICIES: &[PolicyDef] = &[
         },
         ja: Text {
             title: "更新を確認する",
-            explain: "有効にすると、会議サーバー（または UpdateCheckUrl）が知らせるバージョンと比べ、更新があるときや必要なときに利用者に知らせます。",
+            explain: "有効にすると、会議サーバ（または UpdateCheckUrl）が知らせるバージョンと比べ、更新があるときや必要なときに利用者に知らせます。",
         },
         example: "true",
     },
@@ -288,7 +288,7 @@ pub const POLICIES: &[PolicyDef] = &[
         },
         ja: Text {
             title: "更新確認の問い合わせ先",
-            explain: "更新の確認で、会議サーバーの代わりに問い合わせる https:// のアドレス。",
+            explain: "更新の確認で、会議サーバの代わりに問い合わせる https:// のアドレス。",
         },
         example: "https://updates.example.com/conclave/versions.json",
     },

@@ -25,6 +25,14 @@ pub fn error_line<'a, M: 'a>(error: Option<&UiError>) -> Element<'a, M> {
     }
 }
 
+/// "Managed by your organisation", under a setting the policy fixes.
+pub fn managed_note<'a, M: 'a>() -> Element<'a, M> {
+    text(crate::fl!("policy-managed"))
+        .size(12)
+        .style(text::secondary)
+        .into()
+}
+
 /// A screen's content, centred with a readable width.
 pub fn page<'a, M: 'a>(content: impl Into<Element<'a, M>>) -> Element<'a, M> {
     container(container(content).max_width(720).padding(24))

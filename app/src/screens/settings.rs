@@ -11,6 +11,7 @@ use crate::config::{Settings, ThemeChoice};
 use crate::diagnostics;
 use crate::fl;
 use crate::i18n::Language;
+use crate::service::policy::AppPolicy;
 
 /// The theme choice as the picker shows it (translated at view time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,8 @@ pub struct State {
     cameras: Vec<String>,
     notice: Option<String>,
     error: Option<UiError>,
+    /// What the organisation fixes (shown locked) and the problems found in its policy.
+    policy: AppPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -91,8 +94,14 @@ pub enum Action {
 }
 
 impl State {
-    pub fn new(settings: Settings, language: Language, diagnostics: String) -> Self {
+    pub fn new(
+        settings: Settings,
+        language: Language,
+        diagnostics: String,
+        policy: AppPolicy,
+    ) -> Self {
         Self {
+            policy,
             settings,
             language,
             diagnostics,
@@ -129,6 +138,9 @@ impl State {
 
     pub fn update(&mut self, message: Message) -> Action {
         match message {
+            // A setting the organisation fixes cannot be changed, even by a stray message.
+            Message::Language(_) if self.policy.language_enforced() => {}
+            Message::HostOnLan(true) if !self.policy.allows_lan_hosting() => {}
             Message::Language(language) => {
                 self.language = language;
                 self.settings.language = Some(language.tag().to_owned());
@@ -177,6 +189,61 @@ impl State {
             Message::Back => return Action::Back,
         }
         Action::None
+    }
+
+    /// The language picker, or the organisation's language with "Managed by your organisation".
+    fn language_row(&self) -> Element<'_, Message> {
+        let choice: Element<'_, Message> = if self.policy.language_enforced() {
+            row![text(self.language.to_string()), super::managed_note()]
+                .spacing(12)
+                .align_y(Alignment::Center)
+                .into()
+        } else {
+            pick_list(
+                Language::ALL.to_vec(),
+                Some(self.language),
+                Message::Language,
+            )
+            .into()
+        };
+        row![
+            text(fl!("settings-language")).width(Length::Fixed(200.0)),
+            choice
+        ]
+        .align_y(Alignment::Center)
+        .into()
+    }
+
+    fn lan_row(&self) -> Element<'_, Message> {
+        if self.policy.allows_lan_hosting() {
+            column![
+                toggler(
+                    self.settings.host_on_lan,
+                    fl!("settings-host-on-lan"),
+                    Message::HostOnLan
+                ),
+                text(fl!("settings-host-on-lan-note")).size(12),
+            ]
+            .spacing(12)
+            .into()
+        } else {
+            column![text(fl!("policy-lan-not-allowed")), super::managed_note()]
+                .spacing(4)
+                .into()
+        }
+    }
+
+    /// Values the organisation set wrongly, so whoever looks can tell IT.
+    fn policy_problems(&self) -> Element<'_, Message> {
+        let issues = self.policy.issues();
+        if issues.is_empty() {
+            return column![].into();
+        }
+        let mut lines = column![text(fl!("policy-problems-heading")).size(14)].spacing(2);
+        for issue in issues.iter().take(10) {
+            lines = lines.push(text(issue.to_string()).size(12).style(text::danger));
+        }
+        lines.into()
     }
 
     pub fn view(&self) -> Element<'_, Message> {
@@ -230,15 +297,7 @@ impl State {
         page(
             column![
                 text(fl!("settings-heading")).size(28),
-                row![
-                    text(fl!("settings-language")).width(Length::Fixed(200.0)),
-                    pick_list(
-                        Language::ALL.to_vec(),
-                        Some(self.language),
-                        Message::Language
-                    ),
-                ]
-                .align_y(Alignment::Center),
+                self.language_row(),
                 row![
                     text(fl!("settings-theme")).width(Length::Fixed(200.0)),
                     pick_list(
@@ -248,12 +307,7 @@ impl State {
                     ),
                 ]
                 .align_y(Alignment::Center),
-                toggler(
-                    self.settings.host_on_lan,
-                    fl!("settings-host-on-lan"),
-                    Message::HostOnLan
-                ),
-                text(fl!("settings-host-on-lan-note")).size(12),
+                self.lan_row(),
                 rule::horizontal(1),
                 text(fl!("settings-devices")).size(18),
                 devices,
@@ -270,6 +324,7 @@ impl State {
                     None => String::new(),
                 })
                 .size(12),
+                self.policy_problems(),
                 rule::horizontal(1),
                 text(fl!(
                     "settings-about",
@@ -291,7 +346,12 @@ mod tests {
     #[test]
     fn switching_to_japanese_changes_the_visible_text() {
         let _language = crate::test_language(Language::English);
-        let mut state = State::new(Settings::default(), Language::English, String::new());
+        let mut state = State::new(
+            Settings::default(),
+            Language::English,
+            String::new(),
+            AppPolicy::none(),
+        );
         {
             let mut ui = simulator(state.view());
             assert!(ui.find("Settings").is_ok());
@@ -325,6 +385,7 @@ mod tests {
             Settings::default(),
             Language::English,
             "token = c2VjcmV0LXRva2VuLTAxMjM0NTY3ODk=\nserver = 127.0.0.1:8443".into(),
+            AppPolicy::none(),
         );
         let report = state.redacted_diagnostics();
         assert!(!report.contains("c2VjcmV0LXRva2VuLTAxMjM0NTY3ODk"));
@@ -346,7 +407,12 @@ mod tests {
     fn every_setting_can_be_changed_from_the_keyboard() {
         use iced::keyboard::key::Named;
         let _language = crate::test_language(Language::English);
-        let mut state = State::new(Settings::default(), Language::English, String::new());
+        let mut state = State::new(
+            Settings::default(),
+            Language::English,
+            String::new(),
+            AppPolicy::none(),
+        );
         let _ = state.update(Message::DevicesListed(
             vec!["Built-in".into()],
             vec!["Speakers".into()],
@@ -379,7 +445,12 @@ mod tests {
             camera: Some("Desk camera".into()),
             ..Settings::default()
         };
-        let mut state = State::new(settings, Language::English, String::new());
+        let mut state = State::new(
+            settings,
+            Language::English,
+            String::new(),
+            AppPolicy::none(),
+        );
         let _ = state.update(Message::DevicesListed(
             vec!["Built-in".into(), "USB headset".into()],
             vec!["Speakers".into()],

@@ -38,6 +38,12 @@ pub struct Context {
     pub server: Option<String>,
     pub pin: Option<String>,
     pub display_name: Option<String>,
+    /// The organisation's policy fixes the server (and its pin): shown, not editable.
+    pub server_locked: bool,
+    pub pin_locked: bool,
+    /// The policy forbids joining as a guest / hosting on this computer: not offered.
+    pub guests_forbidden: bool,
+    pub local_hosting_forbidden: bool,
 }
 
 pub struct State {
@@ -78,7 +84,7 @@ pub enum Action {
 
 impl State {
     pub fn new(context: Context) -> Self {
-        let place = if context.server.is_some() {
+        let place = if context.server.is_some() || context.local_hosting_forbidden {
             Place::Server
         } else {
             Place::ThisComputer
@@ -106,6 +112,11 @@ impl State {
             Place::Server if self.server.trim().is_empty() => SERVER_INPUT,
             Place::Server => USERNAME_INPUT,
         }
+    }
+
+    /// The server address as the form shows it.
+    pub fn server_text(&self) -> &str {
+        &self.server
     }
 
     pub fn error(&self) -> Option<&UiError> {
@@ -138,11 +149,14 @@ impl State {
     pub fn update(&mut self, message: Message) -> Action {
         match message {
             Message::PlaceChosen(place) => {
-                self.place = place;
+                if !(place == Place::ThisComputer && self.context.local_hosting_forbidden) {
+                    self.place = place;
+                }
                 self.error = None;
             }
-            Message::ServerChanged(value) => self.server = value,
-            Message::PinChanged(value) => self.pin = value,
+            Message::ServerChanged(value) if !self.context.server_locked => self.server = value,
+            Message::PinChanged(value) if !self.context.pin_locked => self.pin = value,
+            Message::ServerChanged(_) | Message::PinChanged(_) => {}
             Message::UsernameChanged(value) => self.username = value,
             Message::PasswordChanged(value) => self.password = value,
             Message::DisplayNameChanged(value) => self.display_name = value,
@@ -163,6 +177,12 @@ impl State {
                     sign_in(server, trust, username, password),
                     Message::SignedIn,
                 ));
+            }
+            Message::ContinueAsGuest if self.context.guests_forbidden => {
+                self.error = Some(UiError::Refused(fl!("policy-guests-not-allowed")));
+            }
+            Message::HostHere if self.context.local_hosting_forbidden => {
+                self.error = Some(UiError::Refused(fl!("policy-hosting-not-allowed")));
             }
             Message::ContinueAsGuest if !self.busy => {
                 let Some(server) = self.server() else {
@@ -224,30 +244,91 @@ impl State {
         Action::None
     }
 
+    /// The server, the account and (unless the organisation forbids it) the guest form.
+    fn server_form<'a>(
+        &'a self,
+        name: iced::widget::TextInput<'a, Message>,
+    ) -> Element<'a, Message> {
+        let busy = self.busy;
+        let mut server =
+            text_input("meet.example.org:8443", &self.server).id(Id::new(SERVER_INPUT));
+        if !self.context.server_locked {
+            server = server
+                .on_input(Message::ServerChanged)
+                .on_submit(Message::SignIn);
+        }
+        let mut pin = text_input(&fl!("signin-pin-placeholder"), &self.pin).id(Id::new(PIN_INPUT));
+        if !self.context.pin_locked {
+            pin = pin.on_input(Message::PinChanged);
+        }
+        let mut form = column![text(fl!("signin-server")).size(14), server]
+            .push(self.context.server_locked.then(super::managed_note))
+            .push(text(fl!("signin-pin")).size(14))
+            .push(pin)
+            .push(self.context.pin_locked.then(super::managed_note))
+            .push(rule::horizontal(1))
+            .push(text(fl!("signin-account-heading")).size(18))
+            .push(
+                text_input(&fl!("signin-username"), &self.username)
+                    .id(Id::new(USERNAME_INPUT))
+                    .on_input(Message::UsernameChanged)
+                    .on_submit(Message::SignIn),
+            )
+            .push(
+                text_input(&fl!("signin-password"), &self.password)
+                    .id(Id::new(PASSWORD_INPUT))
+                    .secure(true)
+                    .on_input(Message::PasswordChanged)
+                    .on_submit(Message::SignIn),
+            )
+            .push(
+                button(text(fl!("signin-sign-in")))
+                    .on_press_maybe((!busy).then_some(Message::SignIn))
+                    .style(button::primary),
+            );
+        if !self.context.guests_forbidden {
+            form = form
+                .push(rule::horizontal(1))
+                .push(text(fl!("signin-guest-heading")).size(18))
+                .push(name.on_submit(Message::ContinueAsGuest))
+                .push(
+                    button(text(fl!("signin-continue-as-guest")))
+                        .on_press_maybe((!busy).then_some(Message::ContinueAsGuest)),
+                );
+        }
+        form.spacing(8).into()
+    }
+
     pub fn view(&self) -> Element<'_, Message> {
-        // One stop for Tab; the arrow keys choose, as in a desktop radio group.
-        let places = focusable(
-            row![
-                radio(
-                    fl!("signin-this-computer"),
-                    Place::ThisComputer,
-                    Some(self.place),
-                    Message::PlaceChosen
-                ),
-                radio(
-                    fl!("signin-other-server"),
-                    Place::Server,
-                    Some(self.place),
-                    Message::PlaceChosen
-                ),
-            ]
-            .spacing(24),
-        )
-        .on_step(step_through(
-            vec![Place::ThisComputer, Place::Server],
-            Some(self.place),
-            Message::PlaceChosen,
-        ));
+        // One stop for Tab; the arrow keys choose, as in a desktop radio group. Not offered
+        // when the organisation forbids hosting here.
+        let places: Element<'_, Message> = if self.context.local_hosting_forbidden {
+            column![].into()
+        } else {
+            focusable(
+                row![
+                    radio(
+                        fl!("signin-this-computer"),
+                        Place::ThisComputer,
+                        Some(self.place),
+                        Message::PlaceChosen
+                    ),
+                    radio(
+                        fl!("signin-other-server"),
+                        Place::Server,
+                        Some(self.place),
+                        Message::PlaceChosen
+                    ),
+                ]
+                .spacing(24),
+            )
+            .on_step(step_through(
+                vec![Place::ThisComputer, Place::Server],
+                Some(self.place),
+                Message::PlaceChosen,
+            ))
+            .into()
+        };
         let name = text_input(&fl!("signin-display-name"), &self.display_name)
             .id(Id::new(NAME_INPUT))
             .on_input(Message::DisplayNameChanged);
@@ -263,38 +344,7 @@ impl State {
             ]
             .spacing(8)
             .into(),
-            Place::Server => column![
-                text(fl!("signin-server")).size(14),
-                text_input("meet.example.org:8443", &self.server)
-                    .id(Id::new(SERVER_INPUT))
-                    .on_input(Message::ServerChanged)
-                    .on_submit(Message::SignIn),
-                text(fl!("signin-pin")).size(14),
-                text_input(&fl!("signin-pin-placeholder"), &self.pin)
-                    .id(Id::new(PIN_INPUT))
-                    .on_input(Message::PinChanged),
-                rule::horizontal(1),
-                text(fl!("signin-account-heading")).size(18),
-                text_input(&fl!("signin-username"), &self.username)
-                    .id(Id::new(USERNAME_INPUT))
-                    .on_input(Message::UsernameChanged)
-                    .on_submit(Message::SignIn),
-                text_input(&fl!("signin-password"), &self.password)
-                    .id(Id::new(PASSWORD_INPUT))
-                    .secure(true)
-                    .on_input(Message::PasswordChanged)
-                    .on_submit(Message::SignIn),
-                button(text(fl!("signin-sign-in")))
-                    .on_press_maybe((!busy).then_some(Message::SignIn))
-                    .style(button::primary),
-                rule::horizontal(1),
-                text(fl!("signin-guest-heading")).size(18),
-                name.on_submit(Message::ContinueAsGuest),
-                button(text(fl!("signin-continue-as-guest")))
-                    .on_press_maybe((!busy).then_some(Message::ContinueAsGuest)),
-            ]
-            .spacing(8)
-            .into(),
+            Place::Server => self.server_form(name),
         };
         let status: Element<'_, Message> = if busy {
             text(fl!("common-working")).into()

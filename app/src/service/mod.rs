@@ -8,5 +8,6 @@ pub mod account;
 pub mod join;
 pub mod level;
 pub mod network_notice;
+pub mod policy;
 pub mod secrets;
 pub mod session;

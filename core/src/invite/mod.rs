@@ -53,6 +53,8 @@ pub enum InviteError {
     ServerAddress(String),
     #[error("{0:?} is not a meeting number")]
     MeetingNumber(String),
+    #[error("{0:?} is not a Conclave meeting link (conclave://join/<server>/<number>)")]
+    NotAJoinLink(String),
     /// A bug in the embedded Fluent files (a test covers every id); never user input.
     #[error("invitation strings: {0}")]
     Localisation(String),
@@ -113,6 +115,25 @@ pub fn join_link(server: &str, number: &str) -> Result<String, InviteError> {
     ))
 }
 
+/// The server and meeting number of a `conclave://join/<server>/<number>` link (a trailing
+/// slash, query or fragment is ignored: nothing else is taken from a link, never a password).
+pub fn parse_join_link(link: &str) -> Result<(String, String), InviteError> {
+    let not_a_link = || InviteError::NotAJoinLink(link.chars().take(80).collect());
+    let rest = link
+        .trim()
+        .strip_prefix("conclave://join/")
+        .ok_or_else(not_a_link)?;
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let mut parts = rest.trim_end_matches('/').splitn(3, '/');
+    let (Some(server), Some(number), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(not_a_link());
+    };
+    Ok((
+        check_server(server)?.to_owned(),
+        check_number(number)?.to_owned(),
+    ))
+}
+
 /// `https://<server>/join/<number>`: the same, for mail clients that only link https. Never
 /// carries a password.
 pub fn https_join_link(server: &str, number: &str) -> Result<String, InviteError> {
@@ -127,6 +148,30 @@ pub fn https_join_link(server: &str, number: &str) -> Result<String, InviteError
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_join_link_gives_back_its_server_and_number_and_nothing_else() {
+        let link = join_link("meet.example.org:8443", "12345678901").unwrap();
+        assert_eq!(
+            parse_join_link(&link).unwrap(),
+            ("meet.example.org:8443".to_owned(), "12345678901".to_owned())
+        );
+        assert_eq!(
+            parse_join_link("conclave://join/h:1/42/?password=x#y").unwrap(),
+            ("h:1".to_owned(), "42".to_owned())
+        );
+        for bad in [
+            "https://meet.example.org/join/42",
+            "conclave://join/meet.example.org:8443",
+            "conclave://join/meet.example.org:8443/42/extra",
+            "conclave://join/evil host/42",
+            "conclave://join/h:1/4a2",
+            "conclave://join//42",
+            "",
+        ] {
+            assert!(parse_join_link(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn join_links_carry_server_and_number_only() {
