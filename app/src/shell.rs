@@ -490,14 +490,17 @@ impl Shell {
             home::Action::Join(request) => self.renew_then(AfterRenewal::Join(request)),
             home::Action::OpenSchedule => {
                 if let Some(session) = self.session.clone() {
-                    self.screen = Screen::Schedule(Box::new(schedule::State::new(session)));
+                    let state =
+                        schedule::State::new(session).with_policy(self.policy.meeting_defaults());
+                    self.screen = Screen::Schedule(Box::new(state));
                 }
                 Task::none()
             }
             home::Action::EditMeeting(meeting) => {
                 if let Some(session) = self.session.clone() {
-                    self.screen =
-                        Screen::Schedule(Box::new(schedule::State::edit(session, *meeting)));
+                    let state = schedule::State::edit(session, *meeting)
+                        .with_policy(self.policy.meeting_defaults());
+                    self.screen = Screen::Schedule(Box::new(state));
                 }
                 Task::none()
             }

@@ -305,3 +305,4 @@ policy-hosting-not-allowed = Your organisation does not allow hosting meetings o
 policy-lan-not-allowed = Hosting for the local network is turned off by your organisation.
 link-invalid = This meeting link cannot be opened: it is not a Conclave link (conclave://join/<server>/<number>).
 link-after-meeting = A link to meeting { $number } was opened: its join form opens when you leave this meeting.
+policy-org-key-missing = Your organisation trusts one organisation key, and this server did not show its key, so Conclave will not use this server. Please tell your IT department.

@@ -305,3 +305,4 @@ policy-hosting-not-allowed = 組織の設定により、このコンピュータ
 policy-lan-not-allowed = ローカルネットワーク向けの開催は、組織の設定によりオフになっています。
 link-invalid = この会議リンクは開けません。Conclave のリンク（conclave://join/<サーバ>/<番号>）ではありません。
 link-after-meeting = 会議 { $number } へのリンクが開かれました。この会議から退出すると参加画面が開きます。
+policy-org-key-missing = 組織は特定の組織の鍵だけを信頼していますが、このサーバは鍵を示さなかったため、Conclave はこのサーバを使いません。IT 部門に連絡してください。

@@ -19,8 +19,13 @@ pub async fn sign_in(
     password: String,
 ) -> Result<Session, UiError> {
     let signer = generate_signature_keys().map_err(|e| UiError::BadAnswer(e.to_string()))?;
+    let policy = super::policy::current();
+    policy.check_server(&server).map_err(UiError::Refused)?;
     let signed_in =
         account::sign_in(&server, &trust, &username, &password, signer.public()).await?;
+    // A server certifying accounts with a key the organisation does not trust is not used:
+    // nothing is kept and the user is told why.
+    policy_accepts(&policy, &server, &signed_in.org_key)?;
     let signature_keys =
         signature_keys_to_bytes(&signer).map_err(|e| UiError::BadAnswer(e.to_string()))?;
     let identity = SignedInIdentity::from_sign_in(&signed_in, signature_keys);
@@ -51,6 +56,16 @@ pub async fn sign_in(
     })
 }
 
+/// The organisation's policy accepts this server and the key that certifies its accounts.
+pub fn policy_accepts(
+    policy: &super::policy::AppPolicy,
+    server: &str,
+    org: &conclave_protocol::identity::OrgPublicKey,
+) -> Result<(), UiError> {
+    policy.check_server(server).map_err(UiError::Refused)?;
+    policy.check_org_key(org).map_err(UiError::Refused)
+}
+
 /// The identity kept from an earlier sign-in, if any, its access token renewed if need be.
 /// A kept sign-in the server no longer honours is forgotten: the user signs in again.
 pub async fn restore() -> Result<Option<Session>, UiError> {
@@ -58,6 +73,12 @@ pub async fn restore() -> Result<Option<Session>, UiError> {
         return Ok(None);
     };
     let identity = stored.identity()?;
+    // A sign-in kept from before the organisation's policy changed is not used against it.
+    policy_accepts(
+        &super::policy::current(),
+        &stored.sign_in.server,
+        &identity.org,
+    )?;
     let session = Session {
         server: stored.sign_in.server.clone(),
         trust: stored.trust(),
@@ -184,6 +205,35 @@ mod tests {
             not_kept: None,
         };
         (hosted, session)
+    }
+
+    #[tokio::test]
+    async fn a_server_whose_organisation_key_is_not_the_trusted_one_is_refused() {
+        use conclave_policy::{Level, Policy, RawValue};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (hosted, session) = hosted_session(dir.path()).await;
+        let language = crate::test_language(crate::i18n::Language::English);
+        let served = hosted.identity.org;
+        let pin = |fingerprint: String| {
+            let mut policy = Policy::none();
+            policy.add(
+                Level::Enforced,
+                "t",
+                "OrgKeyFingerprint",
+                &RawValue::Text(fingerprint),
+            );
+            crate::service::policy::AppPolicy::new(policy)
+        };
+        let trusted = pin(served.fingerprint());
+        assert!(policy_accepts(&trusted, &session.server, &served).is_ok());
+        let elsewhere = conclave_protocol::identity::OrgSigningKey::generate();
+        let other = pin(elsewhere.public().fingerprint());
+        match policy_accepts(&other, &session.server, &served) {
+            Err(UiError::Refused(message)) => assert!(message.contains(&served.fingerprint())),
+            unexpected => panic!("not refused: {unexpected:?}"),
+        }
+        drop(language);
+        hosted.shutdown().await;
     }
 
     async fn token_works(session: &Session) -> bool {

@@ -83,6 +83,22 @@ pub enum LinkError {
     Unauthorized,
     /// The local MLS identity could not be created.
     Identity(String),
+    /// The organisation's policy refuses this server (the message says why, translated).
+    Policy(String),
+}
+
+/// Refuses an organisation key the policy does not trust (and no key at all when it pins one).
+fn check_org_key(
+    policy: &super::policy::AppPolicy,
+    org: Option<&conclave_protocol::identity::OrgPublicKey>,
+) -> Result<(), LinkError> {
+    match org {
+        Some(key) => policy.check_org_key(key).map_err(LinkError::Policy),
+        None if policy.org_key_pinned() => {
+            Err(LinkError::Policy(crate::fl!("policy-org-key-missing")))
+        }
+        None => Ok(()),
+    }
 }
 
 /// This device's MLS member: the certified credential when signed in, a guest's otherwise.
@@ -97,8 +113,13 @@ fn member_for(request: &JoinRequest) -> Result<GroupMember, LinkError> {
 /// Connects to the request's server as this device's member and asks to join its meeting.
 pub async fn connect_and_join(request: &JoinRequest) -> Result<MeetingClient, LinkError> {
     let member = member_for(request)?;
+    let policy = super::policy::current();
+    policy
+        .check_server(&request.server)
+        .map_err(LinkError::Policy)?;
     // Guests verify signed-in members with the organization key; without it everyone shows
-    // as not verifiable, which is safe (never wrongly "verified").
+    // as not verifiable, which is safe (never wrongly "verified"). With a key trusted by
+    // policy, a server that offers another one (or none) is not used at all.
     let org = match &request.identity {
         Some(identity) => Some(identity.org),
         None => match fetch_org_key(&request.server, &request.trust).await {
@@ -109,6 +130,7 @@ pub async fn connect_and_join(request: &JoinRequest) -> Result<MeetingClient, Li
             }
         },
     };
+    check_org_key(&policy, org.as_ref())?;
     let options = ConnectOptions {
         server: request.server.clone(),
         trust: request.trust.clone(),
@@ -130,6 +152,29 @@ pub async fn connect_and_join(request: &JoinRequest) -> Result<MeetingClient, Li
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_pinned_organisation_key_refuses_a_server_that_shows_another_or_none() {
+        use conclave_policy::{Level, Policy, RawValue};
+        let _language = crate::test_language(crate::i18n::Language::English);
+        let trusted = conclave_protocol::identity::OrgSigningKey::generate();
+        let other = conclave_protocol::identity::OrgSigningKey::generate();
+        let mut policy = Policy::none();
+        let fingerprint = RawValue::Text(trusted.public().fingerprint());
+        policy.add(Level::Enforced, "t", "OrgKeyFingerprint", &fingerprint);
+        let pinned = crate::service::policy::AppPolicy::new(policy);
+        assert!(check_org_key(&pinned, Some(&trusted.public())).is_ok());
+        assert!(matches!(
+            check_org_key(&pinned, Some(&other.public())),
+            Err(LinkError::Policy(_))
+        ));
+        assert!(matches!(
+            check_org_key(&pinned, None),
+            Err(LinkError::Policy(_))
+        ));
+        let open = crate::service::policy::AppPolicy::none();
+        assert!(check_org_key(&open, None).is_ok());
+    }
+
     use super::*;
 
     #[test]

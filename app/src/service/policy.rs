@@ -32,7 +32,7 @@ pub fn current() -> AppPolicy {
 
 /// The starting options of a meeting scheduled in the app, and whether the organisation
 /// enforces each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MeetingDefaults {
     pub lobby: bool,
     pub lobby_enforced: bool,
@@ -157,6 +157,11 @@ impl AppPolicy {
             Some(fingerprint) => OrgKeyPin::pinned(fingerprint),
             None => OrgKeyPin::unpinned(),
         }
+    }
+
+    /// Whether the organisation pins the key that certifies accounts.
+    pub fn org_key_pinned(&self) -> bool {
+        self.0.is_enforced(PolicyKey::OrgKeyFingerprint)
     }
 
     /// Refuses a server's organisation key that is not the trusted one.

@@ -143,6 +143,7 @@ impl State {
                         fl!("meeting-connect-failed", detail = detail)
                     }
                     LinkError::Unauthorized => fl!("meeting-unauthorized"),
+                    LinkError::Policy(refusal) => refusal,
                 });
             }
             LinkEvent::Engine(event) => return self.on_engine(event),

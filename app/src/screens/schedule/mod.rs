@@ -26,6 +26,7 @@ pub use view::{e2ee_turns_off, e2ee_turns_off_items};
 
 use super::{Session, UiError};
 use crate::fl;
+use crate::service::policy::MeetingDefaults;
 use crate::service::secrets;
 #[cfg(test)]
 use {conclave_protocol::schedule::ScheduleError, form::schedule_error};
@@ -61,6 +62,8 @@ pub struct State {
     password_shown: bool,
     error: Option<UiError>,
     notice: Option<String>,
+    /// The organisation's meeting defaults; what it enforces is locked in the form.
+    managed: MeetingDefaults,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +107,7 @@ pub enum Action {
 impl State {
     pub fn new(session: Session) -> Self {
         Self {
+            managed: MeetingDefaults::default(),
             session,
             editing: None,
             form: Form::default(),
@@ -113,6 +117,27 @@ impl State {
             error: None,
             notice: None,
         }
+    }
+
+    /// Applies the organisation's meeting defaults: a new meeting starts from them, and what
+    /// it enforces cannot be changed (an edited meeting keeps its values, and the enforced
+    /// ones are set again).
+    pub fn with_policy(mut self, defaults: MeetingDefaults) -> Self {
+        let form = &mut self.form;
+        if self.editing.is_none() || defaults.lobby_enforced {
+            form.lobby = defaults.lobby;
+        }
+        if self.editing.is_none() || defaults.require_sign_in_enforced {
+            form.require_sign_in = defaults.require_sign_in;
+        }
+        if self.editing.is_none() || defaults.auto_lock_enforced {
+            form.auto_lock = match defaults.auto_lock_minutes {
+                0 => String::new(),
+                minutes => minutes.to_string(),
+            };
+        }
+        self.managed = defaults;
+        self
     }
 
     /// The form for changing a scheduled meeting; saving sends the change and offers the
@@ -162,6 +187,10 @@ impl State {
             }
             Message::Until(v) => form.until = v,
             Message::Count(v) => form.count = v,
+            // What the organisation enforces stays as it set it.
+            Message::Lobby(_) if self.managed.lobby_enforced => {}
+            Message::RequireSignIn(_) if self.managed.require_sign_in_enforced => {}
+            Message::AutoLock(_) if self.managed.auto_lock_enforced => {}
             Message::Lobby(v) => form.lobby = v,
             Message::RequireSignIn(v) => form.require_sign_in = v,
             Message::AutoLock(v) => form.auto_lock = v,

@@ -240,3 +240,39 @@ fn a_changed_meeting_without_its_password_here_says_why_there_is_no_password_mes
         "the invitation still goes"
     );
 }
+
+#[test]
+fn the_organisations_meeting_defaults_start_the_form_and_enforced_ones_stay() {
+    use conclave_policy::{Level, Policy, RawValue};
+    let _language = crate::test_language(Language::English);
+    let mut policy = Policy::none();
+    policy.add(
+        Level::Enforced,
+        "t",
+        "DefaultRequireSignIn",
+        &RawValue::Bool(true),
+    );
+    policy.add(
+        Level::Recommended,
+        "t",
+        "DefaultLobby",
+        &RawValue::Bool(false),
+    );
+    policy.add(
+        Level::Recommended,
+        "t",
+        "DefaultAutoLockMinutes",
+        &RawValue::Integer(15),
+    );
+    let defaults = crate::service::policy::AppPolicy::new(policy).meeting_defaults();
+    let mut state = State::new(session()).with_policy(defaults);
+    assert!(state.form.require_sign_in && !state.form.lobby);
+    assert_eq!(state.form.auto_lock, "15");
+    assert!(simulator(state.view()).find(fl!("policy-managed").as_str()).is_ok());
+    // Recommended values can be changed; the enforced one cannot.
+    let _ = state.update(Message::Lobby(true));
+    let _ = state.update(Message::AutoLock("5".into()));
+    let _ = state.update(Message::RequireSignIn(false));
+    assert!(state.form.lobby && state.form.require_sign_in);
+    assert_eq!(state.form.auto_lock, "5");
+}

@@ -14,11 +14,24 @@ use crate::fl;
 use crate::screens::{error_line, page};
 
 impl State {
+    /// The auto-lock minutes, fixed with "Managed by your organisation" when enforced.
+    fn auto_lock_input(&self) -> Element<'_, Message> {
+        let input = text_input(&fl!("schedule-auto-lock-placeholder"), &self.form.auto_lock);
+        if self.managed.auto_lock_enforced {
+            row![input, crate::screens::managed_note()]
+                .spacing(12)
+                .align_y(Alignment::Center)
+                .into()
+        } else {
+            input.on_input(Message::AutoLock).into()
+        }
+    }
+
     fn form_view(&self) -> Element<'_, Message> {
         let form = &self.form;
-        let field = |label: String, input: Element<'static, Message>| -> Element<'_, Message> {
+        fn field<'a>(label: String, input: Element<'a, Message>) -> Element<'a, Message> {
             column![text(label).size(14), input].spacing(4).into()
-        };
+        }
         let days = WEEKDAYS
             .iter()
             .enumerate()
@@ -79,10 +92,16 @@ impl State {
             ]
             .spacing(8),
             rule::horizontal(1),
-            checkbox(form.lobby, fl!("schedule-lobby"), Message::Lobby),
-            checkbox(
+            managed_checkbox(
+                form.lobby,
+                fl!("schedule-lobby"),
+                self.managed.lobby_enforced,
+                Message::Lobby
+            ),
+            managed_checkbox(
                 form.require_sign_in,
                 fl!("schedule-require-sign-in"),
+                self.managed.require_sign_in_enforced,
                 Message::RequireSignIn
             ),
             checkbox(
@@ -90,12 +109,7 @@ impl State {
                 fl!("schedule-join-before-host"),
                 Message::JoinBeforeHost
             ),
-            field(
-                fl!("schedule-auto-lock-label"),
-                text_input(&fl!("schedule-auto-lock-placeholder"), &form.auto_lock)
-                    .on_input(Message::AutoLock)
-                    .into()
-            ),
+            field(fl!("schedule-auto-lock-label"), self.auto_lock_input()),
             checkbox(
                 form.exclude_password_from_invitation,
                 fl!("schedule-exclude-password"),
@@ -268,4 +282,25 @@ pub fn e2ee_turns_off<'a, M: 'a>() -> Element<'a, M> {
         list = list.push(text(format!("• {item}")).size(13));
     }
     list.into()
+}
+
+/// A meeting option's checkbox, shown fixed with "Managed by your organisation" when the
+/// organisation enforces it.
+fn managed_checkbox<'a>(
+    checked: bool,
+    label: String,
+    enforced: bool,
+    on_toggle: fn(bool) -> Message,
+) -> Element<'a, Message> {
+    if enforced {
+        row![
+            iced::widget::checkbox(checked).label(label),
+            crate::screens::managed_note()
+        ]
+        .spacing(12)
+        .align_y(Alignment::Center)
+        .into()
+    } else {
+        checkbox(checked, label, on_toggle).into()
+    }
 }
