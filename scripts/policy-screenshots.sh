@@ -9,6 +9,8 @@
 # Saves into OUT_DIR (default target/screenshots):
 #   LANG-policy-signin.png  the refused link's banner, the locked server with "Managed by your
 #                           organisation", no guest form, no "This computer"
+#   LANG-policy-link.png    after a second launch with a link to the allowed server: the running
+#                           window took it (no second window), banner gone, the server kept
 #
 # Usage: scripts/policy-screenshots.sh [OUT_DIR]
 set -euo pipefail
@@ -44,6 +46,17 @@ for lang in en ja; do
     sleep 1
     import -window root "$out/$lang-policy-signin.png"
     echo "  saved $out/$lang-policy-signin.png"
+    # A second launch with a link hands it to the running window and exits at once.
+    "$bin/conclave" --data-dir "$work/app-$lang" --policy-dir "$work/policy" \
+        "conclave://join/meet.example.com:8443/12345678901" >"$work/second-$lang.log" 2>&1
+    grep -q "already running" "$work/second-$lang.log"
+    wait_for "$work/app-$lang.log" "meeting link was handed over" 10
+    windows="$(xdotool search --onlyvisible --name Conclave | wc -l)"
+    [ "$windows" = 1 ] || { echo "error: $windows Conclave windows" >&2; exit 1; }
+    xdotool key Escape
+    sleep 1
+    import -window root "$out/$lang-policy-link.png"
+    echo "  saved $out/$lang-policy-link.png"
     kill "$app" 2>/dev/null || true
     wait "$app" 2>/dev/null || true
 done

@@ -3,6 +3,7 @@
 use clap::Parser as _;
 use conclave_app::config::{Args, Settings, default_data_dir};
 use conclave_app::diagnostics::LogBuffer;
+use conclave_app::service::instance;
 use conclave_app::service::policy::{self, AppPolicy};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
@@ -31,6 +32,14 @@ fn main() -> iced::Result {
         )
         .init();
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    match instance::claim(&data_dir, args.link.as_deref()) {
+        Some(instance::Claim::HandedOver) => {
+            println!("Conclave is already running: it has opened this in its window.");
+            return Ok(());
+        }
+        Some(instance::Claim::Primary(running)) => instance::install(running),
+        None => {}
+    }
     // A damaged settings file must not keep the app from starting: defaults, and say so.
     let settings = Settings::load(&data_dir).unwrap_or_else(|error| {
         tracing::warn!(%error, "using default settings");

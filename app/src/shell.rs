@@ -562,6 +562,16 @@ impl Shell {
     /// form (signing in to its server when it is another); in a meeting, it waits for the
     /// user to leave, with a notice, rather than dropping them out of the meeting.
     fn link_opened(&mut self, link: String) -> Task<Message> {
+        // A later launch: bring this window forward instead of opening another.
+        let focus = iced::window::latest().and_then(iced::window::gain_focus);
+        if link.is_empty() {
+            return focus;
+        }
+        tracing::info!("a meeting link was handed over");
+        Task::batch([focus, self.open_link(link)])
+    }
+
+    fn open_link(&mut self, link: String) -> Task<Message> {
         let mut args = Args {
             link: Some(link),
             ..Args::default()
@@ -573,6 +583,8 @@ impl Shell {
         let (Some(server), Some(number)) = (args.server, args.join) else {
             return Task::none();
         };
+        // An earlier link's refusal no longer applies.
+        self.problem = None;
         if matches!(self.screen, Screen::Meeting(_) | Screen::PreJoin(_)) {
             self.problem = Some(fl!("link-after-meeting", number = number.as_str()));
             self.args.join = Some(number);
@@ -656,13 +668,46 @@ impl Shell {
             Screen::Meeting(state) => state.subscription().map(Message::Meeting),
             _ => Subscription::none(),
         };
+        // Links that later launches hand over (only when this process is the running one).
+        let links = if crate::service::instance::installed().is_some() {
+            Subscription::run(handed_over_links).map(Message::LinkOpened)
+        } else {
+            Subscription::none()
+        };
         let first_frame = if self.first_frame_seen {
             Subscription::none()
         } else {
             iced::window::frames().map(Message::Frame)
         };
-        Subscription::batch([screen, first_frame])
+        Subscription::batch([screen, links, first_frame])
     }
+}
+
+/// The links later launches hand to this one (`service::instance`), accepted off the UI
+/// thread one at a time.
+fn handed_over_links() -> impl iced::futures::Stream<Item = String> {
+    use iced::futures::SinkExt as _;
+    iced::stream::channel(8, async |mut output| {
+        let Some(running) = crate::service::instance::installed() else {
+            return;
+        };
+        loop {
+            let listener = std::sync::Arc::clone(&running);
+            match tokio::task::spawn_blocking(move || listener.accept_one()).await {
+                Ok(Ok(Some(link))) => {
+                    if output.send(link).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "cannot take links from later launches");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                Err(_) => return,
+            }
+        }
+    })
 }
 
 /// Window and font settings, then the event loop.

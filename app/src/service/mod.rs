@@ -5,6 +5,7 @@
 //! way Halloy keeps its `data` crate apart from its UI.
 
 pub mod account;
+pub mod instance;
 pub mod join;
 pub mod level;
 pub mod network_notice;

@@ -268,7 +268,11 @@ fn the_organisations_meeting_defaults_start_the_form_and_enforced_ones_stay() {
     let mut state = State::new(session()).with_policy(defaults);
     assert!(state.form.require_sign_in && !state.form.lobby);
     assert_eq!(state.form.auto_lock, "15");
-    assert!(simulator(state.view()).find(fl!("policy-managed").as_str()).is_ok());
+    assert!(
+        simulator(state.view())
+            .find(fl!("policy-managed").as_str())
+            .is_ok()
+    );
     // Recommended values can be changed; the enforced one cannot.
     let _ = state.update(Message::Lobby(true));
     let _ = state.update(Message::AutoLock("5".into()));
