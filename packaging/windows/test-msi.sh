@@ -85,12 +85,12 @@ policy='HKLM\SOFTWARE\Policies\Conclave'
 
 echo "== install $version silently with policy"
 check "msiexec /i exits 0" msiexec /i "$work/conclave.msi" /qn \
-  SERVER_URL=https://meet.example.test:8443 SERVER_PIN=AB:CD:EF LOCK_SERVER=1 \
+  SERVER_URL=https://meet.example.test:8443 SERVER_PIN=AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01 LOCK_SERVER=1 \
   ALLOW_GUEST_JOIN=0 ALLOW_LOCAL_HOSTING=1 UPDATE_CHECK=0 DEFAULT_LANGUAGE=ja /l*v 'C:\install.log'
 check "conclave.exe under Program Files" test -f "$program_files/conclave.exe"
 check "the installed exe is the built one" cmp -s "$exe" "$program_files/conclave.exe"
 check "ServerUrl = https://meet.example.test:8443" test "$(reg_value "$policy" ServerUrl)" = https://meet.example.test:8443
-check "ServerPin = AB:CD:EF" test "$(reg_value "$policy" ServerPin)" = AB:CD:EF
+check "ServerPin = AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01" test "$(reg_value "$policy" ServerPin)" = AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01:AB:CD:EF:01
 check "LockServer = 1 (DWORD)" test "$(reg_value "$policy" LockServer)" = 0x1
 check "AllowGuestJoin = 0 (DWORD)" test "$(reg_value "$policy" AllowGuestJoin)" = 0x0
 check "AllowLocalHosting = 1 (DWORD)" test "$(reg_value "$policy" AllowLocalHosting)" = 0x1
@@ -120,6 +120,18 @@ out=$(wine "C:\\Program Files\\Conclave\\conclave.exe" --version 2>"$work/versio
 wineserver -w
 echo "$out"
 check "conclave.exe --version names $version" grep -q "$version" <<<"$out"
+
+echo "== the installed conclave.exe --print-policy reads what the MSI wrote (the real registry)"
+out=$(wine "C:\\Program Files\\Conclave\\conclave.exe" --print-policy 2>"$work/policy.err" | tr -d '\r') || true
+wineserver -w
+echo "$out"
+enforced='enforced (HKLM\SOFTWARE\Policies\Conclave)'
+check "ServerUrl enforced from HKLM" grep -qF "meet.example.test:8443" <<<"$(grep '^ServerUrl ' <<<"$out" | grep -F "$enforced")"
+check "LockServer true, enforced" grep -qE '^LockServer +true ' <<<"$(grep -F "$enforced" <<<"$out")"
+check "AllowGuestJoin false, enforced" grep -qE '^AllowGuestJoin +false ' <<<"$(grep -F "$enforced" <<<"$out")"
+check "UpdateCheck false, enforced" grep -qE '^UpdateCheck +false ' <<<"$(grep -F "$enforced" <<<"$out")"
+check "DefaultLanguage ja, enforced" grep -qE '^DefaultLanguage +ja ' <<<"$(grep -F "$enforced" <<<"$out")"
+check "no policy problems" grep -q "No problems found" <<<"$out"
 
 echo "== the installed app opens its window (Wine on Xvfb, software rendering)"
 if command -v Xvfb >/dev/null && command -v xwininfo >/dev/null; then
