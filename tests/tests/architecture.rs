@@ -30,6 +30,7 @@ const NOT_IN_SERVER: &[&str] = &[
 /// Lower layers first; a crate may use only crates listed before it, so none depends upward.
 const LAYERS: &[(&str, &[&str])] = &[
     ("conclave-build-info", &[]),
+    ("conclave-policy", &[]),
     ("conclave-protocol", &[]),
     ("conclave-rtc", &[]),
     ("conclave-e2ee", &["conclave-protocol"]),
@@ -169,6 +170,19 @@ fn the_server_links_no_codec_audio_processing_http_client_or_client_crate() {
     assert!(bad.is_empty(), "conclaved must not link {bad:?}");
     let gui: Vec<&String> = closure.iter().filter(|n| is_forbidden(n)).collect();
     assert!(gui.is_empty(), "conclaved must not link {gui:?}");
+}
+
+#[test]
+fn the_policy_crate_links_no_gui_device_or_network_crate() {
+    // The templates are generated from it at build time and the app reads it at start: it
+    // stays a small library of types and parsers.
+    let meta = metadata();
+    let closure = normal_closure(&meta, "conclave-policy");
+    let bad: Vec<&String> = closure
+        .iter()
+        .filter(|n| is_forbidden(n) || ["reqwest", "tokio", "openmls"].contains(&n.as_str()))
+        .collect();
+    assert!(bad.is_empty(), "conclave-policy must not link {bad:?}");
 }
 
 #[test]
