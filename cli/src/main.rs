@@ -24,7 +24,10 @@ use clap::{Args, Parser, Subcommand};
 use conclave_core::client::account::{
     NewMeeting, create_meeting, fetch_org_key, sign_in, sign_out,
 };
-use conclave_core::client::{ConnectOptions, MeetingClient, TlsTrust};
+use conclave_core::client::{
+    CLIENT_VERSION, ConnectOptions, MeetingClient, TlsTrust, VersionCheck, check_version,
+    fetch_server_info,
+};
 use conclave_e2ee::group::{GroupMember, generate_signature_keys};
 use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use credentials::{StoredIdentity, Vault};
@@ -81,14 +84,15 @@ struct CreateMeetingArgs {
     pub identity: IdentityArgs,
     #[arg(long)]
     pub title: Option<String>,
-    #[arg(long)]
-    pub require_sign_in: bool,
-    #[arg(long)]
-    pub lobby: bool,
+    /// Options left out take the organisation's defaults; `--lobby false` turns one off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_sign_in: Option<bool>,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub lobby: Option<bool>,
     #[arg(long)]
     pub auto_lock_minutes: Option<u32>,
-    #[arg(long)]
-    pub join_before_host: bool,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub join_before_host: Option<bool>,
     #[arg(long)]
     pub json: bool,
 }
@@ -333,11 +337,14 @@ async fn join(args: JoinArgs) -> Result<u8> {
             (GroupMember::guest(name.as_str())?, None, org, name)
         }
     };
+    announce_update(server).await;
     let options = ConnectOptions {
         server: server.server.clone(),
         trust: server.trust(),
         token,
     };
+    // Refused with an error naming the minimum version and where to get it when the server
+    // requires a newer client.
     let client = MeetingClient::connect(options, member, org).await?;
     client.join(meeting, password, display_name);
     session::run(
@@ -347,6 +354,16 @@ async fn join(args: JoinArgs) -> Result<u8> {
         media,
     )
     .await
+}
+
+/// Says on stderr when the server announces a newer client than this one.
+async fn announce_update(server: &ServerArgs) {
+    if let Ok(Some(info)) = fetch_server_info(&server.server, &server.trust()).await
+        && let VersionCheck::UpdateAvailable { latest, url } = check_version(CLIENT_VERSION, &info)
+    {
+        let from = url.map(|url| format!(" from {url}")).unwrap_or_default();
+        eprintln!("note: Conclave {latest} is available (this is {CLIENT_VERSION}); get it{from}");
+    }
 }
 
 /// Warnings from the client engine and the media stack (refused commits, undecodable

@@ -125,7 +125,7 @@ impl Store {
     }
 
     async fn set_co_hosts(&self, number: &str, co_host_ids: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         replace_co_hosts(&mut tx, number, co_host_ids).await?;
         tx.commit().await?;
         Ok(())
