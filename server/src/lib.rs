@@ -6,7 +6,7 @@
 //! - [`server::start`] runs a whole server (HTTPS + WebSocket on one port); [`config`] is its
 //!   configuration, `hub` the state shared by connections, `ws` the signaling WebSocket and
 //!   `http` the JSON endpoints (sign-in, meeting creation, server info, health), `schedule_http`
-//!   the scheduling endpoints;
+//!   the scheduling endpoints, `join_page` the browser page of `https://…/join/<number>`;
 //! - [`store`] persists accounts, tokens, meetings and the audit log; `tls` and `org_key`
 //!   hold the server's certificate and the organization identity key; `accounts_cli` is
 //!   `conclaved user …`; `audit` queues the audit trail for its writer task and `audit_cli`
@@ -26,6 +26,7 @@ mod audit_cli;
 mod auth;
 mod http;
 mod hub;
+mod join_page;
 mod org_key;
 mod private_files;
 mod room;

@@ -145,13 +145,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         bound.listen = addr;
         bound.public_address()
     };
-    let app = router(hub.clone()).merge(crate::schedule_http::routes(
-        hub.clone(),
-        crate::schedule_http::ScheduleSettings {
-            password_policy: config.password_policy.clone(),
-            public_address,
-        },
-    ));
+    let app = router(hub.clone())
+        .merge(crate::schedule_http::routes(
+            hub.clone(),
+            crate::schedule_http::ScheduleSettings {
+                password_policy: config.password_policy.clone(),
+                public_address: public_address.clone(),
+            },
+        ))
+        .merge(crate::join_page::routes(
+            crate::join_page::JoinPageSettings {
+                public_address,
+                download_url: config.client_versions.download_url.clone(),
+            },
+        ));
     let handle = axum_server::Handle::new();
     // Small signaling messages must not wait for Nagle + delayed ACK (~40 ms per hop).
     let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(RustlsConfig::from_config(

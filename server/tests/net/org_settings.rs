@@ -1,5 +1,6 @@
 //! The organisation's settings over HTTPS: `[meeting_defaults]` applied to instant and
-//! scheduled meetings where the request is silent and announced by `GET /v1/server-info`.
+//! scheduled meetings where the request is silent and announced by `GET /v1/server-info`, and
+//! the join page that answers the same for real and made-up meeting numbers.
 
 use conclave_server::config::{ClientVersionsTable, MeetingDefaultsTable};
 use conclave_server::{MeetingOptions, StoredOptions as _};
@@ -95,4 +96,58 @@ async fn instant_and_scheduled_meetings_take_the_defaults_where_the_request_is_s
     assert_eq!(options["lobby"], false, "what the request says wins");
     assert_eq!(options["require_sign_in"], true);
     assert_eq!(options["auto_lock_minutes"], 25);
+}
+
+async fn page(server: &TestServer, path: &str, language: &str) -> (u16, String, String) {
+    let response = server
+        .http()
+        .get(server.url(path))
+        .header("accept-language", language)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = format!("{:?}", {
+        let mut h: Vec<_> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != "date")
+            .map(|(n, v)| format!("{n}: {v:?}"))
+            .collect();
+        h.sort();
+        h
+    });
+    (status, headers, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_join_page_cannot_tell_real_meetings_from_made_up_ones() {
+    let server = strict_server().await;
+    server.add_user("hana", "Hana", "host password 1").await;
+    let (token, _) = server.sign_in("hana", "host password 1").await;
+    let (number, password) = server
+        .create_meeting(&token, json!({"title": "Secret merger talk"}))
+        .await;
+    let made_up = if number == "12345678901" {
+        "12345678902"
+    } else {
+        "12345678901"
+    };
+    for language in ["en", "ja,en;q=0.5"] {
+        let (status, headers, real) = page(&server, &format!("/join/{number}"), language).await;
+        let (fake_status, fake_headers, fake) =
+            page(&server, &format!("/join/{made_up}"), language).await;
+        assert_eq!((status, fake_status), (200, 200));
+        assert_eq!(headers, fake_headers);
+        assert_eq!(real.replace(&number, "N"), fake.replace(made_up, "N"));
+        for secret in [password.as_str(), "Secret merger talk", "Hana"] {
+            assert!(!real.contains(secret), "the page shows {secret}");
+        }
+        let address = server.running().addr;
+        assert!(real.contains(&format!("conclave://join/{address}/{number}")));
+        assert!(real.contains("https://intranet.example/conclave"));
+    }
+    let (status, _, missing) = page(&server, "/join/not-a-number", "ja").await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("lang=\"ja\""));
 }
