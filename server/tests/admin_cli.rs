@@ -145,3 +145,32 @@ fn the_admin_command_generates_meeting_passwords_by_the_configured_policy() {
         "the policy requires a symbol: {password}"
     );
 }
+
+#[test]
+fn the_audit_command_lists_and_exports_what_the_admin_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = strict_organisation(dir.path());
+    let out = conclaved(&config, &["meeting", "create", "--host", "hana"], None);
+    let number = meeting_number(&out);
+    let list = conclaved(&config, &["audit", "list", "--meeting", &number], None);
+    assert!(
+        list.contains("meeting.create") && list.contains("admin-cli"),
+        "{list}"
+    );
+    let csv = conclaved(&config, &["audit", "export", "--format", "csv"], None);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,at,meeting,action,actor,user_id,display_name,device,address,target")
+    );
+    assert!(csv.contains("user.add") && csv.contains(&number), "{csv}");
+    let future = conclaved(
+        &config,
+        &["audit", "list", "--since", "2999-01-01T00:00:00Z"],
+        None,
+    );
+    assert_eq!(future.trim(), "no audit entries");
+    let refused = run(&config, &["audit", "list", "--until", "last tuesday"], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("RFC 3339"));
+}
