@@ -66,7 +66,8 @@ browser() {
     local profile
     profile="$(mktemp -d -p "$work")"
     # Every background service off: the test must not reach beyond loopback.
-    chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    # A hung browser must not hang CI.
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
         --disable-background-networking --disable-component-update --disable-sync \
         --disable-default-apps --disable-extensions --hide-scrollbars \
         --user-data-dir="$profile" --ignore-certificate-errors \

@@ -110,8 +110,8 @@ impl Store {
         .bind(&event.address)
         .execute(&self.pool)
         .await?;
-        tracing::debug!(target: "conclave::audit", meeting = ?event.meeting_number,
-            actor = %event.actor, action = %event.action, "audit");
+        tracing::info!(target: "conclave::audit", meeting = ?event.meeting_number,
+            actor = %event.actor, action = %event.action, target = ?event.target, "audit");
         Ok(())
     }
 
