@@ -390,7 +390,7 @@ impl Session {
                 } else {
                     "meeting_ended"
                 };
-                self.audit_refusal(&number, reason, &display_name);
+                self.audit_refusal(&number, reason, &display_name, None);
                 return self.error(code, why);
             }
         };
@@ -417,8 +417,15 @@ impl Session {
         }
     }
 
-    /// Records in the audit trail a join refused before it reached the room.
-    fn audit_refusal(&self, number: &str, reason: &str, display_name: &DisplayName) {
+    /// Records in the audit trail a join refused before it reached the room, with the
+    /// device key once the KeyPackage has given it.
+    fn audit_refusal(
+        &self,
+        number: &str,
+        reason: &str,
+        display_name: &DisplayName,
+        device: Option<&[u8]>,
+    ) {
         let mut event = self.hub.who(self.id);
         event.meeting_number = Some(number.to_owned());
         event.action = format!("join_refused.{reason}");
@@ -428,6 +435,7 @@ impl Session {
                 .map_or(display_name.as_str(), |u| u.display_name.as_str())
                 .to_owned(),
         );
+        event.device = device.map(crate::audit::device_fingerprint);
         self.hub.audit_trail().record(event);
     }
 
@@ -453,7 +461,7 @@ impl Session {
             Err(ThrottleError::Wait(wait)) => {
                 let secs = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
                 tracing::info!(participant = %self.id, meeting = %number, "join throttled");
-                self.audit_refusal(number, "throttled", display_name);
+                self.audit_refusal(number, "throttled", display_name, None);
                 self.reply(error_message(
                     ErrorCode::Throttled,
                     "too many attempts; try again later",
@@ -485,7 +493,7 @@ impl Session {
             }
             Ok(false) => {
                 tracing::info!(participant = %self.id, meeting = %number, "wrong meeting number or password");
-                self.audit_refusal(number, "wrong_password", display_name);
+                self.audit_refusal(number, "wrong_password", display_name, None);
                 self.error(
                     ErrorCode::WrongPassword,
                     admission::WRONG_NUMBER_OR_PASSWORD,
@@ -527,14 +535,15 @@ impl Session {
         ) {
             Ok(validated) => validated,
             Err(e) => {
-                self.audit_refusal(number, "invalid_key_package", &display_name);
+                self.audit_refusal(number, "invalid_key_package", &display_name, None);
                 self.error(ErrorCode::InvalidMls, &format!("invalid KeyPackage: {e}"));
                 return None;
             }
         };
         let user_id = self.user.as_ref().map(|u| u.id.as_str());
         if let Err((code, why)) = admission::check_credential(user_id, &validated.trust) {
-            self.audit_refusal(number, "credential", &display_name);
+            let device = Some(validated.signature_key.as_slice());
+            self.audit_refusal(number, "credential", &display_name, device);
             self.error(code, why);
             return None;
         }
@@ -543,12 +552,8 @@ impl Session {
             Ok(false) => {}
             Ok(true) => {
                 tracing::info!(participant = %self.id, meeting = %number, "banned joiner refused");
-                let mut event = self.hub.who(self.id);
-                event.meeting_number = Some(number.to_owned());
-                event.action = "join_refused.banned".to_owned();
-                event.display_name = Some(display_name.as_str().to_owned());
-                event.device = Some(crate::audit::device_fingerprint(&validated.signature_key));
-                self.hub.audit_trail().record(event);
+                let device = Some(validated.signature_key.as_slice());
+                self.audit_refusal(number, "banned", &display_name, device);
                 self.hub.send(
                     self.id,
                     ServerMessage::Denied {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use conclave_core::client::account::{AccountError, NewMeeting, sign_in};
 use conclave_core::client::{Event, Phase};
-use conclave_e2ee::group::generate_signature_keys;
+use conclave_e2ee::group::{generate_signature_keys, signature_keys_to_bytes};
 use conclave_protocol::{ClientMessage, ErrorCode, Reason};
 use conclave_server::store::DATABASE_FILE;
 use conclave_server::{AuditCommand, ExportFormat, FilterArgs, run_audit_command};
@@ -214,4 +214,84 @@ async fn the_trail_records_who_did_what_and_never_a_secret() {
         !contains(&database, "private-note"),
         "not even part of the note"
     );
+}
+
+/// The entries with `action`, from a JSON-lines export.
+fn actions_named(jsonl: &str, action: &str) -> Vec<serde_json::Value> {
+    jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_by_ban_and_by_sign_in_requirement_are_recorded_with_the_device() {
+    let server = TestServer::start().await;
+    server.add_user("hana", "Hana Host", SIGN_IN_PASSWORD).await;
+    let device = server.sign_in("hana", SIGN_IN_PASSWORD).await;
+    let meeting = server
+        .create_meeting(
+            &device,
+            NewMeeting {
+                lobby: Some(true),
+                ..NewMeeting::default()
+            },
+        )
+        .await;
+    let mut host = server.user_joins(device, &meeting).await;
+    in_meeting(&mut host).await;
+    let key = signature_keys_to_bytes(&generate_signature_keys().unwrap()).unwrap();
+    let mut mallory = server.guest_with_key_joins("Mallory", &key, &meeting).await;
+    let waiting = wait(&mut mallory, "lobby", |s| s.phase == Some(Phase::InLobby)).await;
+    host.send(ClientMessage::Deny {
+        participant: waiting.participant.unwrap(),
+        reason: None,
+    });
+    wait(&mut mallory, "denied", |s| {
+        matches!(s.phase, Some(Phase::Left(_)))
+    })
+    .await;
+    // The same device under another name is turned away by its ban.
+    let mut back = server
+        .guest_with_key_joins("Not Mallory", &key, &meeting)
+        .await;
+    wait(&mut back, "banned", |s| {
+        matches!(s.phase, Some(Phase::Left(_)))
+    })
+    .await;
+
+    let strict = server
+        .create_meeting(
+            &server.sign_in("hana", SIGN_IN_PASSWORD).await,
+            NewMeeting {
+                require_sign_in: Some(true),
+                ..NewMeeting::default()
+            },
+        )
+        .await;
+    let mut guest = server.guest_joins("Aiko", &strict).await;
+    wait(&mut guest, "refused", |s| {
+        matches!(s.phase, Some(Phase::Left(_)))
+    })
+    .await;
+    server.running.hub().flush_audit().await;
+
+    let jsonl = export(&server, ExportFormat::Jsonl).await;
+    let banned = actions_named(&jsonl, "join_refused.banned");
+    assert_eq!(banned.len(), 1, "{jsonl}");
+    assert_eq!(banned[0]["display_name"], "Not Mallory");
+    let mallory_joined = actions_named(&jsonl, "participant.join")
+        .into_iter()
+        .find(|e| e["display_name"] == "Mallory")
+        .unwrap();
+    assert_eq!(
+        banned[0]["device"], mallory_joined["device"],
+        "the ban names the device that came back"
+    );
+    let refused = actions_named(&jsonl, "join_refused.sign_in_required");
+    assert_eq!(refused.len(), 1, "{jsonl}");
+    assert_eq!(refused[0]["meeting"], strict.number.as_str());
+    assert_eq!(refused[0]["display_name"], "Aiko");
+    assert!(refused[0]["user_id"].is_null());
 }
