@@ -4,7 +4,8 @@
 //! - `signin` / `signout` (alias `sign-out`): sign in to a server (token, refresh token, MLS
 //!   key and certificate go to the OS keychain, or to `--credentials-file`; the token is
 //!   renewed with the refresh token before use), or revoke the sign-in and forget it;
-//! - `create-meeting`: schedule an instant meeting as the signed-in host;
+//! - `create-meeting`: create an instant meeting as the signed-in host (options not given take
+//!   the server's organisation defaults);
 //! - `schedule`, `list`, `update`, `cancel`, `export-invite`, `password-message`: scheduled
 //!   meetings and their invitations, with the password kept out of the invitation by default;
 //! - `join`: take part in a meeting as a guest or signed-in user, with host actions on stdin.
@@ -84,13 +85,17 @@ struct CreateMeetingArgs {
     pub identity: IdentityArgs,
     #[arg(long)]
     pub title: Option<String>,
-    /// Options left out take the organisation's defaults; `--lobby false` turns one off.
+    // Options left out take the server's organisation defaults (`GET /v1/server-info`).
+    /// Only signed-in users may join (`--require-sign-in false`: guests too).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub require_sign_in: Option<bool>,
+    /// Newcomers wait in the lobby until admitted (`--lobby false`: no lobby).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub lobby: Option<bool>,
-    #[arg(long)]
+    /// Lock the meeting this many minutes after it starts (1-1440).
+    #[arg(long, value_name = "N")]
     pub auto_lock_minutes: Option<u32>,
+    /// Participants may start before the host arrives.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub join_before_host: Option<bool>,
     #[arg(long)]
@@ -175,7 +180,8 @@ enum Command {
         #[command(flatten)]
         identity: IdentityArgs,
     },
-    /// Create a meeting hosted by the signed-in user; prints its number and password.
+    /// Create a meeting hosted by the signed-in user; prints its number and password. Options
+    /// not given take the server's organisation defaults.
     CreateMeeting(CreateMeetingArgs),
     /// Join a meeting; the password is read from the first stdin line when --password-stdin.
     Join(JoinArgs),
