@@ -16,6 +16,7 @@
 //! public_address = "meet.example.org:8443"  # what invitations and join links show
 //! media_bind = "0.0.0.0:0"                   # UDP address of the SFU's WebRTC connections
 //! media_tcp_bind = "0.0.0.0:0"               # ICE-TCP fallback when UDP is blocked ("" = off)
+//! audit_retention_days = 90   # audit trail entries older than this are purged (daily)
 //!
 //! [password_policy]        # rules for meeting passwords (generated and host-chosen)
 //! min_length = 12
@@ -35,8 +36,6 @@
 //! minimum = "0.1.0"        # older clients refuse to join and ask for an update
 //! latest = "0.2.0"         # older clients say an update exists
 //! download_url = "https://intranet.example.org/conclave"   # also on the join page
-//!
-//! audit_retention_days = 90   # audit trail entries older than this are purged (daily)
 //! ```
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -444,5 +443,23 @@ mod tests {
             let config = ServerConfig::from_toml(invalid).unwrap();
             assert!(config.validate().is_err(), "{invalid}");
         }
+    }
+
+    /// The example in this module's documentation is a valid configuration.
+    #[test]
+    fn the_documented_example_parses_and_validates() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .skip_while(|l| *l != "//! ```toml")
+            .skip(1)
+            .take_while(|l| *l != "//! ```")
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start()))
+            .collect();
+        let config = ServerConfig::from_toml(&example).unwrap();
+        assert_eq!(config.audit_retention_days, 90);
+        assert!(config.meeting_defaults.lobby);
+        assert_eq!(config.client_versions.latest.as_deref(), Some("0.2.0"));
     }
 }
