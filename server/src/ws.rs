@@ -609,12 +609,7 @@ impl Session {
                     r.relay_proposal(actor, epoch, proposal)
                 })
                 .map_err(Refusal::from),
-            ClientMessage::ReturnToLobby { participants } => self
-                .hub
-                .with_room(actor, |r: &mut Room| {
-                    r.return_to_lobby(actor, &participants)
-                })
-                .map_err(Refusal::from),
+            ClientMessage::ReturnToLobby { participants } => self.return_to_lobby(&participants),
             ClientMessage::KeyPackageRefresh { .. } => Err(Refusal::Code(
                 ErrorCode::BadRequest,
                 "key_package_refresh is not supported yet",
@@ -724,6 +719,21 @@ impl Session {
             // Everything else is dispatched by `in_meeting`.
             _ => Ok(()),
         }
+    }
+
+    /// The committer sends admitted participants it would not add back to the lobby; the
+    /// audit trail records whom.
+    fn return_to_lobby(&self, participants: &[ParticipantId]) -> Result<(), Refusal> {
+        let actor = self.id;
+        // Named as they are now, before the room moves them.
+        let targets: Vec<String> = participants.iter().map(|p| self.hub.describe(*p)).collect();
+        self.hub
+            .with_room(actor, |r: &mut Room| r.return_to_lobby(actor, participants))?;
+        if let Some(meeting) = self.hub.meeting_of(actor) {
+            self.hub
+                .audit(&meeting, actor, "return_to_lobby", Some(targets.join(", ")));
+        }
+        Ok(())
     }
 
     /// A media offer: the room decides who may connect (see `room/media.rs`), the SFU
