@@ -7,6 +7,9 @@ CONCLAVE_APT_PACKAGES=(build-essential pkg-config cmake libclang-dev libasound2-
 # What the packaging tests use (scripts/test-all.sh installs them too): the .deb checks, the
 # Secret Service test and the macOS checks that run on Linux.
 CONCLAVE_PACKAGING_APT_PACKAGES=(lintian appstream desktop-file-utils systemd xdg-utils shellcheck dbus gnome-keyring libsecret-tools python3)
+# What the join page's browser test uses (scripts/test-join-page.sh): headless Chromium, and the
+# CJK fonts so the Japanese page renders with real glyphs.
+CONCLAVE_BROWSER_APT_PACKAGES=(chromium fonts-noto-cjk)
 # What the Windows cross-build and MSI test use (scripts/test-packaging-windows.sh): mingw-w64 and
 # autotools for the C libraries, wixl/msitools for the MSI, osslsigncode and openssl for signing,
 # 64-bit Wine, Xvfb, x11-utils (xwininfo), ImageMagick and a font for the install and window tests.

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 # CI runs from scratch on a small disk: incremental caches would only cost space there.
 export CARGO_INCREMENTAL=0
 . scripts/system-deps.sh
-CONCLAVE_APT_PACKAGES+=("${CONCLAVE_PACKAGING_APT_PACKAGES[@]}")
+CONCLAVE_APT_PACKAGES+=("${CONCLAVE_PACKAGING_APT_PACKAGES[@]}" "${CONCLAVE_BROWSER_APT_PACKAGES[@]}")
 conclave_install_system_deps
 if ! cargo deb --version >/dev/null 2>&1; then
     echo "== installing cargo-deb (builds the .deb packages)"
@@ -22,6 +22,9 @@ echo "== cargo test"
 cargo test --locked --workspace --tests
 echo "== CLI against a real server"
 ./scripts/cli-smoke.sh
+echo "== the join page in a headless browser, English and Japanese"
+# The conclaved the test step built (the same features as the rest of the test build).
+CONCLAVED="${CARGO_TARGET_DIR:-target}/debug/conclaved" ./scripts/test-join-page.sh
 echo "== a sign-in kept in the desktop's Secret Service survives a restart"
 ./scripts/test-secret-service.sh
 echo "== Linux packages: build, lint, install, remove"

@@ -103,10 +103,10 @@ async fn a_guest_waits_in_the_lobby_until_the_host_admits_them() {
         &NewMeeting {
             title: None,
             password: None,
-            require_sign_in: false,
-            lobby: true,
+            require_sign_in: Some(false),
+            lobby: Some(true),
             auto_lock_minutes: None,
-            join_before_host: false,
+            join_before_host: Some(false),
         },
     )
     .await

@@ -4,7 +4,8 @@
 //! - `signin` / `signout` (alias `sign-out`): sign in to a server (token, refresh token, MLS
 //!   key and certificate go to the OS keychain, or to `--credentials-file`; the token is
 //!   renewed with the refresh token before use), or revoke the sign-in and forget it;
-//! - `create-meeting`: schedule an instant meeting as the signed-in host;
+//! - `create-meeting`: create an instant meeting as the signed-in host (options not given take
+//!   the server's organisation defaults);
 //! - `schedule`, `list`, `update`, `cancel`, `export-invite`, `password-message`: scheduled
 //!   meetings and their invitations, with the password kept out of the invitation by default;
 //! - `join`: take part in a meeting as a guest or signed-in user, with host actions on stdin.
@@ -24,7 +25,10 @@ use clap::{Args, Parser, Subcommand};
 use conclave_core::client::account::{
     NewMeeting, create_meeting, fetch_org_key, sign_in, sign_out,
 };
-use conclave_core::client::{ConnectOptions, MeetingClient, TlsTrust};
+use conclave_core::client::{
+    CLIENT_VERSION, ConnectOptions, MeetingClient, TlsTrust, VersionCheck, check_version,
+    fetch_server_info,
+};
 use conclave_e2ee::group::{GroupMember, generate_signature_keys};
 use conclave_protocol::{DisplayName, MeetingNumber, MeetingPassword};
 use credentials::{StoredIdentity, Vault};
@@ -81,14 +85,19 @@ struct CreateMeetingArgs {
     pub identity: IdentityArgs,
     #[arg(long)]
     pub title: Option<String>,
-    #[arg(long)]
-    pub require_sign_in: bool,
-    #[arg(long)]
-    pub lobby: bool,
-    #[arg(long)]
+    // Options left out take the server's organisation defaults (`GET /v1/server-info`).
+    /// Only signed-in users may join (`--require-sign-in false`: guests too).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_sign_in: Option<bool>,
+    /// Newcomers wait in the lobby until admitted (`--lobby false`: no lobby).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub lobby: Option<bool>,
+    /// Lock the meeting this many minutes after it starts (1-1440).
+    #[arg(long, value_name = "N")]
     pub auto_lock_minutes: Option<u32>,
-    #[arg(long)]
-    pub join_before_host: bool,
+    /// Participants may start before the host arrives.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub join_before_host: Option<bool>,
     #[arg(long)]
     pub json: bool,
 }
@@ -171,7 +180,8 @@ enum Command {
         #[command(flatten)]
         identity: IdentityArgs,
     },
-    /// Create a meeting hosted by the signed-in user; prints its number and password.
+    /// Create a meeting hosted by the signed-in user; prints its number and password. Options
+    /// not given take the server's organisation defaults.
     CreateMeeting(CreateMeetingArgs),
     /// Join a meeting; the password is read from the first stdin line when --password-stdin.
     Join(JoinArgs),
@@ -333,11 +343,14 @@ async fn join(args: JoinArgs) -> Result<u8> {
             (GroupMember::guest(name.as_str())?, None, org, name)
         }
     };
+    announce_update(server).await;
     let options = ConnectOptions {
         server: server.server.clone(),
         trust: server.trust(),
         token,
     };
+    // Refused with an error naming the minimum version and where to get it when the server
+    // requires a newer client.
     let client = MeetingClient::connect(options, member, org).await?;
     client.join(meeting, password, display_name);
     session::run(
@@ -347,6 +360,16 @@ async fn join(args: JoinArgs) -> Result<u8> {
         media,
     )
     .await
+}
+
+/// Says on stderr when the server announces a newer client than this one.
+async fn announce_update(server: &ServerArgs) {
+    if let Ok(Some(info)) = fetch_server_info(&server.server, &server.trust()).await
+        && let VersionCheck::UpdateAvailable { latest, url } = check_version(CLIENT_VERSION, &info)
+    {
+        let from = url.map(|url| format!(" from {url}")).unwrap_or_default();
+        eprintln!("note: Conclave {latest} is available (this is {CLIENT_VERSION}); get it{from}");
+    }
 }
 
 /// Warnings from the client engine and the media stack (refused commits, undecodable

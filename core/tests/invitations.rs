@@ -375,6 +375,29 @@ fn a_cancellation_says_so_in_every_language() {
 }
 
 #[test]
+fn invitations_say_the_links_open_the_app_and_promise_no_browser_client() {
+    let meeting = meeting("Weekly", "Asia/Tokyo");
+    for language in [Language::English, Language::Japanese] {
+        let input = input(&meeting, language);
+        for rendered in [
+            render_text(&input).unwrap(),
+            render_html(&input).unwrap(),
+            unfolded(&render_ics(&input).unwrap()),
+        ] {
+            let lower = rendered.to_lowercase();
+            assert!(
+                !lower.contains("browser") && !rendered.contains("ブラウザ"),
+                "{rendered}"
+            );
+        }
+    }
+    let english = render_text(&input(&meeting, Language::English)).unwrap();
+    assert!(english.contains("Join in the Conclave app (either link opens it):"));
+    let japanese = render_text(&input(&meeting, Language::Japanese)).unwrap();
+    assert!(japanese.contains("Conclave アプリで参加"));
+}
+
+#[test]
 fn the_e2ee_notice_uses_the_terms_users_know() {
     let meeting = meeting("Weekly", "Asia/Tokyo");
     let japanese = render_text(&input(&meeting, Language::Japanese)).unwrap();

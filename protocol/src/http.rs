@@ -1,5 +1,5 @@
 //! The HTTPS API's request and response bodies (`/v1/signin`, `/v1/token/refresh`,
-//! `/v1/sign-out`, `/v1/meetings`, `/v1/org-key`), defined once for the server that answers
+//! `/v1/sign-out`, `/v1/meetings`, `/v1/org-key`, `/v1/server-info`), defined once for the server that answers
 //! them and the clients that call them. Keys and certificates travel as standard base64.
 //!
 //! Requests refuse unknown fields (a typo is an error, not a silent default). Answers accept
@@ -7,6 +7,8 @@
 //! password or token redacts it in `Debug`, so logging one cannot leak it.
 
 use serde::{Deserialize, Serialize};
+
+use crate::schedule::MeetingOptions;
 
 /// Writes `<redacted>` in place of a secret in a `Debug` implementation.
 struct Redacted;
@@ -142,7 +144,8 @@ impl std::fmt::Debug for SignOutRequest {
 }
 
 /// Body of `POST /v1/meetings`: the options of a new meeting. Without a password the server
-/// generates one by the organisation's policy.
+/// generates one by the organisation's policy; an option left out (`None`) takes the
+/// organisation's default (`[meeting_defaults]`, announced by `GET /v1/server-info`).
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMeetingRequest {
@@ -150,14 +153,27 @@ pub struct CreateMeetingRequest {
     pub title: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
-    #[serde(default)]
-    pub require_sign_in: bool,
-    #[serde(default)]
-    pub lobby: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_sign_in: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lobby: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_lock_minutes: Option<u32>,
-    #[serde(default)]
-    pub join_before_host: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_before_host: Option<bool>,
+}
+
+impl CreateMeetingRequest {
+    /// The meeting's options: what the request says, the organisation's defaults for the rest.
+    pub fn options(&self, defaults: &MeetingDefaults) -> MeetingOptions {
+        MeetingOptions {
+            require_sign_in: self.require_sign_in.unwrap_or(defaults.require_sign_in),
+            lobby: self.lobby.unwrap_or(defaults.lobby),
+            auto_lock_minutes: self.auto_lock_minutes.or(defaults.auto_lock_minutes),
+            join_before_host: self.join_before_host.unwrap_or(defaults.join_before_host),
+            ..MeetingOptions::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for CreateMeetingRequest {
@@ -197,6 +213,126 @@ pub struct OrgKeyResponse {
     pub org_key: String,
     #[serde(default)]
     pub fingerprint: String,
+}
+
+/// The organisation's starting values for a new meeting's options (`[meeting_defaults]` in
+/// `conclaved.toml`): the server applies them to every option a request leaves out, and
+/// clients show them as the starting values of their forms.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MeetingDefaults {
+    pub lobby: bool,
+    pub require_sign_in: bool,
+    /// Minutes after the start at which the meeting locks itself; `None`: never.
+    pub auto_lock_minutes: Option<u32>,
+    pub join_before_host: bool,
+}
+
+impl MeetingDefaults {
+    /// The options of a meeting whose request said nothing.
+    pub fn options(&self) -> MeetingOptions {
+        CreateMeetingRequest::default().options(self)
+    }
+
+    /// Adds the defaults to a JSON `options` object for every key it leaves out, so a scheduling
+    /// request that names only some options gets the organisation's values for the others.
+    pub fn fill_options_json(&self, options: &mut serde_json::Map<String, serde_json::Value>) {
+        let values = [
+            ("lobby", serde_json::Value::from(self.lobby)),
+            ("require_sign_in", self.require_sign_in.into()),
+            ("join_before_host", self.join_before_host.into()),
+            (
+                "auto_lock_minutes",
+                self.auto_lock_minutes
+                    .map_or(serde_json::Value::Null, Into::into),
+            ),
+        ];
+        for (key, value) in values {
+            options.entry(key).or_insert(value);
+        }
+    }
+}
+
+/// The client versions a server asks for (`[client_versions]` in `conclaved.toml`). Versions
+/// are semver (`1.4.0`); a client older than `minimum` must update before it joins, one older
+/// than `latest` is told that an update exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientVersions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest: Option<String>,
+    /// An `https://` page where the organisation's users get the app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
+}
+
+/// Why a [`ClientVersions`] is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientVersionsError {
+    #[error("{field} is not a semver version (like 1.4.0): {value:?}")]
+    NotSemver { field: &'static str, value: String },
+    #[error("minimum {minimum} is newer than latest {latest}")]
+    MinimumAboveLatest { minimum: String, latest: String },
+    #[error("download_url must be an https:// address without spaces or quotes")]
+    DownloadUrl,
+}
+
+/// Longest accepted `download_url`.
+pub const MAX_DOWNLOAD_URL_BYTES: usize = 2048;
+
+impl ClientVersions {
+    /// Checks the versions are semver, the minimum is not above the latest and the download
+    /// address is a plain `https://` URL.
+    pub fn validate(&self) -> Result<(), ClientVersionsError> {
+        let parse = |field: &'static str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| {
+                    semver::Version::parse(v).map_err(|_| ClientVersionsError::NotSemver {
+                        field,
+                        value: v.to_owned(),
+                    })
+                })
+                .transpose()
+        };
+        let minimum = parse("minimum", &self.minimum)?;
+        let latest = parse("latest", &self.latest)?;
+        if let (Some(minimum), Some(latest)) = (minimum, latest)
+            && minimum > latest
+        {
+            return Err(ClientVersionsError::MinimumAboveLatest {
+                minimum: minimum.to_string(),
+                latest: latest.to_string(),
+            });
+        }
+        if let Some(url) = &self.download_url {
+            let plain = url.len() <= MAX_DOWNLOAD_URL_BYTES
+                && url.len() > "https://".len()
+                && url.starts_with("https://")
+                && !url
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`".contains(c));
+            if !plain {
+                return Err(ClientVersionsError::DownloadUrl);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Answer to `GET /v1/server-info` (public, no sign-in): what a client checks before it joins
+/// and what it shows as starting values. Fields are added over time; clients ignore those they
+/// do not know, and older servers answer 404 (a client then proceeds as before).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// e.g. `conclaved 0.1.0`.
+    pub server_version: String,
+    #[serde(default)]
+    pub client_versions: ClientVersions,
+    #[serde(default)]
+    pub meeting_defaults: MeetingDefaults,
 }
 
 /// The body of every refusal: `{"error": "...", "rule": "..."}`. `error` is in English for
@@ -276,5 +412,75 @@ mod tests {
     fn a_sign_out_without_refresh_token_sends_an_empty_object() {
         let body = serde_json::to_string(&SignOutRequest::default()).expect("serialises");
         assert_eq!(body, "{}");
+    }
+
+    #[test]
+    fn what_a_meeting_request_leaves_out_takes_the_organisation_default() {
+        let defaults = MeetingDefaults {
+            lobby: true,
+            require_sign_in: true,
+            auto_lock_minutes: Some(10),
+            join_before_host: false,
+        };
+        let silent: CreateMeetingRequest = serde_json::from_str("{}").expect("parses");
+        assert_eq!(silent.options(&defaults), defaults.options());
+        assert!(defaults.options().lobby && defaults.options().require_sign_in);
+        let explicit: CreateMeetingRequest =
+            serde_json::from_str(r#"{"lobby":false,"join_before_host":true}"#).expect("parses");
+        let options = explicit.options(&defaults);
+        assert!(!options.lobby && options.join_before_host && options.require_sign_in);
+        assert_eq!(options.auto_lock_minutes, Some(10));
+        // Rust clients leave unset options out of the JSON, so the server's defaults apply.
+        let sent = serde_json::to_string(&CreateMeetingRequest::default()).expect("serialises");
+        assert_eq!(sent, r#"{"title":null,"password":null}"#);
+
+        let mut scheduled = serde_json::json!({"lobby": false});
+        let map = scheduled.as_object_mut().expect("an object");
+        defaults.fill_options_json(map);
+        let options: MeetingOptions = serde_json::from_value(scheduled).expect("options");
+        assert!(!options.lobby && options.require_sign_in);
+        assert_eq!(options.auto_lock_minutes, Some(10));
+    }
+
+    #[test]
+    fn client_versions_must_be_semver_in_order_with_an_https_download_address() {
+        let good = ClientVersions {
+            minimum: Some("1.2.0".into()),
+            latest: Some("1.4.1".into()),
+            download_url: Some("https://intranet.example/conclave".into()),
+        };
+        assert_eq!(good.validate(), Ok(()));
+        assert_eq!(ClientVersions::default().validate(), Ok(()));
+        let bad = [
+            ClientVersions {
+                minimum: Some("1.2".into()),
+                ..ClientVersions::default()
+            },
+            ClientVersions {
+                minimum: Some("2.0.0".into()),
+                latest: Some("1.9.9".into()),
+                ..ClientVersions::default()
+            },
+            ClientVersions {
+                download_url: Some("http://example.org/app".into()),
+                ..ClientVersions::default()
+            },
+            ClientVersions {
+                download_url: Some("https://example.org/\"><script>".into()),
+                ..ClientVersions::default()
+            },
+        ];
+        for versions in bad {
+            assert!(versions.validate().is_err(), "{versions:?}");
+        }
+    }
+
+    #[test]
+    fn server_info_from_a_newer_server_with_more_fields_still_parses() {
+        let newer = r#"{"server_version":"conclaved 9.0.0","client_versions":{"minimum":"1.0.0",
+            "channel":"beta"},"meeting_defaults":{"lobby":true,"watermark":true},"motd":"hi"}"#;
+        let info: ServerInfo = serde_json::from_str(newer).expect("parses");
+        assert_eq!(info.client_versions.minimum.as_deref(), Some("1.0.0"));
+        assert!(info.meeting_defaults.lobby);
     }
 }

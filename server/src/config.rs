@@ -16,6 +16,7 @@
 //! public_address = "meet.example.org:8443"  # what invitations and join links show
 //! media_bind = "0.0.0.0:0"                   # UDP address of the SFU's WebRTC connections
 //! media_tcp_bind = "0.0.0.0:0"               # ICE-TCP fallback when UDP is blocked ("" = off)
+//! audit_retention_days = 90   # audit trail entries older than this are purged (daily)
 //!
 //! [password_policy]        # rules for meeting passwords (generated and host-chosen)
 //! min_length = 12
@@ -24,11 +25,24 @@
 //! require_digit = true
 //! require_symbol = false
 //! forbidden_words = ["example", "conclave"]
+//!
+//! [meeting_defaults]       # every new meeting's options where its request does not say
+//! lobby = true             # (instant, scheduled, `conclaved meeting create`); announced by
+//! require_sign_in = false  # GET /v1/server-info so clients start their forms from them
+//! auto_lock_minutes = 15   # optional: 1 to 1440
+//! join_before_host = false
+//!
+//! [client_versions]        # announced by GET /v1/server-info; all optional
+//! minimum = "0.1.0"        # older clients refuse to join and ask for an update
+//! latest = "0.2.0"         # older clients say an update exists
+//! download_url = "https://intranet.example.org/conclave"   # also on the join page
 //! ```
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use conclave_protocol::MAX_AUTO_LOCK_MINUTES;
+use conclave_protocol::http::{ClientVersions, MeetingDefaults};
 use conclave_protocol::schedule::PasswordPolicy;
 use serde::Deserialize;
 
@@ -91,7 +105,57 @@ pub struct ServerConfig {
     /// clients whose UDP is blocked; empty turns ICE-TCP off. webrtc-rs 0.21 opens one
     /// listener per connection, so keep the port `0` (one ephemeral port each).
     pub media_tcp_bind: String,
+    /// The organisation's defaults for new meetings.
+    pub meeting_defaults: MeetingDefaultsTable,
+    /// The client versions the server asks for, and where to get the app.
+    pub client_versions: ClientVersionsTable,
+    /// Days the audit trail keeps an entry.
+    pub audit_retention_days: u32,
 }
+
+/// `[meeting_defaults]`: the file's spelling of [`MeetingDefaults`] (a typo is an error here,
+/// while the wire type tolerates fields added by newer servers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeetingDefaultsTable {
+    pub lobby: bool,
+    pub require_sign_in: bool,
+    pub auto_lock_minutes: Option<u32>,
+    pub join_before_host: bool,
+}
+
+impl From<&MeetingDefaultsTable> for MeetingDefaults {
+    fn from(table: &MeetingDefaultsTable) -> Self {
+        Self {
+            lobby: table.lobby,
+            require_sign_in: table.require_sign_in,
+            auto_lock_minutes: table.auto_lock_minutes,
+            join_before_host: table.join_before_host,
+        }
+    }
+}
+
+/// `[client_versions]`: the file's spelling of [`ClientVersions`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientVersionsTable {
+    pub minimum: Option<String>,
+    pub latest: Option<String>,
+    pub download_url: Option<String>,
+}
+
+impl From<&ClientVersionsTable> for ClientVersions {
+    fn from(table: &ClientVersionsTable) -> Self {
+        Self {
+            minimum: table.minimum.clone(),
+            latest: table.latest.clone(),
+            download_url: table.download_url.clone(),
+        }
+    }
+}
+
+/// Default of `audit_retention_days`.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 90;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -111,6 +175,9 @@ impl Default for ServerConfig {
             password_policy: PasswordPolicy::default(),
             media_bind: "0.0.0.0:0".to_owned(),
             media_tcp_bind: "0.0.0.0:0".to_owned(),
+            meeting_defaults: MeetingDefaultsTable::default(),
+            client_versions: ClientVersionsTable::default(),
+            audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 }
@@ -172,7 +239,32 @@ impl ServerConfig {
         self.password_policy
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("password_policy: {e}")))?;
+        if let Some(minutes) = self.meeting_defaults.auto_lock_minutes
+            && !(1..=MAX_AUTO_LOCK_MINUTES).contains(&minutes)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "meeting_defaults.auto_lock_minutes must be 1 to {MAX_AUTO_LOCK_MINUTES}"
+            )));
+        }
+        self.client_versions()
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("client_versions: {e}")))?;
+        if self.audit_retention_days == 0 {
+            return Err(ConfigError::Invalid(
+                "audit_retention_days must be at least 1".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The organisation's meeting defaults, as clients see them.
+    pub fn meeting_defaults(&self) -> MeetingDefaults {
+        (&self.meeting_defaults).into()
+    }
+
+    /// The client versions, as clients see them.
+    pub fn client_versions(&self) -> ClientVersions {
+        (&self.client_versions).into()
     }
 
     /// The `host:port` invitations and join links name.
@@ -316,5 +408,58 @@ mod tests {
                 "{zero}"
             );
         }
+    }
+
+    #[test]
+    fn organisation_defaults_and_client_versions_are_read_and_checked() {
+        let config = ServerConfig::from_toml(
+            "audit_retention_days = 30\n[meeting_defaults]\nlobby = true\nauto_lock_minutes = 15\n\
+             [client_versions]\nminimum = \"0.1.0\"\nlatest = \"0.3.0\"\n\
+             download_url = \"https://intranet.example/app\"\n",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let defaults = config.meeting_defaults();
+        assert!(defaults.lobby && !defaults.require_sign_in);
+        assert_eq!(defaults.auto_lock_minutes, Some(15));
+        assert_eq!(config.client_versions().latest.as_deref(), Some("0.3.0"));
+        assert_eq!(config.audit_retention_days, 30);
+        assert_eq!(
+            ServerConfig::default().audit_retention_days,
+            DEFAULT_AUDIT_RETENTION_DAYS
+        );
+        for bad in [
+            "[meeting_defaults]\nlobbby = true",
+            "[client_versions]\nnewest = \"1.0.0\"",
+        ] {
+            assert!(ServerConfig::from_toml(bad).is_err(), "{bad}");
+        }
+        for invalid in [
+            "[meeting_defaults]\nauto_lock_minutes = 0",
+            "[client_versions]\nminimum = \"one\"",
+            "[client_versions]\ndownload_url = \"http://plain.example\"",
+            "audit_retention_days = 0",
+        ] {
+            let config = ServerConfig::from_toml(invalid).unwrap();
+            assert!(config.validate().is_err(), "{invalid}");
+        }
+    }
+
+    /// The example in this module's documentation is a valid configuration.
+    #[test]
+    fn the_documented_example_parses_and_validates() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .skip_while(|l| *l != "//! ```toml")
+            .skip(1)
+            .take_while(|l| *l != "//! ```")
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start()))
+            .collect();
+        let config = ServerConfig::from_toml(&example).unwrap();
+        assert_eq!(config.audit_retention_days, 90);
+        assert!(config.meeting_defaults.lobby);
+        assert_eq!(config.client_versions.latest.as_deref(), Some("0.2.0"));
     }
 }

@@ -9,6 +9,9 @@
 //!   revoked and its live connections closed;
 //! - `POST /v1/meetings` (bearer token) → a new meeting's number and password;
 //! - `GET /v1/org-key` → the organization's public key (for guests to verify members);
+//! - `GET /v1/server-info` → the server's version, the client versions it asks for (minimum,
+//!   latest, download address) and the organisation's meeting defaults; public, like the
+//!   org key, since clients check it before anyone signs in;
 //! - `GET /v1/health` → `ok`.
 //!
 //! Errors are JSON `{"error": "..."}`. Passwords and tokens are never logged.
@@ -26,26 +29,23 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use conclave_protocol::http::{
     CreateMeetingRequest, CreateMeetingResponse, ErrorResponse, OrgKeyResponse, RefreshRequest,
-    RefreshResponse, SignInRequest, SignInResponse, SignOutRequest,
+    RefreshResponse, ServerInfo, SignInRequest, SignInResponse, SignOutRequest,
 };
 use conclave_protocol::password_policy::PolicyViolation;
 use conclave_protocol::schedule::PasswordPolicy;
 use conclave_protocol::{MAX_AUTO_LOCK_MINUTES, MeetingPassword};
 
+use crate::audit::device_fingerprint;
 use crate::auth::authenticate;
-use crate::hub::{Hub, MeetingOptions, StoredOptions as _, unix_now};
+use crate::hub::{Hub, MeetingOptions, SERVER_VERSION, StoredOptions as _, unix_now};
 use crate::org_key::issue_member_certificate;
-use crate::store::{MAX_TITLE_CHARS, RefreshOutcome, StoreError, unix_now as store_now};
+use crate::store::{
+    AuditEvent, MAX_TITLE_CHARS, RefreshOutcome, StoreError, unix_now as store_now,
+};
 use crate::throttle::{Guess, ThrottleError};
 
 /// Ed25519 public key length: the only MLS signature scheme of the ciphersuite.
 const SIGNATURE_KEY_BYTES: usize = 32;
-
-/// A fresh meeting password for an instant meeting: what the default password policy generates
-/// (12 characters without look-alikes, with a digit, a lower-case and an upper-case letter).
-pub fn generate_meeting_password() -> String {
-    PasswordPolicy::default().generate()
-}
 
 /// A JSON error response.
 fn error(status: StatusCode, message: &str) -> Response {
@@ -110,6 +110,39 @@ pub async fn org_key(State(hub): State<Arc<Hub>>) -> Json<OrgKeyResponse> {
     })
 }
 
+/// `GET /v1/server-info`: nothing secret (no meeting, no account), so no sign-in.
+pub async fn server_info(State(hub): State<Arc<Hub>>) -> Json<ServerInfo> {
+    let settings = hub.settings();
+    Json(ServerInfo {
+        server_version: SERVER_VERSION.to_owned(),
+        client_versions: settings.client_versions.clone(),
+        meeting_defaults: settings.meeting_defaults.clone(),
+    })
+}
+
+/// Longest username kept in an audit entry of a failed sign-in (whatever was typed).
+const MAX_AUDITED_USERNAME_CHARS: usize = 64;
+
+/// Queues a sign-in audit entry: the name tried, the address and, once known, the account and
+/// device. Never the password.
+fn audit_sign_in(
+    hub: &Hub,
+    action: &str,
+    username: &str,
+    address: std::net::IpAddr,
+    signed_in: Option<(&crate::store::UserRecord, &[u8])>,
+) {
+    hub.audit_trail().record(AuditEvent {
+        actor: username.chars().take(MAX_AUDITED_USERNAME_CHARS).collect(),
+        action: action.to_owned(),
+        user_id: signed_in.map(|(user, _)| user.id.clone()),
+        display_name: signed_in.map(|(user, _)| user.display_name.clone()),
+        device: signed_in.map(|(_, key)| device_fingerprint(key)),
+        address: Some(address.to_string()),
+        ..AuditEvent::default()
+    });
+}
+
 /// `POST /v1/signin`.
 pub async fn signin(
     State(hub): State<Arc<Hub>>,
@@ -136,6 +169,7 @@ pub async fn signin(
         Ok(()) => {}
         Err(ThrottleError::Wait(wait)) => {
             tracing::info!(%address, "sign-in throttled");
+            audit_sign_in(&hub, "sign_in.throttled", &request.username, address, None);
             return throttled(wait);
         }
         Err(ThrottleError::Store(e)) => return internal("guess throttle", &e),
@@ -149,6 +183,7 @@ pub async fn signin(
         Ok(user) => user,
         Err(StoreError::BadCredentials | StoreError::Disabled) => {
             tracing::info!(%address, "sign-in refused");
+            audit_sign_in(&hub, "sign_in.failed", &request.username, address, None);
             // Same answer for an unknown user, a wrong password and a disabled account.
             return error(StatusCode::UNAUTHORIZED, "wrong username or password");
         }
@@ -186,6 +221,13 @@ pub async fn signin(
     };
     let org = hub.org_public_key();
     tracing::info!(user = %user.id, "signed in");
+    audit_sign_in(
+        &hub,
+        "sign_in.ok",
+        &request.username,
+        address,
+        Some((&user, &device_key)),
+    );
     Json(SignInResponse {
         token: issued.access.token,
         expires_at: issued.access.expires_at,
@@ -247,6 +289,12 @@ pub async fn refresh(
         Ok(RefreshOutcome::Rotated(issued)) => issued,
         Ok(RefreshOutcome::Refused) => return error(StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN),
         Ok(RefreshOutcome::Reused { user_id, session }) => {
+            hub.audit_trail().record(AuditEvent {
+                actor: user_id.clone(),
+                action: "sign_in.refresh_token_reused".to_owned(),
+                user_id: Some(user_id.clone()),
+                ..AuditEvent::default()
+            });
             hub.close_signed_in(&user_id, Some(&session), crate::auth::SIGN_IN_REVOKED);
             return error(StatusCode::UNAUTHORIZED, SIGN_IN_AGAIN);
         }
@@ -305,6 +353,12 @@ pub async fn sign_out(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Byt
         return error(StatusCode::UNAUTHORIZED, "unknown token");
     }
     for (user_id, session) in &signed_out {
+        hub.audit_trail().record(AuditEvent {
+            actor: user_id.clone(),
+            action: "sign_out".to_owned(),
+            user_id: Some(user_id.clone()),
+            ..AuditEvent::default()
+        });
         hub.close_signed_in(user_id, Some(session), crate::auth::SIGN_IN_REVOKED);
     }
     StatusCode::NO_CONTENT.into_response()
@@ -314,34 +368,53 @@ pub async fn sign_out(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Byt
 /// localise) and what the policy needs, in words.
 fn policy_refusal(violation: &PolicyViolation) -> Response {
     let body = ErrorResponse {
-        error: format!("the password does not meet the policy: {violation}"),
+        error: MeetingRequestError::Policy(violation.clone()).to_string(),
         rule: Some(violation.code().to_owned()),
     };
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
-/// Checks a meeting request and returns its password (the given one or a generated one) and
-/// options.
+/// Why a new meeting's request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MeetingRequestError {
+    /// The host-chosen password breaks the organisation's password policy.
+    #[error("the password does not meet the policy: {0}")]
+    Policy(PolicyViolation),
+    /// An option or the title is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Checks a new meeting's request and returns its password: the host's choice if it meets the
+/// organisation's `policy`, else a generated one that does.
 pub fn prepare_meeting(
-    password: Option<String>,
+    policy: &PasswordPolicy,
+    chosen: Option<String>,
     title: Option<&str>,
     options: &MeetingOptions,
-) -> Result<String, String> {
+) -> Result<String, MeetingRequestError> {
     if let Some(minutes) = options.auto_lock_minutes
         && !(1..=MAX_AUTO_LOCK_MINUTES).contains(&minutes)
     {
-        return Err(format!(
+        return Err(MeetingRequestError::Invalid(format!(
             "auto_lock_minutes must be 1 to {MAX_AUTO_LOCK_MINUTES}"
-        ));
+        )));
     }
     if title.is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS || t.chars().any(char::is_control))
     {
-        return Err(format!(
+        return Err(MeetingRequestError::Invalid(format!(
             "title must be at most {MAX_TITLE_CHARS} characters without control characters"
-        ));
+        )));
     }
-    let password = password.unwrap_or_else(generate_meeting_password);
-    MeetingPassword::new(password.clone()).map_err(|e| e.to_string())?;
+    let password = match chosen {
+        Some(chosen) => {
+            policy.check(&chosen).map_err(MeetingRequestError::Policy)?;
+            chosen
+        }
+        None => policy.generate(),
+    };
+    MeetingPassword::new(password.clone())
+        .map_err(|e| MeetingRequestError::Invalid(e.to_string()))?;
     Ok(password)
 }
 
@@ -365,27 +438,17 @@ pub async fn create_meeting(
         Ok(Json(request)) => request,
         Err(rejection) => return bad_json(&rejection),
     };
-    let options = MeetingOptions {
-        require_sign_in: request.require_sign_in,
-        lobby: request.lobby,
-        auto_lock_minutes: request.auto_lock_minutes,
-        join_before_host: request.join_before_host,
-        ..MeetingOptions::default()
-    };
+    // What the request leaves out takes the organisation's defaults; the password obeys the
+    // organisation's policy like a scheduled meeting's.
+    let settings = hub.settings();
+    let options = request.options(&settings.meeting_defaults);
     let title = request.title.as_deref();
-    // Instant meetings obey the organization's password policy like scheduled ones.
-    let policy = &hub.settings().password_policy;
-    let password = match request.password {
-        Some(chosen) => match policy.check(&chosen) {
-            Ok(()) => chosen,
-            Err(violation) => return policy_refusal(&violation),
-        },
-        None => policy.generate(),
-    };
-    let password = match prepare_meeting(Some(password), title, &options) {
-        Ok(password) => password,
-        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
-    };
+    let password =
+        match prepare_meeting(&settings.password_policy, request.password, title, &options) {
+            Ok(password) => password,
+            Err(MeetingRequestError::Policy(violation)) => return policy_refusal(&violation),
+            Err(why) => return error(StatusCode::BAD_REQUEST, &why.to_string()),
+        };
     match hub
         .store()
         .create_meeting(
@@ -398,6 +461,14 @@ pub async fn create_meeting(
     {
         Ok(record) => {
             tracing::info!(meeting = %record.number, host = %user.id, "meeting created");
+            hub.audit_trail().record(AuditEvent {
+                meeting_number: Some(record.number.clone()),
+                actor: user.id.clone(),
+                action: "meeting.create".to_owned(),
+                user_id: Some(user.id.clone()),
+                display_name: Some(user.display_name.clone()),
+                ..AuditEvent::default()
+            });
             Json(CreateMeetingResponse {
                 number: record.number,
                 password,
@@ -418,8 +489,12 @@ mod tests {
 
     #[test]
     fn generated_passwords_mix_classes_and_avoid_look_alikes() {
+        let policy = PasswordPolicy::default();
+        let options = MeetingOptions::default();
         for _ in 0..200 {
-            let password = generate_meeting_password();
+            let Ok(password) = prepare_meeting(&policy, None, None, &options) else {
+                panic!("the default policy generates a password");
+            };
             assert_eq!(password.chars().count(), GENERATED_PASSWORD_CHARS);
             assert!(password.chars().any(|c| c.is_ascii_digit()));
             assert!(password.chars().any(|c| c.is_ascii_lowercase()));
@@ -429,18 +504,40 @@ mod tests {
     }
 
     #[test]
-    fn meeting_requests_are_checked() {
+    fn meeting_requests_are_checked_against_the_policy() {
+        let policy = PasswordPolicy {
+            min_length: 16,
+            require_symbol: true,
+            ..PasswordPolicy::default()
+        };
         let options = MeetingOptions {
             auto_lock_minutes: Some(0),
             ..MeetingOptions::default()
         };
-        assert!(prepare_meeting(None, None, &options).is_err());
+        assert!(prepare_meeting(&policy, None, None, &options).is_err());
         let options = MeetingOptions::default();
-        assert!(prepare_meeting(Some(String::new()), None, &options).is_err());
-        assert!(prepare_meeting(None, Some("a\u{7}"), &options).is_err());
+        assert!(matches!(
+            prepare_meeting(&policy, Some(String::new()), None, &options),
+            Err(MeetingRequestError::Policy(PolicyViolation::Empty))
+        ));
+        assert!(prepare_meeting(&policy, None, Some("a\u{7}"), &options).is_err());
+        assert!(matches!(
+            prepare_meeting(&policy, Some("given pw".into()), None, &options),
+            Err(MeetingRequestError::Policy(PolicyViolation::TooShort {
+                min: 16,
+                ..
+            }))
+        ));
+        let strong = "Given-password-2026".to_owned();
         assert_eq!(
-            prepare_meeting(Some("given pw".into()), Some("Weekly"), &options).ok(),
-            Some("given pw".to_string())
+            prepare_meeting(&policy, Some(strong.clone()), Some("Weekly"), &options),
+            Ok(strong)
         );
+        let generated = prepare_meeting(&policy, None, None, &options);
+        let Ok(generated) = generated else {
+            panic!("a generated password: {generated:?}");
+        };
+        assert_eq!(policy.check(&generated), Ok(()));
+        assert!(generated.chars().count() >= 16);
     }
 }

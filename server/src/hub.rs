@@ -8,7 +8,7 @@
 //!
 //! Split by responsibility: `hub/rooms.rs` is the registry of live rooms, `hub/connections.rs`
 //! the connection table (outboxes, guards, shutdown), `hub/services.rs` what the hub hands
-//! out to the connection and HTTP layers (store, SFU, keys, throttle, audit log), and
+//! out to the connection and HTTP layers (store, SFU, keys, throttle, audit trail), and
 //! `hub/options.rs` how a stored meeting's options become room settings.
 
 use std::collections::HashMap;
@@ -17,10 +17,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use conclave_protocol::ParticipantId;
+use conclave_protocol::http::{ClientVersions, MeetingDefaults};
 use conclave_protocol::identity::{OrgPublicKey, OrgSigningKey};
 use conclave_protocol::schedule::PasswordPolicy;
 use tokio::sync::Notify;
 
+use crate::audit::AuditTrail;
 use crate::room::{DeliveryService, Room};
 use crate::store::Store;
 use crate::throttle::GuessThrottle;
@@ -56,6 +58,12 @@ pub struct HubSettings {
     pub send_timeout: Duration,
     /// The organization's rules for meeting passwords (instant and scheduled meetings).
     pub password_policy: PasswordPolicy,
+    /// Options a new meeting takes where its request does not say.
+    pub meeting_defaults: MeetingDefaults,
+    /// Client versions announced by `GET /v1/server-info`.
+    pub client_versions: ClientVersions,
+    /// How long the audit trail keeps an entry.
+    pub audit_retention: Duration,
 }
 
 /// Shared server state; one per process, behind an `Arc`.
@@ -74,6 +82,8 @@ pub struct Hub {
     shutting_down: AtomicBool,
     /// The MLS external-sender identity every room's group lists (see [`DeliveryService`]).
     delivery: DeliveryService,
+    /// Where connections and handlers queue audit entries.
+    audit: AuditTrail,
 }
 
 impl std::fmt::Debug for Hub {
@@ -102,7 +112,7 @@ pub fn unix_now() -> u64 {
 
 impl Hub {
     /// A hub with no rooms and no connections. `delivery` is the server's MLS external
-    /// sender, shared by all rooms.
+    /// sender, shared by all rooms. Starts the audit trail's writer on the current runtime.
     pub fn new(
         store: Store,
         org_key: OrgSigningKey,
@@ -112,6 +122,7 @@ impl Hub {
     ) -> Self {
         let org_public = org_key.public();
         let throttle_store = store.clone();
+        let audit = AuditTrail::start(store.clone());
         Self {
             sfu,
             store,
@@ -125,6 +136,7 @@ impl Hub {
             next_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             delivery,
+            audit,
         }
     }
 }

@@ -4,9 +4,15 @@
 //! conclaved [serve] [--config FILE] [--listen ADDR] [--data-dir DIR]
 //!                   [--tls-cert FILE --tls-key FILE] [--hostname NAME]...
 //! conclaved user add|list|disable|enable ...
-//! conclaved meeting create --host USERNAME [--title T] [--require-sign-in] [--lobby]
-//!                          [--auto-lock-minutes N] [--join-before-host]
+//! conclaved meeting create --host USERNAME [--title T] [--require-sign-in [BOOL]]
+//!                          [--lobby [BOOL]] [--auto-lock-minutes N] [--join-before-host [BOOL]]
+//!                          [--password-stdin]
+//! conclaved audit list|export [--meeting N] [--user U] [--since T] [--until T]
+//!                             [--format jsonl|csv]
 //! ```
+//!
+//! `meeting create` takes the organisation's `[meeting_defaults]` for every option it is not
+//! given, and a password chosen with `--password-stdin` must meet `[password_policy]`.
 //!
 //! Logs go to standard error; `RUST_LOG` filters them (default `info`).
 
@@ -14,11 +20,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use conclave_server::config::ServeArgs;
+use conclave_protocol::http::CreateMeetingRequest;
+use conclave_server::config::{ServeArgs, ServerConfig};
 use conclave_server::server::start;
 use conclave_server::store::Store;
 use conclave_server::{
-    CLI_ACTOR, MeetingOptions, StoredOptions as _, UserCommand, prepare_meeting, run_user_command,
+    AuditCommand, CLI_ACTOR, StoredOptions as _, UserCommand, prepare_meeting, run_audit_command,
+    run_user_command,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -55,6 +63,13 @@ enum Command {
         #[command(subcommand)]
         command: MeetingCommand,
     },
+    /// Read the audit trail: joins and leaves, host actions, sign-ins, refusals.
+    Audit {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
 }
 
 /// Where the administration commands find the database.
@@ -70,7 +85,8 @@ struct DataArgs {
 
 #[derive(Debug, Subcommand)]
 enum MeetingCommand {
-    /// Create a meeting; prints its number and generated password.
+    /// Create a meeting; prints its number and password. Options not given take the
+    /// organisation's `[meeting_defaults]`.
     Create {
         /// Username of the hosting account.
         #[arg(long)]
@@ -78,18 +94,22 @@ enum MeetingCommand {
         /// Title.
         #[arg(long)]
         title: Option<String>,
-        /// Only signed-in users may join.
-        #[arg(long)]
-        require_sign_in: bool,
-        /// Newcomers wait in the lobby until admitted.
-        #[arg(long)]
-        lobby: bool,
+        /// Only signed-in users may join (`--require-sign-in false` to allow guests).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        require_sign_in: Option<bool>,
+        /// Newcomers wait in the lobby until admitted (`--lobby false`: no lobby).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        lobby: Option<bool>,
         /// Lock the meeting this many minutes after it starts (1–1440).
         #[arg(long, value_name = "N")]
         auto_lock_minutes: Option<u32>,
         /// Participants may start before the host arrives.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        join_before_host: Option<bool>,
+        /// Read the meeting password as one line from standard input (it must meet the
+        /// organisation's password policy) instead of generating one.
         #[arg(long)]
-        join_before_host: bool,
+        password_stdin: bool,
     },
 }
 
@@ -117,8 +137,17 @@ async fn main() -> ExitCode {
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         },
-        Some(Command::Meeting { data, command }) => match open_store_with_policy(&data).await {
-            Ok((store, policy)) => run_meeting_command(command, &store, &policy).await,
+        Some(Command::Audit { data, command }) => match open_store(&data).await {
+            Ok(store) => {
+                let mut out = std::io::stdout().lock();
+                run_audit_command(command, &store, &mut out)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e),
+        },
+        Some(Command::Meeting { data, command }) => match open_store_with_config(&data).await {
+            Ok((store, config)) => run_meeting_command(command, &store, &config).await,
             Err(e) => Err(e),
         },
     };
@@ -168,14 +197,12 @@ async fn wait_for_stop_signal() {
 }
 
 async fn open_store(data: &DataArgs) -> Result<Store, String> {
-    Ok(open_store_with_policy(data).await?.0)
+    Ok(open_store_with_config(data).await?.0)
 }
 
-/// The store, and the organization's password policy from the same configuration (the admin
-/// command generates meeting passwords by it, like the server does).
-async fn open_store_with_policy(
-    data: &DataArgs,
-) -> Result<(Store, conclave_protocol::schedule::PasswordPolicy), String> {
+/// The store, and the configuration it came from (the meeting command applies the
+/// organisation's password policy and meeting defaults, like the server does).
+async fn open_store_with_config(data: &DataArgs) -> Result<(Store, ServerConfig), String> {
     let args = ServeArgs {
         config: data.config.clone(),
         data_dir: data.data_dir.clone(),
@@ -185,57 +212,72 @@ async fn open_store_with_policy(
     let store = Store::open(&config.data_dir)
         .await
         .map_err(|e| e.to_string())?;
-    Ok((store, config.password_policy))
+    Ok((store, config))
+}
+
+/// One line of standard input, without its line ending.
+fn read_stdin_line() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 async fn run_meeting_command(
     command: MeetingCommand,
     store: &Store,
-    policy: &conclave_protocol::schedule::PasswordPolicy,
+    config: &ServerConfig,
 ) -> Result<(), String> {
-    match command {
-        MeetingCommand::Create {
-            host,
-            title,
-            require_sign_in,
-            lobby,
-            auto_lock_minutes,
-            join_before_host,
-        } => {
-            let user = store
-                .user_by_username(&host)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no such user: {host}"))?;
-            let options = MeetingOptions {
-                require_sign_in,
-                lobby,
-                auto_lock_minutes,
-                join_before_host,
-                ..MeetingOptions::default()
-            };
-            let password = prepare_meeting(Some(policy.generate()), title.as_deref(), &options)?;
-            let record = store
-                .create_meeting(
-                    Some(&user.id),
-                    &password,
-                    title.as_deref().unwrap_or_default(),
-                    &options.to_json(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            store
-                .audit(
-                    Some(&record.number),
-                    CLI_ACTOR,
-                    "meeting.create",
-                    Some(&user.username),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("meeting number: {}", record.number);
-            println!("password: {password}");
-            Ok(())
-        }
-    }
+    let MeetingCommand::Create {
+        host,
+        title,
+        require_sign_in,
+        lobby,
+        auto_lock_minutes,
+        join_before_host,
+        password_stdin,
+    } = command;
+    let user = store
+        .user_by_username(&host)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no such user: {host}"))?;
+    let request = CreateMeetingRequest {
+        title: title.clone(),
+        password: None,
+        require_sign_in,
+        lobby,
+        auto_lock_minutes,
+        join_before_host,
+    };
+    let options = request.options(&config.meeting_defaults());
+    let chosen = if password_stdin {
+        Some(read_stdin_line()?)
+    } else {
+        None
+    };
+    let password = prepare_meeting(&config.password_policy, chosen, title.as_deref(), &options)
+        .map_err(|e| e.to_string())?;
+    let record = store
+        .create_meeting(
+            Some(&user.id),
+            &password,
+            title.as_deref().unwrap_or_default(),
+            &options.to_json(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .audit(
+            Some(&record.number),
+            CLI_ACTOR,
+            "meeting.create",
+            Some(&user.username),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("meeting number: {}", record.number);
+    println!("password: {password}");
+    Ok(())
 }

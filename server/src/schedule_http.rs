@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use conclave_protocol::http::MeetingDefaults;
 use conclave_protocol::schedule::{
     MAX_CO_HOSTS, MeetingOptions, MeetingUpdate, PasswordPolicy, ScheduleRequest, ScheduleResponse,
     ScheduledMeeting, When, validate_title,
@@ -205,21 +206,41 @@ async fn audit(state: &ScheduleState, number: &str, user: &UserRecord, action: &
     }
 }
 
+/// A scheduling request with the organisation's defaults for every option it leaves out.
+fn with_defaults(
+    mut body: serde_json::Value,
+    defaults: &MeetingDefaults,
+) -> Result<ScheduleRequest, Response> {
+    if let Some(object) = body.as_object_mut() {
+        let options = object
+            .entry("options")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let Some(options) = options.as_object_mut() {
+            defaults.fill_options_json(options);
+        }
+    }
+    serde_json::from_value(body).map_err(|e| bad_request(&format!("invalid request body: {e}")))
+}
+
 /// `POST /v1/schedule`.
 async fn schedule(
     State(state): State<ScheduleState>,
     headers: HeaderMap,
-    body: Result<Json<ScheduleRequest>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Response {
     let user = match host(&state, &headers).await {
         Ok(user) => user,
         Err(response) => return response,
     };
-    let request = match body {
-        Ok(Json(request)) => request,
+    let body = match body {
+        Ok(Json(body)) => body,
         Err(rejection) => {
             return bad_request(&format!("invalid request body: {}", rejection.body_text()));
         }
+    };
+    let request = match with_defaults(body, &state.hub.settings().meeting_defaults) {
+        Ok(request) => request,
+        Err(response) => return response,
     };
     if let Err(e) = validate_title(&request.title)
         .and_then(|()| request.when.validate())

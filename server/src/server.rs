@@ -71,7 +71,7 @@ pub struct RunningServer {
 }
 
 /// The routes: `/v1/ws`, `/v1/signin`, `/v1/sign-out`, `/v1/token/refresh`, `/v1/meetings`,
-/// `/v1/org-key`, `/v1/health`.
+/// `/v1/org-key`, `/v1/server-info`, `/v1/health`.
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/v1/ws", get(ws::handler))
@@ -80,6 +80,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/v1/token/refresh", post(http::refresh))
         .route("/v1/meetings", post(http::create_meeting))
         .route("/v1/org-key", get(http::org_key))
+        .route("/v1/server-info", get(http::server_info))
         .route("/v1/health", get(http::health))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(hub)
@@ -128,6 +129,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             certificate_ttl: Duration::from_secs(config.certificate_ttl_hours.saturating_mul(3600)),
             send_timeout: Duration::from_secs(config.send_timeout_secs),
             password_policy: config.password_policy.clone(),
+            meeting_defaults: config.meeting_defaults(),
+            client_versions: config.client_versions(),
+            audit_retention: Duration::from_secs(
+                u64::from(config.audit_retention_days).saturating_mul(86_400),
+            ),
         },
         sfu,
         delivery,
@@ -139,13 +145,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         bound.listen = addr;
         bound.public_address()
     };
-    let app = router(hub.clone()).merge(crate::schedule_http::routes(
-        hub.clone(),
-        crate::schedule_http::ScheduleSettings {
-            password_policy: config.password_policy.clone(),
-            public_address,
-        },
-    ));
+    let app = router(hub.clone())
+        .merge(crate::schedule_http::routes(
+            hub.clone(),
+            crate::schedule_http::ScheduleSettings {
+                password_policy: config.password_policy.clone(),
+                public_address: public_address.clone(),
+            },
+        ))
+        .merge(crate::join_page::routes(
+            crate::join_page::JoinPageSettings {
+                public_address,
+                download_url: config.client_versions.download_url.clone(),
+            },
+        ));
     let handle = axum_server::Handle::new();
     // Small signaling messages must not wait for Nagle + delayed ACK (~40 ms per hop).
     let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(RustlsConfig::from_config(
@@ -175,9 +188,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 
 /// Seconds between purges of expired tokens and sessions.
 const PURGE_EVERY_SECS: u64 = 3600;
+/// Seconds between purges of audit entries older than the retention.
+const AUDIT_PURGE_EVERY_SECS: u64 = 86_400;
 
-/// Calls every room's `tick` once a second (auto-lock), and purges expired tokens and
-/// sessions (with their spent refresh tokens) once an hour.
+/// Calls every room's `tick` once a second (auto-lock), purges expired tokens and sessions
+/// (with their spent refresh tokens) once an hour, and audit entries older than the
+/// retention at start and once a day.
 async fn tick(hub: Arc<Hub>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -191,7 +207,20 @@ async fn tick(hub: Arc<Hub>) {
                 Err(e) => tracing::warn!(error = %e, "could not purge expired tokens"),
             }
         }
+        if seconds.is_multiple_of(AUDIT_PURGE_EVERY_SECS) {
+            purge_audit(&hub).await;
+        }
         seconds = seconds.wrapping_add(1);
+    }
+}
+
+/// Deletes the audit entries older than `audit_retention_days`.
+async fn purge_audit(hub: &Hub) {
+    let retention = i64::try_from(hub.settings().audit_retention.as_secs()).unwrap_or(i64::MAX);
+    let cutoff = store::unix_now().saturating_sub(retention);
+    match hub.store().purge_audit_before(cutoff).await {
+        Ok(purged) => tracing::info!(purged, "audit entries past their retention purged"),
+        Err(e) => tracing::warn!(error = %e, "could not purge the audit trail"),
     }
 }
 
@@ -244,6 +273,15 @@ impl RunningServer {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
             Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("server did not stop in time"),
+        }
+        // Everything queued for the audit trail is written before the database closes.
+        self.hub.flush_audit().await;
+        let dropped = self.hub.audit_trail().dropped();
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "audit entries were dropped while the queue was full"
+            );
         }
         self.hub.store().close().await;
         tracing::info!("stopped");

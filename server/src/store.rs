@@ -24,14 +24,18 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-// Tokens, meetings (+ audit), schedules and bans are further `impl Store` blocks in store/.
+// Tokens, meetings, the audit trail, schedules and bans are further `impl Store` blocks in
+// store/.
 mod tokens;
 pub use tokens::{
     IssuedSession, IssuedToken, RefreshOutcome, SessionKey, TokenSession, token_hash,
 };
 
 mod meetings;
-pub use meetings::{AuditEntry, MeetingRecord, is_meeting_number};
+pub use meetings::{MeetingRecord, is_meeting_number};
+
+mod audit;
+pub use audit::{AuditEntry, AuditEvent, AuditFilter};
 
 mod schedule;
 
@@ -212,6 +216,16 @@ impl std::fmt::Debug for Store {
 
 const USER_COLUMNS: &str = "id, username, display_name, disabled, created_at";
 impl Store {
+    /// A transaction that holds SQLite's write lock from its first statement
+    /// (`BEGIN IMMEDIATE`). A deferred transaction that reads and then writes fails at once
+    /// with `SQLITE_BUSY` when another connection (the audit trail's writer, say) committed
+    /// in between; an immediate one waits its turn (`busy_timeout`) instead.
+    async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Opens (creating if missing) the database in `data_dir` with production hashing costs.
     pub async fn open(data_dir: impl AsRef<Path>) -> Result<Store, StoreError> {
         Self::open_with(data_dir, StoreOptions::default()).await
@@ -403,7 +417,7 @@ impl Store {
         username: &str,
         disabled: bool,
     ) -> Result<UserRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let updated = sqlx::query("UPDATE users SET disabled = ? WHERE username = ?")
             .bind(disabled)
             .bind(username)
@@ -431,7 +445,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         check_password(password)?;
         let password_hash = self.hash_secret(password).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let updated = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
             .bind(&password_hash)
             .bind(username)

@@ -135,6 +135,7 @@ async fn run(hub: Arc<Hub>, socket: WebSocket, token: Option<TokenSession>, addr
         return;
     };
     let id = guard.id();
+    hub.set_address(id, address);
     tracing::debug!(participant = %id, signed_in = token.is_some(), "connected");
     let (user, sign_in) = match token {
         Some(token) => {
@@ -377,13 +378,21 @@ impl Session {
         // meeting numbers cannot be probed.
         let user_id = self.user.as_ref().map(|u| u.id.as_str());
         if admission::needs_password(user_id, record.as_ref())
-            && !self.check_password(&number, password).await
+            && !self.check_password(&number, password, &display_name).await
         {
             return;
         }
         let record = match admission::live_meeting(record) {
             Ok(record) => record,
-            Err((code, why)) => return self.error(code, why),
+            Err((code, why)) => {
+                let reason = if code == ErrorCode::WrongPassword {
+                    "wrong_password"
+                } else {
+                    "meeting_ended"
+                };
+                self.audit_refusal(&number, reason, &display_name, None);
+                return self.error(code, why);
+            }
         };
         let Some(request) = self.join_request(&number, display_name, key_package).await else {
             return;
@@ -408,9 +417,36 @@ impl Session {
         }
     }
 
+    /// Records in the audit trail a join refused before it reached the room, with the
+    /// device key once the KeyPackage has given it.
+    fn audit_refusal(
+        &self,
+        number: &str,
+        reason: &str,
+        display_name: &DisplayName,
+        device: Option<&[u8]>,
+    ) {
+        let mut event = self.hub.who(self.id);
+        event.meeting_number = Some(number.to_owned());
+        event.action = format!("join_refused.{reason}");
+        event.display_name = Some(
+            self.user
+                .as_ref()
+                .map_or(display_name.as_str(), |u| u.display_name.as_str())
+                .to_owned(),
+        );
+        event.device = device.map(crate::audit::device_fingerprint);
+        self.hub.audit_trail().record(event);
+    }
+
     /// The password check of a join, throttled per address (and account); `false` once the
-    /// refusal is queued.
-    async fn check_password(&self, number: &str, password: Option<MeetingPassword>) -> bool {
+    /// refusal is queued (and recorded).
+    async fn check_password(
+        &self,
+        number: &str,
+        password: Option<MeetingPassword>,
+        display_name: &DisplayName,
+    ) -> bool {
         let hub = &self.hub;
         let guess = match &self.user {
             Some(user) => Guess::join_member(self.address, &user.id, number),
@@ -425,6 +461,7 @@ impl Session {
             Err(ThrottleError::Wait(wait)) => {
                 let secs = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
                 tracing::info!(participant = %self.id, meeting = %number, "join throttled");
+                self.audit_refusal(number, "throttled", display_name, None);
                 self.reply(error_message(
                     ErrorCode::Throttled,
                     "too many attempts; try again later",
@@ -456,6 +493,7 @@ impl Session {
             }
             Ok(false) => {
                 tracing::info!(participant = %self.id, meeting = %number, "wrong meeting number or password");
+                self.audit_refusal(number, "wrong_password", display_name, None);
                 self.error(
                     ErrorCode::WrongPassword,
                     admission::WRONG_NUMBER_OR_PASSWORD,
@@ -497,12 +535,15 @@ impl Session {
         ) {
             Ok(validated) => validated,
             Err(e) => {
+                self.audit_refusal(number, "invalid_key_package", &display_name, None);
                 self.error(ErrorCode::InvalidMls, &format!("invalid KeyPackage: {e}"));
                 return None;
             }
         };
         let user_id = self.user.as_ref().map(|u| u.id.as_str());
         if let Err((code, why)) = admission::check_credential(user_id, &validated.trust) {
+            let device = Some(validated.signature_key.as_slice());
+            self.audit_refusal(number, "credential", &display_name, device);
             self.error(code, why);
             return None;
         }
@@ -511,6 +552,8 @@ impl Session {
             Ok(false) => {}
             Ok(true) => {
                 tracing::info!(participant = %self.id, meeting = %number, "banned joiner refused");
+                let device = Some(validated.signature_key.as_slice());
+                self.audit_refusal(number, "banned", &display_name, device);
                 self.hub.send(
                     self.id,
                     ServerMessage::Denied {
@@ -566,12 +609,7 @@ impl Session {
                     r.relay_proposal(actor, epoch, proposal)
                 })
                 .map_err(Refusal::from),
-            ClientMessage::ReturnToLobby { participants } => self
-                .hub
-                .with_room(actor, |r: &mut Room| {
-                    r.return_to_lobby(actor, &participants)
-                })
-                .map_err(Refusal::from),
+            ClientMessage::ReturnToLobby { participants } => self.return_to_lobby(&participants),
             ClientMessage::KeyPackageRefresh { .. } => Err(Refusal::Code(
                 ErrorCode::BadRequest,
                 "key_package_refresh is not supported yet",
@@ -683,6 +721,21 @@ impl Session {
         }
     }
 
+    /// The committer sends admitted participants it would not add back to the lobby; the
+    /// audit trail records whom.
+    fn return_to_lobby(&self, participants: &[ParticipantId]) -> Result<(), Refusal> {
+        let actor = self.id;
+        // Named as they are now, before the room moves them.
+        let targets: Vec<String> = participants.iter().map(|p| self.hub.describe(*p)).collect();
+        self.hub
+            .with_room(actor, |r: &mut Room| r.return_to_lobby(actor, participants))?;
+        if let Some(meeting) = self.hub.meeting_of(actor) {
+            self.hub
+                .audit(&meeting, actor, "return_to_lobby", Some(targets.join(", ")));
+        }
+        Ok(())
+    }
+
     /// A media offer: the room decides who may connect (see `room/media.rs`), the SFU
     /// answers.
     async fn media_offer(&mut self, sdp: &str) -> Result<(), Refusal> {
@@ -756,7 +809,7 @@ impl Session {
                     tracing::error!(meeting = %meeting, error = %e, "could not store a ban");
                 }
             }
-            self.hub.audit(&meeting, self.id, action, target).await;
+            self.hub.audit(&meeting, self.id, action, target);
         }
         Ok(())
     }

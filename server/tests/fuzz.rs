@@ -9,18 +9,18 @@
 use std::path::Path;
 
 use bolero::check;
-use conclave_protocol::http::{CreateMeetingRequest, SignInRequest};
-use conclave_server::{MeetingOptions, prepare_meeting};
+use conclave_protocol::http::{CreateMeetingRequest, MeetingDefaults, SignInRequest};
+use conclave_protocol::schedule::PasswordPolicy;
+use conclave_server::{MeetingRequestError, prepare_meeting};
 
-fn create_meeting(request: CreateMeetingRequest) -> Result<String, String> {
-    let options = MeetingOptions {
-        require_sign_in: request.require_sign_in,
-        lobby: request.lobby,
-        auto_lock_minutes: request.auto_lock_minutes,
-        join_before_host: request.join_before_host,
-        ..MeetingOptions::default()
-    };
-    prepare_meeting(request.password, request.title.as_deref(), &options)
+fn create_meeting(request: CreateMeetingRequest) -> Result<String, MeetingRequestError> {
+    let options = request.options(&MeetingDefaults::default());
+    prepare_meeting(
+        &PasswordPolicy::default(),
+        request.password,
+        request.title.as_deref(),
+        &options,
+    )
 }
 
 #[test]

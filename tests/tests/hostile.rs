@@ -113,7 +113,7 @@ async fn a_listener_the_server_hides_is_shown_to_everyone_with_a_warning() {
 async fn with_the_lobby_on_the_committer_adds_no_one_a_host_did_not_admit_by_signature() {
     let server = TestServer::start().await;
     let options = NewMeeting {
-        lobby: true,
+        lobby: Some(true),
         ..NewMeeting::default()
     };
     let (mut host, meeting) = host_meeting(&server, options).await;
@@ -158,8 +158,8 @@ async fn the_host_gets_in_past_the_lobby_and_takes_over_from_an_early_guest() {
     server.add_user("hana", "Hana Host", "hunter2-long").await;
     let device = server.sign_in("hana", "hunter2-long").await;
     let options = NewMeeting {
-        lobby: true,
-        join_before_host: true,
+        lobby: Some(true),
+        join_before_host: Some(true),
         ..NewMeeting::default()
     };
     let meeting = server.create_meeting(&device, options).await;
@@ -304,7 +304,7 @@ async fn rooms_become(server: &TestServer, expected: usize) {
 async fn a_meeting_room_is_freed_when_its_last_person_leaves() {
     let server = TestServer::start().await;
     let options = NewMeeting {
-        lobby: true,
+        lobby: Some(true),
         ..NewMeeting::default()
     };
     let (mut host, meeting) = host_meeting(&server, options).await;

@@ -234,7 +234,7 @@ async fn require_sign_in_refuses_guests_and_admits_verified_users() {
     let (meeting, mut host) = hosted(
         &server,
         NewMeeting {
-            require_sign_in: true,
+            require_sign_in: Some(true),
             ..NewMeeting::default()
         },
     )

@@ -243,7 +243,7 @@ impl State {
         let trust = self.session.trust.clone();
         let options = NewMeeting {
             title: Some(fl!("home-instant-title")),
-            lobby: true,
+            lobby: Some(true),
             ..NewMeeting::default()
         };
         Action::Run(Task::perform(

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::engine::{Engine, Event, Output, Phase, RosterView};
 use super::media_start::{MediaSignalling, MediaStartError, answer_offers, connect_media};
+use super::server_info::{CLIENT_VERSION, VersionCheck, check_version, fetch_server_info};
 use super::tls::{TlsError, TlsTrust, client_config};
 use conclave_e2ee::group::GroupMember;
 use conclave_protocol::ErrorCode;
@@ -46,6 +47,45 @@ pub enum ConnectError {
     Connect(String),
     #[error("the sign-in token was refused; sign in again")]
     Unauthorized,
+    /// The server asks for a newer client than this one (`[client_versions] minimum`).
+    #[error(
+        "this Conclave ({current}) is too old for this server, which needs version {minimum} \
+         or newer; update it{}",
+        download_hint(.download_url)
+    )]
+    UpdateRequired {
+        current: String,
+        minimum: String,
+        download_url: Option<String>,
+    },
+}
+
+fn download_hint(url: &Option<String>) -> String {
+    url.as_ref()
+        .map(|url| format!(" from {url}"))
+        .unwrap_or_default()
+}
+
+/// Refuses to go on when the server requires a newer client. A server that cannot say (older
+/// than `/v1/server-info`, or the request failed) is joined as before: the WebSocket reports
+/// a network failure itself.
+async fn check_client_version(options: &ConnectOptions) -> Result<(), ConnectError> {
+    let info = match fetch_server_info(&options.server, &options.trust).await {
+        Ok(Some(info)) => info,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            tracing::debug!(error = %e, "no server info; joining without a version check");
+            return Ok(());
+        }
+    };
+    match check_version(CLIENT_VERSION, &info) {
+        VersionCheck::UpdateRequired { minimum, url } => Err(ConnectError::UpdateRequired {
+            current: CLIENT_VERSION.to_owned(),
+            minimum,
+            download_url: url,
+        }),
+        VersionCheck::UpToDate | VersionCheck::UpdateAvailable { .. } => Ok(()),
+    }
 }
 
 /// What a user (or script) sees of the meeting at one moment.
@@ -126,12 +166,14 @@ fn snapshot_of(engine: &Engine, connected: bool) -> Snapshot {
 }
 
 impl MeetingClient {
-    /// Connects to `wss://server/v1/ws`; `member` carries this device's MLS keys.
+    /// Connects to `wss://server/v1/ws`; `member` carries this device's MLS keys. Refused with
+    /// [`ConnectError::UpdateRequired`] when the server requires a newer client.
     pub async fn connect(
         options: ConnectOptions,
         member: GroupMember,
         org: Option<OrgPublicKey>,
     ) -> Result<Self, ConnectError> {
+        check_client_version(&options).await?;
         let url = format!("wss://{}/v1/ws", options.server);
         let mut request = url
             .into_client_request()

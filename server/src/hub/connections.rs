@@ -1,6 +1,7 @@
 //! The connection table: every live WebSocket connection's outbox, what it joined and how
 //! it signed in; the guard that disconnects it; and shutdown, which reaches every outbox.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::{Hub, lock};
 use crate::room::Outgoing;
-use crate::store::SessionKey;
+use crate::store::{AuditEvent, SessionKey};
 
 /// One live WebSocket connection.
 #[derive(Debug)]
@@ -24,6 +25,12 @@ pub(super) struct Connection {
     display_name: Option<String>,
     /// The account and sign-in session it authenticated with, if any.
     signed_in: Option<(String, SessionKey)>,
+    /// The client's address, for audit entries.
+    address: Option<IpAddr>,
+    /// The fingerprint of the device key it joined with, for audit entries.
+    device: Option<String>,
+    /// Its join is in the audit trail, so its leave goes there too.
+    join_recorded: bool,
 }
 
 impl Hub {
@@ -50,6 +57,9 @@ impl Hub {
                 meeting: None,
                 display_name: None,
                 signed_in: None,
+                address: None,
+                device: None,
+                join_recorded: false,
             },
         );
         Some(ConnectionGuard {
@@ -102,11 +112,55 @@ impl Hub {
         self.connections_changed.notify_waiters();
     }
 
-    /// Records the meeting connection `id` joined and the name it joined with (for audit).
-    pub(super) fn set_meeting(&self, id: ParticipantId, meeting: String, display_name: String) {
+    /// Records the meeting connection `id` joined, and the name and device it joined with
+    /// (for audit).
+    pub(super) fn set_meeting(
+        &self,
+        id: ParticipantId,
+        meeting: String,
+        display_name: String,
+        device: String,
+    ) {
         if let Some(connection) = lock(&self.connections).get_mut(&id) {
             connection.meeting = Some(meeting);
             connection.display_name = Some(display_name);
+            connection.device = Some(device);
+        }
+    }
+
+    /// Records the client address of connection `id` (for audit).
+    pub fn set_address(&self, id: ParticipantId, address: IpAddr) {
+        if let Some(connection) = lock(&self.connections).get_mut(&id) {
+            connection.address = Some(address);
+        }
+    }
+
+    /// Marks the join of `id` as recorded in the audit trail; returns whether it was.
+    pub(super) fn mark_join_recorded(&self, id: ParticipantId, recorded: bool) -> bool {
+        lock(&self.connections)
+            .get_mut(&id)
+            .map(|c| std::mem::replace(&mut c.join_recorded, recorded))
+            .unwrap_or(false)
+    }
+
+    /// An audit entry about connection `id`, filled with what the hub knows of it: its name,
+    /// account, device fingerprint and address. The caller sets the action.
+    pub fn who(&self, id: ParticipantId) -> AuditEvent {
+        let actor = self.describe(id);
+        let connections = lock(&self.connections);
+        let Some(connection) = connections.get(&id) else {
+            return AuditEvent {
+                actor,
+                ..AuditEvent::default()
+            };
+        };
+        AuditEvent {
+            actor,
+            user_id: connection.signed_in.as_ref().map(|(user, _)| user.clone()),
+            display_name: connection.display_name.clone(),
+            device: connection.device.clone(),
+            address: connection.address.map(|a| a.to_string()),
+            ..AuditEvent::default()
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use conclave_protocol::ParticipantId;
+use conclave_protocol::{DenyReason, ParticipantId, ServerMessage};
 
 use super::{Hub, MeetingOptions, StoredOptions as _, lock};
 use crate::room::{JoinRequest, Outgoing, Room, RoomError};
@@ -48,8 +48,23 @@ impl Hub {
             // occurrence gets a fresh room (with the options as they are now).
             *room = open();
         }
-        self.set_meeting(id, number, name);
+        let device = crate::audit::device_fingerprint(&request.signature_key);
+        self.set_meeting(id, number.clone(), name, device);
         let out = room.join(id, request, Instant::now());
+        // A refusal by the room's rules (sign-in required, full, expelled) is a `denied` to
+        // the joiner; anything else is a join (into the meeting or its lobby).
+        let refusal = out.iter().find_map(|o| match &o.message {
+            ServerMessage::Denied { reason } if o.to == id => Some(reason_name(reason)),
+            _ => None,
+        });
+        let mut event = self.who(id);
+        event.meeting_number = Some(number);
+        event.action = match &refusal {
+            Some(reason) => format!("join_refused.{reason}"),
+            None => "participant.join".to_owned(),
+        };
+        self.audit_trail().record(event);
+        self.mark_join_recorded(id, refusal.is_none());
         self.dispatch(out);
         self.sync_media(&record.number, room);
         true
@@ -107,7 +122,14 @@ impl Hub {
 
     /// The participant leaves its meeting (on `leave`, disconnect or idle timeout).
     pub fn leave(&self, id: ParticipantId) {
+        let who = self.who(id);
         if let Some(number) = self.take_meeting(id) {
+            if self.mark_join_recorded(id, false) {
+                let mut event = who;
+                event.meeting_number = Some(number.clone());
+                event.action = "participant.leave".to_owned();
+                self.audit_trail().record(event);
+            }
             let mut rooms = lock(&self.rooms);
             if let Some(room) = rooms.get_mut(&number) {
                 let out = room.leave(id);
@@ -132,5 +154,17 @@ impl Hub {
         }
         // Ended sessions are forgotten once their end is stored (memory stays flat).
         rooms.retain(|_, room| !(room.is_empty() && room.ended_before(now, ENDED_ROOM_GRACE)));
+    }
+}
+
+/// A deny reason as the audit trail names it; a host's typed explanation stays out.
+pub(super) fn reason_name(reason: &DenyReason) -> &'static str {
+    match reason {
+        DenyReason::DeniedByHost { .. } => "denied_by_host",
+        DenyReason::SignInRequired => "sign_in_required",
+        DenyReason::Locked => "locked",
+        DenyReason::Expelled => "expelled",
+        DenyReason::MeetingFull => "meeting_full",
+        DenyReason::MeetingEnded => "meeting_ended",
     }
 }

@@ -1,5 +1,5 @@
 //! What the hub hands out to the connection and HTTP layers: the store, the SFU, the
-//! organization key, the settings, the guess throttle and the audit log.
+//! organization key, the settings, the guess throttle and the audit trail.
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use conclave_protocol::ParticipantId;
 use conclave_protocol::identity::{OrgPublicKey, OrgSigningKey};
 
 use super::{Hub, HubSettings};
+use crate::audit::AuditTrail;
 use crate::store::Store;
 use crate::throttle::GuessThrottle;
 
@@ -37,22 +38,24 @@ impl Hub {
         &self.throttle
     }
 
-    /// Writes a host action to the audit log: who did what to whom. Never passwords, tokens
-    /// or keys. A failed write is logged, not fatal.
-    pub async fn audit(
-        &self,
-        meeting: &str,
-        actor: ParticipantId,
-        action: &str,
-        target: Option<String>,
-    ) {
-        let actor = self.describe(actor);
-        if let Err(e) = self
-            .store
-            .audit(Some(meeting), &actor, action, target.as_deref())
-            .await
-        {
-            tracing::warn!(meeting, action, error = %e, "could not write the audit log");
-        }
+    /// The audit trail's queue.
+    pub fn audit_trail(&self) -> &AuditTrail {
+        &self.audit
+    }
+
+    /// Waits until every audit entry queued so far is in the database (tests, shutdown).
+    pub async fn flush_audit(&self) {
+        self.audit.flush().await;
+    }
+
+    /// Queues an audit entry: `action` by connection `actor` (its name, account, device and
+    /// address as the hub knows them) in `meeting`, to `target`. Never a password, token or
+    /// key; never waits for the database.
+    pub fn audit(&self, meeting: &str, actor: ParticipantId, action: &str, target: Option<String>) {
+        let mut event = self.who(actor);
+        event.meeting_number = Some(meeting.to_owned());
+        event.action = action.to_owned();
+        event.target = target;
+        self.audit.record(event);
     }
 }

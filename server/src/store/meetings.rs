@@ -1,4 +1,4 @@
-//! Meetings and the audit log: the second half of [`Store`](super::Store).
+//! Meetings: the second half of [`Store`](super::Store).
 
 use rand::Rng as _;
 use sqlx::Row as _;
@@ -28,23 +28,6 @@ pub struct MeetingRecord {
     pub created_at: i64,
     /// Unix seconds; set once the meeting ended.
     pub ended_at: Option<i64>,
-}
-
-/// One audit log line: who did what, to whom, in which meeting. Never a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    /// Increasing sequence number.
-    pub id: i64,
-    /// Unix seconds.
-    pub at: i64,
-    /// The meeting concerned, if any.
-    pub meeting_number: Option<String>,
-    /// Who acted (a user id, a participant, `admin-cli`, `server`…).
-    pub actor: String,
-    /// What was done, e.g. `meeting.lock` or `user.disable`.
-    pub action: String,
-    /// Whom it was done to, if anyone.
-    pub target: Option<String>,
 }
 
 impl Store {
@@ -167,63 +150,6 @@ impl Store {
             .ok_or_else(|| StoreError::UnknownMeeting(number.to_owned()))?;
         tracing::info!(meeting = %number, "meeting ended");
         Ok(meeting)
-    }
-
-    // ----- audit ----------------------------------------------------------------------------
-
-    /// Appends an audit entry. Never pass a secret (password, token, key) in any field.
-    pub async fn audit(
-        &self,
-        meeting_number: Option<&str>,
-        actor: &str,
-        action: &str,
-        target: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, meeting_number, actor, action, target) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(unix_now())
-        .bind(meeting_number)
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .execute(&self.pool)
-        .await?;
-        tracing::info!(target: "conclave::audit", meeting = ?meeting_number, %actor, %action,
-            target = ?target, "audit");
-        Ok(())
-    }
-
-    /// Audit entries in order: one meeting's, or every entry when `meeting_number` is `None`.
-    pub async fn audit_entries(
-        &self,
-        meeting_number: Option<&str>,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let columns = "id, at, meeting_number, actor, action, target";
-        let rows = match meeting_number {
-            Some(number) => {
-                let sql =
-                    format!("SELECT {columns} FROM audit_log WHERE meeting_number = ? ORDER BY id");
-                sqlx::query(&sql).bind(number).fetch_all(&self.pool).await?
-            }
-            None => {
-                let sql = format!("SELECT {columns} FROM audit_log ORDER BY id");
-                sqlx::query(&sql).fetch_all(&self.pool).await?
-            }
-        };
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    id: row.try_get("id")?,
-                    at: row.try_get("at")?,
-                    meeting_number: row.try_get("meeting_number")?,
-                    actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
-                    target: row.try_get("target")?,
-                })
-            })
-            .collect()
     }
 }
 

@@ -125,7 +125,7 @@ impl Store {
     }
 
     async fn set_co_hosts(&self, number: &str, co_host_ids: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         replace_co_hosts(&mut tx, number, co_host_ids).await?;
         tx.commit().await?;
         Ok(())
@@ -242,7 +242,7 @@ impl Store {
             }
             None => None,
         };
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_transaction().await?;
         let current: Option<(i64, Option<i64>)> = sqlx::query_as(
             "SELECT s.sequence, s.cancelled_at FROM schedules s JOIN meetings m \
              ON m.number = s.number WHERE s.number = ? AND m.host_user_id = ?",
@@ -302,7 +302,7 @@ impl Store {
         host_user_id: &str,
     ) -> Result<ScheduleRecord, StoreError> {
         let now = unix_now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.write_transaction().await?;
         let updated = sqlx::query(
             "UPDATE schedules SET sequence = sequence + 1, cancelled_at = ?, updated_at = ? \
              WHERE number = ? AND cancelled_at IS NULL AND number IN \

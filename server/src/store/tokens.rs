@@ -288,7 +288,7 @@ impl Store {
             return Ok(None);
         }
         let hash = token_hash(token);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query("SELECT user_id, session_id FROM tokens WHERE token_hash = ?")
             .bind(&hash)
             .fetch_optional(&mut *tx)
@@ -325,7 +325,7 @@ impl Store {
         if refresh_token.is_empty() || refresh_token.len() > 256 {
             return Ok(None);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
             "SELECT s.id, s.user_id FROM refresh_tokens r JOIN sessions s \
              ON s.id = r.session_id WHERE r.token_hash = ?",
@@ -359,7 +359,7 @@ impl Store {
             .await?;
         let now = unix_now();
         let session_id = new_secret();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, device_signature_key, created_at, expires_at) \
              VALUES (?, ?, ?, ?, ?)",
@@ -419,7 +419,7 @@ impl Store {
             return Ok(RefreshOutcome::Refused);
         }
         let hash = token_hash(refresh_token);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         // Spending it first makes this a write transaction from the start: two exchanges of
         // the same token cannot both succeed.
         let spent = sqlx::query(

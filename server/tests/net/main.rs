@@ -5,7 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod media_admission;
+mod org_settings;
 mod support;
 mod tokens;
 
@@ -376,7 +378,8 @@ async fn host_creates_the_group_and_admits_a_guest_from_the_lobby() {
         ErrorCode::MeetingNotFound
     );
 
-    // The admit is in the audit log, without secrets.
+    // The admit is in the audit log, without secrets (once the writer has caught up).
+    server.running().hub().flush_audit().await;
     let entries = server
         .running()
         .hub()
