@@ -51,6 +51,8 @@ pub enum Message {
     SettingsSaved(Result<(), String>),
     /// A meeting link opened while the app runs (passed on by a second launch).
     LinkOpened(String),
+    /// What the server said about client versions and meeting defaults.
+    ServerChecked(crate::service::update::ServerCheck),
     /// Hides the problem banner.
     DismissProblem,
     /// The window is about to draw a frame (only listened to until the first one).
@@ -65,6 +67,11 @@ pub struct Shell {
     log: LogBuffer,
     /// The organisation's policy, read once at start.
     policy: AppPolicy,
+    /// The server's organisation defaults for new meetings, once it has said.
+    server_defaults: Option<conclave_protocol::http::MeetingDefaults>,
+    /// The server requires a newer Conclave: (minimum, where to get it). Shown instead of
+    /// any screen until the user signs out.
+    update_required: Option<(String, Option<String>)>,
     screen: Screen,
     session: Option<Session>,
     hosted: Option<Hosted>,
@@ -116,6 +123,8 @@ impl Shell {
             language,
             log,
             policy,
+            server_defaults: None,
+            update_required: None,
             session: None,
             hosted: None,
             join_attempts: 0,
@@ -247,6 +256,15 @@ impl Shell {
             return refused;
         }
         self.session = Some(session.clone());
+        // Versions and meeting defaults come from the server; home shows meanwhile.
+        let check = Task::perform(
+            crate::service::update::check_server(
+                session.server.clone(),
+                session.trust.clone(),
+                self.policy.clone(),
+            ),
+            Message::ServerChecked,
+        );
         let mut home = home::State::new(session);
         // `--join` opens the join form for that meeting once, right after sign-in.
         self.prefilled_join = false;
@@ -256,7 +274,7 @@ impl Shell {
         }
         let load = home.load().map(Message::Home);
         self.screen = Screen::Home(Box::new(home));
-        Task::batch([load, self.focus_first_field()])
+        Task::batch([load, check, self.focus_first_field()])
     }
 
     /// Renews the sign-in when its access token has expired or is about to (guests and
@@ -368,6 +386,10 @@ impl Shell {
                 Task::none()
             }
             Message::LinkOpened(link) => self.link_opened(link),
+            Message::ServerChecked(check) => {
+                self.server_checked(check);
+                Task::none()
+            }
             Message::Restored(result) => {
                 match (result, &mut self.screen) {
                     (Ok(Some(session)), Screen::SignIn(_)) => return self.go_home(session),
@@ -490,8 +512,7 @@ impl Shell {
             home::Action::Join(request) => self.renew_then(AfterRenewal::Join(request)),
             home::Action::OpenSchedule => {
                 if let Some(session) = self.session.clone() {
-                    let state =
-                        schedule::State::new(session).with_policy(self.policy.meeting_defaults());
+                    let state = schedule::State::new(session).with_policy(self.meeting_defaults());
                     self.screen = Screen::Schedule(Box::new(state));
                 }
                 Task::none()
@@ -499,7 +520,7 @@ impl Shell {
             home::Action::EditMeeting(meeting) => {
                 if let Some(session) = self.session.clone() {
                     let state = schedule::State::edit(session, *meeting)
-                        .with_policy(self.policy.meeting_defaults());
+                        .with_policy(self.meeting_defaults());
                     self.screen = Screen::Schedule(Box::new(state));
                 }
                 Task::none()
@@ -558,6 +579,54 @@ impl Shell {
         }
     }
 
+    fn meeting_defaults(&self) -> crate::service::policy::MeetingDefaults {
+        self.policy
+            .meeting_defaults_over(self.server_defaults.as_ref())
+    }
+
+    fn server_checked(&mut self, check: crate::service::update::ServerCheck) {
+        use conclave_core::client::{CLIENT_VERSION, VersionCheck};
+        self.server_defaults = check.meeting_defaults;
+        match check.version {
+            VersionCheck::UpToDate => {}
+            VersionCheck::UpdateAvailable { latest, url } => {
+                self.problem = Some(fl!(
+                    "update-available",
+                    latest = latest.as_str(),
+                    current = CLIENT_VERSION,
+                    url = url.as_deref().unwrap_or("-")
+                ));
+            }
+            VersionCheck::UpdateRequired { minimum, url } => {
+                self.update_required = Some((minimum, url));
+            }
+        }
+    }
+
+    /// The "update required" page: the version asked for, where to get it (as text: it is
+    /// never opened by itself), and sign-out to use another server.
+    fn update_required_view(&self) -> Option<Element<'_, Message>> {
+        use iced::widget::{column, text};
+        let (minimum, url) = self.update_required.as_ref()?;
+        let mut page = column![
+            text(fl!("update-required-title")).size(28),
+            text(fl!(
+                "update-required-explain",
+                minimum = minimum.as_str(),
+                current = conclave_core::client::CLIENT_VERSION
+            )),
+        ]
+        .spacing(16);
+        if let Some(url) = url {
+            page = page.push(text(fl!("update-required-where", url = url.as_str())));
+        }
+        page = page.push(
+            crate::controls::button(text(fl!("home-sign-out")))
+                .on_press(Message::Home(home::Message::SignOut)),
+        );
+        Some(crate::screens::page(page))
+    }
+
     /// A link opened while the app runs: outside a meeting, it opens that meeting's join
     /// form (signing in to its server when it is another); in a meeting, it waits for the
     /// user to leave, with a notice, rather than dropping them out of the meeting.
@@ -614,6 +683,8 @@ impl Shell {
     }
 
     fn sign_out(&mut self) -> Task<Message> {
+        self.update_required = None;
+        self.server_defaults = None;
         let session = self.session.take();
         let was_signed_in = session
             .as_ref()
@@ -632,6 +703,9 @@ impl Shell {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
+        if let Some(page) = self.update_required_view() {
+            return page;
+        }
         let screen = match &self.screen {
             Screen::SignIn(state) => state.view().map(Message::SignIn),
             Screen::Home(state) => state.view().map(Message::Home),

@@ -306,3 +306,9 @@ policy-lan-not-allowed = Hosting for the local network is turned off by your org
 link-invalid = This meeting link cannot be opened: it is not a Conclave link (conclave://join/<server>/<number>).
 link-after-meeting = A link to meeting { $number } was opened: its join form opens when you leave this meeting.
 policy-org-key-missing = Your organisation trusts one organisation key, and this server did not show its key, so Conclave will not use this server. Please tell your IT department.
+
+## Client versions announced by the server
+update-available = Conclave { $latest } is available (you have { $current }). Get it from { $url }.
+update-required-title = Update required
+update-required-explain = This server requires Conclave { $minimum } or later; this computer has { $current }. Update Conclave to join its meetings.
+update-required-where = Get the new version from: { $url }

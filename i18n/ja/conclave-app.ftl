@@ -306,3 +306,9 @@ policy-lan-not-allowed = ローカルネットワーク向けの開催は、組�
 link-invalid = この会議リンクは開けません。Conclave のリンク（conclave://join/<サーバ>/<番号>）ではありません。
 link-after-meeting = 会議 { $number } へのリンクが開かれました。この会議から退出すると参加画面が開きます。
 policy-org-key-missing = 組織は特定の組織の鍵だけを信頼していますが、このサーバは鍵を示さなかったため、Conclave はこのサーバを使いません。IT 部門に連絡してください。
+
+## サーバが知らせるクライアントのバージョン
+update-available = Conclave { $latest } が利用できます（現在は { $current }）。入手先: { $url }
+update-required-title = 更新が必要です
+update-required-explain = このサーバには Conclave { $minimum } 以降が必要です。このコンピューターは { $current } です。会議に参加するには Conclave を更新してください。
+update-required-where = 新しいバージョンの入手先: { $url }

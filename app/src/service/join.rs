@@ -85,6 +85,11 @@ pub enum LinkError {
     Identity(String),
     /// The organisation's policy refuses this server (the message says why, translated).
     Policy(String),
+    /// The server requires a newer Conclave.
+    UpdateRequired {
+        minimum: String,
+        url: Option<String>,
+    },
 }
 
 /// Refuses an organisation key the policy does not trust (and no key at all when it pins one).
@@ -140,6 +145,14 @@ pub async fn connect_and_join(request: &JoinRequest) -> Result<MeetingClient, Li
         .await
         .map_err(|e| match e {
             ConnectError::Unauthorized => LinkError::Unauthorized,
+            ConnectError::UpdateRequired {
+                minimum,
+                download_url,
+                ..
+            } => LinkError::UpdateRequired {
+                minimum,
+                url: download_url,
+            },
             other => LinkError::Connect(other.to_string()),
         })?;
     client.join(

@@ -12,3 +12,4 @@ pub mod network_notice;
 pub mod policy;
 pub mod secrets;
 pub mod session;
+pub mod update;

@@ -174,20 +174,45 @@ impl AppPolicy {
         })
     }
 
+    /// Where to ask for the latest version instead of the server, when the policy says.
+    pub fn update_check_url(&self) -> Option<String> {
+        self.0
+            .enforced(PolicyKey::UpdateCheckUrl)
+            .and_then(PolicyValue::as_text)
+            .map(str::to_owned)
+    }
+
     pub fn update_check(&self) -> bool {
         self.0.resolve(PolicyKey::UpdateCheck, None).bool_or(true)
     }
 
     pub fn meeting_defaults(&self) -> MeetingDefaults {
+        self.meeting_defaults_over(None)
+    }
+
+    /// The starting options of a new meeting: the policy's (enforced or recommended), else the
+    /// server's organisation defaults, else the app's own.
+    pub fn meeting_defaults_over(
+        &self,
+        server: Option<&conclave_protocol::http::MeetingDefaults>,
+    ) -> MeetingDefaults {
         let lobby = self.0.resolve(PolicyKey::DefaultLobby, None);
         let sign_in = self.0.resolve(PolicyKey::DefaultRequireSignIn, None);
         let minutes = self.0.resolve(PolicyKey::DefaultAutoLockMinutes, None);
+        let from_server = |resolved: &Resolved| {
+            (resolved.source == conclave_policy::Source::Default)
+                .then_some(server)
+                .flatten()
+        };
         MeetingDefaults {
-            lobby: lobby.bool_or(true),
+            lobby: from_server(&lobby).map_or(lobby.bool_or(true), |s| s.lobby),
             lobby_enforced: lobby.is_enforced(),
-            require_sign_in: sign_in.bool_or(false),
+            require_sign_in: from_server(&sign_in)
+                .map_or(sign_in.bool_or(false), |s| s.require_sign_in),
             require_sign_in_enforced: sign_in.is_enforced(),
-            auto_lock_minutes: minutes.integer().unwrap_or(0),
+            auto_lock_minutes: from_server(&minutes).map_or(minutes.integer().unwrap_or(0), |s| {
+                s.auto_lock_minutes.unwrap_or(0)
+            }),
             auto_lock_enforced: minutes.is_enforced(),
         }
     }
@@ -291,5 +316,16 @@ mod tests {
         assert!(defaults.require_sign_in && defaults.require_sign_in_enforced);
         assert_eq!(defaults.auto_lock_minutes, 15);
         assert!(defaults.auto_lock_enforced && !defaults.lobby_enforced);
+        // The server's organisation defaults fill what the policy leaves unset.
+        let server = conclave_protocol::http::MeetingDefaults {
+            lobby: false,
+            require_sign_in: false,
+            auto_lock_minutes: Some(30),
+            join_before_host: true,
+        };
+        let defaults = managed.meeting_defaults_over(Some(&server));
+        assert!(!defaults.lobby, "from the server");
+        assert!(defaults.require_sign_in, "the policy wins");
+        assert_eq!(defaults.auto_lock_minutes, 15, "the policy wins");
     }
 }

@@ -294,3 +294,71 @@ fn policy_problems_are_listed_in_settings() {
     assert!(sees(&shell, &fl!("policy-problems-heading")));
     assert!(sees(&shell, "test.json: Colour: unknown policy key"));
 }
+
+#[test]
+fn a_server_that_requires_a_newer_conclave_shows_the_update_page_until_sign_out() {
+    use crate::service::update::ServerCheck;
+    use conclave_core::client::VersionCheck;
+    let _language = crate::test_language(Language::English);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut shell = shell(dir.path());
+    click(&mut shell, &fl!("signin-continue-as-guest"));
+    let _ = shell.update(Message::ServerChecked(ServerCheck {
+        version: VersionCheck::UpdateAvailable {
+            latest: "9.1.0".into(),
+            url: Some("https://intranet.example/conclave".into()),
+        },
+        meeting_defaults: None,
+    }));
+    let notice = shell.problem.clone().expect("a dismissible notice");
+    assert!(notice.contains("9.1.0") && notice.contains("https://intranet.example/conclave"));
+    click(&mut shell, &fl!("shell-dismiss"));
+    assert!(shell.problem.is_none());
+
+    let _ = shell.update(Message::ServerChecked(ServerCheck {
+        version: VersionCheck::UpdateRequired {
+            minimum: "9.0.0".into(),
+            url: Some("https://intranet.example/conclave".into()),
+        },
+        meeting_defaults: None,
+    }));
+    assert!(sees(&shell, &fl!("update-required-title")));
+    // Nothing else is reachable: no join form, no settings.
+    assert!(!sees(&shell, &fl!("home-settings")));
+    click(&mut shell, &fl!("home-sign-out"));
+    assert!(matches!(shell.screen(), Screen::SignIn(_)));
+    assert!(!sees(&shell, &fl!("update-required-title")));
+}
+
+#[test]
+fn the_servers_meeting_defaults_start_the_schedule_form_under_the_policy() {
+    use crate::service::update::ServerCheck;
+    use conclave_core::client::VersionCheck;
+    let _language = crate::test_language(Language::English);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = managed(&[(
+        "DefaultAutoLockMinutes",
+        conclave_policy::RawValue::Integer(20),
+    )]);
+    let args = Args {
+        server: Some("127.0.0.1:8443".into()),
+        ..Args::default()
+    };
+    let mut shell = boot_managed(dir.path(), args, policy);
+    click(&mut shell, &fl!("signin-continue-as-guest"));
+    let _ = shell.update(Message::ServerChecked(ServerCheck {
+        version: VersionCheck::UpToDate,
+        meeting_defaults: Some(conclave_protocol::http::MeetingDefaults {
+            lobby: false,
+            require_sign_in: true,
+            auto_lock_minutes: Some(45),
+            join_before_host: false,
+        }),
+    }));
+    let defaults = shell.meeting_defaults();
+    assert!(
+        !defaults.lobby && defaults.require_sign_in,
+        "the server's defaults"
+    );
+    assert_eq!(defaults.auto_lock_minutes, 20, "the enforced policy wins");
+}

@@ -22,5 +22,8 @@ pub mod tls;
 pub use connection::{ConnectError, ConnectOptions, MeetingClient, Snapshot};
 pub use engine::{Engine, Event, LeftReason, Phase, Presence, RosterView};
 pub use identity::{KeptSignIn, SignedInIdentity};
-pub use server_info::{CLIENT_VERSION, ServerInfo, VersionCheck, check_version, fetch_server_info};
+pub use server_info::{
+    CLIENT_VERSION, ServerInfo, VersionCheck, check_version, fetch_client_versions,
+    fetch_server_info,
+};
 pub use tls::TlsTrust;

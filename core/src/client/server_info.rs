@@ -74,6 +74,14 @@ pub async fn fetch_server_info(
     }
 }
 
+/// Fetches the client versions an organisation publishes at an address of its own (the app's
+/// `UpdateCheckUrl` policy): the JSON of `client_versions` in `/v1/server-info`, checked
+/// against the system's trusted authorities.
+pub async fn fetch_client_versions(url: &str) -> Result<ClientVersions, AccountError> {
+    let request = http_client(&TlsTrust::PublicRoots)?.get(url);
+    send_json(request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,6 +144,20 @@ impl State {
                     }
                     LinkError::Unauthorized => fl!("meeting-unauthorized"),
                     LinkError::Policy(refusal) => refusal,
+                    LinkError::UpdateRequired { minimum, url } => {
+                        let explain = fl!(
+                            "update-required-explain",
+                            minimum = minimum.as_str(),
+                            current = conclave_core::client::CLIENT_VERSION
+                        );
+                        match url {
+                            Some(url) => format!(
+                                "{explain} {}",
+                                fl!("update-required-where", url = url.as_str())
+                            ),
+                            None => explain,
+                        }
+                    }
                 });
             }
             LinkEvent::Engine(event) => return self.on_engine(event),
