@@ -368,6 +368,17 @@ impl Shell {
             ),
             ("hosting_locally", self.hosted.is_some().to_string()),
         ];
+        // What the organisation's policy set and what in it was ignored, for IT.
+        let mut state = state.to_vec();
+        let managed: Vec<&str> = conclave_policy::POLICIES
+            .iter()
+            .filter(|def| self.policy.policy().is_enforced(def.key))
+            .map(|def| def.name)
+            .collect();
+        state.push(("policy_enforced", managed.join(", ")));
+        for issue in self.policy.issues() {
+            state.push(("policy_problem", issue.to_string()));
+        }
         diagnostics::report(&state, &self.log)
     }
 

@@ -293,6 +293,12 @@ fn policy_problems_are_listed_in_settings() {
     click(&mut shell, &fl!("home-settings"));
     assert!(sees(&shell, &fl!("policy-problems-heading")));
     assert!(sees(&shell, "test.json: Colour: unknown policy key"));
+    // And in the diagnostics report IT asks for.
+    assert!(
+        shell
+            .diagnostics()
+            .contains("policy_problem = test.json: Colour: unknown policy key")
+    );
 }
 
 #[test]
